@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu checkout: system packages, then .venv with tinycnn installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: the official Fashion-MNIST files, the Cortex-M cross-compiler and its
+# C library, and QEMU's Arm system emulator (the emulated board).
+packages=(dataset-fashion-mnist gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+stamp=.venv/.tinycnn-installed
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    touch "$stamp"
+fi
+echo "set up: .venv/bin/tinycnn $(.venv/bin/tinycnn --version | awk '{print $NF}')"

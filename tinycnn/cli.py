@@ -1,0 +1,181 @@
+"""The ``tinycnn`` command line: each command parses, calls one library function, prints.
+
+Library modules are imported inside the commands so that ``tinycnn --help`` and argument
+errors answer at once instead of waiting for TensorFlow to load.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import click
+
+from tinycnn import __version__
+from tinycnn.errors import TinycnnError
+
+
+def user_errors(command):
+    """Turn a TinycnnError raised by the library into click's one-line error and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except TinycnnError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _model_names() -> list[str]:
+    from tinycnn.models import REGISTRY
+
+    return list(REGISTRY)
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder with the four Fashion-MNIST *-ubyte.gz files (else $TINYCNN_DATA, the Debian "
+    "package, the Keras cache, then a download).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tinycnn")
+def cli() -> None:
+    """Train small Fashion-MNIST CNNs, quantize them to int8 and deploy them to microcontrollers."""
+
+
+@cli.command("models")
+def models_command() -> None:
+    """List the model architectures `train --model` accepts."""
+    from tinycnn.models import REGISTRY
+
+    for spec in REGISTRY.values():
+        click.echo(
+            f"{spec.name:<10} {spec.description} "
+            f"(default {spec.default_epochs} epochs, batch {spec.default_batch_size})"
+        )
+
+
+@cli.command("train")
+@click.option("--model", "model_name", default="seed_cnn", show_default=True,
+              help="Architecture from the registry (see `tinycnn models`).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs to train [default: the model's own].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Batch size [default: the model's own].")
+@click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
+              show_default=True, help="Share of the training images held out for validation.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (training is deterministic per seed).")
+@click.option("--subset", type=click.IntRange(min=10), default=None,
+              help="Train on the first N training images only (quick runs).")
+@click.option("--learning-rate", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Adam learning rate [default: the model's own].")
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run directory to write.")
+@click.option("--force", is_flag=True, help="Replace a run already in --out.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its checkpoint.")
+@data_dir_option
+@user_errors
+def train_command(model_name, epochs, batch_size, validation_split, seed, subset, learning_rate,
+                  run_dir, force, resume, data_dir) -> None:
+    """Train a model on Fashion-MNIST into a run directory."""
+    from tinycnn.models import get_model_spec
+    from tinycnn.train import TrainConfig, train
+
+    if model_name not in _model_names():
+        raise click.BadParameter(
+            f"unknown model {model_name!r}; known models: {', '.join(_model_names())}",
+            param_hint="'--model'",
+        )
+    spec = get_model_spec(model_name)
+    config = TrainConfig(
+        model=model_name,
+        epochs=epochs or spec.default_epochs,
+        batch_size=batch_size or spec.default_batch_size,
+        validation_split=validation_split,
+        seed=seed,
+        subset=subset,
+        learning_rate=learning_rate,
+    )
+
+    def show_epoch(report):
+        logs = report.logs
+        line = (f"epoch {report.epoch:>3}/{report.epochs}  loss {logs['loss']:.4f}  "
+                f"accuracy {logs['accuracy']:.4f}")
+        if "val_accuracy" in logs:
+            line += f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
+        click.echo(f"{line}  {report.seconds:.1f} s")
+
+    if not resume:
+        click.echo(f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) into {run_dir}")
+    metrics = train(config, run_dir, data_dir=data_dir, force=force, resume=resume, on_epoch=show_epoch)
+    click.echo(
+        f"done: test accuracy {100 * metrics['test_accuracy']:.2f} % on {metrics['test_images']} images, "
+        f"{metrics['parameters']} parameters, {metrics['mean_epoch_seconds']:.1f} s/epoch; "
+        f"model in {run_dir}/model.keras"
+    )
+
+
+@cli.command("quantize")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--calibration-samples", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Training images used to calibrate activation ranges.")
+@click.option("--qat", "qat_epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.")
+@data_dir_option
+@user_errors
+def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
+    """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
+    from tinycnn.quantize import quantize_run
+
+    result = quantize_run(run_dir, calibration_samples=calibration_samples, qat_epochs=qat_epochs,
+                          data_dir=data_dir)
+    method = f"QAT ({result.qat_epochs} epochs)" if result.qat_epochs else "post-training"
+    click.echo(
+        f"wrote {result.path} ({result.model_bytes} bytes, {method}, "
+        f"{result.calibration_samples} calibration images); input scale {result.input_scale:.6g} "
+        f"zero point {result.input_zero_point}, output scale {result.output_scale:.6g} "
+        f"zero point {result.output_zero_point}"
+    )
+
+
+def _format_evaluation(evaluation) -> str:
+    names = evaluation.class_names
+    lines = [
+        f"test images      {evaluation.test_images}",
+        f"float accuracy   {100 * evaluation.float_accuracy:.2f} %  ({evaluation.float_model_bytes} bytes, Keras)",
+        f"int8 accuracy    {100 * evaluation.int8_accuracy:.2f} %  ({evaluation.int8_model_bytes} bytes, TFLite)",
+        f"difference       {evaluation.difference_points:+.2f} points (int8 - float)",
+        f"agreement        {100 * evaluation.agreement:.2f} % of images get the same class",
+        "",
+        f"{'class':<12} {'float %':>8} {'int8 %':>8}",
+    ]
+    for name, f_acc, q_acc in zip(names, evaluation.float_per_class, evaluation.int8_per_class, strict=True):
+        lines.append(f"{name:<12} {100 * f_acc:>8.2f} {100 * q_acc:>8.2f}")
+    lines += ["", "int8 confusion matrix (rows: true class, columns: predicted)"]
+    lines.append(" " * 12 + "".join(f"{i:>6}" for i in range(len(names))))
+    for i, row in enumerate(evaluation.int8_confusion):
+        lines.append(f"{i} {names[i]:<10}" + "".join(f"{count:>6}" for count in row))
+    return "\n".join(lines)
+
+
+@cli.command("evaluate")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@data_dir_option
+@user_errors
+def evaluate_command(run_dir, as_json, data_dir) -> None:
+    """Float vs int8 accuracy of RUN_DIR on the 10,000-image test set."""
+    from tinycnn.evaluate import evaluate_run
+
+    evaluation = evaluate_run(run_dir, data_dir=data_dir)
+    click.echo(json.dumps(evaluation.as_dict()) if as_json else _format_evaluation(evaluation))
+
+
+if __name__ == "__main__":
+    cli()

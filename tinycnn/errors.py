@@ -1,0 +1,5 @@
+"""The exception every user-facing failure derives from; the CLI turns it into one line."""
+
+
+class TinycnnError(Exception):
+    """A mistake in what the user asked for or gave us; the message carries the fix."""

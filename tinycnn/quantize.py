@@ -1,0 +1,171 @@
+"""Full-integer int8 TFLite conversion: post-training (PTQ) or after quantization-aware
+fine-tuning (QAT with tfmot).
+
+The converted model has int8 input and output tensors, int8 weights (per output channel for
+convolutions, the converter's default) and int32 biases. Calibration images come from the
+training set, never from the test set that evaluation uses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.errors import TinycnnError
+from tinycnn.data import load_fashion_mnist, to_float
+from tinycnn.train import CONFIG_FILE, RunError, TrainConfig, _write_json, load_trained_model, read_json
+
+INT8_MODEL_FILE = "model_int8.tflite"
+QUANTIZE_FILE = "quantize.json"
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+class ConversionError(TinycnnError):
+    """The TFLite converter refused the model; the message carries its last log lines."""
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    path: Path
+    model_bytes: int
+    calibration_samples: int
+    qat_epochs: int
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+
+
+def check_tflite_file(path: str | Path) -> bytes:
+    """Read a .tflite file, refusing anything that is not a TFLite flatbuffer."""
+    path = Path(path)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except IsADirectoryError:
+        raise RunError(f"{path} is a directory, not a .tflite file") from None
+    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
+        raise RunError(f"{path} is not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    return content
+
+
+def convert_int8(model, calibration_images: np.ndarray) -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite with the given float calibration set."""
+    from tinycnn.tfenv import quiet_stderr, tf
+
+    def representative_dataset():
+        for image in calibration_images:
+            yield [image[np.newaxis].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with quiet_stderr() as log:
+        try:
+            return converter.convert()
+        except Exception as exc:  # the converter raises ConverterError and plain Exceptions
+            failure = exc
+    tail = " | ".join(line for line in log[0].splitlines()[-3:] if line.strip())
+    raise ConversionError(f"TFLite conversion failed: {failure}; {tail}".strip("; "))
+
+
+def _qat_fine_tune(model, images: np.ndarray, labels: np.ndarray, config: TrainConfig, epochs: int):
+    import tensorflow_model_optimization as tfmot
+
+    from tinycnn.tfenv import keras, quiet_stderr
+
+    with quiet_stderr():
+        qat_model = tfmot.quantization.keras.quantize_model(model)
+    qat_model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    qat_model.fit(
+        images,
+        labels,
+        batch_size=config.batch_size,
+        epochs=epochs,
+        validation_split=config.validation_split,
+        verbose=0,
+    )
+    return qat_model
+
+
+def quantize_run(
+    run_dir: str | Path,
+    *,
+    calibration_samples: int = 500,
+    qat_epochs: int = 0,
+    data_dir: str | Path | None = None,
+) -> QuantizeResult:
+    """Write ``RUN_DIR/model_int8.tflite`` from the run's trained float model."""
+    from tinycnn.tfenv import keras
+
+    if calibration_samples < 1:
+        raise RunError(f"calibration samples must be at least 1, got {calibration_samples}")
+    if qat_epochs < 0:
+        raise RunError(f"QAT epochs cannot be negative, got {qat_epochs}")
+    run_dir = Path(run_dir)
+    model = load_trained_model(run_dir)
+    config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
+    dataset = load_fashion_mnist(data_dir)
+    train_images = dataset.train_images
+    train_labels = dataset.train_labels
+    if config.subset is not None:
+        train_images, train_labels = train_images[: config.subset], train_labels[: config.subset]
+    if calibration_samples > len(train_images):
+        raise RunError(
+            f"{calibration_samples} calibration samples asked for, the run trained on "
+            f"{len(train_images)} images"
+        )
+    # A seeded random draw covers every class; the first N images need not.
+    rng = np.random.default_rng(config.seed)
+    chosen = rng.choice(len(train_images), size=calibration_samples, replace=False)
+    calibration = to_float(train_images[np.sort(chosen)])
+
+    if qat_epochs:
+        keras.utils.set_random_seed(config.seed)
+        model = _qat_fine_tune(
+            model, to_float(train_images), train_labels.astype(np.int32), config, qat_epochs
+        )
+    content = convert_int8(model, calibration)
+
+    target = run_dir / INT8_MODEL_FILE
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, target)
+    input_q, output_q = _io_quantization(content)
+    result = QuantizeResult(
+        path=target,
+        model_bytes=len(content),
+        calibration_samples=calibration_samples,
+        qat_epochs=qat_epochs,
+        input_scale=input_q[0],
+        input_zero_point=input_q[1],
+        output_scale=output_q[0],
+        output_zero_point=output_q[1],
+    )
+    _write_json(
+        run_dir / QUANTIZE_FILE,
+        {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()},
+    )
+    return result
+
+
+def _io_quantization(content: bytes) -> tuple[tuple[float, int], tuple[float, int]]:
+    from tinycnn.interpreters import litert_interpreter
+
+    interpreter = litert_interpreter(content)
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    return (
+        (float(inp["quantization"][0]), int(inp["quantization"][1])),
+        (float(out["quantization"][0]), int(out["quantization"][1])),
+    )

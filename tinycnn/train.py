@@ -1,0 +1,280 @@
+"""Fitting a registered model on Fashion-MNIST into a run directory.
+
+A run directory holds, once training has finished:
+``config.json`` (what was asked, library versions, data source), ``history.json`` (per-epoch
+loss/accuracy and seconds), ``model.keras`` (the trained float model, written last) and
+``metrics.json`` (final accuracies, parameter count, sizes). While training runs,
+``checkpoint.keras`` and ``checkpoint.json`` hold the last finished epoch, so an interrupted
+run can be resumed; a folder without ``model.keras`` is not a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn import __version__
+from tinycnn.errors import TinycnnError
+from tinycnn.data import Dataset, load_fashion_mnist, to_float
+from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+CHECKPOINT_FILE = "checkpoint.keras"
+CHECKPOINT_STATE_FILE = "checkpoint.json"
+# Everything tinycnn writes into a run directory; --force removes exactly these.
+RUN_ARTIFACTS = (
+    MODEL_FILE,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    CHECKPOINT_FILE,
+    CHECKPOINT_STATE_FILE,
+    "model_int8.tflite",
+    "quantize.json",
+)
+
+
+class RunError(TinycnnError):
+    """A run directory or training request that cannot be used, with the fix in the message."""
+
+
+class TrainingInterrupted(TinycnnError):
+    """Ctrl-C during fitting; the checkpoint of the last finished epoch is kept."""
+
+    def __init__(self, run_dir: Path, epochs_done: int, epochs: int):
+        self.run_dir, self.epochs_done, self.epochs = run_dir, epochs_done, epochs
+        where = (
+            f"the last checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}; "
+            f"continue with `tinycnn train --resume --out {run_dir}`"
+            if epochs_done
+            else "no epoch had finished, so there is no checkpoint"
+        )
+        super().__init__(f"training interrupted after {epochs_done} of {epochs} epochs; {where}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str
+    epochs: int
+    batch_size: int
+    validation_split: float = 0.1
+    seed: int = 0
+    subset: int | None = None
+    learning_rate: float | None = None
+
+    def validate(self) -> None:
+        get_model_spec(self.model)  # raises, naming the known models
+        if self.epochs < 1:
+            raise RunError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise RunError(f"batch size must be at least 1, got {self.batch_size}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise RunError(f"validation split must be in [0, 1), got {self.validation_split}")
+        if self.subset is not None and self.subset < 10:
+            raise RunError(f"subset must be at least 10 images, got {self.subset}")
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise RunError(f"learning rate must be positive, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    epoch: int
+    epochs: int
+    seconds: float
+    logs: dict[str, float]
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    """Write JSON through a temporary file so a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def _save_model(model, path: Path) -> None:
+    partial = path.with_name(f".partial.{path.name}")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def load_trained_model(run_dir: str | Path):
+    """Load ``RUN_DIR/model.keras``; RunError says why a folder is not a finished run."""
+    from tinycnn.tfenv import keras
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is not a directory; train one with `tinycnn train --out {run_dir}`")
+    model_path = run_dir / MODEL_FILE
+    if not model_path.is_file():
+        hint = (
+            f"training was interrupted; continue with `tinycnn train --resume --out {run_dir}`"
+            if (run_dir / CHECKPOINT_STATE_FILE).is_file()
+            else f"train one with `tinycnn train --out {run_dir}`"
+        )
+        raise RunError(f"{run_dir} holds no trained model ({MODEL_FILE} missing); {hint}")
+    try:
+        return keras.models.load_model(model_path)
+    except Exception as exc:  # Keras raises many types for a damaged file
+        raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
+
+
+def _prepare_run_dir(run_dir: Path, force: bool) -> None:
+    existing = [name for name in RUN_ARTIFACTS if (run_dir / name).exists()]
+    if existing and not force:
+        raise RunError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); "
+            "pass --force to replace it or --resume to continue it"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in existing:
+        (run_dir / name).unlink()
+
+
+def _training_arrays(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = dataset.train_images, dataset.train_labels
+    if config.subset is not None:
+        images, labels = images[: config.subset], labels[: config.subset]
+    return to_float(images), labels.astype(np.int32)
+
+
+def _seed_everything(seed: int) -> None:
+    from tinycnn.tfenv import keras, tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    force: bool = False,
+    resume: bool = False,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> dict:
+    """Train ``config.model`` into ``run_dir`` and return the metrics written to metrics.json.
+
+    With ``resume`` the configuration and weights come from the run's checkpoint.
+    Raises TrainingInterrupted on Ctrl-C, RunError or UnknownModel for bad requests,
+    DataError when the dataset cannot be read.
+    """
+    from tinycnn.tfenv import keras, tf
+
+    run_dir = Path(run_dir)
+    history: dict[str, list[float]] = {}
+    initial_epoch = 0
+    if resume:
+        config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
+        if (run_dir / MODEL_FILE).exists():
+            raise RunError(f"{run_dir} is already finished; nothing to resume")
+        if not (run_dir / CHECKPOINT_STATE_FILE).is_file():
+            raise RunError(f"{run_dir} has no checkpoint to resume from")
+        state = read_json(run_dir / CHECKPOINT_STATE_FILE)
+        initial_epoch, history = state["epochs_done"], state["history"]
+    config.validate()
+    spec = get_model_spec(config.model)
+    dataset = load_fashion_mnist(data_dir)
+    x_train, y_train = _training_arrays(config, dataset)
+
+    _seed_everything(config.seed + initial_epoch)
+    if resume:
+        model = keras.models.load_model(run_dir / CHECKPOINT_FILE)
+    else:
+        _prepare_run_dir(run_dir, force)
+        model = spec.build(INPUT_SHAPE, NUM_CLASSES)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate or spec.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        _write_json(
+            run_dir / CONFIG_FILE,
+            {
+                "train": asdict(config),
+                "data_dir": str(dataset.source_dir),
+                "class_names": list(dataset.class_names),
+                "input_shape": list(INPUT_SHAPE),
+                "versions": {
+                    "tinycnn": __version__,
+                    "tensorflow": tf.__version__,
+                    "tf_keras": keras.__version__,
+                    "numpy": np.__version__,
+                    "python": platform.python_version(),
+                },
+            },
+        )
+
+    class Checkpoint(keras.callbacks.Callback):
+        """Saves the model after every epoch and reports progress."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.started
+            for key, value in {**(logs or {}), "seconds": seconds}.items():
+                history.setdefault(key, []).append(float(value))
+            _save_model(self.model, run_dir / CHECKPOINT_FILE)
+            _write_json(
+                run_dir / CHECKPOINT_STATE_FILE, {"epochs_done": epoch + 1, "history": history}
+            )
+            if on_epoch:
+                on_epoch(EpochReport(epoch + 1, config.epochs, seconds, dict(logs or {})))
+
+    try:
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            validation_split=config.validation_split,
+            shuffle=True,
+            verbose=0,
+            callbacks=[Checkpoint()],
+        )
+    except KeyboardInterrupt:
+        epochs_done = len(history.get("seconds", []))
+        raise TrainingInterrupted(run_dir, epochs_done, config.epochs) from None
+
+    _, test_accuracy = model.evaluate(
+        to_float(dataset.test_images), dataset.test_labels.astype(np.int32), batch_size=500, verbose=0
+    )
+    _write_json(run_dir / HISTORY_FILE, history)
+    _save_model(model, run_dir / MODEL_FILE)
+    metrics = {
+        "model": config.model,
+        "epochs": config.epochs,
+        "train_images": int(len(x_train) * (1 - config.validation_split)),
+        "train_accuracy": history["accuracy"][-1],
+        "val_accuracy": history.get("val_accuracy", [None])[-1],
+        "test_accuracy": float(test_accuracy),
+        "test_images": int(len(dataset.test_labels)),
+        "parameters": int(model.count_params()),
+        "mean_epoch_seconds": float(np.mean(history["seconds"])),
+        "model_bytes": (run_dir / MODEL_FILE).stat().st_size,
+    }
+    _write_json(run_dir / METRICS_FILE, metrics)
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    (run_dir / CHECKPOINT_STATE_FILE).unlink(missing_ok=True)
+    return metrics
