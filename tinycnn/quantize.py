@@ -9,6 +9,7 @@ training set, never from the test set that evaluation uses.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def convert_int8(model, calibration_images: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    with quiet_stderr() as log:
+    with quiet_stderr() as log, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
             return converter.convert()
         except Exception as exc:  # the converter raises ConverterError and plain Exceptions
@@ -77,11 +79,12 @@ def convert_int8(model, calibration_images: np.ndarray) -> bytes:
 
 
 def _qat_fine_tune(model, images: np.ndarray, labels: np.ndarray, config: TrainConfig, epochs: int):
-    import tensorflow_model_optimization as tfmot
-
     from tinycnn.tfenv import keras, quiet_stderr
 
-    with quiet_stderr():
+    with quiet_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow_model_optimization as tfmot
+
         qat_model = tfmot.quantization.keras.quantize_model(model)
     qat_model.compile(
         optimizer=keras.optimizers.Adam(1e-4),

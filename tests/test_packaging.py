@@ -1,0 +1,24 @@
+"""A non-editable install carries firmware/ and boards/ inside the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+
+
+def test_wheel_install_ships_firmware_and_boards(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+         str(REPO_ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    package = target / "tinycnn"
+    assert (package / "boards" / "nano33.toml").is_file()
+    assert (package / "firmware" / "README.md").is_file()
+    for source in (REPO_ROOT / "firmware").glob("*.[ch]"):
+        assert (package / "firmware" / source.name).is_file(), source.name
+    assert Path(package / "cli.py").is_file()
