@@ -7,6 +7,8 @@ package's host build of TFLite Micro, the code that runs on the board.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinycnn.errors import TinycnnError
 
 
@@ -33,3 +35,48 @@ def litert_interpreter(content: bytes, *, reference: bool = True, num_threads: i
     except (RuntimeError, ValueError) as exc:
         raise InterpreterError(f"LiteRT cannot run this model: {str(exc).strip()}") from None
     return interpreter
+
+
+def tflm_interpreter(content: bytes, *, preserve_all_tensors: bool = False):
+    """The tflite-micro host interpreter (TFLM's own kernels) over ``content``."""
+    from tinycnn.tfenv import quiet_stderr
+
+    with quiet_stderr():
+        from tflite_micro.python.tflite_micro import runtime
+    config = (
+        runtime.InterpreterConfig.kPreserveAllTensors
+        if preserve_all_tensors
+        else runtime.InterpreterConfig.kAllocationRecording
+    )
+    try:
+        return runtime.Interpreter.from_bytes(content, intrepreter_config=config)
+    except (RuntimeError, ValueError) as exc:
+        raise InterpreterError(f"TFLite Micro cannot run this model: {str(exc).strip()}") from None
+
+
+ENGINES = ("litert", "tflm")
+
+
+def run_interpreter(engine: str, content: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Run a batch (first axis) of already-quantized inputs one by one through an interpreter.
+
+    ``engine`` is "litert" (LiteRT reference kernels) or "tflm"; single-input single-output
+    models only. Returns the raw outputs stacked, in the model's output dtype.
+    """
+    outputs = []
+    if engine == "litert":
+        interpreter = litert_interpreter(content, reference=True)
+        (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+        for sample in inputs:
+            interpreter.set_tensor(inp["index"], sample[np.newaxis])
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(out["index"])[0])
+    elif engine == "tflm":
+        interpreter = tflm_interpreter(content)
+        for sample in inputs:
+            interpreter.set_input(sample[np.newaxis], 0)
+            interpreter.invoke()
+            outputs.append(np.array(interpreter.get_output(0))[0])
+    else:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    return np.stack(outputs)

@@ -1,0 +1,36 @@
+"""AVERAGE_POOL_2D, int8 (TFLite reference_integer_ops::AveragePool).
+
+Sum of the in-bounds cells of each window divided by their count, rounded half away from
+zero: ``(sum + count/2) / count`` for positive sums, ``(sum - count/2) / count`` otherwise,
+with C's truncating division; then clamped to the activation range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.window import window_for
+
+
+def average_pool_2d(ctx: OpContext) -> np.ndarray:
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(output_t, np.int8)
+    x = ctx.input(0).astype(np.int64)
+    batches, in_h, in_w, channels = x.shape
+    window = window_for(ctx, in_h, in_w, ctx.option("filter_height"), ctx.option("filter_width"))
+    act_min, act_max = ctx.activation_range()
+    padded = window.pad(x, fill=0)
+    inside = window.pad(np.ones((1, in_h, in_w, 1), dtype=np.int64), fill=0)
+    total = np.zeros((batches, window.out_h, window.out_w, channels), dtype=np.int64)
+    count = np.zeros((1, window.out_h, window.out_w, 1), dtype=np.int64)
+    for filter_y, filter_x in window.taps():
+        total += window.tap(padded, filter_y, filter_x)
+        count += window.tap(inside, filter_y, filter_x)
+    if np.any(count == 0):
+        raise ctx.unsupported("a pooling window lies entirely in the padding")
+    half = count // 2
+    rounded = np.where(total > 0, total + half, total - half)
+    average = np.sign(rounded) * (np.abs(rounded) // count)  # C division truncates
+    return np.clip(average, act_min, act_max).astype(np.int8)

@@ -1,0 +1,51 @@
+"""CONV_2D, int8 activations and per-channel int8 weights (TFLite ConvPerChannel).
+
+For every output cell and channel: ``acc = bias + sum filter * (input - input_zero_point)``
+over filter_y, filter_x, in_channel; then requantize per channel, add the output zero
+point and clamp to the fused activation range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.fixedpoint import requantize
+from tinycnn.ref.multipliers import output_multipliers
+from tinycnn.ref.window import window_for
+
+
+def conv_2d(ctx: OpContext) -> np.ndarray:
+    input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(filter_t, np.int8)
+    ctx.require_dtype(output_t, np.int8)
+    x = ctx.input(0).astype(np.int64)
+    filters = ctx.input(1).astype(np.float64)  # [out_channels, filter_h, filter_w, in_channels]
+    bias = ctx.input(2).astype(np.int64) if ctx.has_input(2) else None
+    batches, in_h, in_w, in_channels = x.shape
+    out_channels, filter_h, filter_w, filter_in_channels = filters.shape
+    if filter_in_channels != in_channels:
+        raise ctx.unsupported(
+            f"grouped convolution ({in_channels} input channels, filter has {filter_in_channels})"
+        )
+    input_zero_point = ctx.quantization(input_t).single_zero_point
+    output_zero_point = ctx.quantization(output_t).single_zero_point
+    multiplier, shift = output_multipliers(ctx, input_t, filter_t, output_t, out_channels)
+    act_min, act_max = ctx.activation_range()
+    window = window_for(ctx, in_h, in_w, filter_h, filter_w)
+
+    # Padding with the input zero point makes out-of-bounds cells contribute 0, as the
+    # reference kernel's bounds check does.
+    padded = window.pad(x, fill=input_zero_point) - input_zero_point
+    # |filter * (input - zp)| <= 128 * 255, so any sum stays exact in float64 (< 2**53) and,
+    # for the filter sizes TFLite accepts (< 2**16 taps), inside int32.
+    acc = np.zeros((batches, window.out_h, window.out_w, out_channels), dtype=np.float64)
+    for filter_y, filter_x in window.taps():
+        cells = window.tap(padded, filter_y, filter_x).astype(np.float64)
+        acc += cells @ filters[:, filter_y, filter_x, :].T
+    acc = acc.astype(np.int64)
+    if bias is not None:
+        acc += bias
+    out = requantize(acc, multiplier, shift, ctx.rounding(ctx.quantization(filter_t).per_channel)) + output_zero_point
+    return np.clip(out, act_min, act_max).astype(np.int8)

@@ -1,0 +1,48 @@
+"""DEPTHWISE_CONV_2D, int8 with per-channel weights (TFLite DepthwiseConvPerChannel).
+
+Output channel ``in_channel * depth_multiplier + m`` sees only its input channel:
+``acc = bias + sum filter[fy, fx, oc] * (input[..., in_channel] - input_zero_point)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.fixedpoint import requantize
+from tinycnn.ref.multipliers import output_multipliers
+from tinycnn.ref.window import window_for
+
+
+def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
+    input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(filter_t, np.int8)
+    ctx.require_dtype(output_t, np.int8)
+    x = ctx.input(0).astype(np.int64)
+    filters = ctx.input(1).astype(np.int64)  # [1, filter_h, filter_w, out_channels]
+    bias = ctx.input(2).astype(np.int64) if ctx.has_input(2) else None
+    batches, in_h, in_w, in_channels = x.shape
+    _, filter_h, filter_w, out_channels = filters.shape
+    depth_multiplier = ctx.option("depth_multiplier", 1)
+    if out_channels != in_channels * depth_multiplier:
+        # The converter sometimes writes depth_multiplier 0 or 1 where the shapes say otherwise.
+        if out_channels % in_channels:
+            raise ctx.unsupported(f"{out_channels} output channels for {in_channels} input channels")
+        depth_multiplier = out_channels // in_channels
+    input_zero_point = ctx.quantization(input_t).single_zero_point
+    output_zero_point = ctx.quantization(output_t).single_zero_point
+    multiplier, shift = output_multipliers(ctx, input_t, filter_t, output_t, out_channels)
+    act_min, act_max = ctx.activation_range()
+    window = window_for(ctx, in_h, in_w, filter_h, filter_w)
+
+    padded = window.pad(x, fill=input_zero_point) - input_zero_point
+    # Each product is at most 128 * 255 in magnitude; int64 cannot overflow.
+    acc = np.zeros((batches, window.out_h, window.out_w, out_channels), dtype=np.int64)
+    for filter_y, filter_x in window.taps():
+        cells = np.repeat(window.tap(padded, filter_y, filter_x), depth_multiplier, axis=-1)
+        acc += cells * filters[0, filter_y, filter_x, :]
+    if bias is not None:
+        acc += bias
+    out = requantize(acc, multiplier, shift, ctx.rounding(ctx.quantization(filter_t).per_channel)) + output_zero_point
+    return np.clip(out, act_min, act_max).astype(np.int8)

@@ -1,0 +1,18 @@
+"""DEQUANTIZE: int8 -> float32, ``scale * (q - zero_point)`` computed in float32."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.quantization import dequantize as dequantize_values
+from tinycnn.ref.context import OpContext
+
+
+def dequantize(ctx: OpContext) -> np.ndarray:
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8, np.int16)
+    ctx.require_dtype(output_t, np.float32)
+    quant = ctx.quantization(input_t)
+    if quant.per_channel:
+        raise ctx.unsupported("per-channel DEQUANTIZE is not implemented")
+    return dequantize_values(ctx.input(0), quant.single_scale, quant.single_zero_point)

@@ -1,0 +1,32 @@
+"""QUANTIZE: float -> int8 at a model's input, or int8 -> int8 requantization inside it.
+
+Float input: ``round(x / scale) + zero_point`` rounded half away from zero, saturated.
+Integer input: ``requantize(x - input_zp, input_scale / output_scale) + output_zp``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.quantization import quantize as quantize_floats
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+
+
+def quantize(ctx: OpContext) -> np.ndarray:
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(output_t, np.int8, np.int16)
+    out_quant = ctx.quantization(output_t)
+    if out_quant.per_channel:
+        raise ctx.unsupported("per-channel QUANTIZE output is not implemented")
+    x = ctx.input(0)
+    if input_t.dtype == np.float32:
+        return quantize_floats(x, out_quant.single_scale, out_quant.single_zero_point, output_t.dtype)
+    ctx.require_dtype(input_t, np.int8, np.int16)
+    in_quant = ctx.quantization(input_t)
+    multiplier, shift = quantize_multiplier(
+        np.float64(in_quant.single_scale) / np.float64(out_quant.single_scale)
+    )
+    out = requantize(x.astype(np.int64) - in_quant.single_zero_point, multiplier, shift, ctx.rounding())
+    info = np.iinfo(output_t.dtype)
+    return np.clip(out + out_quant.single_zero_point, info.min, info.max).astype(output_t.dtype)

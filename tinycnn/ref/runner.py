@@ -1,0 +1,106 @@
+"""Running an ``ir.Model`` through the numpy int8 kernels, a batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinycnn.ir import Model, UnsupportedOperator
+from tinycnn.ref.average_pool import average_pool_2d
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.conv import conv_2d
+from tinycnn.ref.depthwise_conv import depthwise_conv_2d
+from tinycnn.ref.dequantize import dequantize
+from tinycnn.ref.fixedpoint import CONVENTIONS
+from tinycnn.ref.fully_connected import fully_connected
+from tinycnn.ref.max_pool import max_pool_2d
+from tinycnn.ref.quantize import quantize
+from tinycnn.ref.reshape import reshape
+from tinycnn.ref.softmax import softmax
+
+Kernel = Callable[[OpContext], np.ndarray]
+
+# Every operator the engine runs, by TFLite builtin name. Explicit: nothing is discovered.
+KERNELS: dict[str, Kernel] = {
+    "CONV_2D": conv_2d,
+    "DEPTHWISE_CONV_2D": depthwise_conv_2d,
+    "FULLY_CONNECTED": fully_connected,
+    "MAX_POOL_2D": max_pool_2d,
+    "AVERAGE_POOL_2D": average_pool_2d,
+    "RESHAPE": reshape,
+    "SOFTMAX": softmax,
+    "QUANTIZE": quantize,
+    "DEQUANTIZE": dequantize,
+}
+
+
+@dataclass
+class RunResult:
+    outputs: list[np.ndarray]  # one array per model output, batch first
+    tensors: dict[int, np.ndarray] | None = None  # every computed tensor, when asked for
+
+
+def check_supported(model: Model) -> None:
+    """Refuse a model with any operator the engine lacks, naming the first one."""
+    for op in model.operators:
+        if op.opcode not in KERNELS:
+            raise UnsupportedOperator(op, f"no int8 kernel for {op.opcode}")
+
+
+def _batchable(model: Model) -> bool:
+    """Whether every computed tensor has a leading batch dimension of 1 that can grow."""
+    return all(
+        t.is_constant or (len(t.shape) > 0 and t.shape[0] == 1) for t in model.tensors
+    )
+
+
+def _run_once(model: Model, inputs: list[np.ndarray], rounding: str, keep: bool) -> RunResult:
+    values: dict[int, np.ndarray] = dict(zip(model.inputs, inputs, strict=True))
+    for op in model.operators:
+        ctx = OpContext(op=op, model=model, values=values, convention=rounding)
+        result = KERNELS[op.opcode](ctx)
+        values[op.outputs[0]] = result
+    outputs = [values[i] for i in model.outputs]
+    return RunResult(outputs=outputs, tensors=values if keep else None)
+
+
+def run_model(
+    model: Model,
+    inputs: np.ndarray | list[np.ndarray],
+    *,
+    rounding: str = "tflite",
+    keep_tensors: bool = False,
+    chunk: int = 500,
+) -> RunResult:
+    """Run a batch (first axis) of already-quantized inputs; return the raw outputs.
+
+    ``inputs`` is one array for a single-input model or a list with one array per input,
+    each shaped ``[N, *input_shape[1:]]``. ``rounding`` picks whose rounding to reproduce:
+    "tflite" (LiteRT's reference kernels) or "tflm" (TFLite Micro). ``keep_tensors`` also returns every
+    intermediate tensor (memory grows with N).
+    """
+    if rounding not in CONVENTIONS:
+        raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {rounding!r}")
+    check_supported(model)
+    inputs = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    if len(inputs) != len(model.inputs):
+        raise ValueError(f"model has {len(model.inputs)} inputs, {len(inputs)} given")
+    for array, tensor in zip(inputs, model.input_tensors(), strict=True):
+        if array.dtype != tensor.dtype or tuple(array.shape[1:]) != tuple(tensor.shape[1:]):
+            raise ValueError(
+                f"input {tensor.name!r} expects {tensor.dtype.name} [N, {', '.join(map(str, tensor.shape[1:]))}], "
+                f"got {array.dtype.name} {list(array.shape)}"
+            )
+    count = inputs[0].shape[0]
+    step = chunk if _batchable(model) else 1
+    pieces = [
+        _run_once(model, [a[start : start + step] for a in inputs], rounding, keep_tensors)
+        for start in range(0, count, step)
+    ]
+    outputs = [np.concatenate([p.outputs[i] for p in pieces]) for i in range(len(model.outputs))]
+    tensors = None
+    if keep_tensors:
+        tensors = {k: np.concatenate([p.tensors[k] for p in pieces]) for k in pieces[0].tensors}
+    return RunResult(outputs=outputs, tensors=tensors)
