@@ -177,5 +177,88 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
     click.echo(json.dumps(evaluation.as_dict()) if as_json else _format_evaluation(evaluation))
 
 
+@cli.command("predict")
+@click.argument("model_path", metavar="MODEL.tflite", type=click.Path(dir_okay=False))
+@click.option("--input", "input_paths", required=True, multiple=True, type=click.Path(dir_okay=False),
+              help="A .npy batch of already-quantized inputs (first axis = samples), or images "
+              "(PNG/JPEG, any size; repeat --input for several).")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
+              help=".npy file for the raw outputs, in the model's output dtype.")
+@click.option("--engine", type=click.Choice(["reference", "litert", "tflm"]), default="reference",
+              show_default=True, help="numpy reference kernels, LiteRT reference kernels, or TFLite Micro.")
+@click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True,
+              help="Whose rounding the reference engine reproduces: LiteRT's or TFLite Micro's.")
+@user_errors
+def predict_command(model_path, input_paths, output_path, engine, rounding) -> None:
+    """Run a batch through one engine and save the raw outputs."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from tinycnn.data import CLASS_NAMES
+    from tinycnn.predict import predict_file
+
+    _, outputs = predict_file(Path(model_path), [Path(p) for p in input_paths], Path(output_path),
+                              engine=engine, rounding=rounding)
+    click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
+    if all(not p.endswith(".npy") for p in input_paths) and outputs.reshape(len(outputs), -1).shape[1] == 10:
+        for path, row in zip(input_paths, outputs.reshape(len(outputs), -1), strict=True):
+            click.echo(f"{path}: {CLASS_NAMES[int(np.argmax(row))]}")
+
+
+def _format_verify(report) -> str:
+    lines = [f"model   {report.model} (sha256 {report.sha256[:16]})",
+             f"inputs  {report.inputs}",
+             f"reference engine: {report.samples} inputs in {report.reference_seconds:.1f} s", ""]
+    for engine in report.engines:
+        name = f"reference[{engine.rounding}] vs {engine.engine}"
+        if engine.unavailable:
+            lines.append(f"{name:<30} not run: {engine.unavailable}")
+            continue
+        verdict = "BIT-EXACT" if engine.bit_exact else "MISMATCH"
+        lines.append(f"{name:<30} {verdict}: {100 * engine.identical_share:.2f} % identical outputs, "
+                     f"max diff {engine.max_diff_lsb} LSB ({engine.seconds:.1f} s)")
+        if engine.first_mismatch:
+            m = engine.first_mismatch
+            lines.append(f"{'':<30} first mismatch: input {m.sample}, op #{m.op_index} {m.opcode}, "
+                         f"tensor {m.tensor!r}[{m.element}]: reference {m.reference}, {engine.engine} {m.interpreter}")
+    if report.layers:
+        lines += ["", f"{'layer':<18} {'op':<20} {'SQNR dB':>8} {'alone dB':>8} {'max err':>8} "
+                      f"{'mean err':>9} {'cosine':>8}   (errors in output LSBs)"]
+        for layer in report.layers:
+            flag = "  <- loses most" if layer.worst else ""
+            lines.append(f"{layer.layer:<18} #{layer.op_index:<3}{layer.opcode:<16} {layer.sqnr_db:>8.2f} "
+                         f"{layer.local_sqnr_db:>8.2f} {layer.max_abs_error_lsb:>8.2f} "
+                         f"{layer.mean_abs_error_lsb:>9.3f} {layer.cosine:>8.5f}{flag}")
+    if report.accuracy:
+        acc = report.accuracy
+        lines.append("")
+        if acc.float_accuracy is not None:
+            lines.append(f"top-1 on {acc.images} test images: float {100 * acc.float_accuracy:.2f} %, "
+                         f"int8 {100 * acc.int8_accuracy:.2f} % ({100 * (acc.int8_accuracy - acc.float_accuracy):+.2f} points), "
+                         f"agreement {100 * acc.agreement:.2f} %")
+        else:
+            lines.append(f"int8 top-1 on {acc.images} test images: {100 * acc.int8_accuracy:.2f} %")
+    return "\n".join(lines)
+
+
+@cli.command("verify")
+@click.argument("target", metavar="MODEL.tflite|RUN_DIR", type=click.Path(exists=False))
+@click.option("--images", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="How many test images (or random inputs) to compare on.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every figure.")
+@data_dir_option
+@user_errors
+def verify_command(target, images, as_json, data_dir) -> None:
+    """Check the int8 reference engine bit for bit against LiteRT and TFLite Micro, and the
+    int8 model against the float model layer by layer. Exits 1 unless bit-exact."""
+    from tinycnn.verify import verify
+
+    report = verify(target, images=images, data_dir=data_dir)
+    click.echo(json.dumps(report.as_dict(), default=float) if as_json else _format_verify(report))
+    if not report.bit_exact:
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     cli()

@@ -54,8 +54,12 @@ def check_tflite_file(path: str | Path) -> bytes:
     return content
 
 
-def convert_int8(model, calibration_images: np.ndarray) -> bytes:
-    """Convert a Keras model to full-integer int8 TFLite with the given float calibration set."""
+def convert_int8(model, calibration_images: np.ndarray, *, int8_io: bool = True) -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite with the given float calibration set.
+
+    With ``int8_io`` false the model keeps float input and output, so the converter adds
+    QUANTIZE and DEQUANTIZE at its edges.
+    """
     from tinycnn.tfenv import quiet_stderr, tf
 
     def representative_dataset():
@@ -66,8 +70,9 @@ def convert_int8(model, calibration_images: np.ndarray) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
     with quiet_stderr() as log, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinycnn.ir import Model, UnsupportedOperator
+from tinycnn.ir import Model, ModelFormatError, UnsupportedOperator
 from tinycnn.ref.average_pool import average_pool_2d
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.conv import conv_2d
@@ -42,11 +42,23 @@ class RunResult:
     tensors: dict[int, np.ndarray] | None = None  # every computed tensor, when asked for
 
 
+# Ops that may read or write float tensors in an int8 model: its edges.
+_FLOAT_EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
 def check_supported(model: Model) -> None:
-    """Refuse a model with any operator the engine lacks, naming the first one."""
+    """Refuse a model with an operator the engine lacks or one that computes in float."""
     for op in model.operators:
         if op.opcode not in KERNELS:
             raise UnsupportedOperator(op, f"no int8 kernel for {op.opcode}")
+        if op.opcode in _FLOAT_EDGE_OPS:
+            continue
+        for index in (*op.inputs, *op.outputs):
+            if index >= 0 and model.tensors[index].dtype == np.float32:
+                raise ModelFormatError(
+                    f"{model.name} is not an int8 model: operator #{op.index} {op.opcode} computes "
+                    f"in float32 (tensor {model.tensors[index].name!r}); quantize it with `tinycnn quantize`"
+                )
 
 
 def _batchable(model: Model) -> bool:
@@ -56,12 +68,17 @@ def _batchable(model: Model) -> bool:
     )
 
 
+def run_operators(model: Model, operators: list, values: dict[int, np.ndarray], rounding: str) -> None:
+    """Run ``operators`` in order, reading and adding tensors in ``values`` (batch first)."""
+    for op in operators:
+        values[op.outputs[0]] = KERNELS[op.opcode](
+            OpContext(op=op, model=model, values=values, convention=rounding)
+        )
+
+
 def _run_once(model: Model, inputs: list[np.ndarray], rounding: str, keep: bool) -> RunResult:
     values: dict[int, np.ndarray] = dict(zip(model.inputs, inputs, strict=True))
-    for op in model.operators:
-        ctx = OpContext(op=op, model=model, values=values, convention=rounding)
-        result = KERNELS[op.opcode](ctx)
-        values[op.outputs[0]] = result
+    run_operators(model, model.operators, values, rounding)
     outputs = [values[i] for i in model.outputs]
     return RunResult(outputs=outputs, tensors=values if keep else None)
 

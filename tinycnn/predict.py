@@ -1,0 +1,100 @@
+"""Running a batch through one engine: the reference numpy kernels, LiteRT or TFLite Micro."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.errors import TinycnnError
+from tinycnn.interpreters import run_interpreter
+from tinycnn.ir import Model
+from tinycnn.quantization import quantize
+from tinycnn.ref.runner import run_model
+from tinycnn.tflite_io import read_model
+
+ENGINES = ("reference", "litert", "tflm")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+class InputError(TinycnnError):
+    """Input data that does not fit the model."""
+
+
+def run_engine(engine: str, model: Model, content: bytes, inputs: np.ndarray, rounding: str = "tflite") -> np.ndarray:
+    """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models)."""
+    if engine == "reference":
+        return run_model(model, inputs, rounding=rounding).outputs[0]
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise InputError("the interpreters are driven for single-input, single-output models only")
+    return run_interpreter(engine, content, inputs)
+
+
+def load_images(paths: list[Path], model: Model) -> np.ndarray:
+    """Pictures of any size -> the model's input: grey or RGB by channel count, resized,
+    scaled to [0, 1] and quantized with the input tensor's scale and zero point."""
+    from PIL import Image, UnidentifiedImageError
+
+    tensor = model.input_tensors()[0]
+    if len(tensor.shape) != 4 or tensor.shape[3] not in (1, 3):
+        raise InputError(f"images need an [N, H, W, 1 or 3] input; this model takes {list(tensor.shape)}")
+    _, height, width, channels = tensor.shape
+    arrays = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                converted = image.convert("L" if channels == 1 else "RGB").resize((width, height))
+                arrays.append(np.asarray(converted, dtype=np.float32).reshape(height, width, channels) / 255.0)
+        except (OSError, UnidentifiedImageError) as exc:
+            raise InputError(f"{path}: not a readable image ({exc})") from None
+    batch = np.stack(arrays)
+    if tensor.dtype == np.float32:
+        return batch
+    if tensor.quantization is None:
+        raise InputError(f"input tensor {tensor.name!r} has no quantization parameters")
+    quant = tensor.quantization
+    return quantize(batch, quant.single_scale, quant.single_zero_point, tensor.dtype)
+
+
+def load_inputs(path: Path, model: Model) -> np.ndarray:
+    """A .npy batch (first axis) of already-quantized inputs, checked against the model."""
+    tensor = model.input_tensors()[0]
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
+    expected = tuple(tensor.shape[1:])
+    if tuple(array.shape[1:]) != expected:
+        raise InputError(
+            f"{path}: shape {list(array.shape)}, the model takes a batch [N, {', '.join(map(str, expected))}]"
+        )
+    if array.dtype != tensor.dtype:
+        raise InputError(
+            f"{path}: dtype {array.dtype.name}, the model's input is {tensor.dtype.name} "
+            "(quantize it first with the input scale and zero point)"
+        )
+    return array
+
+
+def predict_file(
+    model_path: Path,
+    input_paths: list[Path],
+    output_path: Path,
+    *,
+    engine: str = "reference",
+    rounding: str = "tflite",
+) -> tuple[Model, np.ndarray]:
+    """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs."""
+    model = read_model(model_path)
+    content = Path(model_path).read_bytes()
+    if len(input_paths) == 1 and input_paths[0].suffix.lower() == ".npy":
+        inputs = load_inputs(input_paths[0], model)
+    elif all(p.suffix.lower() in IMAGE_SUFFIXES for p in input_paths):
+        inputs = load_images(input_paths, model)
+    else:
+        raise InputError("give one .npy batch or one or more PNG/JPEG/BMP/GIF images")
+    outputs = run_engine(engine, model, content, inputs, rounding)
+    partial = output_path.with_name(f".{output_path.name}.partial.npy")
+    np.save(partial, outputs)
+    partial.replace(output_path)
+    return model, outputs

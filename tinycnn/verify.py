@@ -1,0 +1,328 @@
+"""``tinycnn verify``: the reference engine against the deployed interpreters, bit for bit,
+and the int8 model against the float model, layer by layer.
+
+1. Engines: the reference engine with LiteRT's rounding against LiteRT (reference kernels)
+   and with TFLite Micro's rounding against the tflite-micro interpreter, on N inputs: the
+   share of bit-identical outputs, the largest difference in LSBs and, for the first
+   mismatching input, the first operator whose output differs.
+2. Layers (run directories): every Keras layer's float output against the dequantized int8
+   tensor that ends it: SQNR, max and mean absolute error in output LSBs, cosine similarity.
+   Each layer is also run alone on the float model's input to it, quantized: the layer with
+   the lowest such local SQNR is the one that loses most, and is flagged.
+3. Accuracy: float vs int8 top-1 on the same test images, and how often they agree.
+
+Inputs are the Fashion-MNIST test images for models with a [1, 28, 28, 1] input, every
+possible value for single-value inputs, and seeded random int8 tensors otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.data import load_fashion_mnist, to_float
+from tinycnn.errors import TinycnnError
+from tinycnn.interpreters import InterpreterError, run_interpreter, tflm_interpreter
+from tinycnn.ir import Model
+from tinycnn.quantization import dequantize, quantize
+from tinycnn.quantize import INT8_MODEL_FILE
+from tinycnn.ref.runner import check_supported, run_model, run_operators
+from tinycnn.tflite_io import read_model
+from tinycnn.train import MODEL_FILE, load_trained_model
+
+# Each interpreter with the rounding convention its kernels use.
+ENGINE_CONVENTIONS = (("litert", "tflite"), ("tflm", "tflm"))
+RANDOM_SEED = 0
+
+
+@dataclass
+class Mismatch:
+    sample: int
+    op_index: int | None
+    opcode: str | None
+    tensor: str
+    element: int  # flat index into the tensor
+    reference: int
+    interpreter: int
+
+
+@dataclass
+class EngineComparison:
+    engine: str
+    rounding: str
+    samples: int
+    identical_share: float | None = None
+    max_diff_lsb: int | None = None
+    first_mismatch: Mismatch | None = None
+    unavailable: str | None = None  # why the interpreter could not run the model
+    seconds: float = 0.0
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.unavailable is None and self.identical_share == 1.0
+
+
+@dataclass
+class LayerComparison:
+    layer: str
+    op_index: int
+    opcode: str
+    tensor: str
+    sqnr_db: float  # the int8 model's output of this layer against the float model's
+    local_sqnr_db: float  # this layer alone, fed the float model's input to it (quantized)
+    max_abs_error_lsb: float
+    mean_abs_error_lsb: float
+    cosine: float
+    worst: bool = False
+
+
+@dataclass
+class AccuracyComparison:
+    images: int
+    float_accuracy: float | None
+    int8_accuracy: float
+    agreement: float | None
+
+
+@dataclass
+class VerifyReport:
+    model: str
+    sha256: str
+    samples: int
+    inputs: str  # where the inputs came from
+    reference_seconds: float
+    engines: list[EngineComparison] = field(default_factory=list)
+    layers: list[LayerComparison] | None = None
+    accuracy: AccuracyComparison | None = None
+
+    @property
+    def bit_exact(self) -> bool:
+        """True when every interpreter that could run the model agrees bit for bit."""
+        available = [e for e in self.engines if e.unavailable is None]
+        return bool(available) and all(e.bit_exact for e in available)
+
+    def as_dict(self) -> dict:
+        payload = asdict(self)
+        payload["bit_exact"] = self.bit_exact
+        for engine, data in zip(self.engines, payload["engines"], strict=True):
+            data["bit_exact"] = engine.bit_exact
+        return payload
+
+
+def _is_fashion_input(model: Model) -> bool:
+    tensor = model.input_tensors()[0]
+    return tuple(tensor.shape[1:]) == (28, 28, 1) and tensor.quantization is not None
+
+
+def _inputs(model: Model, count: int, data_dir) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(quantized inputs, labels or None, description)."""
+    tensor = model.input_tensors()[0]
+    if tensor.dtype != np.int8:
+        raise TinycnnError(f"model input {tensor.name!r} is {tensor.dtype.name}; verify needs an int8 input")
+    if _is_fashion_input(model):
+        dataset = load_fashion_mnist(data_dir)
+        images = dataset.test_images[:count]
+        quant = tensor.quantization
+        quantized = quantize(to_float(images), quant.single_scale, quant.single_zero_point)
+        return quantized, dataset.test_labels[:count].astype(np.int64), f"Fashion-MNIST test images 0..{len(images) - 1}"
+    shape = tuple(tensor.shape[1:])
+    if int(np.prod(shape)) == 1:
+        every = np.arange(-128, 128, dtype=np.int8).reshape(256, *shape)
+        return every, None, "all 256 int8 input values"
+    rng = np.random.default_rng(RANDOM_SEED)
+    samples = rng.integers(-128, 128, size=(count, *shape)).astype(np.int8)
+    return samples, None, f"{count} random int8 inputs (seed {RANDOM_SEED})"
+
+
+def _interpreter_tensors(engine: str, content: bytes, sample: np.ndarray, indices: list[int]) -> dict[int, np.ndarray]:
+    """Every listed tensor's value after one invocation, read with all tensors preserved."""
+    if engine == "litert":
+        from ai_edge_litert import interpreter as litert
+
+        interpreter = litert.Interpreter(
+            model_content=content,
+            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=True,
+        )
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample[np.newaxis])
+        interpreter.invoke()
+        return {i: interpreter.get_tensor(i) for i in indices}
+    interpreter = tflm_interpreter(content, preserve_all_tensors=True)
+    interpreter.set_input(sample[np.newaxis], 0)
+    interpreter.invoke()
+    return {i: np.asarray(interpreter.GetTensor(i, 0)["tensor_data"]) for i in indices}
+
+
+def _locate_mismatch(model: Model, content: bytes, engine: str, rounding: str, sample_index: int,
+                     sample: np.ndarray) -> Mismatch:
+    """Walk the operators in order and report the first output that differs."""
+    reference = run_model(model, sample[np.newaxis], rounding=rounding, keep_tensors=True).tensors
+    produced = [op.outputs[0] for op in model.operators]
+    theirs = _interpreter_tensors(engine, content, sample, produced)
+    for op in model.operators:
+        index = op.outputs[0]
+        ours = reference[index].ravel().astype(np.int64)
+        other = np.asarray(theirs[index]).ravel().astype(np.int64)
+        differing = np.flatnonzero(ours != other) if ours.shape == other.shape else np.array([0])
+        if differing.size:
+            element = int(differing[0])
+            return Mismatch(sample_index, op.index, op.opcode, model.tensors[index].name, element,
+                            int(ours[element]), int(other[element]) if element < other.size else 0)
+    raise AssertionError("outputs differ but no intermediate tensor does")
+
+
+def compare_engine(model: Model, content: bytes, engine: str, rounding: str, inputs: np.ndarray,
+                   reference_outputs: np.ndarray) -> EngineComparison:
+    comparison = EngineComparison(engine=engine, rounding=rounding, samples=len(inputs))
+    started = time.perf_counter()
+    try:
+        outputs = run_interpreter(engine, content, inputs)
+    except InterpreterError as exc:
+        comparison.unavailable = str(exc)
+        return comparison
+    comparison.seconds = time.perf_counter() - started
+    diff = np.abs(reference_outputs.astype(np.int64) - outputs.astype(np.int64)).reshape(len(inputs), -1)
+    identical = np.all(diff == 0, axis=1)
+    comparison.identical_share = float(np.mean(identical))
+    comparison.max_diff_lsb = int(diff.max()) if diff.size else 0
+    if not identical.all():
+        first = int(np.flatnonzero(~identical)[0])
+        comparison.first_mismatch = _locate_mismatch(model, content, engine, rounding, first, inputs[first])
+    return comparison
+
+
+def _sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
+    signal = float(np.sum(reference.astype(np.float64) ** 2))
+    noise = float(np.sum((reference.astype(np.float64) - approximation) ** 2))
+    if noise == 0.0:
+        return float("inf")
+    if signal == 0.0:
+        return float("-inf")
+    return 10.0 * np.log10(signal / noise)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norms) if norms else float(np.array_equal(a, b))
+
+
+def _layer_tensors(keras_model, model: Model) -> list[tuple[object, int]]:
+    """(Keras layer, TFLite op index) pairs: each layer ends at the last op whose output
+    tensor is named after it; the model output ends the last layer."""
+    layer_end: dict[str, int] = {}
+    names = [layer.name for layer in keras_model.layers]
+    for op in model.operators:
+        tensor_name = model.tensors[op.outputs[0]].name
+        for name in names:
+            if f"/{name}/" in tensor_name or tensor_name.startswith(f"{name}/"):
+                layer_end[name] = op.index
+    output_op = next(op.index for op in model.operators if op.outputs[0] == model.outputs[0])
+    layer_end[names[-1]] = output_op
+    ordered = [(layer, layer_end[layer.name]) for layer in keras_model.layers if layer.name in layer_end]
+    return sorted(ordered, key=lambda pair: pair[1])
+
+
+def compare_layers(keras_model, model: Model, tensors: dict[int, np.ndarray], float_inputs: np.ndarray,
+                   quantized_inputs: np.ndarray) -> list[LayerComparison]:
+    from tinycnn.tfenv import keras
+
+    pairs = _layer_tensors(keras_model, model)
+    probe = keras.Model(keras_model.inputs, [layer.output for layer, _ in pairs])
+    float_outputs = probe.predict(float_inputs, batch_size=500, verbose=0)
+    if len(pairs) == 1:
+        float_outputs = [float_outputs]
+    layers = []
+    previous_end, previous_float = -1, None
+    for (layer, op_index), reference in zip(pairs, float_outputs, strict=True):
+        op = model.operators[op_index]
+        tensor = model.tensors[op.outputs[0]]
+        quant = tensor.quantization
+        approximation = dequantize(tensors[tensor.index], quant.single_scale, quant.single_zero_point)
+        approximation = approximation.reshape(reference.shape)
+        local = _run_layer_alone(model, previous_end, op_index, previous_float, quantized_inputs, tensors)
+        local = dequantize(local, quant.single_scale, quant.single_zero_point).reshape(reference.shape)
+        error_lsb = np.abs(reference.astype(np.float64) - approximation) / quant.single_scale
+        layers.append(LayerComparison(
+            layer=layer.name, op_index=op_index, opcode=op.opcode, tensor=tensor.name,
+            sqnr_db=_sqnr_db(reference, approximation), local_sqnr_db=_sqnr_db(reference, local),
+            max_abs_error_lsb=float(error_lsb.max()), mean_abs_error_lsb=float(error_lsb.mean()),
+            cosine=_cosine(reference, approximation),
+        ))
+        previous_end, previous_float = op_index, reference
+    if layers:
+        min(layers, key=lambda lc: lc.local_sqnr_db).worst = True
+    return layers
+
+
+def _run_layer_alone(model: Model, previous_end: int, end: int, previous_float: np.ndarray | None,
+                     quantized_inputs: np.ndarray, tensors: dict[int, np.ndarray]) -> np.ndarray:
+    """Run the ops of one layer (after ``previous_end`` up to ``end``) on the float model's
+    output of the previous layer, quantized with the int8 tensor's own parameters."""
+    operators = model.operators[previous_end + 1 : end + 1]
+    values: dict[int, np.ndarray] = {model.inputs[0]: quantized_inputs}
+    if previous_end >= 0:
+        boundary = model.tensors[model.operators[previous_end].outputs[0]]
+        quant = boundary.quantization
+        values[boundary.index] = quantize(previous_float, quant.single_scale, quant.single_zero_point,
+                                          boundary.dtype).reshape(len(previous_float), *boundary.shape[1:])
+    for op in operators:  # branches from earlier layers read the int8 engine's values
+        for index in op.inputs:
+            if index >= 0 and index not in values and not model.tensors[index].is_constant:
+                values[index] = tensors[index]
+    run_operators(model, operators, values, "tflite")
+    return values[model.operators[end].outputs[0]]
+
+
+def verify(target: str | Path, *, images: int = 10_000, data_dir=None,
+           engines: tuple[tuple[str, str], ...] = ENGINE_CONVENTIONS) -> VerifyReport:
+    """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras)."""
+    target = Path(target)
+    keras_model = None
+    if target.is_dir():
+        model_path = target / INT8_MODEL_FILE
+        if not model_path.is_file():
+            raise TinycnnError(f"{model_path} not found; create it with `tinycnn quantize {target}`")
+        if (target / MODEL_FILE).is_file():
+            keras_model = load_trained_model(target)
+    else:
+        model_path = target
+    if images < 1:
+        raise TinycnnError(f"--images must be at least 1, got {images}")
+    model = read_model(model_path)
+    content = model_path.read_bytes()
+    check_supported(model)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise TinycnnError("verify handles single-input, single-output models")
+    inputs, labels, description = _inputs(model, images, data_dir)
+
+    started = time.perf_counter()
+    keep = keras_model is not None
+    reference_run = run_model(model, inputs, rounding="tflite", keep_tensors=keep)
+    reference_seconds = time.perf_counter() - started
+    report = VerifyReport(model=str(model_path), sha256=model.sha256, samples=len(inputs),
+                          inputs=description, reference_seconds=reference_seconds)
+    for engine, rounding in engines:
+        outputs = (reference_run.outputs[0] if rounding == "tflite"
+                   else run_model(model, inputs, rounding=rounding).outputs[0])
+        report.engines.append(compare_engine(model, content, engine, rounding, inputs, outputs))
+
+    if labels is not None:
+        int8_predicted = np.argmax(reference_run.outputs[0].reshape(len(inputs), -1), axis=1)
+        float_accuracy = agreement = None
+        if keras_model is not None:
+            dataset_images = to_float(load_fashion_mnist(data_dir).test_images[: len(inputs)])
+            float_predicted = np.argmax(keras_model.predict(dataset_images, batch_size=500, verbose=0), axis=1)
+            float_accuracy = float(np.mean(float_predicted == labels))
+            agreement = float(np.mean(float_predicted == int8_predicted))
+            report.layers = compare_layers(keras_model, model, reference_run.tensors, dataset_images, inputs)
+        report.accuracy = AccuracyComparison(
+            images=len(inputs), float_accuracy=float_accuracy,
+            int8_accuracy=float(np.mean(int8_predicted == labels)), agreement=agreement,
+        )
+    return report
+
