@@ -8,15 +8,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinycnn.ir import Model, ModelFormatError, UnsupportedOperator
+from tinycnn.ref.add import add
 from tinycnn.ref.average_pool import average_pool_2d
+from tinycnn.ref.concatenation import concatenation
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.conv import conv_2d
 from tinycnn.ref.depthwise_conv import depthwise_conv_2d
 from tinycnn.ref.dequantize import dequantize
 from tinycnn.ref.fixedpoint import CONVENTIONS
 from tinycnn.ref.fully_connected import fully_connected
+from tinycnn.ref.hard_swish import hard_swish
+from tinycnn.ref.leaky_relu import leaky_relu
+from tinycnn.ref.logistic import logistic
 from tinycnn.ref.max_pool import max_pool_2d
+from tinycnn.ref.mean import mean
+from tinycnn.ref.mul import mul
+from tinycnn.ref.pad import pad
 from tinycnn.ref.quantize import quantize
+from tinycnn.ref.relu import relu
 from tinycnn.ref.reshape import reshape
 from tinycnn.ref.softmax import softmax
 
@@ -29,7 +38,19 @@ KERNELS: dict[str, Kernel] = {
     "FULLY_CONNECTED": fully_connected,
     "MAX_POOL_2D": max_pool_2d,
     "AVERAGE_POOL_2D": average_pool_2d,
+    "MEAN": mean,
     "RESHAPE": reshape,
+    "ADD": add,
+    "MUL": mul,
+    "CONCATENATION": concatenation,
+    "PAD": pad,
+    "PADV2": pad,
+    "RELU": relu,
+    "RELU6": relu,
+    "RELU_N1_TO_1": relu,
+    "LEAKY_RELU": leaky_relu,
+    "LOGISTIC": logistic,
+    "HARD_SWISH": hard_swish,
     "SOFTMAX": softmax,
     "QUANTIZE": quantize,
     "DEQUANTIZE": dequantize,

@@ -1,0 +1,54 @@
+"""LOGISTIC (sigmoid), int8 (TFLite reference_integer_ops::Logistic).
+
+Output scale 1/256, zero point -128. Inputs beyond the representable radius saturate; the
+rest are rescaled into Q4.27 and go through gemmlowp's fixed-point logistic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
+from tinycnn.ref.gemmlowp import ONE_Q0, exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1
+
+INPUT_INTEGER_BITS = 4
+OUTPUT_INTEGER_BITS = 8
+
+
+def input_radius(integer_bits: int, left_shift: int) -> int:
+    """TFLite's CalculateInputRadius: the largest input magnitude that does not saturate."""
+    max_input_rescaled = 1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift)
+    return math.floor(max_input_rescaled)
+
+
+def logistic_q0(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp's logistic: 1 / (1 + exp(-|a|)), mirrored for negative a; 1/2 at 0."""
+    a = np.asarray(a, dtype=np.int64)
+    positive = a > 0
+    magnitude = np.where(positive, a, -a)
+    result_if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-magnitude, integer_bits))
+    result = np.where(positive, result_if_positive, ONE_Q0 - result_if_positive)
+    return np.where(a == 0, 1 << 30, result)
+
+
+def logistic(ctx: OpContext) -> np.ndarray:
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(output_t, np.int8)
+    input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
+    if output_q.single_scale != 1 / 256 or output_q.single_zero_point != -128:
+        raise ctx.unsupported("int8 logistic output must have scale 1/256 and zero point -128")
+    multiplier, left_shift = quantize_multiplier(
+        np.float64(input_q.single_scale) * (1 << (31 - INPUT_INTEGER_BITS))
+    )
+    radius = input_radius(INPUT_INTEGER_BITS, left_shift)
+    x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
+    inside = np.abs(x) < radius
+    input_q4 = requantize(np.where(inside, x, 0), multiplier, left_shift, ctx.rounding())
+    output_q0 = logistic_q0(input_q4, INPUT_INTEGER_BITS)
+    out = np.clip(rounding_divide_by_pot(output_q0, 31 - OUTPUT_INTEGER_BITS) - 128, -128, 127)
+    out = np.where(x <= -radius, -128, np.where(x >= radius, 127, out))
+    return out.astype(np.int8)

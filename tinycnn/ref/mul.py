@@ -1,0 +1,28 @@
+"""MUL, int8 (TFLite reference_integer_ops::Mul): the product of the zero-point-corrected
+inputs, requantized by ``scale1 * scale2 / output_scale``. Standalone BatchNormalization
+layers convert to MUL (and ADD) with constant operands."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+
+
+def mul(ctx: OpContext) -> np.ndarray:
+    first_t, second_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
+    for tensor in (first_t, second_t, output_t):
+        ctx.require_dtype(tensor, np.int8)
+    first_q, second_q, output_q = (ctx.quantization(t) for t in (first_t, second_t, output_t))
+    if first_q.per_channel or second_q.per_channel:
+        raise ctx.unsupported("per-channel quantized MUL operands are not implemented")
+    multiplier, shift = quantize_multiplier(
+        np.float64(first_q.single_scale) * np.float64(second_q.single_scale) / np.float64(output_q.single_scale)
+    )
+    act_min, act_max = ctx.activation_range()
+    first = ctx.input(0).astype(np.int64) - first_q.single_zero_point
+    second = ctx.input(1).astype(np.int64) - second_q.single_zero_point
+    # |product| <= 255 * 255, well inside int32.
+    out = requantize(first * second, multiplier, shift, ctx.rounding()) + output_q.single_zero_point
+    return np.clip(out, act_min, act_max).astype(np.int8)
