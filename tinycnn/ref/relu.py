@@ -1,6 +1,9 @@
 """RELU, RELU6 and RELU_N1_TO_1 as standalone int8 ops (TFLite ReluX, quantized).
 
 The input is rescaled to the output's scale, then clamped to the quantized bounds.
+TFLite Micro's RELU6 differs: it clamps the input values between the input's quantized 0
+and 6 and copies them, assuming input and output share quantization (the converter's
+RELU6 output usually does not), so under the "tflm" convention that is what runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def relu(ctx: OpContext) -> np.ndarray:
     multiplier, shift = quantize_multiplier(
         np.float64(np.float32(input_q.single_scale) / np.float32(output_q.single_scale))
     )
+    if ctx.op.opcode == "RELU6" and ctx.convention == "tflm":
+        return _tflm_relu6(ctx.input(0), input_q.single_scale, input_q.single_zero_point)
     low, high = BOUNDS[ctx.op.opcode]
     scale, zero_point = np.float32(output_q.single_scale), output_q.single_zero_point
     act_min = max(-128, zero_point + int(round_half_away(np.float32(low) / scale)))
@@ -30,3 +35,9 @@ def relu(ctx: OpContext) -> np.ndarray:
     out = requantize(ctx.input(0).astype(np.int64) - input_q.single_zero_point, multiplier, shift,
                      ctx.rounding()) + zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
+
+
+def _tflm_relu6(x: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:
+    """TFLite Micro's Relu6Quantized: clamp to the input's quantized [0, 6], no rescaling."""
+    six = input_zero_point + int(round_half_away(np.float32(6.0) / np.float32(input_scale)))
+    return np.clip(x, max(-128, input_zero_point), min(127, six)).astype(np.int8)

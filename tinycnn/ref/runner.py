@@ -28,6 +28,7 @@ from tinycnn.ref.quantize import quantize
 from tinycnn.ref.relu import relu
 from tinycnn.ref.reshape import reshape
 from tinycnn.ref.softmax import softmax
+from tinycnn.ref.space_to_batch_nd import batch_to_space_nd, space_to_batch_nd
 
 Kernel = Callable[[OpContext], np.ndarray]
 
@@ -51,6 +52,8 @@ KERNELS: dict[str, Kernel] = {
     "LEAKY_RELU": leaky_relu,
     "LOGISTIC": logistic,
     "HARD_SWISH": hard_swish,
+    "SPACE_TO_BATCH_ND": space_to_batch_nd,
+    "BATCH_TO_SPACE_ND": batch_to_space_nd,
     "SOFTMAX": softmax,
     "QUANTIZE": quantize,
     "DEQUANTIZE": dequantize,

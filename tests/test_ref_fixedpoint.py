@@ -1,0 +1,96 @@
+"""Fixed-point helpers: worked examples at the edges (negatives, ties, large shifts)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinycnn.ref.fixedpoint import (
+    INT32_MAX,
+    INT32_MIN,
+    quantize_multiplier,
+    requantize,
+    rounding_divide_by_pot,
+    rounding_for,
+    saturating_rounding_doubling_high_mul,
+)
+from tinycnn.ref.gemmlowp import count_leading_zeros_u32, exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1
+
+
+@pytest.mark.parametrize(
+    "real, expected",
+    [
+        (0.5, (1 << 30, 0)),
+        (1.0, (1 << 30, 1)),
+        (0.75, (3 << 29, 0)),
+        (0.1, (1717986918, -3)),  # 0.8 * 2**31 = 1717986918.4 -> rounds down
+        (1 - 2.0**-33, (1 << 30, 1)),  # the fraction rounds up to 2**31 and is halved
+        (1e-12, (0, 0)),  # shift below -31: every bit would be shifted out
+        (0.0, (0, 0)),
+    ],
+)
+def test_quantize_multiplier(real, expected):
+    assert quantize_multiplier(real) == expected
+
+
+def test_quantize_multiplier_round_trips():
+    for real in np.geomspace(1e-9, 1000, 200):
+        multiplier, shift = quantize_multiplier(float(real))
+        assert math.isclose(multiplier * 2.0 ** (shift - 31), real, rel_tol=2**-30)
+
+
+def test_srdhm_rounds_half_away_and_saturates():
+    # 3 * 2**30 / 2**31 = 1.5 -> 2; -1.5 -> -2; exact values stay exact.
+    assert saturating_rounding_doubling_high_mul(3, 1 << 30) == 2
+    assert saturating_rounding_doubling_high_mul(-3, 1 << 30) == -2
+    assert saturating_rounding_doubling_high_mul(4, 1 << 30) == 2
+    assert saturating_rounding_doubling_high_mul(INT32_MIN, INT32_MIN) == INT32_MAX
+
+
+@pytest.mark.parametrize("x, exponent, expected", [(3, 1, 2), (-3, 1, -2), (5, 2, 1), (-5, 2, -1),
+                                                    (6, 2, 2), (-6, 2, -2), (-7, 0, -7), (INT32_MAX, 31, 1)])
+def test_rounding_divide_by_pot(x, exponent, expected):
+    assert rounding_divide_by_pot(x, exponent) == expected
+
+
+def test_single_and_double_rounding_differ_on_negative_ties():
+    # x * 0.25 with x = -2 is -0.5: double rounding goes away from zero, single rounds up.
+    assert requantize(np.array([-2]), 1 << 30, -1, "double")[0] == -1
+    assert requantize(np.array([-2]), 1 << 30, -1, "single")[0] == 0
+    # Positive ties agree: +0.5 -> 1 both ways.
+    assert requantize(np.array([2]), 1 << 30, -1, "double")[0] == 1
+    assert requantize(np.array([2]), 1 << 30, -1, "single")[0] == 1
+
+
+def test_large_shifts():
+    acc = np.array([INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30)])
+    for rounding in ("double", "single"):
+        # multiplier 0.5 with shift -31 scales by 2**-32: everything rounds to 0 or +-1.
+        assert requantize(acc, 1 << 30, -31, rounding).tolist() in ([0, 0, 0, 0], [0, -1, 0, 0], [1, -1, 0, 0])
+        # A left shift (factor 2**2 * 0.5 = 2) doubles exactly.
+        assert requantize(np.array([1000, -1000]), 1 << 30, 2, rounding).tolist() == [2000, -2000]
+
+
+def test_requantize_checks_its_ranges():
+    with pytest.raises(OverflowError):
+        requantize(np.array([2**31]), 1 << 30, 0, "double")
+    with pytest.raises(ValueError, match="shift"):
+        requantize(np.array([1]), 1 << 30, 31, "double")
+    with pytest.raises(ValueError, match="rounding"):
+        requantize(np.array([1]), 1 << 30, 0, "banker")
+
+
+def test_rounding_conventions():
+    assert rounding_for("tflm", "FULLY_CONNECTED") == "double"
+    assert rounding_for("tflite", "FULLY_CONNECTED", per_channel=False) == "single"
+    assert rounding_for("tflite", "CONV_2D", per_channel=True) == "double"
+
+
+def test_gemmlowp_exp_and_reciprocal_are_accurate():
+    a = -np.arange(0, 31 * 2**26, 2**22, dtype=np.int64)  # Q5.26 values in [-31, 0]
+    exps = exp_on_negative_values(a, 5) / 2**31
+    assert np.max(np.abs(exps - np.exp(a / 2**26))) < 2e-9 * 2**5
+    x = np.arange(0, 2**31, 2**24, dtype=np.int64)
+    reciprocal = one_over_one_plus_x_for_x_in_0_1(x) / 2**31
+    assert np.max(np.abs(reciprocal - 1 / (1 + x / 2**31))) < 1e-8
+    assert count_leading_zeros_u32(np.array([0, 1, 1 << 31, 0xFFFF])).tolist() == [32, 31, 0, 16]
