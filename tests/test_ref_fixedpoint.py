@@ -39,10 +39,11 @@ def test_quantize_multiplier_round_trips():
         assert math.isclose(multiplier * 2.0 ** (shift - 31), real, rel_tol=2**-30)
 
 
-def test_srdhm_rounds_half_away_and_saturates():
-    # 3 * 2**30 / 2**31 = 1.5 -> 2; -1.5 -> -2; exact values stay exact.
+def test_srdhm_rounds_ties_up_and_saturates():
+    # 3 * 2**30 / 2**31 = 1.5 -> 2; -1.5 -> -1 (the negative nudge is 1 - 2**30); -1.75 -> -2.
     assert saturating_rounding_doubling_high_mul(3, 1 << 30) == 2
-    assert saturating_rounding_doubling_high_mul(-3, 1 << 30) == -2
+    assert saturating_rounding_doubling_high_mul(-3, 1 << 30) == -1
+    assert saturating_rounding_doubling_high_mul(-7, 1 << 29) == -2
     assert saturating_rounding_doubling_high_mul(4, 1 << 30) == 2
     assert saturating_rounding_doubling_high_mul(INT32_MIN, INT32_MIN) == INT32_MAX
 
@@ -82,14 +83,14 @@ def test_requantize_checks_its_ranges():
 
 def test_rounding_conventions():
     assert rounding_for("tflm", "FULLY_CONNECTED") == "double"
-    assert rounding_for("tflite", "FULLY_CONNECTED", per_channel=False) == "single"
-    assert rounding_for("tflite", "CONV_2D", per_channel=True) == "double"
+    assert rounding_for("tflite", "FULLY_CONNECTED") == "single"
+    assert rounding_for("tflite", "CONV_2D") == "double"
 
 
 def test_gemmlowp_exp_and_reciprocal_are_accurate():
     a = -np.arange(0, 31 * 2**26, 2**22, dtype=np.int64)  # Q5.26 values in [-31, 0]
     exps = exp_on_negative_values(a, 5) / 2**31
-    assert np.max(np.abs(exps - np.exp(a / 2**26))) < 2e-9 * 2**5
+    assert np.max(np.abs(exps - np.exp(a / 2**26))) < 5e-7  # gemmlowp's documented accuracy is ~1e-7; an int8 LSB is 4e-3
     x = np.arange(0, 2**31, 2**24, dtype=np.int64)
     reciprocal = one_over_one_plus_x_for_x_in_0_1(x) / 2**31
     assert np.max(np.abs(reciprocal - 1 / (1 + x / 2**31))) < 1e-8

@@ -22,9 +22,9 @@ class OpContext:
         if self.convention not in CONVENTIONS:
             raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {self.convention!r}")
 
-    def rounding(self, per_channel: bool = False) -> str:
+    def rounding(self) -> str:
         """The requantization rounding this op uses under the chosen convention."""
-        return rounding_for(self.convention, self.op.opcode, per_channel)
+        return rounding_for(self.convention, self.op.opcode)
 
     def has_input(self, position: int) -> bool:
         return position < len(self.op.inputs) and self.op.inputs[position] >= 0

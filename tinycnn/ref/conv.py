@@ -47,5 +47,5 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
     acc = acc.astype(np.int64)
     if bias is not None:
         acc += bias
-    out = requantize(acc, multiplier, shift, ctx.rounding(ctx.quantization(filter_t).per_channel)) + output_zero_point
+    out = requantize(acc, multiplier, shift, ctx.rounding()) + output_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)

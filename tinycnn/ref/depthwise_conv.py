@@ -44,5 +44,5 @@ def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
         acc += cells * filters[0, filter_y, filter_x, :]
     if bias is not None:
         acc += bias
-    out = requantize(acc, multiplier, shift, ctx.rounding(ctx.quantization(filter_t).per_channel)) + output_zero_point
+    out = requantize(acc, multiplier, shift, ctx.rounding()) + output_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)

@@ -4,8 +4,8 @@ TFLite expresses a real rescaling factor ``M`` as a Q31 multiplier and a power-o
 ``M ~= multiplier * 2**(shift - 31)``, and applies it with one of two roundings:
 
 - ``"double"``: ``x * 2**max(shift, 0)`` goes through SaturatingRoundingDoublingHighMul
-  (round half away from zero of ``x * m / 2**31``), then RoundingDivideByPOT by
-  ``max(-shift, 0)`` (round half away from zero again).
+  (``x * m / 2**31`` rounded to nearest, ties towards +inf), then RoundingDivideByPOT by
+  ``max(-shift, 0)`` (rounded to nearest, ties away from zero).
 - ``"single"`` (TFLITE_SINGLE_ROUNDING): ``(x * m + 2**(30 - shift)) >> (31 - shift)`` in
   64 bits, one round half up (towards +inf) of the exact product.
 
@@ -26,18 +26,17 @@ ROUNDING_MODES = ("double", "single")
 CONVENTIONS = ("tflite", "tflm")
 # Kernels whose LiteRT (ai-edge-litert 2.x, BUILTIN_REF) build rounds once; every other
 # LiteRT kernel and every TFLite Micro kernel measured rounds twice.
-_LITERT_SINGLE_ROUNDING = {("FULLY_CONNECTED", False)}
+_LITERT_SINGLE_ROUNDING = {"FULLY_CONNECTED"}
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
 
-def rounding_for(convention: str, opcode: str, per_channel: bool = False) -> str:
-    """The rounding (``"double"`` or ``"single"``) that ``convention``'s kernel for ``opcode``
-    uses; ``per_channel`` tells per-channel weights from per-tensor ones."""
+def rounding_for(convention: str, opcode: str) -> str:
+    """The rounding (``"double"`` or ``"single"``) that ``convention``'s kernel for ``opcode`` uses."""
     if convention == "tflm":
         return "double"
     if convention == "tflite":
-        return "single" if (opcode, per_channel) in _LITERT_SINGLE_ROUNDING else "double"
+        return "single" if opcode in _LITERT_SINGLE_ROUNDING else "double"
     raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {convention!r}")
 
 
@@ -83,7 +82,8 @@ def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.nd
     """gemmlowp's SaturatingRoundingDoublingHighMul on int32 values held in int64.
 
     ``(a * b + nudge) / 2**31`` with C's truncating division, the nudge being ``2**30`` for a
-    non-negative product and ``1 - 2**30`` otherwise; ``INT32_MIN * INT32_MIN`` saturates.
+    non-negative product and ``1 - 2**30`` otherwise, so ties go towards +inf;
+    ``INT32_MIN * INT32_MIN`` saturates.
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)

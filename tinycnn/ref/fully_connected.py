@@ -39,7 +39,7 @@ def fully_connected(ctx: OpContext) -> np.ndarray:
     acc = ((rows - input_zero_point) @ weights.T).astype(np.int64)
     if bias is not None:
         acc += bias
-    out = requantize(acc, multiplier, shift, ctx.rounding(ctx.quantization(weights_t).per_channel)) + output_zero_point
+    out = requantize(acc, multiplier, shift, ctx.rounding()) + output_zero_point
     out = np.clip(out, act_min, act_max).astype(np.int8)
     if ctx.option("keep_num_dims", False):
         return out.reshape(*x.shape[:-1], out_units)
