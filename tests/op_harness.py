@@ -28,8 +28,14 @@ def convert_case(build, input_shape, seed=0, calibration_range=1.0, int8_io=True
         if isinstance(layer, keras.layers.BatchNormalization):
             rng = np.random.default_rng(seed)
             gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.uniform(-0.5, 0.5, beta.shape),
-                               rng.uniform(-0.5, 0.5, mean.shape), rng.uniform(0.5, 2, var.shape)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, gamma.shape),
+                    rng.uniform(-0.5, 0.5, beta.shape),
+                    rng.uniform(-0.5, 0.5, mean.shape),
+                    rng.uniform(0.5, 2, var.shape),
+                ]
+            )
     rng = np.random.default_rng(seed)
     calibration = rng.uniform(-calibration_range, calibration_range, size=(100, *input_shape))
     return convert_int8(model, calibration.astype(np.float32), int8_io=int8_io)
@@ -41,7 +47,9 @@ def random_inputs(model, samples=SAMPLES, seed=1) -> np.ndarray:
     if tensor.dtype == np.float32:
         return rng.uniform(-1.2, 1.2, size=(samples, *tensor.shape[1:])).astype(np.float32)
     info = np.iinfo(tensor.dtype)
-    return rng.integers(info.min, info.max + 1, size=(samples, *tensor.shape[1:])).astype(tensor.dtype)
+    return rng.integers(info.min, info.max + 1, size=(samples, *tensor.shape[1:])).astype(
+        tensor.dtype
+    )
 
 
 def first_mismatch(expected: np.ndarray, actual: np.ndarray) -> str:
@@ -49,9 +57,11 @@ def first_mismatch(expected: np.ndarray, actual: np.ndarray) -> str:
     if not differing.size:
         return "identical"
     i = int(differing[0])
-    return (f"{differing.size} of {expected.size} differ; first at flat index {i} "
-            f"(sample {np.unravel_index(i, expected.shape)[0]}): expected {expected.ravel()[i]}, "
-            f"reference gave {actual.ravel()[i]}")
+    return (
+        f"{differing.size} of {expected.size} differ; first at flat index {i} "
+        f"(sample {np.unravel_index(i, expected.shape)[0]}): expected {expected.ravel()[i]}, "
+        f"reference gave {actual.ravel()[i]}"
+    )
 
 
 def check_bit_exact(content: bytes, engines=("litert", "tflm")) -> dict[str, str]:
@@ -63,6 +73,9 @@ def check_bit_exact(content: bytes, engines=("litert", "tflm")) -> dict[str, str
         convention = "tflite" if engine == "litert" else "tflm"
         expected = run_interpreter(engine, content, inputs)
         actual = run_model(model, inputs, rounding=convention).outputs[0]
-        assert actual.dtype == expected.dtype and actual.shape == expected.shape, (actual.shape, expected.shape)
+        assert actual.dtype == expected.dtype and actual.shape == expected.shape, (
+            actual.shape,
+            expected.shape,
+        )
         results[engine] = first_mismatch(expected, actual)
     return results

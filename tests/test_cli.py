@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import SHARED_MODELS
 
 from tinycnn.cli import cli
 
@@ -56,8 +57,20 @@ def test_evaluate_refuses_a_file_that_is_not_tflite(runner, seed_cnn_run, tmp_pa
 
 
 def test_missing_dataset(runner, tmp_path):
-    result = runner.invoke(cli, ["train", "--model", "dnn", "--epochs", "1", "--out",
-                                 str(tmp_path / "r"), "--data-dir", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--model",
+            "dnn",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
     _one_line_error(result, 1, "train-images-idx3-ubyte.gz (from --data-dir): file not found")
 
 
@@ -86,7 +99,142 @@ def test_evaluate_table(runner, seed_cnn_run):
 
 
 def test_help_does_not_load_tensorflow():
-    code = "import sys; from tinycnn.cli import cli; sys.argv=['tinycnn','--help']\n" \
-           "try:\n    cli()\nexcept SystemExit:\n    pass\nprint('tensorflow' in sys.modules)"
+    code = (
+        "import sys; from tinycnn.cli import cli; sys.argv=['tinycnn','--help']\n"
+        "try:\n    cli()\nexcept SystemExit:\n    pass\nprint('tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
+    import numpy as np
+
+    from tinycnn.quantization import quantize
+
+    images = quantize(dataset.test_images[:20, :, :, None] / 255.0, 1 / 255, -128)
+    np.save(tmp_path / "x.npy", images)
+    outputs = {}
+    for engine in ("reference", "litert", "tflm"):
+        result = runner.invoke(
+            cli,
+            [
+                "predict",
+                str(seed_cnn_run / "model_int8.tflite"),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--output",
+                str(tmp_path / f"{engine}.npy"),
+                "--engine",
+                engine,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        outputs[engine] = np.load(tmp_path / f"{engine}.npy")
+        assert outputs[engine].dtype == np.int8 and outputs[engine].shape == (20, 10)
+    assert np.array_equal(outputs["reference"], outputs["litert"])
+    assert np.array_equal(outputs["reference"], outputs["tflm"])
+
+
+def test_predict_from_a_picture(runner, seed_cnn_run, tmp_path, dataset):
+    from PIL import Image
+
+    # A test-set trouser, enlarged to 100x100 like a photo would be.
+    index = int((dataset.test_labels == 1).nonzero()[0][0])
+    Image.fromarray(dataset.test_images[index]).resize((100, 100)).save(tmp_path / "trouser.png")
+    result = runner.invoke(
+        cli,
+        [
+            "predict",
+            str(seed_cnn_run / "model_int8.tflite"),
+            "--input",
+            str(tmp_path / "trouser.png"),
+            "--output",
+            str(tmp_path / "y.npy"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "trouser.png: Trouser" in result.output
+
+
+def test_predict_refuses_mismatched_input(runner, seed_cnn_run, tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((3, 28, 28, 1), dtype=np.float32))
+    result = runner.invoke(
+        cli,
+        [
+            "predict",
+            str(seed_cnn_run / "model_int8.tflite"),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--output",
+            str(tmp_path / "y.npy"),
+        ],
+    )
+    _one_line_error(result, 1, "dtype float32, the model's input is int8")
+    np.save(tmp_path / "x.npy", np.zeros((3, 28, 28), dtype=np.int8))
+    result = runner.invoke(
+        cli,
+        [
+            "predict",
+            str(seed_cnn_run / "model_int8.tflite"),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--output",
+            str(tmp_path / "y.npy"),
+        ],
+    )
+    _one_line_error(result, 1, "shape [3, 28, 28], the model takes a batch [N, 28, 28, 1]")
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_verify_cli_json(runner, seed_cnn_run):
+    result = runner.invoke(cli, ["verify", str(seed_cnn_run), "--images", "100", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["bit_exact"] is True
+    assert [e["identical_share"] for e in report["engines"]] == [1.0, 1.0]
+    assert report["layers"][0]["layer"] == "conv1" and "sqnr_db" in report["layers"][0]
+
+
+def test_verify_exits_non_zero_when_not_bit_exact(runner, tmp_path):
+    """TFLite Micro mishandles dilated convolutions (see test_ref_space_to_batch_nd.py): verify
+    must say so, name the first differing op, and exit 1."""
+    from op_harness import convert_case
+
+    content = convert_case(
+        lambda k, L, x: L.Conv2D(4, 3, padding="same", dilation_rate=2)(x), (11, 11, 1)
+    )
+    (tmp_path / "dilated.tflite").write_bytes(content)
+    result = runner.invoke(cli, ["verify", str(tmp_path / "dilated.tflite"), "--images", "10"])
+    assert result.exit_code == 1, result.output
+    assert "reference[tflite] vs litert    BIT-EXACT" in result.output
+    assert "reference[tflm] vs tflm        MISMATCH" in result.output
+    assert "first mismatch: input 0, op #0 SPACE_TO_BATCH_ND" in result.output
+
+
+def test_verify_unsupported_and_corrupt_models(runner, tmp_path):
+    lstm = SHARED_MODELS / "trained_lstm_int8.tflite"
+    if lstm.is_file():
+        result = runner.invoke(cli, ["verify", str(lstm)])
+        _one_line_error(result, 1, "operator #0 UNIDIRECTIONAL_SEQUENCE_LSTM: no int8 kernel")
+    (tmp_path / "junk.tflite").write_bytes(b"junk" * 10)
+    _one_line_error(
+        runner.invoke(cli, ["verify", str(tmp_path / "junk.tflite")]), 1, "is not a TFLite model"
+    )
+    _one_line_error(
+        runner.invoke(cli, ["verify", str(tmp_path / "missing.tflite")]), 1, "cannot read"
+    )
+
+
+def test_verify_refuses_a_float_model(runner, tmp_path):
+    from tinycnn.tfenv import keras, tf
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(3)])
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    (tmp_path / "float.tflite").write_bytes(content)
+    result = runner.invoke(cli, ["verify", str(tmp_path / "float.tflite")])
+    _one_line_error(
+        result, 1, "is not an int8 model: operator #0 FULLY_CONNECTED computes in float32"
+    )

@@ -153,7 +153,9 @@ def test_download_fills_the_keras_cache(isolated_search, loopback_server, monkey
     loaded = data.load_fashion_mnist()
     assert loaded.source_dir == data.keras_cache_dir()
     for spec in FILES.values():
-        assert (data.keras_cache_dir() / spec.name).read_bytes() == (dataset.source_dir / spec.name).read_bytes()
+        assert (data.keras_cache_dir() / spec.name).read_bytes() == (
+            dataset.source_dir / spec.name
+        ).read_bytes()
     np.testing.assert_array_equal(loaded.test_labels, dataset.test_labels)
 
 

@@ -12,9 +12,20 @@ from conftest import REPO_ROOT
 def test_wheel_install_ships_firmware_and_boards(tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(REPO_ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     package = target / "tinycnn"
     assert (package / "boards" / "nano33.toml").is_file()

@@ -21,12 +21,22 @@ def test_conv(name):
     filters, kernel, strides, padding, dilation, activation, use_bias, shape = CASES[name]
 
     def build(keras, layers, x):
-        out = layers.Conv2D(filters, kernel, strides=strides, padding=padding, dilation_rate=dilation,
-                            use_bias=use_bias, bias_initializer="random_normal")(x)
+        out = layers.Conv2D(
+            filters,
+            kernel,
+            strides=strides,
+            padding=padding,
+            dilation_rate=dilation,
+            use_bias=use_bias,
+            bias_initializer="random_normal",
+        )(x)
         if activation == "relu":
             return layers.ReLU()(out)
         if activation == "relu6":
             return layers.ReLU(max_value=6.0)(out)
         return out
 
-    assert check_bit_exact(convert_case(build, shape)) == {"litert": "identical", "tflm": "identical"}
+    assert check_bit_exact(convert_case(build, shape)) == {
+        "litert": "identical",
+        "tflm": "identical",
+    }

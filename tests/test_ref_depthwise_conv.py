@@ -17,20 +17,34 @@ def test_depthwise_conv(name):
     kernel, strides, padding, multiplier, dilation, activation, shape = CASES[name]
 
     def build(keras, layers, x):
-        out = layers.DepthwiseConv2D(kernel, strides=strides, padding=padding, depth_multiplier=multiplier,
-                                     dilation_rate=dilation, bias_initializer="random_normal")(x)
+        out = layers.DepthwiseConv2D(
+            kernel,
+            strides=strides,
+            padding=padding,
+            depth_multiplier=multiplier,
+            dilation_rate=dilation,
+            bias_initializer="random_normal",
+        )(x)
         if activation == "relu":
             return layers.ReLU()(out)
         if activation == "relu6":
             return layers.ReLU(max_value=6.0)(out)
         return out
 
-    assert check_bit_exact(convert_case(build, shape)) == {"litert": "identical", "tflm": "identical"}
+    assert check_bit_exact(convert_case(build, shape)) == {
+        "litert": "identical",
+        "tflm": "identical",
+    }
 
 
 @pytest.mark.parametrize("padding", ["same", "valid"])
 def test_separable_conv(padding):
     def build(keras, layers, x):
-        return layers.SeparableConv2D(6, 3, padding=padding, depth_multiplier=2, activation="relu")(x)
+        return layers.SeparableConv2D(6, 3, padding=padding, depth_multiplier=2, activation="relu")(
+            x
+        )
 
-    assert check_bit_exact(convert_case(build, (8, 8, 3))) == {"litert": "identical", "tflm": "identical"}
+    assert check_bit_exact(convert_case(build, (8, 8, 3))) == {
+        "litert": "identical",
+        "tflm": "identical",
+    }

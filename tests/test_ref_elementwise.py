@@ -19,7 +19,10 @@ CASES = {
 
 @pytest.mark.parametrize("name", CASES)
 def test_elementwise(name):
-    assert check_bit_exact(convert_case(CASES[name], (6, 6, 3))) == {"litert": "identical", "tflm": "identical"}
+    assert check_bit_exact(convert_case(CASES[name], (6, 6, 3))) == {
+        "litert": "identical",
+        "tflm": "identical",
+    }
 
 
 def test_float_interface_quantize_dequantize():
@@ -27,6 +30,8 @@ def test_float_interface_quantize_dequantize():
         return layers.Dense(6, activation="relu")(layers.Flatten()(x))
 
     content = convert_case(build, (5, 5, 2), int8_io=False)
-    assert read_model(content).opcodes() == ["QUANTIZE", "RESHAPE", "FULLY_CONNECTED", "DEQUANTIZE"] or \
-        read_model(content).opcodes()[0] == "QUANTIZE"
+    assert (
+        read_model(content).opcodes() == ["QUANTIZE", "RESHAPE", "FULLY_CONNECTED", "DEQUANTIZE"]
+        or read_model(content).opcodes()[0] == "QUANTIZE"
+    )
     assert check_bit_exact(content) == {"litert": "identical", "tflm": "identical"}

@@ -14,7 +14,11 @@ from tinycnn.ref.fixedpoint import (
     rounding_for,
     saturating_rounding_doubling_high_mul,
 )
-from tinycnn.ref.gemmlowp import count_leading_zeros_u32, exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1
+from tinycnn.ref.gemmlowp import (
+    count_leading_zeros_u32,
+    exp_on_negative_values,
+    one_over_one_plus_x_for_x_in_0_1,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,8 +52,19 @@ def test_srdhm_rounds_ties_up_and_saturates():
     assert saturating_rounding_doubling_high_mul(INT32_MIN, INT32_MIN) == INT32_MAX
 
 
-@pytest.mark.parametrize("x, exponent, expected", [(3, 1, 2), (-3, 1, -2), (5, 2, 1), (-5, 2, -1),
-                                                    (6, 2, 2), (-6, 2, -2), (-7, 0, -7), (INT32_MAX, 31, 1)])
+@pytest.mark.parametrize(
+    "x, exponent, expected",
+    [
+        (3, 1, 2),
+        (-3, 1, -2),
+        (5, 2, 1),
+        (-5, 2, -1),
+        (6, 2, 2),
+        (-6, 2, -2),
+        (-7, 0, -7),
+        (INT32_MAX, 31, 1),
+    ],
+)
 def test_rounding_divide_by_pot(x, exponent, expected):
     assert rounding_divide_by_pot(x, exponent) == expected
 
@@ -67,7 +82,11 @@ def test_large_shifts():
     acc = np.array([INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30)])
     for rounding in ("double", "single"):
         # multiplier 0.5 with shift -31 scales by 2**-32: everything rounds to 0 or +-1.
-        assert requantize(acc, 1 << 30, -31, rounding).tolist() in ([0, 0, 0, 0], [0, -1, 0, 0], [1, -1, 0, 0])
+        assert requantize(acc, 1 << 30, -31, rounding).tolist() in (
+            [0, 0, 0, 0],
+            [0, -1, 0, 0],
+            [1, -1, 0, 0],
+        )
         # A left shift (factor 2**2 * 0.5 = 2) doubles exactly.
         assert requantize(np.array([1000, -1000]), 1 << 30, 2, rounding).tolist() == [2000, -2000]
 
@@ -90,7 +109,9 @@ def test_rounding_conventions():
 def test_gemmlowp_exp_and_reciprocal_are_accurate():
     a = -np.arange(0, 31 * 2**26, 2**22, dtype=np.int64)  # Q5.26 values in [-31, 0]
     exps = exp_on_negative_values(a, 5) / 2**31
-    assert np.max(np.abs(exps - np.exp(a / 2**26))) < 5e-7  # gemmlowp's documented accuracy is ~1e-7; an int8 LSB is 4e-3
+    assert (
+        np.max(np.abs(exps - np.exp(a / 2**26))) < 5e-7
+    )  # gemmlowp's documented accuracy is ~1e-7; an int8 LSB is 4e-3
     x = np.arange(0, 2**31, 2**24, dtype=np.int64)
     reciprocal = one_over_one_plus_x_for_x_in_0_1(x) / 2**31
     assert np.max(np.abs(reciprocal - 1 / (1 + x / 2**31))) < 1e-8

@@ -20,6 +20,11 @@ def test_fully_connected(name):
     def build(keras, layers, x):
         if len(shape) > 1:
             x = layers.Flatten()(x)
-        return layers.Dense(units, activation=activation, use_bias=use_bias, bias_initializer="random_normal")(x)
+        return layers.Dense(
+            units, activation=activation, use_bias=use_bias, bias_initializer="random_normal"
+        )(x)
 
-    assert check_bit_exact(convert_case(build, shape)) == {"litert": "identical", "tflm": "identical"}
+    assert check_bit_exact(convert_case(build, shape)) == {
+        "litert": "identical",
+        "tflm": "identical",
+    }

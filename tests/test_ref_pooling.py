@@ -22,7 +22,10 @@ def test_pooling(name):
     def build(keras, layers, x):
         return getattr(layers, layer_class)(pool, strides=strides, padding=padding)(x)
 
-    assert check_bit_exact(convert_case(build, shape)) == {"litert": "identical", "tflm": "identical"}
+    assert check_bit_exact(convert_case(build, shape)) == {
+        "litert": "identical",
+        "tflm": "identical",
+    }
 
 
 @pytest.mark.parametrize("shape", [(6, 6, 3), (7, 7, 4), (5, 3, 8), (13, 13, 2)])
@@ -31,4 +34,6 @@ def test_global_average_pooling_mean(shape):
         return layers.GlobalAveragePooling2D()(layers.Conv2D(shape[2], 1)(x))
 
     assert check_bit_exact(convert_case(build, shape, calibration_range=2.0)) == {
-        "litert": "identical", "tflm": "identical"}
+        "litert": "identical",
+        "tflm": "identical",
+    }

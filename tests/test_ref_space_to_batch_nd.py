@@ -13,15 +13,21 @@ from tinycnn.tflite_io import read_model
 
 CASES = {
     "conv_1x11x11x1_k3_d2_same": lambda k, L, x: L.Conv2D(4, 3, padding="same", dilation_rate=2)(x),
-    "conv_1x12x12x2_k3_d3_valid": lambda k, L, x: L.Conv2D(3, 3, dilation_rate=3, activation="relu")(x),
-    "dw_1x11x11x2_k3_d2_same": lambda k, L, x: L.DepthwiseConv2D(3, padding="same", dilation_rate=2)(x),
+    "conv_1x12x12x2_k3_d3_valid": lambda k, L, x: L.Conv2D(
+        3, 3, dilation_rate=3, activation="relu"
+    )(x),
+    "dw_1x11x11x2_k3_d2_same": lambda k, L, x: L.DepthwiseConv2D(
+        3, padding="same", dilation_rate=2
+    )(x),
 }
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_dilated_convolution_matches_litert(name):
-    content = convert_case(CASES[name], (11, 11, 1) if "1x11x11x1" in name else (12, 12, 2)
-                           if "12x12" in name else (11, 11, 2))
+    content = convert_case(
+        CASES[name],
+        (11, 11, 1) if "1x11x11x1" in name else (12, 12, 2) if "12x12" in name else (11, 11, 2),
+    )
     assert "SPACE_TO_BATCH_ND" in read_model(content).opcodes()
     assert check_bit_exact(content, engines=("litert",)) == {"litert": "identical"}
 

@@ -95,9 +95,23 @@ def test_ctrl_c_on_the_command_line(tmp_path):
     """A real SIGINT to a real `tinycnn train`: one-line message, non-zero exit, checkpoint kept."""
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tinycnn.cli", "train", "--model", "dnn", "--epochs", "200",
-         "--subset", "20000", "--out", str(run_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tinycnn.cli",
+            "train",
+            "--model",
+            "dnn",
+            "--epochs",
+            "200",
+            "--subset",
+            "20000",
+            "--out",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while not (run_dir / "checkpoint.json").exists() and time.monotonic() < deadline:

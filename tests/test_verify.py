@@ -18,7 +18,9 @@ def test_seed_cnn_bit_exact_on_test_images(seed_cnn_run):
     report = verify(seed_cnn_run, images=500)
     assert report.inputs.startswith("Fashion-MNIST test images")
     assert [(e.engine, e.identical_share, e.max_diff_lsb) for e in report.engines] == [
-        ("litert", 1.0, 0), ("tflm", 1.0, 0)]
+        ("litert", 1.0, 0),
+        ("tflm", 1.0, 0),
+    ]
     assert report.bit_exact
     names = [layer.layer for layer in report.layers]
     assert names[0] == "conv1" and "conv2" in names and names[-1] == "logits_softmax"

@@ -62,27 +62,77 @@ def models_command() -> None:
 
 
 @cli.command("train")
-@click.option("--model", "model_name", default="seed_cnn", show_default=True,
-              help="Architecture from the registry (see `tinycnn models`).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs to train [default: the model's own].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Batch size [default: the model's own].")
-@click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
-              show_default=True, help="Share of the training images held out for validation.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (training is deterministic per seed).")
-@click.option("--subset", type=click.IntRange(min=10), default=None,
-              help="Train on the first N training images only (quick runs).")
-@click.option("--learning-rate", type=click.FloatRange(min=0.0, min_open=True), default=None,
-              help="Adam learning rate [default: the model's own].")
-@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Run directory to write.")
+@click.option(
+    "--model",
+    "model_name",
+    default="seed_cnn",
+    show_default=True,
+    help="Architecture from the registry (see `tinycnn models`).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Epochs to train [default: the model's own].",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Batch size [default: the model's own].",
+)
+@click.option(
+    "--validation-split",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of the training images held out for validation.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed (training is deterministic per seed).",
+)
+@click.option(
+    "--subset",
+    type=click.IntRange(min=10),
+    default=None,
+    help="Train on the first N training images only (quick runs).",
+)
+@click.option(
+    "--learning-rate",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Adam learning rate [default: the model's own].",
+)
+@click.option(
+    "--out",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Run directory to write.",
+)
 @click.option("--force", is_flag=True, help="Replace a run already in --out.")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its checkpoint.")
+@click.option(
+    "--resume", is_flag=True, help="Continue the interrupted run in --out from its checkpoint."
+)
 @data_dir_option
 @user_errors
-def train_command(model_name, epochs, batch_size, validation_split, seed, subset, learning_rate,
-                  run_dir, force, resume, data_dir) -> None:
+def train_command(
+    model_name,
+    epochs,
+    batch_size,
+    validation_split,
+    seed,
+    subset,
+    learning_rate,
+    run_dir,
+    force,
+    resume,
+    data_dir,
+) -> None:
     """Train a model on Fashion-MNIST into a run directory."""
     from tinycnn.models import get_model_spec
     from tinycnn.train import TrainConfig, train
@@ -105,15 +155,21 @@ def train_command(model_name, epochs, batch_size, validation_split, seed, subset
 
     def show_epoch(report):
         logs = report.logs
-        line = (f"epoch {report.epoch:>3}/{report.epochs}  loss {logs['loss']:.4f}  "
-                f"accuracy {logs['accuracy']:.4f}")
+        line = (
+            f"epoch {report.epoch:>3}/{report.epochs}  loss {logs['loss']:.4f}  "
+            f"accuracy {logs['accuracy']:.4f}"
+        )
         if "val_accuracy" in logs:
             line += f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
         click.echo(f"{line}  {report.seconds:.1f} s")
 
     if not resume:
-        click.echo(f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) into {run_dir}")
-    metrics = train(config, run_dir, data_dir=data_dir, force=force, resume=resume, on_epoch=show_epoch)
+        click.echo(
+            f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) into {run_dir}"
+        )
+    metrics = train(
+        config, run_dir, data_dir=data_dir, force=force, resume=resume, on_epoch=show_epoch
+    )
     click.echo(
         f"done: test accuracy {100 * metrics['test_accuracy']:.2f} % on {metrics['test_images']} images, "
         f"{metrics['parameters']} parameters, {metrics['mean_epoch_seconds']:.1f} s/epoch; "
@@ -123,18 +179,30 @@ def train_command(model_name, epochs, batch_size, validation_split, seed, subset
 
 @cli.command("quantize")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--calibration-samples", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Training images used to calibrate activation ranges.")
-@click.option("--qat", "qat_epochs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.")
+@click.option(
+    "--calibration-samples",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Training images used to calibrate activation ranges.",
+)
+@click.option(
+    "--qat",
+    "qat_epochs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.",
+)
 @data_dir_option
 @user_errors
 def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
     """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
     from tinycnn.quantize import quantize_run
 
-    result = quantize_run(run_dir, calibration_samples=calibration_samples, qat_epochs=qat_epochs,
-                          data_dir=data_dir)
+    result = quantize_run(
+        run_dir, calibration_samples=calibration_samples, qat_epochs=qat_epochs, data_dir=data_dir
+    )
     method = f"QAT ({result.qat_epochs} epochs)" if result.qat_epochs else "post-training"
     click.echo(
         f"wrote {result.path} ({result.model_bytes} bytes, {method}, "
@@ -155,7 +223,9 @@ def _format_evaluation(evaluation) -> str:
         "",
         f"{'class':<12} {'float %':>8} {'int8 %':>8}",
     ]
-    for name, f_acc, q_acc in zip(names, evaluation.float_per_class, evaluation.int8_per_class, strict=True):
+    for name, f_acc, q_acc in zip(
+        names, evaluation.float_per_class, evaluation.int8_per_class, strict=True
+    ):
         lines.append(f"{name:<12} {100 * f_acc:>8.2f} {100 * q_acc:>8.2f}")
     lines += ["", "int8 confusion matrix (rows: true class, columns: predicted)"]
     lines.append(" " * 12 + "".join(f"{i:>6}" for i in range(len(names))))
@@ -179,15 +249,36 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
 
 @cli.command("predict")
 @click.argument("model_path", metavar="MODEL.tflite", type=click.Path(dir_okay=False))
-@click.option("--input", "input_paths", required=True, multiple=True, type=click.Path(dir_okay=False),
-              help="A .npy batch of already-quantized inputs (first axis = samples), or images "
-              "(PNG/JPEG, any size; repeat --input for several).")
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
-              help=".npy file for the raw outputs, in the model's output dtype.")
-@click.option("--engine", type=click.Choice(["reference", "litert", "tflm"]), default="reference",
-              show_default=True, help="numpy reference kernels, LiteRT reference kernels, or TFLite Micro.")
-@click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True,
-              help="Whose rounding the reference engine reproduces: LiteRT's or TFLite Micro's.")
+@click.option(
+    "--input",
+    "input_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A .npy batch of already-quantized inputs (first axis = samples), or images "
+    "(PNG/JPEG, any size; repeat --input for several).",
+)
+@click.option(
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help=".npy file for the raw outputs, in the model's output dtype.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["reference", "litert", "tflm"]),
+    default="reference",
+    show_default=True,
+    help="numpy reference kernels, LiteRT reference kernels, or TFLite Micro.",
+)
+@click.option(
+    "--rounding",
+    type=click.Choice(["tflite", "tflm"]),
+    default="tflite",
+    show_default=True,
+    help="Whose rounding the reference engine reproduces: LiteRT's or TFLite Micro's.",
+)
 @user_errors
 def predict_command(model_path, input_paths, output_path, engine, rounding) -> None:
     """Run a batch through one engine and save the raw outputs."""
@@ -198,45 +289,67 @@ def predict_command(model_path, input_paths, output_path, engine, rounding) -> N
     from tinycnn.data import CLASS_NAMES
     from tinycnn.predict import predict_file
 
-    _, outputs = predict_file(Path(model_path), [Path(p) for p in input_paths], Path(output_path),
-                              engine=engine, rounding=rounding)
+    _, outputs = predict_file(
+        Path(model_path),
+        [Path(p) for p in input_paths],
+        Path(output_path),
+        engine=engine,
+        rounding=rounding,
+    )
     click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
-    if all(not p.endswith(".npy") for p in input_paths) and outputs.reshape(len(outputs), -1).shape[1] == 10:
+    if (
+        all(not p.endswith(".npy") for p in input_paths)
+        and outputs.reshape(len(outputs), -1).shape[1] == 10
+    ):
         for path, row in zip(input_paths, outputs.reshape(len(outputs), -1), strict=True):
             click.echo(f"{path}: {CLASS_NAMES[int(np.argmax(row))]}")
 
 
 def _format_verify(report) -> str:
-    lines = [f"model   {report.model} (sha256 {report.sha256[:16]})",
-             f"inputs  {report.inputs}",
-             f"reference engine: {report.samples} inputs in {report.reference_seconds:.1f} s", ""]
+    lines = [
+        f"model   {report.model} (sha256 {report.sha256[:16]})",
+        f"inputs  {report.inputs}",
+        f"reference engine: {report.samples} inputs in {report.reference_seconds:.1f} s",
+        "",
+    ]
     for engine in report.engines:
         name = f"reference[{engine.rounding}] vs {engine.engine}"
         if engine.unavailable:
             lines.append(f"{name:<30} not run: {engine.unavailable}")
             continue
         verdict = "BIT-EXACT" if engine.bit_exact else "MISMATCH"
-        lines.append(f"{name:<30} {verdict}: {100 * engine.identical_share:.2f} % identical outputs, "
-                     f"max diff {engine.max_diff_lsb} LSB ({engine.seconds:.1f} s)")
+        lines.append(
+            f"{name:<30} {verdict}: {100 * engine.identical_share:.2f} % identical outputs, "
+            f"max diff {engine.max_diff_lsb} LSB ({engine.seconds:.1f} s)"
+        )
         if engine.first_mismatch:
             m = engine.first_mismatch
-            lines.append(f"{'':<30} first mismatch: input {m.sample}, op #{m.op_index} {m.opcode}, "
-                         f"tensor {m.tensor!r}[{m.element}]: reference {m.reference}, {engine.engine} {m.interpreter}")
+            lines.append(
+                f"{'':<30} first mismatch: input {m.sample}, op #{m.op_index} {m.opcode}, "
+                f"tensor {m.tensor!r}[{m.element}]: reference {m.reference}, {engine.engine} {m.interpreter}"
+            )
     if report.layers:
-        lines += ["", f"{'layer':<18} {'op':<20} {'SQNR dB':>8} {'alone dB':>8} {'max err':>8} "
-                      f"{'mean err':>9} {'cosine':>8}   (errors in output LSBs)"]
+        lines += [
+            "",
+            f"{'layer':<18} {'op':<20} {'SQNR dB':>8} {'alone dB':>8} {'max err':>8} "
+            f"{'mean err':>9} {'cosine':>8}   (errors in output LSBs)",
+        ]
         for layer in report.layers:
             flag = "  <- loses most" if layer.worst else ""
-            lines.append(f"{layer.layer:<18} #{layer.op_index:<3}{layer.opcode:<16} {layer.sqnr_db:>8.2f} "
-                         f"{layer.local_sqnr_db:>8.2f} {layer.max_abs_error_lsb:>8.2f} "
-                         f"{layer.mean_abs_error_lsb:>9.3f} {layer.cosine:>8.5f}{flag}")
+            lines.append(
+                f"{layer.layer:<18} #{layer.op_index:<3}{layer.opcode:<16} {layer.sqnr_db:>8.2f} "
+                f"{layer.local_sqnr_db:>8.2f} {layer.max_abs_error_lsb:>8.2f} "
+                f"{layer.mean_abs_error_lsb:>9.3f} {layer.cosine:>8.5f}{flag}"
+            )
     if report.accuracy:
         acc = report.accuracy
         lines.append("")
         if acc.float_accuracy is not None:
-            lines.append(f"top-1 on {acc.images} test images: float {100 * acc.float_accuracy:.2f} %, "
-                         f"int8 {100 * acc.int8_accuracy:.2f} % ({100 * (acc.int8_accuracy - acc.float_accuracy):+.2f} points), "
-                         f"agreement {100 * acc.agreement:.2f} %")
+            lines.append(
+                f"top-1 on {acc.images} test images: float {100 * acc.float_accuracy:.2f} %, "
+                f"int8 {100 * acc.int8_accuracy:.2f} % ({100 * (acc.int8_accuracy - acc.float_accuracy):+.2f} points), "
+                f"agreement {100 * acc.agreement:.2f} %"
+            )
         else:
             lines.append(f"int8 top-1 on {acc.images} test images: {100 * acc.int8_accuracy:.2f} %")
     return "\n".join(lines)
@@ -244,8 +357,13 @@ def _format_verify(report) -> str:
 
 @cli.command("verify")
 @click.argument("target", metavar="MODEL.tflite|RUN_DIR", type=click.Path(exists=False))
-@click.option("--images", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="How many test images (or random inputs) to compare on.")
+@click.option(
+    "--images",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="How many test images (or random inputs) to compare on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every figure.")
 @data_dir_option
 @user_errors

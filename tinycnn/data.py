@@ -129,9 +129,11 @@ def _download(cache_dir: Path) -> Path:
     from tinycnn.tfenv import keras
 
     base_url = os.environ.get("TINYCNN_DATA_URL", DOWNLOAD_URL)
+    # get_file falls back to /tmp/.keras when its cache folder does not exist yet.
+    cache_dir.mkdir(parents=True, exist_ok=True)
     for spec in FILES.values():
         try:
-            keras.utils.get_file(
+            fetched = keras.utils.get_file(
                 spec.name,
                 origin=base_url + spec.name,
                 cache_dir=str(cache_dir.parent.parent),
@@ -142,17 +144,24 @@ def _download(cache_dir: Path) -> Path:
                 f"{cache_dir / spec.name}: not found and the download from {base_url} failed "
                 f"({type(exc).__name__}); {INSTALL_HINT}"
             ) from None
+        if Path(fetched).resolve() != (cache_dir / spec.name).resolve():
+            raise DataError(f"{cache_dir}: not writable, the download went to {fetched}; {INSTALL_HINT}")
     return cache_dir
 
 
 def find_data_dir(data_dir: str | Path | None = None, allow_download: bool = True) -> Path:
     """Return the first folder in the search order that holds all four IDX files."""
-    for label, named in (("--data-dir", data_dir), ("TINYCNN_DATA", os.environ.get("TINYCNN_DATA"))):
+    for label, named in (
+        ("--data-dir", data_dir),
+        ("TINYCNN_DATA", os.environ.get("TINYCNN_DATA")),
+    ):
         if named:
             directory = Path(named).expanduser()
             missing = [s.name for s in FILES.values() if not (directory / s.name).is_file()]
             if missing:
-                raise DataError(f"{directory / missing[0]} (from {label}): file not found; {INSTALL_HINT}")
+                raise DataError(
+                    f"{directory / missing[0]} (from {label}): file not found; {INSTALL_HINT}"
+                )
             return directory
     searched = [DEBIAN_DIR, keras_cache_dir()]
     for directory in searched:

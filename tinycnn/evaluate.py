@@ -78,7 +78,9 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None) -> Eva
     dataset = load_fashion_mnist(data_dir)
     labels = dataset.test_labels.astype(np.int64)
 
-    float_predicted = np.argmax(model.predict(to_float(dataset.test_images), batch_size=500, verbose=0), axis=1)
+    float_predicted = np.argmax(
+        model.predict(to_float(dataset.test_images), batch_size=500, verbose=0), axis=1
+    )
     int8_predicted = np.argmax(int8_predict(content, dataset.test_images), axis=1)
     confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
     np.add.at(confusion, (labels, int8_predicted), 1)

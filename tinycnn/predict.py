@@ -21,7 +21,9 @@ class InputError(TinycnnError):
     """Input data that does not fit the model."""
 
 
-def run_engine(engine: str, model: Model, content: bytes, inputs: np.ndarray, rounding: str = "tflite") -> np.ndarray:
+def run_engine(
+    engine: str, model: Model, content: bytes, inputs: np.ndarray, rounding: str = "tflite"
+) -> np.ndarray:
     """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models)."""
     if engine == "reference":
         return run_model(model, inputs, rounding=rounding).outputs[0]
@@ -37,14 +39,18 @@ def load_images(paths: list[Path], model: Model) -> np.ndarray:
 
     tensor = model.input_tensors()[0]
     if len(tensor.shape) != 4 or tensor.shape[3] not in (1, 3):
-        raise InputError(f"images need an [N, H, W, 1 or 3] input; this model takes {list(tensor.shape)}")
+        raise InputError(
+            f"images need an [N, H, W, 1 or 3] input; this model takes {list(tensor.shape)}"
+        )
     _, height, width, channels = tensor.shape
     arrays = []
     for path in paths:
         try:
             with Image.open(path) as image:
                 converted = image.convert("L" if channels == 1 else "RGB").resize((width, height))
-                arrays.append(np.asarray(converted, dtype=np.float32).reshape(height, width, channels) / 255.0)
+                arrays.append(
+                    np.asarray(converted, dtype=np.float32).reshape(height, width, channels) / 255.0
+                )
         except (OSError, UnidentifiedImageError) as exc:
             raise InputError(f"{path}: not a readable image ({exc})") from None
     batch = np.stack(arrays)

@@ -15,9 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycnn.errors import TinycnnError
 from tinycnn.data import load_fashion_mnist, to_float
-from tinycnn.train import CONFIG_FILE, RunError, TrainConfig, _write_json, load_trained_model, read_json
+from tinycnn.errors import TinycnnError
+from tinycnn.train import (
+    CONFIG_FILE,
+    RunError,
+    TrainConfig,
+    _write_json,
+    load_trained_model,
+    read_json,
+)
 
 INT8_MODEL_FILE = "model_int8.tflite"
 QUANTIZE_FILE = "quantize.json"

@@ -135,7 +135,9 @@ def read_model(source: str | Path | bytes, name: str | None = None) -> Model:
     except ModelFormatError:
         raise
     except Exception as exc:  # a damaged flatbuffer fails anywhere inside the binding
-        raise ModelFormatError(f"{name} is a damaged TFLite file ({type(exc).__name__}: {exc})") from None
+        raise ModelFormatError(
+            f"{name} is a damaged TFLite file ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _parse(content: bytes, name: str) -> Model:

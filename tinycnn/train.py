@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import __version__
-from tinycnn.errors import TinycnnError
 from tinycnn.data import Dataset, load_fashion_mnist, to_float
+from tinycnn.errors import TinycnnError
 from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
 
 MODEL_FILE = "model.keras"
@@ -122,7 +122,9 @@ def load_trained_model(run_dir: str | Path):
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise RunError(f"{run_dir} is not a directory; train one with `tinycnn train --out {run_dir}`")
+        raise RunError(
+            f"{run_dir} is not a directory; train one with `tinycnn train --out {run_dir}`"
+        )
     model_path = run_dir / MODEL_FILE
     if not model_path.is_file():
         hint = (
@@ -258,7 +260,10 @@ def train(
         raise TrainingInterrupted(run_dir, epochs_done, config.epochs) from None
 
     _, test_accuracy = model.evaluate(
-        to_float(dataset.test_images), dataset.test_labels.astype(np.int32), batch_size=500, verbose=0
+        to_float(dataset.test_images),
+        dataset.test_labels.astype(np.int32),
+        batch_size=500,
+        verbose=0,
     )
     _write_json(run_dir / HISTORY_FILE, history)
     _save_model(model, run_dir / MODEL_FILE)

@@ -121,13 +121,19 @@ def _inputs(model: Model, count: int, data_dir) -> tuple[np.ndarray, np.ndarray 
     """(quantized inputs, labels or None, description)."""
     tensor = model.input_tensors()[0]
     if tensor.dtype != np.int8:
-        raise TinycnnError(f"model input {tensor.name!r} is {tensor.dtype.name}; verify needs an int8 input")
+        raise TinycnnError(
+            f"model input {tensor.name!r} is {tensor.dtype.name}; verify needs an int8 input"
+        )
     if _is_fashion_input(model):
         dataset = load_fashion_mnist(data_dir)
         images = dataset.test_images[:count]
         quant = tensor.quantization
         quantized = quantize(to_float(images), quant.single_scale, quant.single_zero_point)
-        return quantized, dataset.test_labels[:count].astype(np.int64), f"Fashion-MNIST test images 0..{len(images) - 1}"
+        return (
+            quantized,
+            dataset.test_labels[:count].astype(np.int64),
+            f"Fashion-MNIST test images 0..{len(images) - 1}",
+        )
     shape = tuple(tensor.shape[1:])
     if int(np.prod(shape)) == 1:
         every = np.arange(-128, 128, dtype=np.int8).reshape(256, *shape)
@@ -137,7 +143,9 @@ def _inputs(model: Model, count: int, data_dir) -> tuple[np.ndarray, np.ndarray 
     return samples, None, f"{count} random int8 inputs (seed {RANDOM_SEED})"
 
 
-def _interpreter_tensors(engine: str, content: bytes, sample: np.ndarray, indices: list[int]) -> dict[int, np.ndarray]:
+def _interpreter_tensors(
+    engine: str, content: bytes, sample: np.ndarray, indices: list[int]
+) -> dict[int, np.ndarray]:
     """Every listed tensor's value after one invocation, read with all tensors preserved."""
     if engine == "litert":
         from ai_edge_litert import interpreter as litert
@@ -157,8 +165,9 @@ def _interpreter_tensors(engine: str, content: bytes, sample: np.ndarray, indice
     return {i: np.asarray(interpreter.GetTensor(i, 0)["tensor_data"]) for i in indices}
 
 
-def _locate_mismatch(model: Model, content: bytes, engine: str, rounding: str, sample_index: int,
-                     sample: np.ndarray) -> Mismatch:
+def _locate_mismatch(
+    model: Model, content: bytes, engine: str, rounding: str, sample_index: int, sample: np.ndarray
+) -> Mismatch:
     """Walk the operators in order and report the first output that differs."""
     reference = run_model(model, sample[np.newaxis], rounding=rounding, keep_tensors=True).tensors
     produced = [op.outputs[0] for op in model.operators]
@@ -170,13 +179,26 @@ def _locate_mismatch(model: Model, content: bytes, engine: str, rounding: str, s
         differing = np.flatnonzero(ours != other) if ours.shape == other.shape else np.array([0])
         if differing.size:
             element = int(differing[0])
-            return Mismatch(sample_index, op.index, op.opcode, model.tensors[index].name, element,
-                            int(ours[element]), int(other[element]) if element < other.size else 0)
+            return Mismatch(
+                sample_index,
+                op.index,
+                op.opcode,
+                model.tensors[index].name,
+                element,
+                int(ours[element]),
+                int(other[element]) if element < other.size else 0,
+            )
     raise AssertionError("outputs differ but no intermediate tensor does")
 
 
-def compare_engine(model: Model, content: bytes, engine: str, rounding: str, inputs: np.ndarray,
-                   reference_outputs: np.ndarray) -> EngineComparison:
+def compare_engine(
+    model: Model,
+    content: bytes,
+    engine: str,
+    rounding: str,
+    inputs: np.ndarray,
+    reference_outputs: np.ndarray,
+) -> EngineComparison:
     comparison = EngineComparison(engine=engine, rounding=rounding, samples=len(inputs))
     started = time.perf_counter()
     try:
@@ -185,13 +207,17 @@ def compare_engine(model: Model, content: bytes, engine: str, rounding: str, inp
         comparison.unavailable = str(exc)
         return comparison
     comparison.seconds = time.perf_counter() - started
-    diff = np.abs(reference_outputs.astype(np.int64) - outputs.astype(np.int64)).reshape(len(inputs), -1)
+    diff = np.abs(reference_outputs.astype(np.int64) - outputs.astype(np.int64)).reshape(
+        len(inputs), -1
+    )
     identical = np.all(diff == 0, axis=1)
     comparison.identical_share = float(np.mean(identical))
     comparison.max_diff_lsb = int(diff.max()) if diff.size else 0
     if not identical.all():
         first = int(np.flatnonzero(~identical)[0])
-        comparison.first_mismatch = _locate_mismatch(model, content, engine, rounding, first, inputs[first])
+        comparison.first_mismatch = _locate_mismatch(
+            model, content, engine, rounding, first, inputs[first]
+        )
     return comparison
 
 
@@ -223,12 +249,19 @@ def _layer_tensors(keras_model, model: Model) -> list[tuple[object, int]]:
                 layer_end[name] = op.index
     output_op = next(op.index for op in model.operators if op.outputs[0] == model.outputs[0])
     layer_end[names[-1]] = output_op
-    ordered = [(layer, layer_end[layer.name]) for layer in keras_model.layers if layer.name in layer_end]
+    ordered = [
+        (layer, layer_end[layer.name]) for layer in keras_model.layers if layer.name in layer_end
+    ]
     return sorted(ordered, key=lambda pair: pair[1])
 
 
-def compare_layers(keras_model, model: Model, tensors: dict[int, np.ndarray], float_inputs: np.ndarray,
-                   quantized_inputs: np.ndarray) -> list[LayerComparison]:
+def compare_layers(
+    keras_model,
+    model: Model,
+    tensors: dict[int, np.ndarray],
+    float_inputs: np.ndarray,
+    quantized_inputs: np.ndarray,
+) -> list[LayerComparison]:
     from tinycnn.tfenv import keras
 
     pairs = _layer_tensors(keras_model, model)
@@ -242,25 +275,44 @@ def compare_layers(keras_model, model: Model, tensors: dict[int, np.ndarray], fl
         op = model.operators[op_index]
         tensor = model.tensors[op.outputs[0]]
         quant = tensor.quantization
-        approximation = dequantize(tensors[tensor.index], quant.single_scale, quant.single_zero_point)
+        approximation = dequantize(
+            tensors[tensor.index], quant.single_scale, quant.single_zero_point
+        )
         approximation = approximation.reshape(reference.shape)
-        local = _run_layer_alone(model, previous_end, op_index, previous_float, quantized_inputs, tensors)
-        local = dequantize(local, quant.single_scale, quant.single_zero_point).reshape(reference.shape)
+        local = _run_layer_alone(
+            model, previous_end, op_index, previous_float, quantized_inputs, tensors
+        )
+        local = dequantize(local, quant.single_scale, quant.single_zero_point).reshape(
+            reference.shape
+        )
         error_lsb = np.abs(reference.astype(np.float64) - approximation) / quant.single_scale
-        layers.append(LayerComparison(
-            layer=layer.name, op_index=op_index, opcode=op.opcode, tensor=tensor.name,
-            sqnr_db=_sqnr_db(reference, approximation), local_sqnr_db=_sqnr_db(reference, local),
-            max_abs_error_lsb=float(error_lsb.max()), mean_abs_error_lsb=float(error_lsb.mean()),
-            cosine=_cosine(reference, approximation),
-        ))
+        layers.append(
+            LayerComparison(
+                layer=layer.name,
+                op_index=op_index,
+                opcode=op.opcode,
+                tensor=tensor.name,
+                sqnr_db=_sqnr_db(reference, approximation),
+                local_sqnr_db=_sqnr_db(reference, local),
+                max_abs_error_lsb=float(error_lsb.max()),
+                mean_abs_error_lsb=float(error_lsb.mean()),
+                cosine=_cosine(reference, approximation),
+            )
+        )
         previous_end, previous_float = op_index, reference
     if layers:
         min(layers, key=lambda lc: lc.local_sqnr_db).worst = True
     return layers
 
 
-def _run_layer_alone(model: Model, previous_end: int, end: int, previous_float: np.ndarray | None,
-                     quantized_inputs: np.ndarray, tensors: dict[int, np.ndarray]) -> np.ndarray:
+def _run_layer_alone(
+    model: Model,
+    previous_end: int,
+    end: int,
+    previous_float: np.ndarray | None,
+    quantized_inputs: np.ndarray,
+    tensors: dict[int, np.ndarray],
+) -> np.ndarray:
     """Run the ops of one layer (after ``previous_end`` up to ``end``) on the float model's
     output of the previous layer, quantized with the int8 tensor's own parameters."""
     operators = model.operators[previous_end + 1 : end + 1]
@@ -268,8 +320,9 @@ def _run_layer_alone(model: Model, previous_end: int, end: int, previous_float: 
     if previous_end >= 0:
         boundary = model.tensors[model.operators[previous_end].outputs[0]]
         quant = boundary.quantization
-        values[boundary.index] = quantize(previous_float, quant.single_scale, quant.single_zero_point,
-                                          boundary.dtype).reshape(len(previous_float), *boundary.shape[1:])
+        values[boundary.index] = quantize(
+            previous_float, quant.single_scale, quant.single_zero_point, boundary.dtype
+        ).reshape(len(previous_float), *boundary.shape[1:])
     for op in operators:  # branches from earlier layers read the int8 engine's values
         for index in op.inputs:
             if index >= 0 and index not in values and not model.tensors[index].is_constant:
@@ -278,15 +331,22 @@ def _run_layer_alone(model: Model, previous_end: int, end: int, previous_float: 
     return values[model.operators[end].outputs[0]]
 
 
-def verify(target: str | Path, *, images: int = 10_000, data_dir=None,
-           engines: tuple[tuple[str, str], ...] = ENGINE_CONVENTIONS) -> VerifyReport:
+def verify(
+    target: str | Path,
+    *,
+    images: int = 10_000,
+    data_dir=None,
+    engines: tuple[tuple[str, str], ...] = ENGINE_CONVENTIONS,
+) -> VerifyReport:
     """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras)."""
     target = Path(target)
     keras_model = None
     if target.is_dir():
         model_path = target / INT8_MODEL_FILE
         if not model_path.is_file():
-            raise TinycnnError(f"{model_path} not found; create it with `tinycnn quantize {target}`")
+            raise TinycnnError(
+                f"{model_path} not found; create it with `tinycnn quantize {target}`"
+            )
         if (target / MODEL_FILE).is_file():
             keras_model = load_trained_model(target)
     else:
@@ -304,11 +364,19 @@ def verify(target: str | Path, *, images: int = 10_000, data_dir=None,
     keep = keras_model is not None
     reference_run = run_model(model, inputs, rounding="tflite", keep_tensors=keep)
     reference_seconds = time.perf_counter() - started
-    report = VerifyReport(model=str(model_path), sha256=model.sha256, samples=len(inputs),
-                          inputs=description, reference_seconds=reference_seconds)
+    report = VerifyReport(
+        model=str(model_path),
+        sha256=model.sha256,
+        samples=len(inputs),
+        inputs=description,
+        reference_seconds=reference_seconds,
+    )
     for engine, rounding in engines:
-        outputs = (reference_run.outputs[0] if rounding == "tflite"
-                   else run_model(model, inputs, rounding=rounding).outputs[0])
+        outputs = (
+            reference_run.outputs[0]
+            if rounding == "tflite"
+            else run_model(model, inputs, rounding=rounding).outputs[0]
+        )
         report.engines.append(compare_engine(model, content, engine, rounding, inputs, outputs))
 
     if labels is not None:
@@ -316,13 +384,18 @@ def verify(target: str | Path, *, images: int = 10_000, data_dir=None,
         float_accuracy = agreement = None
         if keras_model is not None:
             dataset_images = to_float(load_fashion_mnist(data_dir).test_images[: len(inputs)])
-            float_predicted = np.argmax(keras_model.predict(dataset_images, batch_size=500, verbose=0), axis=1)
+            float_predicted = np.argmax(
+                keras_model.predict(dataset_images, batch_size=500, verbose=0), axis=1
+            )
             float_accuracy = float(np.mean(float_predicted == labels))
             agreement = float(np.mean(float_predicted == int8_predicted))
-            report.layers = compare_layers(keras_model, model, reference_run.tensors, dataset_images, inputs)
+            report.layers = compare_layers(
+                keras_model, model, reference_run.tensors, dataset_images, inputs
+            )
         report.accuracy = AccuracyComparison(
-            images=len(inputs), float_accuracy=float_accuracy,
-            int8_accuracy=float(np.mean(int8_predicted == labels)), agreement=agreement,
+            images=len(inputs),
+            float_accuracy=float_accuracy,
+            int8_accuracy=float(np.mean(int8_predicted == labels)),
+            agreement=agreement,
         )
     return report
-

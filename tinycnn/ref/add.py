@@ -20,11 +20,18 @@ def add(ctx: OpContext) -> np.ndarray:
         ctx.require_dtype(tensor, np.int8)
     first_q, second_q, output_q = (ctx.quantization(t) for t in (first_t, second_t, output_t))
     # The real factors in double, as TFLite's PrepareGeneralSubOp computes them.
-    twice_max_input_scale = 2.0 * max(np.float64(first_q.single_scale), np.float64(second_q.single_scale))
-    first_multiplier, first_shift = quantize_multiplier(np.float64(first_q.single_scale) / twice_max_input_scale)
-    second_multiplier, second_shift = quantize_multiplier(np.float64(second_q.single_scale) / twice_max_input_scale)
+    twice_max_input_scale = 2.0 * max(
+        np.float64(first_q.single_scale), np.float64(second_q.single_scale)
+    )
+    first_multiplier, first_shift = quantize_multiplier(
+        np.float64(first_q.single_scale) / twice_max_input_scale
+    )
+    second_multiplier, second_shift = quantize_multiplier(
+        np.float64(second_q.single_scale) / twice_max_input_scale
+    )
     output_multiplier, output_shift = quantize_multiplier(
-        twice_max_input_scale / np.float64(np.float32((1 << LEFT_SHIFT) * np.float32(output_q.single_scale)))
+        twice_max_input_scale
+        / np.float64(np.float32((1 << LEFT_SHIFT) * np.float32(output_q.single_scale)))
     )
     act_min, act_max = ctx.activation_range()
     rounding = ctx.rounding()

@@ -17,11 +17,18 @@ def concatenation(ctx: OpContext) -> np.ndarray:
         tensor = ctx.input_tensor(position)
         ctx.require_dtype(tensor, np.int8)
         quant = ctx.quantization(tensor)
-        if (quant.single_scale, quant.single_zero_point) != (output_q.single_scale, output_q.single_zero_point):
-            raise ctx.unsupported(f"input {tensor.name!r} has a different scale or zero point than the output")
+        if (quant.single_scale, quant.single_zero_point) != (
+            output_q.single_scale,
+            output_q.single_zero_point,
+        ):
+            raise ctx.unsupported(
+                f"input {tensor.name!r} has a different scale or zero point than the output"
+            )
         value = ctx.input(position)
         if tensor.is_constant:
-            value = np.broadcast_to(value, (arrays[0].shape[0], *value.shape[1:]) if arrays else value.shape)
+            value = np.broadcast_to(
+                value, (arrays[0].shape[0], *value.shape[1:]) if arrays else value.shape
+            )
         arrays.append(value)
     if ctx.option("fused_activation_function", "NONE") != "NONE":
         raise ctx.unsupported("a fused activation on CONCATENATION is not implemented")

@@ -20,7 +20,9 @@ class OpContext:
 
     def __post_init__(self):
         if self.convention not in CONVENTIONS:
-            raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {self.convention!r}")
+            raise ValueError(
+                f"rounding convention must be one of {CONVENTIONS}, got {self.convention!r}"
+            )
 
     def rounding(self) -> str:
         """The requantization rounding this op uses under the chosen convention."""
@@ -53,7 +55,9 @@ class OpContext:
     def require_dtype(self, tensor: Tensor, *dtypes) -> None:
         if tensor.dtype not in [np.dtype(d) for d in dtypes]:
             allowed = "/".join(np.dtype(d).name for d in dtypes)
-            raise self.unsupported(f"tensor {tensor.name!r} is {tensor.dtype.name}, only {allowed} is implemented")
+            raise self.unsupported(
+                f"tensor {tensor.name!r} is {tensor.dtype.name}, only {allowed} is implemented"
+            )
 
     def activation_range(self, output: Tensor | None = None) -> tuple[int, int]:
         """Clamp bounds of the fused activation, as TFLite's CalculateActivationRangeQuantized.

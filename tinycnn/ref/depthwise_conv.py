@@ -28,7 +28,9 @@ def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
     if out_channels != in_channels * depth_multiplier:
         # The converter sometimes writes depth_multiplier 0 or 1 where the shapes say otherwise.
         if out_channels % in_channels:
-            raise ctx.unsupported(f"{out_channels} output channels for {in_channels} input channels")
+            raise ctx.unsupported(
+                f"{out_channels} output channels for {in_channels} input channels"
+            )
         depth_multiplier = out_channels // in_channels
     input_zero_point = ctx.quantization(input_t).single_zero_point
     output_zero_point = ctx.quantization(output_t).single_zero_point

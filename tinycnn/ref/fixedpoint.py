@@ -66,7 +66,10 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
 
 def quantize_multipliers(real_multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vector form of ``quantize_multiplier``: int64 arrays of multipliers and shifts."""
-    pairs = [quantize_multiplier(float(m)) for m in np.asarray(real_multipliers, dtype=np.float64).ravel()]
+    pairs = [
+        quantize_multiplier(float(m))
+        for m in np.asarray(real_multipliers, dtype=np.float64).ravel()
+    ]
     multipliers = np.array([p[0] for p in pairs], dtype=np.int64)
     shifts = np.array([p[1] for p in pairs], dtype=np.int64)
     return multipliers, shifts
@@ -130,5 +133,7 @@ def requantize(
         left_shift = np.maximum(shift, 0)
         right_shift = np.maximum(-shift, 0)
         shifted = np.clip(acc << left_shift, INT32_MIN, INT32_MAX)
-        return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right_shift)
+        return rounding_divide_by_pot(
+            saturating_rounding_doubling_high_mul(shifted, multiplier), right_shift
+        )
     raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")

@@ -12,6 +12,8 @@ from tinycnn.ref.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
     rounding_divide_by_pot,
+)
+from tinycnn.ref.fixedpoint import (
     saturating_rounding_doubling_high_mul as multiply,
 )
 
@@ -48,8 +50,15 @@ def exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np
 
 
 # exp(-2**k) in Q0 for k = -2 .. 4: the barrel shifter multiplies these in bit by bit.
-_EXP_OF_POWERS = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
-                  (2, 39332535), (3, 720401), (4, 242))
+_EXP_OF_POWERS = (
+    (-2, 1672461947),
+    (-1, 1302514674),
+    (0, 790015084),
+    (1, 290630308),
+    (2, 39332535),
+    (3, 720401),
+    (4, 242),
+)
 
 
 def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:

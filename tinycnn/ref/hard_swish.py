@@ -54,9 +54,13 @@ def hard_swish(ctx: OpContext) -> np.ndarray:
     output_multiplier, output_exponent = quantize_multiplier(
         float(np.float32(hires_input_scale / np.float32(output_q.single_scale)))
     )
-    reluish_multiplier, reluish_exponent = quantize_multiplier(float(np.float32(hires_input_scale / reluish_scale)))
+    reluish_multiplier, reluish_exponent = quantize_multiplier(
+        float(np.float32(hires_input_scale / reluish_scale))
+    )
     if output_exponent > 0:
-        raise ctx.unsupported("output scale below input scale / 128 is not supported by TFLite either")
+        raise ctx.unsupported(
+            "output scale below input scale / 128 is not supported by TFLite either"
+        )
     output_multiplier_16 = downscale_multiplier_to_int16(output_multiplier)
     reluish_multiplier_16 = downscale_multiplier_to_int16(reluish_multiplier)
 

@@ -16,13 +16,20 @@ def leaky_relu(ctx: OpContext) -> np.ndarray:
     input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
     alpha = np.float32(ctx.option("alpha", 0.2))
     input_scale, output_scale = np.float32(input_q.single_scale), np.float32(output_q.single_scale)
-    identity_multiplier, identity_shift = quantize_multiplier(np.float64(input_scale / output_scale))
-    alpha_multiplier, alpha_shift = quantize_multiplier(np.float64(input_scale * alpha / output_scale))
+    identity_multiplier, identity_shift = quantize_multiplier(
+        np.float64(input_scale / output_scale)
+    )
+    alpha_multiplier, alpha_shift = quantize_multiplier(
+        np.float64(input_scale * alpha / output_scale)
+    )
     x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
     rounding = ctx.rounding()
-    out = np.where(
-        x >= 0,
-        requantize(x, identity_multiplier, identity_shift, rounding),
-        requantize(x, alpha_multiplier, alpha_shift, rounding),
-    ) + output_q.single_zero_point
+    out = (
+        np.where(
+            x >= 0,
+            requantize(x, identity_multiplier, identity_shift, rounding),
+            requantize(x, alpha_multiplier, alpha_shift, rounding),
+        )
+        + output_q.single_zero_point
+    )
     return np.clip(out, -128, 127).astype(np.int8)

@@ -20,7 +20,9 @@ OUTPUT_INTEGER_BITS = 8
 
 def input_radius(integer_bits: int, left_shift: int) -> int:
     """TFLite's CalculateInputRadius: the largest input magnitude that does not saturate."""
-    max_input_rescaled = 1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift)
+    max_input_rescaled = (
+        1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift)
+    )
     return math.floor(max_input_rescaled)
 
 
@@ -29,7 +31,9 @@ def logistic_q0(a: np.ndarray, integer_bits: int) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)
     positive = a > 0
     magnitude = np.where(positive, a, -a)
-    result_if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-magnitude, integer_bits))
+    result_if_positive = one_over_one_plus_x_for_x_in_0_1(
+        exp_on_negative_values(-magnitude, integer_bits)
+    )
     result = np.where(positive, result_if_positive, ONE_Q0 - result_if_positive)
     return np.where(a == 0, 1 << 30, result)
 

@@ -18,7 +18,9 @@ def mul(ctx: OpContext) -> np.ndarray:
     if first_q.per_channel or second_q.per_channel:
         raise ctx.unsupported("per-channel quantized MUL operands are not implemented")
     multiplier, shift = quantize_multiplier(
-        np.float64(first_q.single_scale) * np.float64(second_q.single_scale) / np.float64(output_q.single_scale)
+        np.float64(first_q.single_scale)
+        * np.float64(second_q.single_scale)
+        / np.float64(output_q.single_scale)
     )
     act_min, act_max = ctx.activation_range()
     first = ctx.input(0).astype(np.int64) - first_q.single_zero_point

@@ -21,12 +21,16 @@ def quantize(ctx: OpContext) -> np.ndarray:
         raise ctx.unsupported("per-channel QUANTIZE output is not implemented")
     x = ctx.input(0)
     if input_t.dtype == np.float32:
-        return quantize_floats(x, out_quant.single_scale, out_quant.single_zero_point, output_t.dtype)
+        return quantize_floats(
+            x, out_quant.single_scale, out_quant.single_zero_point, output_t.dtype
+        )
     ctx.require_dtype(input_t, np.int8, np.int16)
     in_quant = ctx.quantization(input_t)
     multiplier, shift = quantize_multiplier(
         np.float64(in_quant.single_scale) / np.float64(out_quant.single_scale)
     )
-    out = requantize(x.astype(np.int64) - in_quant.single_zero_point, multiplier, shift, ctx.rounding())
+    out = requantize(
+        x.astype(np.int64) - in_quant.single_zero_point, multiplier, shift, ctx.rounding()
+    )
     info = np.iinfo(output_t.dtype)
     return np.clip(out + out_quant.single_zero_point, info.min, info.max).astype(output_t.dtype)

@@ -31,9 +31,20 @@ def relu(ctx: OpContext) -> np.ndarray:
     low, high = BOUNDS[ctx.op.opcode]
     scale, zero_point = np.float32(output_q.single_scale), output_q.single_zero_point
     act_min = max(-128, zero_point + int(round_half_away(np.float32(low) / scale)))
-    act_max = 127 if high is None else min(127, zero_point + int(round_half_away(np.float32(high) / scale)))
-    out = requantize(ctx.input(0).astype(np.int64) - input_q.single_zero_point, multiplier, shift,
-                     ctx.rounding()) + zero_point
+    act_max = (
+        127
+        if high is None
+        else min(127, zero_point + int(round_half_away(np.float32(high) / scale)))
+    )
+    out = (
+        requantize(
+            ctx.input(0).astype(np.int64) - input_q.single_zero_point,
+            multiplier,
+            shift,
+            ctx.rounding(),
+        )
+        + zero_point
+    )
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 

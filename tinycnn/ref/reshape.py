@@ -11,9 +11,13 @@ def reshape(ctx: OpContext) -> np.ndarray:
     x = ctx.input(0)
     output_t = ctx.output_tensor()
     input_t = ctx.input_tensor(0)
-    if input_t.quantization and output_t.quantization and (
-        input_t.quantization.single_scale != output_t.quantization.single_scale
-        or input_t.quantization.single_zero_point != output_t.quantization.single_zero_point
+    if (
+        input_t.quantization
+        and output_t.quantization
+        and (
+            input_t.quantization.single_scale != output_t.quantization.single_scale
+            or input_t.quantization.single_zero_point != output_t.quantization.single_zero_point
+        )
     ):
         raise ctx.unsupported("input and output quantization differ")
     return x.reshape(x.shape[0], *output_t.shape[1:])

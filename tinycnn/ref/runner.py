@@ -87,12 +87,12 @@ def check_supported(model: Model) -> None:
 
 def _batchable(model: Model) -> bool:
     """Whether every computed tensor has a leading batch dimension of 1 that can grow."""
-    return all(
-        t.is_constant or (len(t.shape) > 0 and t.shape[0] == 1) for t in model.tensors
-    )
+    return all(t.is_constant or (len(t.shape) > 0 and t.shape[0] == 1) for t in model.tensors)
 
 
-def run_operators(model: Model, operators: list, values: dict[int, np.ndarray], rounding: str) -> None:
+def run_operators(
+    model: Model, operators: list, values: dict[int, np.ndarray], rounding: str
+) -> None:
     """Run ``operators`` in order, reading and adding tensors in ``values`` (batch first)."""
     for op in operators:
         values[op.outputs[0]] = KERNELS[op.opcode](

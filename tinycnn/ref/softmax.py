@@ -28,8 +28,10 @@ def softmax_parameters(beta: float, input_scale: float) -> tuple[int, int, int]:
     )
     multiplier, left_shift = quantize_multiplier(real)
     max_input_rescaled = (
-        1.0 * ((1 << SCALED_DIFF_INTEGER_BITS) - 1)
-        * (1 << (31 - SCALED_DIFF_INTEGER_BITS)) / (1 << left_shift)
+        1.0
+        * ((1 << SCALED_DIFF_INTEGER_BITS) - 1)
+        * (1 << (31 - SCALED_DIFF_INTEGER_BITS))
+        / (1 << left_shift)
     )
     return multiplier, left_shift, -math.floor(max_input_rescaled)
 

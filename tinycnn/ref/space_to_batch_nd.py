@@ -26,13 +26,16 @@ def space_to_batch_nd(ctx: OpContext) -> np.ndarray:
     ctx.require_dtype(ctx.input_tensor(0), np.int8)
     (block_h, block_w), paddings = _block_and_pairs(ctx)
     fill = ctx.quantization(ctx.output_tensor()).single_zero_point
-    x = np.pad(ctx.input(0), ((0, 0), tuple(paddings[0]), tuple(paddings[1]), (0, 0)), constant_values=fill)
+    x = np.pad(
+        ctx.input(0), ((0, 0), tuple(paddings[0]), tuple(paddings[1]), (0, 0)), constant_values=fill
+    )
     batch, height, width, channels = x.shape
     if height % block_h or width % block_w:
         raise ctx.unsupported("padded size is not a multiple of the block")
     blocks = x.reshape(batch, height // block_h, block_h, width // block_w, block_w, channels)
-    return blocks.transpose(2, 4, 0, 1, 3, 5).reshape(block_h * block_w * batch, height // block_h,
-                                                      width // block_w, channels)
+    return blocks.transpose(2, 4, 0, 1, 3, 5).reshape(
+        block_h * block_w * batch, height // block_h, width // block_w, channels
+    )
 
 
 def batch_to_space_nd(ctx: OpContext) -> np.ndarray:
@@ -43,4 +46,6 @@ def batch_to_space_nd(ctx: OpContext) -> np.ndarray:
     batch = folded_batch // (block_h * block_w)
     grid = x.reshape(block_h, block_w, batch, height, width, channels).transpose(2, 3, 0, 4, 1, 5)
     full = grid.reshape(batch, height * block_h, width * block_w, channels)
-    return full[:, crops[0, 0] : full.shape[1] - crops[0, 1], crops[1, 0] : full.shape[2] - crops[1, 1], :]
+    return full[
+        :, crops[0, 0] : full.shape[1] - crops[0, 1], crops[1, 0] : full.shape[2] - crops[1, 1], :
+    ]

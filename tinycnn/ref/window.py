@@ -53,7 +53,9 @@ class Window:
         ]
 
 
-def _padding_before(in_size: int, filter_size: int, stride: int, dilation: int, out_size: int) -> int:
+def _padding_before(
+    in_size: int, filter_size: int, stride: int, dilation: int, out_size: int
+) -> int:
     """TFLite's ComputePadding: half the total padding (the odd cell goes after), never negative."""
     effective_filter = (filter_size - 1) * dilation + 1
     total = (out_size - 1) * stride + effective_filter - in_size
@@ -78,7 +80,24 @@ def window_for(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: in
     out_w = _output_size(padding, in_w, filter_w, stride_w, dilation_w)
     expected = ctx.output_tensor().shape[1:3]
     if (out_h, out_w) != tuple(expected):
-        raise ctx.unsupported(f"output size {expected} does not match {padding} padding ({out_h}, {out_w})")
-    pad_top = _padding_before(in_h, filter_h, stride_h, dilation_h, out_h) if padding == "SAME" else 0
-    pad_left = _padding_before(in_w, filter_w, stride_w, dilation_w, out_w) if padding == "SAME" else 0
-    return Window(filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, out_h, out_w)
+        raise ctx.unsupported(
+            f"output size {expected} does not match {padding} padding ({out_h}, {out_w})"
+        )
+    pad_top = (
+        _padding_before(in_h, filter_h, stride_h, dilation_h, out_h) if padding == "SAME" else 0
+    )
+    pad_left = (
+        _padding_before(in_w, filter_w, stride_w, dilation_w, out_w) if padding == "SAME" else 0
+    )
+    return Window(
+        filter_h,
+        filter_w,
+        stride_h,
+        stride_w,
+        dilation_h,
+        dilation_w,
+        pad_top,
+        pad_left,
+        out_h,
+        out_w,
+    )
