@@ -267,17 +267,18 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["reference", "litert", "tflm"]),
+    type=click.Choice(["reference", "litert", "tflm", "c"]),
     default="reference",
     show_default=True,
-    help="numpy reference kernels, LiteRT reference kernels, or TFLite Micro.",
+    help="numpy reference kernels, LiteRT reference kernels, TFLite Micro, or the generated C "
+    "compiled for this machine.",
 )
 @click.option(
     "--rounding",
     type=click.Choice(["tflite", "tflm"]),
     default="tflite",
     show_default=True,
-    help="Whose rounding the reference engine reproduces: LiteRT's or TFLite Micro's.",
+    help="Whose rounding the reference engine and the generated C reproduce: LiteRT's or TFLite Micro's.",
 )
 @user_errors
 def predict_command(model_path, input_paths, output_path, engine, rounding) -> None:

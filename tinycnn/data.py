@@ -145,7 +145,9 @@ def _download(cache_dir: Path) -> Path:
                 f"({type(exc).__name__}); {INSTALL_HINT}"
             ) from None
         if Path(fetched).resolve() != (cache_dir / spec.name).resolve():
-            raise DataError(f"{cache_dir}: not writable, the download went to {fetched}; {INSTALL_HINT}")
+            raise DataError(
+                f"{cache_dir}: not writable, the download went to {fetched}; {INSTALL_HINT}"
+            )
     return cache_dir
 
 

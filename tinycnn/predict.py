@@ -13,7 +13,7 @@ from tinycnn.quantization import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.tflite_io import read_model
 
-ENGINES = ("reference", "litert", "tflm")
+ENGINES = ("reference", "litert", "tflm", "c")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -27,6 +27,10 @@ def run_engine(
     """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models)."""
     if engine == "reference":
         return run_model(model, inputs, rounding=rounding).outputs[0]
+    if engine == "c":
+        from tinycnn.codegen.host import run_c
+
+        return run_c(model, inputs, rounding)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError("the interpreters are driven for single-input, single-output models only")
     return run_interpreter(engine, content, inputs)

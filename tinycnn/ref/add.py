@@ -6,6 +6,8 @@ Both inputs are rescaled to a common scale ``2 * max(scale1, scale2)`` after a l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tinycnn.ref.context import OpContext
@@ -14,12 +16,28 @@ from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
 LEFT_SHIFT = 20  # int8: (x - zp) * 2**20 < 2**29, leaving headroom for the sum
 
 
-def add(ctx: OpContext) -> np.ndarray:
+@dataclass(frozen=True)
+class AddParams:
+    first_offset: int  # minus the zero points
+    second_offset: int
+    output_offset: int
+    first_multiplier: int
+    first_shift: int
+    second_multiplier: int
+    second_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+    rounding: str
+
+
+def add_params(ctx: OpContext) -> AddParams:
+    """The quantized parameters, as TFLite's PrepareGeneralSubOp computes them (in double)."""
     first_t, second_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
     for tensor in (first_t, second_t, output_t):
         ctx.require_dtype(tensor, np.int8)
     first_q, second_q, output_q = (ctx.quantization(t) for t in (first_t, second_t, output_t))
-    # The real factors in double, as TFLite's PrepareGeneralSubOp computes them.
     twice_max_input_scale = 2.0 * max(
         np.float64(first_q.single_scale), np.float64(second_q.single_scale)
     )
@@ -34,12 +52,28 @@ def add(ctx: OpContext) -> np.ndarray:
         / np.float64(np.float32((1 << LEFT_SHIFT) * np.float32(output_q.single_scale)))
     )
     act_min, act_max = ctx.activation_range()
-    rounding = ctx.rounding()
+    return AddParams(
+        -first_q.single_zero_point,
+        -second_q.single_zero_point,
+        output_q.single_zero_point,
+        first_multiplier,
+        first_shift,
+        second_multiplier,
+        second_shift,
+        output_multiplier,
+        output_shift,
+        act_min,
+        act_max,
+        ctx.rounding(),
+    )
 
-    first = (ctx.input(0).astype(np.int64) - first_q.single_zero_point) << LEFT_SHIFT
-    second = (ctx.input(1).astype(np.int64) - second_q.single_zero_point) << LEFT_SHIFT
-    scaled_first = requantize(first, first_multiplier, first_shift, rounding)
-    scaled_second = requantize(second, second_multiplier, second_shift, rounding)
+
+def add(ctx: OpContext) -> np.ndarray:
+    p = add_params(ctx)
+    first = (ctx.input(0).astype(np.int64) + p.first_offset) << LEFT_SHIFT
+    second = (ctx.input(1).astype(np.int64) + p.second_offset) << LEFT_SHIFT
+    scaled_first = requantize(first, p.first_multiplier, p.first_shift, p.rounding)
+    scaled_second = requantize(second, p.second_multiplier, p.second_shift, p.rounding)
     total = scaled_first + scaled_second
-    out = requantize(total, output_multiplier, output_shift, rounding) + output_q.single_zero_point
-    return np.clip(out, act_min, act_max).astype(np.int8)
+    out = requantize(total, p.output_multiplier, p.output_shift, p.rounding) + p.output_offset
+    return np.clip(out, p.act_min, p.act_max).astype(np.int8)

@@ -18,16 +18,12 @@ from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
 BOUNDS = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
 
 
-def relu(ctx: OpContext) -> np.ndarray:
-    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
-    ctx.require_dtype(input_t, np.int8)
-    ctx.require_dtype(output_t, np.int8)
-    input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
+def relu_params(ctx: OpContext) -> tuple[int, int, int, int]:
+    """(multiplier, shift, act_min, act_max): the rescaling and the quantized bounds."""
+    input_q, output_q = ctx.quantization(ctx.input_tensor(0)), ctx.quantization(ctx.output_tensor())
     multiplier, shift = quantize_multiplier(
         np.float64(np.float32(input_q.single_scale) / np.float32(output_q.single_scale))
     )
-    if ctx.op.opcode == "RELU6" and ctx.convention == "tflm":
-        return _tflm_relu6(ctx.input(0), input_q.single_scale, input_q.single_zero_point)
     low, high = BOUNDS[ctx.op.opcode]
     scale, zero_point = np.float32(output_q.single_scale), output_q.single_zero_point
     act_min = max(-128, zero_point + int(round_half_away(np.float32(low) / scale)))
@@ -36,15 +32,19 @@ def relu(ctx: OpContext) -> np.ndarray:
         if high is None
         else min(127, zero_point + int(round_half_away(np.float32(high) / scale)))
     )
-    out = (
-        requantize(
-            ctx.input(0).astype(np.int64) - input_q.single_zero_point,
-            multiplier,
-            shift,
-            ctx.rounding(),
-        )
-        + zero_point
-    )
+    return multiplier, shift, act_min, act_max
+
+
+def relu(ctx: OpContext) -> np.ndarray:
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(output_t, np.int8)
+    input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
+    if ctx.op.opcode == "RELU6" and ctx.convention == "tflm":
+        return _tflm_relu6(ctx.input(0), input_q.single_scale, input_q.single_zero_point)
+    multiplier, shift, act_min, act_max = relu_params(ctx)
+    x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
+    out = requantize(x, multiplier, shift, ctx.rounding()) + output_q.single_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 

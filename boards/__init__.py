@@ -1,0 +1,1 @@
+"""Board definitions, one TOML per board, shipped as package data."""

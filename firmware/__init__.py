@@ -1,0 +1,1 @@
+"""The C runtime sources, shipped as package data (see firmware/README.md)."""

@@ -1,0 +1,120 @@
+/* tinycnn int8 runtime: the kernels generated models call.
+ *
+ * C99, no heap, no floating point, nothing from libc beyond <stdint.h> and <string.h>.
+ * Every kernel follows the TFLite reference kernel of the same name bit for bit; the
+ * Python reference engine (tinycnn/ref/) has a module with the same stem for each file.
+ * Tensors are NHWC int8; all quantization parameters are precomputed by the generator.
+ */
+#ifndef TC_RUNTIME_H
+#define TC_RUNTIME_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* How tc_requantize rounds (see tc_fixedpoint.c). */
+typedef enum {
+    TC_ROUNDING_DOUBLE = 0, /* SaturatingRoundingDoublingHighMul + RoundingDivideByPOT */
+    TC_ROUNDING_SINGLE = 1  /* one 64-bit rounding, TFLITE_SINGLE_ROUNDING */
+} tc_rounding_t;
+
+typedef struct {
+    int32_t n, h, w, c;
+} tc_dims_t;
+
+/* ---- tc_fixedpoint.c: the one requantization function and its helpers ---- */
+int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift, tc_rounding_t rounding);
+int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
+int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent);
+int32_t tc_clamp(int32_t x, int32_t low, int32_t high);
+
+/* ---- tc_conv_s8.c, tc_depthwise_conv_s8.c ---- */
+typedef struct {
+    int32_t input_offset;  /* minus the input zero point */
+    int32_t output_offset; /* the output zero point */
+    int32_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    int32_t depth_multiplier; /* depthwise only */
+    int32_t act_min, act_max;
+    const int32_t *multiplier; /* per output channel */
+    const int32_t *shift;
+    tc_rounding_t rounding;
+} tc_conv_params_t;
+
+void tc_conv_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims, const int8_t *input,
+                const tc_dims_t *filter_dims, const int8_t *filter, const int32_t *bias,
+                const tc_dims_t *output_dims, int8_t *output);
+void tc_depthwise_conv_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims,
+                          const int8_t *input, const tc_dims_t *filter_dims, const int8_t *filter,
+                          const int32_t *bias, const tc_dims_t *output_dims, int8_t *output);
+
+/* ---- tc_fully_connected_s8.c ---- */
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t act_min, act_max;
+    const int32_t *multiplier; /* one per output unit, or a single one */
+    const int32_t *shift;
+    int32_t per_channel;
+    tc_rounding_t rounding;
+} tc_fully_connected_params_t;
+
+void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
+                           int32_t accum_depth, const int8_t *input, int32_t out_units,
+                           const int8_t *weights, const int32_t *bias, int8_t *output);
+
+/* ---- tc_max_pool_s8.c, tc_average_pool_s8.c ---- */
+typedef struct {
+    int32_t filter_h, filter_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t act_min, act_max;
+} tc_pool_params_t;
+
+void tc_max_pool_s8(const tc_pool_params_t *params, const tc_dims_t *input_dims,
+                    const int8_t *input, const tc_dims_t *output_dims, int8_t *output);
+void tc_average_pool_s8(const tc_pool_params_t *params, const tc_dims_t *input_dims,
+                        const int8_t *input, const tc_dims_t *output_dims, int8_t *output);
+
+/* ---- tc_mean_s8.c: average over height and width (GlobalAveragePooling2D) ---- */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift; /* input_scale / output_scale / count, count folded in */
+    tc_rounding_t rounding;
+} tc_mean_params_t;
+
+void tc_mean_s8(const tc_mean_params_t *params, const tc_dims_t *input_dims, const int8_t *input,
+                int8_t *output);
+
+/* ---- tc_softmax_s8.c ---- */
+typedef struct {
+    int32_t input_multiplier, input_left_shift, diff_min;
+    tc_rounding_t rounding;
+} tc_softmax_params_t;
+
+void tc_softmax_s8(const tc_softmax_params_t *params, int32_t rows, int32_t depth,
+                   const int8_t *input, int8_t *output);
+
+/* ---- tc_add_s8.c ---- */
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+    tc_rounding_t rounding;
+} tc_add_params_t;
+
+void tc_add_s8(const tc_add_params_t *params, int32_t size, const int8_t *input1,
+               const int8_t *input2, int8_t *output);
+
+/* ---- tc_pad_s8.c ---- */
+void tc_pad_s8(const tc_dims_t *input_dims, const int8_t *input, int32_t pad_top,
+               int32_t pad_left, int8_t pad_value, const tc_dims_t *output_dims, int8_t *output);
+
+/* ---- tc_relu_s8.c: RELU, RELU6, RELU_N1_TO_1 as standalone ops ---- */
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+    tc_rounding_t rounding;
+} tc_relu_params_t;
+
+void tc_relu_s8(const tc_relu_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
+#endif /* TC_RUNTIME_H */

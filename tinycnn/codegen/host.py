@@ -1,0 +1,85 @@
+"""``--engine c``: the generated C compiled for this machine and run on a batch.
+
+Builds are cached under ``$XDG_CACHE_HOME/tinycnn/c`` (default ``~/.cache``) by a hash of
+the model, the rounding convention and the runtime and template sources, so a second run of
+the same model starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn import __version__
+from tinycnn.codegen.render import firmware_dir, render_model, template_environment
+from tinycnn.errors import TinycnnError
+from tinycnn.ir import Model
+
+HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+
+
+class CompileError(TinycnnError):
+    """The C compiler is missing or refused the generated code."""
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinycnn" / "c"
+
+
+def _sources_digest() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    for path in sorted([*firmware_dir().glob("*.[ch]"), *templates.rglob("*.j2")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def compiler() -> str:
+    found = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not found:
+        raise CompileError("no C compiler found; install gcc (`apt-get install gcc`) or set CC")
+    return found
+
+
+def build_host_runner(model: Model, convention: str) -> Path:
+    """Generate and compile the model with a stdin/stdout harness; return the executable."""
+    key = f"{model.sha256[:16]}-{convention}-{_sources_digest()}"
+    executable = _cache_root() / key / "runner"
+    if executable.is_file():
+        return executable
+    _cache_root().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=_cache_root()) as work:
+        work_dir = Path(work)
+        generated = render_model(model, work_dir, convention=convention, prefix="model")
+        main = work_dir / "main.c"
+        main.write_text(template_environment().get_template("host/main.c.j2").render(
+            version=__version__, prefix=generated.prefix))
+        sources = [str(p) for p in generated.files if p.suffix == ".c"] + [str(main)]
+        result = subprocess.run([compiler(), *HOST_CFLAGS, "-o", str(work_dir / "runner"), *sources],
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr[:200])
+            raise CompileError(f"compiling the generated C failed: {first}")
+        final_dir = executable.parent
+        if not final_dir.exists():
+            os.replace(work_dir, final_dir)
+            work_dir.mkdir()  # TemporaryDirectory cleans up a folder of this name
+    return executable
+
+
+def run_c(model: Model, inputs: np.ndarray, convention: str = "tflm") -> np.ndarray:
+    """Raw outputs of the generated C for a batch of quantized inputs (single input/output)."""
+    (out,) = model.output_tensors()
+    executable = build_host_runner(model, convention)
+    payload = np.ascontiguousarray(inputs).tobytes()
+    result = subprocess.run([str(executable), str(len(inputs))], input=payload, capture_output=True,
+                            timeout=600)
+    if result.returncode != 0:
+        raise CompileError(f"the compiled model failed: {result.stderr.decode(errors='replace').strip()}")
+    return np.frombuffer(result.stdout, dtype=out.dtype).reshape(len(inputs), *out.shape[1:]).copy()

@@ -1,0 +1,105 @@
+"""Static memory plan: one activation arena, tensors sharing bytes when their lifetimes do not
+overlap.
+
+Every non-constant tensor lives from the operator that writes it (the model inputs from the
+start) to the last operator that reads it (the model outputs to the end). RESHAPE outputs
+alias their input: same bytes, no copy. Buffers are placed largest first at the lowest
+16-byte-aligned offset that does not collide with any placed buffer alive at the same time
+(the greedy-by-size strategy of TFLite Micro's GreedyMemoryPlanner). The lower bound is the
+largest total size of buffers alive at one step: no plan can use less.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tinycnn.ir import Model
+
+ALIGNMENT = 16
+ALIASING_OPS = {"RESHAPE"}
+
+
+@dataclass
+class Buffer:
+    tensors: list[int]  # tensor indices sharing these bytes
+    size_bytes: int
+    first_step: int
+    last_step: int
+    offset: int = -1
+
+
+@dataclass
+class MemoryPlan:
+    buffers: list[Buffer]
+    offsets: dict[int, int] = field(default_factory=dict)  # tensor index -> arena offset
+    arena_bytes: int = 0
+    lower_bound_bytes: int = 0
+
+    def offset_of(self, tensor_index: int) -> int:
+        return self.offsets[tensor_index]
+
+
+def _align(value: int) -> int:
+    return (value + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def plan_memory(model: Model) -> MemoryPlan:
+    steps = len(model.operators)
+    owner: dict[int, int] = {}  # tensor -> buffer position
+    buffers: list[Buffer] = []
+
+    def buffer_for(index: int, step: int) -> Buffer:
+        if index not in owner:
+            owner[index] = len(buffers)
+            buffers.append(Buffer([index], model.tensors[index].size_bytes, step, step))
+        return buffers[owner[index]]
+
+    for index in model.inputs:
+        buffer_for(index, 0)
+    for step, op in enumerate(model.operators):
+        for index in op.inputs:
+            if index >= 0 and not model.tensors[index].is_constant:
+                buffer = buffer_for(index, step)
+                buffer.last_step = max(buffer.last_step, step)
+        for index in op.outputs:
+            if op.opcode in ALIASING_OPS and index not in owner:
+                source = buffers[owner[op.inputs[0]]]
+                owner[index] = owner[op.inputs[0]]
+                source.tensors.append(index)
+                source.size_bytes = max(source.size_bytes, model.tensors[index].size_bytes)
+                source.last_step = max(source.last_step, step)
+            else:
+                buffer_for(index, step)
+    for index in model.outputs:
+        buffers[owner[index]].last_step = steps
+
+    placed: list[Buffer] = []
+    for buffer in sorted(buffers, key=lambda b: (-b.size_bytes, b.first_step)):
+        offset = 0
+        collisions = sorted(
+            (
+                b
+                for b in placed
+                if b.first_step <= buffer.last_step and buffer.first_step <= b.last_step
+            ),
+            key=lambda b: b.offset,
+        )
+        for other in collisions:
+            if offset + buffer.size_bytes <= other.offset:
+                break
+            offset = max(offset, _align(other.offset + other.size_bytes))
+        buffer.offset = offset
+        placed.append(buffer)
+
+    plan = MemoryPlan(buffers=buffers)
+    for index, position in owner.items():
+        plan.offsets[index] = buffers[position].offset
+    plan.arena_bytes = _align(max((b.offset + b.size_bytes for b in buffers), default=0))
+    plan.lower_bound_bytes = max(
+        (
+            sum(b.size_bytes for b in buffers if b.first_step <= step <= b.last_step)
+            for step in range(steps + 1)
+        ),
+        default=0,
+    )
+    return plan

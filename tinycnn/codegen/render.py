@@ -1,0 +1,124 @@
+"""Rendering an ``ir.Model`` to C source files from the Jinja2 templates in tinycnn/templates."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tinycnn import __version__
+from tinycnn.codegen.identifiers import c_comment, c_identifier, c_string
+from tinycnn.codegen.lowering import KernelCall, lower_model
+from tinycnn.codegen.planner import MemoryPlan, plan_memory
+from tinycnn.ir import Model
+
+# Kernel kind -> the runtime source that implements it (firmware/tc_<stem>_s8.c).
+KERNEL_SOURCES = {
+    "conv": "tc_conv_s8.c",
+    "depthwise_conv": "tc_depthwise_conv_s8.c",
+    "fully_connected": "tc_fully_connected_s8.c",
+    "max_pool": "tc_max_pool_s8.c",
+    "average_pool": "tc_average_pool_s8.c",
+    "softmax": "tc_softmax_s8.c",
+    "mean": "tc_mean_s8.c",
+    "add": "tc_add_s8.c",
+    "pad": "tc_pad_s8.c",
+    "relu": "tc_relu_s8.c",
+}
+RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.c")
+
+
+def c_array_body(values, per_line: int = 16) -> str:
+    """Comma-separated values, ``per_line`` to a line, indented four spaces."""
+    items = [str(int(v)) for v in values]
+    return ",\n".join("    " + ", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line))
+
+
+def template_environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("tinycnn", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        autoescape=False,
+    )
+    environment.filters.update(c_comment=c_comment, c_string=c_string, c_array_body=c_array_body)
+    return environment
+
+
+def firmware_dir() -> Path:
+    """The C runtime sources shipped inside the package (firmware/ in a checkout)."""
+    return Path(str(resources.files("tinycnn.firmware")))
+
+
+@dataclass
+class GeneratedModel:
+    prefix: str
+    plan: MemoryPlan
+    calls: list[KernelCall]
+    weight_bytes: int  # const arrays the model code adds to flash
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def runtime_sources(self) -> list[str]:
+        kinds = dict.fromkeys(call.kind for call in self.calls)
+        return [*RUNTIME_COMMON, *(KERNEL_SOURCES[k] for k in kinds)]
+
+
+def render_model(
+    model: Model,
+    out_dir: Path,
+    *,
+    convention: str = "tflm",
+    prefix: str | None = None,
+    labels: list[str] | None = None,
+    source: str | None = None,
+) -> GeneratedModel:
+    """Write ``{prefix}_model.h/.c`` and the runtime sources they need into ``out_dir``."""
+    prefix = c_identifier(prefix or model.name)
+    plan = plan_memory(model)
+    calls = lower_model(model, plan, convention)
+    for call in calls:
+        call.op_comment = c_comment(model.tensors[call.op.outputs[0]].name)
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    classes = int(np.prod(out.shape))
+    labels = list(labels) if labels else [f"class_{i}" for i in range(classes)]
+    weight_bytes = sum(array.size_bytes for call in calls for array in call.arrays)
+    context = {
+        "version": __version__,
+        "source": source or model.name,
+        "name": model.name,
+        "sha256": model.sha256,
+        "prefix": prefix,
+        "convention": convention,
+        "plan": plan,
+        "calls": calls,
+        "labels": labels,
+        "weight_bytes": weight_bytes,
+        "input_offset": plan.offset_of(inp.index),
+        "output_offset": plan.offset_of(out.index),
+        "input_bytes": inp.size_bytes,
+        "output_bytes": out.size_bytes,
+        "input_shape": list(inp.shape),
+        "output_shape": list(out.shape),
+        "input_scale": inp.quantization.single_scale,
+        "input_zero_point": inp.quantization.single_zero_point,
+        "output_scale": out.quantization.single_scale,
+        "output_zero_point": out.quantization.single_zero_point,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    environment = template_environment()
+    generated = GeneratedModel(prefix, plan, calls, weight_bytes)
+    for template, filename in (("common/model.h.j2", f"{prefix}_model.h"), ("common/model.c.j2", f"{prefix}_model.c")):
+        path = out_dir / filename
+        path.write_text(environment.get_template(template).render(context))
+        generated.files.append(path)
+    for name in generated.runtime_sources:
+        target = out_dir / name
+        shutil.copyfile(firmware_dir() / name, target)
+        generated.files.append(target)
+    return generated
