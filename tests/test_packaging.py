@@ -28,8 +28,12 @@ def test_wheel_install_ships_firmware_and_boards(tmp_path):
         timeout=300,
     )
     package = target / "tinycnn"
-    assert (package / "boards" / "nano33.toml").is_file()
+    assert (package / "boarddefs" / "nano33.toml").is_file()
     assert (package / "firmware" / "README.md").is_file()
     for source in (REPO_ROOT / "firmware").glob("*.[ch]"):
         assert (package / "firmware" / source.name).is_file(), source.name
     assert Path(package / "cli.py").is_file()
+    assert (package / "templates" / "common" / "model.c.j2").is_file()
+    assert (package / "ref" / "conv.py").is_file() and (
+        package / "codegen" / "planner.py"
+    ).is_file()

@@ -80,3 +80,32 @@ def run_interpreter(engine: str, content: bytes, inputs: np.ndarray) -> np.ndarr
     else:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     return np.stack(outputs)
+
+
+def tflm_arena_bytes(content: bytes) -> int:
+    """The arena TFLite Micro allocates for the model, as its recording allocator reports it."""
+    import ctypes
+    import os
+    import re
+    import sys
+    import tempfile
+
+    interpreter = tflm_interpreter(content)
+    sys.stdout.flush()
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            interpreter.print_allocations()  # MicroPrintf: stderr, or stdout in some builds
+            ctypes.CDLL(None).fflush(None)
+        finally:
+            for fd, copy in ((1, saved[0]), (2, saved[1])):
+                os.dup2(copy, fd)
+                os.close(copy)
+        sink.seek(0)
+        report = sink.read().decode("utf-8", "replace")
+    found = re.search(r"Arena allocation total (\d+) bytes", report)
+    if not found:
+        raise InterpreterError("TFLite Micro did not report its arena size")
+    return int(found.group(1))

@@ -58,13 +58,23 @@ def build_host_runner(model: Model, convention: str) -> Path:
         work_dir = Path(work)
         generated = render_model(model, work_dir, convention=convention, prefix="model")
         main = work_dir / "main.c"
-        main.write_text(template_environment().get_template("host/main.c.j2").render(
-            version=__version__, prefix=generated.prefix))
+        main.write_text(
+            template_environment()
+            .get_template("host/main.c.j2")
+            .render(version=__version__, prefix=generated.prefix)
+        )
         sources = [str(p) for p in generated.files if p.suffix == ".c"] + [str(main)]
-        result = subprocess.run([compiler(), *HOST_CFLAGS, "-o", str(work_dir / "runner"), *sources],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [compiler(), *HOST_CFLAGS, "-o", str(work_dir / "runner"), *sources],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
-            first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr[:200])
+            first = next(
+                (line for line in result.stderr.splitlines() if "error" in line),
+                result.stderr[:200],
+            )
             raise CompileError(f"compiling the generated C failed: {first}")
         final_dir = executable.parent
         if not final_dir.exists():
@@ -78,8 +88,11 @@ def run_c(model: Model, inputs: np.ndarray, convention: str = "tflm") -> np.ndar
     (out,) = model.output_tensors()
     executable = build_host_runner(model, convention)
     payload = np.ascontiguousarray(inputs).tobytes()
-    result = subprocess.run([str(executable), str(len(inputs))], input=payload, capture_output=True,
-                            timeout=600)
+    result = subprocess.run(
+        [str(executable), str(len(inputs))], input=payload, capture_output=True, timeout=600
+    )
     if result.returncode != 0:
-        raise CompileError(f"the compiled model failed: {result.stderr.decode(errors='replace').strip()}")
+        raise CompileError(
+            f"the compiled model failed: {result.stderr.decode(errors='replace').strip()}"
+        )
     return np.frombuffer(result.stdout, dtype=out.dtype).reshape(len(inputs), *out.shape[1:]).copy()

@@ -35,7 +35,9 @@ RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.c")
 def c_array_body(values, per_line: int = 16) -> str:
     """Comma-separated values, ``per_line`` to a line, indented four spaces."""
     items = [str(int(v)) for v in values]
-    return ",\n".join("    " + ", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line))
+    return ",\n".join(
+        "    " + ", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)
+    )
 
 
 def template_environment() -> jinja2.Environment:
@@ -96,6 +98,7 @@ def render_model(
         "prefix": prefix,
         "convention": convention,
         "plan": plan,
+        "arena_bytes": plan.arena_bytes,
         "calls": calls,
         "labels": labels,
         "weight_bytes": weight_bytes,
@@ -113,7 +116,10 @@ def render_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     environment = template_environment()
     generated = GeneratedModel(prefix, plan, calls, weight_bytes)
-    for template, filename in (("common/model.h.j2", f"{prefix}_model.h"), ("common/model.c.j2", f"{prefix}_model.c")):
+    for template, filename in (
+        ("common/model.h.j2", f"{prefix}_model.h"),
+        ("common/model.c.j2", f"{prefix}_model.c"),
+    ):
         path = out_dir / filename
         path.write_text(environment.get_template(template).render(context))
         generated.files.append(path)

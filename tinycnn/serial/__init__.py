@@ -1,0 +1,1 @@
+"""The serial protocol between host and board, and the monitor."""
