@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+
+import tomllib
 
 from tinycnn.errors import TinycnnError
 

@@ -379,5 +379,91 @@ def verify_command(target, images, as_json, data_dir) -> None:
         raise SystemExit(1)
 
 
+@cli.command("boards")
+def boards_command() -> None:
+    """List the boards `export --board` knows."""
+    from tinycnn.boards import all_boards
+
+    click.echo(f"{'board':<14} {'cpu':<14} {'clock':>8} {'flash':>9} {'RAM':>8}  framework  target")
+    for board in all_boards():
+        target = board.fqbn or board.mbed_target or board.qemu_machine or ""
+        click.echo(
+            f"{board.name:<14} {board.cpu:<14} {board.clock_hz // 1_000_000:>5} MHz {board.flash_bytes // 1024:>6} KB "
+            f"{board.ram_bytes // 1024:>5} KB  {board.framework:<9}  {target}"
+        )
+
+
+@cli.command("export")
+@click.argument("target", metavar="MODEL.tflite|RUN_DIR", type=click.Path())
+@click.option(
+    "--board",
+    "board_name",
+    default="nano33",
+    show_default=True,
+    help="Board from `tinycnn boards`.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write (for Arduino boards, the sketch folder: its name is the sketch's).",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["native", "tflm"]),
+    default="native",
+    show_default=True,
+    help="tinycnn's generated C, or TensorFlow Lite Micro (Arduino and Mbed boards).",
+)
+@click.option(
+    "--rounding",
+    type=click.Choice(["tflm", "tflite"]),
+    default="tflm",
+    show_default=True,
+    help="Whose rounding the generated C reproduces.",
+)
+@click.option(
+    "--test-images",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Test images embedded in the firmware and classified at boot.",
+)
+@click.option("--force", is_flag=True, help="Replace a folder written by an earlier export.")
+@data_dir_option
+@user_errors
+def export_command(
+    target, board_name, out_dir, runtime, rounding, test_images, force, data_dir
+) -> None:
+    """Generate a firmware project for a board; refuses when the model does not fit."""
+    from tinycnn.export import export
+
+    result = export(
+        target,
+        board_name,
+        out_dir,
+        runtime=runtime,
+        force=force,
+        test_images=test_images,
+        convention=rounding,
+        data_dir=data_dir,
+    )
+    click.echo(
+        f"wrote {result.out_dir} for {result.board.description} ({len(result.files)} files, {result.runtime} runtime)"
+    )
+    click.echo(f"flash {result.flash.describe()}")
+    click.echo(f"RAM   {result.ram.describe()}")
+    click.echo(
+        f"activation arena: {result.planned_arena_bytes} bytes planned, lower bound {result.lower_bound_bytes}"
+    )
+    if result.elf_sections:
+        sections = result.elf_sections
+        click.echo(
+            f"firmware.elf: text {sections['text']} data {sections['data']} bss {sections['bss']} bytes"
+        )
+    click.echo(f"next: {result.build_command}")
+
+
 if __name__ == "__main__":
     cli()

@@ -20,8 +20,9 @@ import numpy as np
 from tinycnn import __version__
 from tinycnn.boards import Board, load_board
 from tinycnn.codegen.identifiers import c_identifier
-from tinycnn.codegen.render import firmware_dir, render_model, template_environment
+from tinycnn.codegen.render import render_model, template_environment
 from tinycnn.errors import TinycnnError
+from tinycnn.interpreters import tflm_arena_bytes
 from tinycnn.ir import Model
 from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.tflite_io import read_model
@@ -293,7 +294,6 @@ def export(
             "content": source.content,
             "arena_bytes": generated.plan.arena_bytes,
         }
-        context["labels_c"] = source.labels
         renders = [
             ("common/app.h.j2", "tc_app.h"),
             ("common/app.c.j2", "tc_app.c"),
@@ -315,7 +315,7 @@ def export(
         if runtime == "tflm":
             for name in generated.runtime_sources + [f"{prefix}_model.c"]:
                 (work / name).unlink()
-            measured = _tflm_arena(source.content)
+            measured = tflm_arena_bytes(source.content)
             margin = max(1024, int(measured * TFLM_MARGIN_FRACTION))
             arena_bytes = (measured + margin + 15) // 16 * 16
             extras = {
@@ -375,7 +375,13 @@ def export(
             data = test_data_context if "test_data" in template else context
             (work / name).write_text(environment.get_template(template).render(data))
         sources = sorted(p.name for p in work.iterdir() if p.suffix in (".c", ".cpp"))
-        board_context = {**context, "board": board, "sources": sources, "sketch_name": out_dir.name}
+        board_context = {
+            **context,
+            "board": board,
+            "sources": sources,
+            "sketch_name": out_dir.name,
+            "runtime": runtime,
+        }
         elf_path = elf_sections = None
         if board.framework == "arduino":
             (work / f"{out_dir.name}.ino").write_text(
@@ -453,12 +459,3 @@ def _io_context(model: Model) -> dict:
         "output_scale": out.quantization.single_scale,
         "output_zero_point": out.quantization.single_zero_point,
     }
-
-
-def _tflm_arena(content: bytes) -> int:
-    from tinycnn.interpreters import tflm_arena_bytes
-
-    return tflm_arena_bytes(content)
-
-
-__all__ = ["export", "ExportResult", "ExportError", "firmware_dir"]

@@ -1,0 +1,228 @@
+"""`tinycnn export`: the qemu_m4 firmware cross-compiled and booted in QEMU, Arduino and Mbed
+projects generated, budgets enforced. Needs gcc-arm-none-eabi and qemu-system-arm, which the
+README's set-up installs: these tests fail, not skip, when they are missing."""
+
+from __future__ import annotations
+
+import re
+import select
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tinycnn.cli import cli
+from tinycnn.emulate import qemu_command
+from tinycnn.export import ExportError, export
+from tinycnn.quantization import quantize
+from tinycnn.quantize import INT8_MODEL_FILE
+from tinycnn.ref.runner import run_model
+from tinycnn.tflite_io import read_model
+
+PRED = re.compile(
+    r"TC1 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+)"
+)
+
+
+def test_toolchain_is_installed():
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"):
+        assert shutil.which(tool), f"{tool} missing: run `make test` (scripts/setup.sh installs it)"
+
+
+def _boot_lines(elf, count: int, timeout_s: float = 60.0) -> list[str]:
+    """Boot the firmware with UART0 on a pipe and read ``count`` lines (bounded in time)."""
+    process = subprocess.Popen(
+        qemu_command(elf, serial="stdio"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    lines, buffer = [], b""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(lines) < count and time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+            if ready:
+                chunk = process.stdout.read1(4096)
+                if not chunk:
+                    break
+                buffer += chunk
+                *complete, buffer = buffer.split(b"\n")
+                lines += [line.decode().strip() for line in complete]
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    return lines
+
+
+def test_qemu_firmware_predicts_like_the_host(seed_cnn_run, tmp_path, dataset):
+    result = export(seed_cnn_run, "qemu_m4", tmp_path / "fw", test_images=12)
+    assert result.elf_path.is_file()
+    assert result.elf_sections["text"] > result.flash.items["weights"]
+    assert result.elf_sections["bss"] >= result.planned_arena_bytes
+    lines = _boot_lines(result.elf_path, 13)
+    assert lines[0].startswith('TC1 HELLO model="seed_cnn"'), lines[:1]
+    assert f"arena={result.planned_arena_bytes}" in lines[0]
+    predictions = [PRED.fullmatch(line) for line in lines[1:13]]
+    assert all(predictions), lines
+
+    model = read_model(seed_cnn_run / INT8_MODEL_FILE)
+    quant = model.input_tensors()[0].quantization
+    images = quantize(
+        dataset.test_images[:12, :, :, None] / 255.0, quant.single_scale, quant.single_zero_point
+    )
+    host = run_model(model, images, rounding="tflm").outputs[0]
+    for index, match in enumerate(predictions):
+        assert int(match[1]) == index
+        assert int(match[2]) == int(np.argmax(host[index])) and int(match[4]) == int(
+            host[index].max()
+        )
+        assert int(match[5]) == int(dataset.test_labels[index])
+        assert int(match[6]) > 0  # the board's own timer measured something
+
+
+def test_nano33_sketch(seed_cnn_run, tmp_path):
+    out = tmp_path / "fashion_sketch"
+    result = export(seed_cnn_run, "nano33", out)
+    assert (out / "fashion_sketch.ino").is_file()
+    assert (
+        (out / "sketch.yaml")
+        .read_text()
+        .strip()
+        .endswith("default_fqbn: arduino:mbed_nano:nano33ble")
+    )
+    assert (
+        "arduino-cli compile --upload -p PORT --fqbn arduino:mbed_nano:nano33ble"
+        in result.build_command
+    )
+    assert (
+        out / "extras" / "seed_cnn_model_data.c"
+    ).is_file()  # the .tflite as a C array, not compiled
+    assert result.flash.fits and result.ram.fits
+    # Compile-check every source for the Nano's Cortex-M4F; the .ino against a shim of the
+    # Arduino core's few declarations (the real core cannot be downloaded here).
+    flags = [
+        "-mcpu=cortex-m4",
+        "-mthumb",
+        "-mfloat-abi=hard",
+        "-mfpu=fpv4-sp-d16",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+    ]
+    for source in out.glob("*.c"):
+        subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                "-std=c99",
+                *flags,
+                "-c",
+                str(source),
+                "-o",
+                str(tmp_path / "x.o"),
+            ],
+            check=True,
+        )
+    shim = __import__("pathlib").Path(__file__).parent / "shims"
+    subprocess.run(
+        [
+            "arm-none-eabi-g++",
+            "-x",
+            "c++",
+            "-std=gnu++17",
+            *flags,
+            f"-I{shim}",
+            f"-I{out}",
+            "-c",
+            str(out / "fashion_sketch.ino"),
+            "-o",
+            str(tmp_path / "ino.o"),
+        ],
+        check=True,
+    )
+
+
+def test_tflm_runtime_sketch(seed_cnn_run, tmp_path):
+    from tinycnn.interpreters import tflm_arena_bytes
+
+    out = tmp_path / "tflm_sketch"
+    result = export(seed_cnn_run, "nano33", out, runtime="tflm")
+    source = (out / "seed_cnn_model.cpp").read_text()
+    resolver = re.findall(r"resolver\.(\w+)\(\);", source)
+    assert resolver == [
+        "AddConv2D",
+        "AddMaxPool2D",
+        "AddReshape",
+        "AddFullyConnected",
+        "AddSoftmax",
+    ]
+    measured = tflm_arena_bytes((seed_cnn_run / INT8_MODEL_FILE).read_bytes())
+    arena = int(re.search(r"kArenaBytes = (\d+);", source)[1])
+    assert measured < arena <= measured + max(1024, measured // 10) + 16
+    assert result.ram.items["arena"] == arena
+    assert not (out / "tc_conv_s8.c").exists()  # the tinycnn runtime is not part of this sketch
+
+
+@pytest.mark.parametrize("board", ["disco_l475vg", "nucleo_f746zg"])
+def test_mbed_program(seed_cnn_run, tmp_path, board):
+    out = tmp_path / board
+    export(seed_cnn_run, board, out)
+    for name in ("main.cpp", "mbed_app.json", "CMakeLists.txt", "seed_cnn_model.c", "tc_app.c"):
+        assert (out / name).is_file(), name
+    assert "add_executable(seed_cnn_app main.cpp" in (out / "CMakeLists.txt").read_text()
+
+
+def test_model_too_big_for_the_board(tmp_path):
+    from op_harness import convert_case
+
+    # A 28x28x512 activation (401,408 bytes) cannot fit the Nano's 256 KB of RAM.
+    content = convert_case(lambda k, L, x: L.Conv2D(512, 3, padding="same")(x), (28, 28, 1))
+    (tmp_path / "wide.tflite").write_bytes(content)
+    with pytest.raises(
+        ExportError,
+        match=r"does not fit nano33: .*RAM \d+ bytes \(arena \d+ \+ stack 2048 "
+        r"\+ framework 48000\) of 262144",
+    ):
+        export(tmp_path / "wide.tflite", "nano33", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_folder_needs_force(seed_cnn_run, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "sketch"
+    args = ["export", str(seed_cnn_run), "--board", "nano33", "--out", str(out)]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert (
+        "flash " in first.output
+        and "RAM " in first.output
+        and "arduino-cli compile --upload" in first.output
+    )
+    second = runner.invoke(cli, args)
+    assert second.exit_code == 1 and "already exists; pass --force" in second.output
+    assert runner.invoke(cli, [*args, "--force"]).exit_code == 0
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    third = runner.invoke(cli, ["export", str(seed_cnn_run), "--out", str(foreign), "--force"])
+    assert third.exit_code == 1 and "was not written by tinycnn export" in third.output
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_unknown_board_and_boards_listing():
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", "x.tflite", "--board", "uno", "--out", "/tmp/never"])
+    assert result.exit_code == 1 and "unknown board 'uno'; known boards: nano33" in result.output
+    listing = runner.invoke(cli, ["boards"])
+    for name in (
+        "nano33",
+        "portenta_h7",
+        "nano_rp2040",
+        "disco_l475vg",
+        "nucleo_f746zg",
+        "qemu_m4",
+    ):
+        assert name in listing.output
