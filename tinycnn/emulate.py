@@ -40,3 +40,79 @@ def qemu_command(elf: Path, serial: str = "pty") -> list[str]:
         "-kernel",
         str(elf),
     ]
+
+
+class Emulator:
+    """qemu_m4 firmware running in QEMU with its UART on a pseudo-terminal.
+
+    Use as a context manager; the QEMU process is killed on exit, whatever happened.
+    """
+
+    def __init__(self, elf: Path, start_timeout_s: float = 30.0):
+        self.elf, self.start_timeout_s = Path(elf), start_timeout_s
+        self.process = None
+        self.port: str | None = None
+
+    def start(self) -> Emulator:
+        import re
+        import select
+        import subprocess
+        import time
+
+        self.process = subprocess.Popen(
+            qemu_command(self.elf, serial="pty"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + self.start_timeout_s
+        seen = b""
+        while time.monotonic() < deadline and self.process.poll() is None:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
+            if ready:
+                seen += self.process.stdout.read1(4096)  # QEMU names the pty on stdout
+                found = re.search(rb"char device redirected to (\S+)", seen)
+                if found:
+                    self.port = found.group(1).decode()
+                    return self
+        self.stop()
+        raise EmulatorError(
+            f"QEMU did not start: {seen.decode(errors='replace').strip() or 'no output'}"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=None) -> Path:
+    """The qemu_m4 ELF for a RUN_DIR or .tflite (exported into a cache folder once), or the
+    given .elf itself."""
+    import hashlib
+    import os
+
+    from tinycnn.export import export
+    from tinycnn.serial.monitor import resolve_model_path
+
+    target = Path(target)
+    if target.suffix == ".elf":
+        if not target.is_file():
+            raise EmulatorError(f"{target} not found")
+        return target
+    model_path = resolve_model_path(target)
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
+    root = (
+        cache_dir
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinycnn" / "qemu_m4"
+    )
+    out_dir = root / f"fw_{digest}"
+    if not (out_dir / "firmware.elf").is_file():
+        export(target, "qemu_m4", out_dir, force=True, data_dir=data_dir)
+    return out_dir / "firmware.elf"

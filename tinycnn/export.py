@@ -285,6 +285,7 @@ def export(
             "board": board.name,
             "clock_hz": board.clock_hz,
             "protocol_version": PROTOCOL_VERSION,
+            "convention": convention,
             "weight_bytes": generated.weight_bytes,
             "input_shape": list(inp.shape),
             "input_bytes": inp.size_bytes,

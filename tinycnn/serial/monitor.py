@@ -1,0 +1,355 @@
+"""The host side of the serial link: listening to a board and validating it image by image.
+
+Any pyserial URL works as the port (a device path, ``socket://``, ``loop://``). Every wait is
+bounded: per-line and per-frame timeouts, a bounded number of retries, a bounded time to
+reconnect a port that disappeared.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.errors import TinycnnError
+from tinycnn.serial.protocol import (
+    BoardError,
+    Hello,
+    Prediction,
+    hello_request,
+    image_frame,
+    parse_line,
+)
+
+DEFAULT_BAUD = 115200
+
+
+class LinkError(TinycnnError):
+    """The board cannot be reached or does not speak the protocol."""
+
+
+class PortLost(LinkError):
+    """The port disappeared (board unplugged, emulator stopped) and did not come back."""
+
+
+@dataclass
+class LinkStats:
+    lines: int = 0
+    unparsed_lines: int = 0
+    garbage_bytes: int = 0  # bytes outside printable ASCII: a wrong baud rate shows up here
+    reconnects: int = 0
+
+
+class BoardLink:
+    """A line-oriented connection to a board over pyserial, reconnecting when the port drops."""
+
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD, reconnect_s: float = 10.0):
+        self.port, self.baud, self.reconnect_s = port, baud, reconnect_s
+        self.stats = LinkStats()
+        self._serial = None
+        self._buffer = b""
+
+    def open(self) -> BoardLink:
+        import serial
+
+        try:
+            self._serial = serial.serial_for_url(
+                self.port, baudrate=self.baud, timeout=0.05, write_timeout=10
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkError(f"cannot open {self.port}: {exc}") from None
+        self._buffer = b""
+        return self
+
+    def close(self) -> None:
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+
+    def __enter__(self) -> BoardLink:
+        return self.open()
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _reconnect(self, cause: Exception) -> None:
+        """Reopen the port for up to ``reconnect_s`` seconds; PortLost if it stays gone."""
+        self.close()
+        deadline = time.monotonic() + self.reconnect_s
+        while time.monotonic() < deadline:
+            try:
+                self.open()
+                self.stats.reconnects += 1
+                return
+            except LinkError:
+                time.sleep(0.2)
+        raise PortLost(
+            f"{self.port} disappeared ({cause}) and did not come back within {self.reconnect_s:g} s"
+        )
+
+    def write(self, data: bytes) -> None:
+        import serial
+
+        try:
+            self._serial.write(data)
+            self._serial.flush()
+        except (serial.SerialException, OSError) as exc:
+            self._reconnect(exc)
+            raise PortLost(
+                f"{self.port} dropped while sending; reconnected, frame must be resent"
+            ) from None
+
+    def read_line(self, timeout_s: float) -> str | None:
+        """The next complete line, or None when none arrives within ``timeout_s``."""
+        import serial
+
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            if time.monotonic() >= deadline:
+                return None
+            try:
+                chunk = self._serial.read(4096)
+            except (serial.SerialException, OSError, TypeError) as exc:
+                self._reconnect(exc)
+                continue
+            self.stats.garbage_bytes += sum(
+                1 for b in chunk if not (32 <= b < 127 or b in (9, 10, 13))
+            )
+            self._buffer += chunk
+            if len(self._buffer) > 65536:  # no newline in 64 KiB: noise, not lines
+                self._buffer = self._buffer[-1024:]
+        raw, self._buffer = self._buffer.split(b"\n", 1)
+        self.stats.lines += 1
+        return raw.decode("ascii", "replace").strip()
+
+    def read_event(self, timeout_s: float):
+        """The next parsed protocol line (Hello, Prediction, BoardError) or None on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            line = self.read_line(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                return None
+            event = parse_line(line)
+            if event is not None:
+                return event
+            if line:
+                self.stats.unparsed_lines += 1
+
+    def hello(self, timeout_s: float = 5.0, attempts: int = 3) -> Hello:
+        """Ask the board for its banner (it may have printed it before the port was open)."""
+        for _ in range(attempts):
+            self.write(hello_request())
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                event = self.read_event(deadline - time.monotonic())
+                if isinstance(event, Hello):
+                    return event
+        if self.stats.garbage_bytes > 16:
+            raise LinkError(
+                f"no tinycnn banner on {self.port} at {self.baud} baud, only {self.stats.garbage_bytes} bytes of "
+                f"garbage: is the baud rate right? (tinycnn firmware uses {DEFAULT_BAUD})"
+            )
+        raise LinkError(
+            f"no tinycnn board answered on {self.port} (asked {attempts} times for its banner)"
+        )
+
+
+@dataclass
+class SampleResult:
+    sample_id: int
+    true_label: int
+    board_class: int | None
+    board_score: int | None
+    host_class: int
+    host_score: int
+    latency_us: int | None
+    attempts: int
+
+    @property
+    def agrees(self) -> bool:
+        return self.board_class == self.host_class and self.board_score == self.host_score
+
+
+@dataclass
+class ValidationReport:
+    hello: Hello
+    port: str
+    requested: int
+    results: list[SampleResult] = field(default_factory=list)
+    board_errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    port_lost: str | None = None  # why the run ended early, when the port went away for good
+    seconds: float = 0.0
+    link: LinkStats | None = None
+
+    @property
+    def answered(self) -> list[SampleResult]:
+        return [r for r in self.results if r.board_class is not None]
+
+    def summary(self) -> dict:
+        answered = self.answered
+        labels = np.array([r.true_label for r in answered], dtype=np.int64)
+        board = np.array([r.board_class for r in answered], dtype=np.int64)
+        host = np.array([r.host_class for r in self.results], dtype=np.int64)
+        host_labels = np.array([r.true_label for r in self.results], dtype=np.int64)
+        latencies = np.array([r.latency_us for r in answered], dtype=np.float64)
+        classes = self.hello.classes
+        confusion = np.zeros((classes, classes), dtype=np.int64)
+        if answered:
+            np.add.at(confusion, (labels, board), 1)
+        emulated = self.hello.fields.get("board") == "qemu_m4"
+        latency = {}
+        if answered:
+            latency = {
+                "mean_us": float(latencies.mean()),
+                "p50_us": float(np.percentile(latencies, 50)),
+                "p95_us": float(np.percentile(latencies, 95)),
+                "max_us": float(latencies.max()),
+            }
+            if emulated:  # -icount shift=0: one instruction per virtual nanosecond
+                latency["instructions_per_inference"] = int(round(latencies.mean() * 1000))
+        return {
+            "port": self.port,
+            "model": self.hello.model,
+            "model_sha256": self.hello.sha256,
+            "board": self.hello.fields.get("board"),
+            "requested": self.requested,
+            "sent": len(self.results),
+            "answered": len(answered),
+            "lost": len(self.results) - len(answered),
+            "interrupted": self.interrupted,
+            "port_lost": self.port_lost,
+            "board_accuracy": float(np.mean(board == labels)) if answered else None,
+            "host_int8_accuracy": float(np.mean(host == host_labels)) if self.results else None,
+            "agreement": float(np.mean([r.agrees for r in answered])) if answered else None,
+            "disagreements": [r.__dict__ for r in answered if not r.agrees],
+            "confusion": confusion.tolist(),
+            "latency": latency,
+            "retries": int(sum(r.attempts - 1 for r in self.results)),
+            "board_errors": self.board_errors,
+            "reconnects": self.link.reconnects if self.link else 0,
+            "seconds": self.seconds,
+        }
+
+
+def _host_reference(model_path: Path, count: int, rounding: str, data_dir):
+    """Test images quantized for the model, their labels, and the host int8 outputs."""
+    from tinycnn.data import load_fashion_mnist, to_float
+    from tinycnn.quantization import quantize
+    from tinycnn.ref.runner import run_model
+    from tinycnn.tflite_io import read_model
+
+    model = read_model(model_path)
+    tensor = model.input_tensors()[0]
+    dataset = load_fashion_mnist(data_dir)
+    if count > len(dataset.test_images):
+        raise LinkError(f"--validate {count}: the test set has {len(dataset.test_images)} images")
+    quant = tensor.quantization
+    images = quantize(
+        to_float(dataset.test_images[:count]), quant.single_scale, quant.single_zero_point
+    )
+    images = images.reshape(count, *tensor.shape[1:])
+    outputs = run_model(model, images, rounding=rounding).outputs[0].reshape(count, -1)
+    return model, images, dataset.test_labels[:count].astype(int), outputs
+
+
+def resolve_model_path(target: str | Path) -> Path:
+    from tinycnn.quantize import INT8_MODEL_FILE
+
+    target = Path(target)
+    path = target / INT8_MODEL_FILE if target.is_dir() else target
+    if not path.is_file():
+        raise LinkError(f"{path} not found")
+    return path
+
+
+def validate(
+    link: BoardLink,
+    model_target: str | Path,
+    count: int,
+    *,
+    data_dir=None,
+    frame_timeout_s: float = 10.0,
+    retries: int = 3,
+    on_result: Callable[[SampleResult], None] | None = None,
+) -> ValidationReport:
+    """Send ``count`` test images one frame at a time and compare the board's answers with the
+    host's int8 reference, image by image. Ctrl-C ends early with the report so far."""
+    started = time.monotonic()
+    hello = link.hello()
+    model_path = resolve_model_path(model_target)
+    model, images, labels, outputs = _host_reference(
+        model_path, count, hello.fields.get("rounding", "tflm"), data_dir
+    )
+    if hello.sha256 != model.sha256[: len(hello.sha256)]:
+        raise LinkError(
+            f"the board runs model {hello.model!r} (sha256 {hello.sha256}), not {model_path} "
+            f"(sha256 {model.sha256[:16]}): export and upload that model, or pass the right --model"
+        )
+    report = ValidationReport(hello=hello, port=link.port, requested=count, link=link.stats)
+    try:
+        for index in range(count):
+            result = SampleResult(
+                index,
+                int(labels[index]),
+                None,
+                None,
+                int(np.argmax(outputs[index])),
+                int(outputs[index].max()),
+                None,
+                0,
+            )
+            frame = image_frame(index, images[index], int(labels[index]))
+            while result.board_class is None and result.attempts <= retries:
+                result.attempts += 1
+                try:
+                    link.write(frame)
+                except PortLost:
+                    continue  # reconnected: send the frame again
+                deadline = time.monotonic() + frame_timeout_s
+                while time.monotonic() < deadline:
+                    event = link.read_event(deadline - time.monotonic())
+                    if isinstance(event, Prediction) and event.sample_id == index:
+                        result.board_class, result.board_score = event.predicted, event.score
+                        result.latency_us = event.latency_us
+                        break
+                    if isinstance(event, BoardError):
+                        report.board_errors.append(
+                            f"{event.code} id={event.sample_id}: {event.message}"
+                        )
+                        if event.sample_id == index:
+                            break  # the board dropped this frame: resend it
+                    if isinstance(event, Hello) and event.fields.get("why") == "boot":
+                        report.board_errors.append("board reset (boot banner seen mid-run)")
+                        break  # what the board was computing is gone: resend
+            report.results.append(result)
+            if on_result:
+                on_result(result)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    except PortLost as exc:
+        report.port_lost = str(exc)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def listen(
+    link: BoardLink,
+    on_event: Callable,
+    duration_s: float | None = None,
+    idle_timeout_s: float = 1.0,
+) -> None:
+    """Pass every protocol line to ``on_event`` until ``duration_s`` elapses (or forever)."""
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    while deadline is None or time.monotonic() < deadline:
+        wait = (
+            idle_timeout_s
+            if deadline is None
+            else min(idle_timeout_s, max(0.0, deadline - time.monotonic()))
+        )
+        event = link.read_event(wait)
+        if event is not None:
+            on_event(event)

@@ -1,0 +1,119 @@
+"""The tinycnn serial protocol, version 1: text lines from the board, binary frames to it.
+
+Board -> host, one ASCII line each (readable in any serial monitor):
+
+    TC1 HELLO model="seed_cnn" sha256=791cc0978de9a0ca input=1x28x28x1 classes=10 arena=27040 ...
+    TC1 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362
+    TC1 ERR code=crc id=7 msg="CRC mismatch, frame dropped"
+
+Host -> board frames: ``A5 5A | type (1 image, 2 hello request) | id u32 LE | true label i8 |
+length u16 LE | payload | CRC-16/CCITT-FALSE u16 LE`` over type..payload.
+"""
+
+from __future__ import annotations
+
+import shlex
+import struct
+from dataclasses import dataclass
+
+PROTOCOL_VERSION = 1
+PREFIX = f"TC{PROTOCOL_VERSION}"
+MAGIC = b"\xa5\x5a"
+FRAME_IMAGE = 1
+FRAME_HELLO = 2
+_HEADER = struct.Struct("<BIbH")  # type, id, true label, length
+
+
+def crc16_ccitt(data: bytes, value: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE: polynomial 0x1021, initial 0xFFFF, no reflection, no final xor."""
+    for byte in data:
+        value ^= byte << 8
+        for _ in range(8):
+            value = ((value << 1) ^ 0x1021) & 0xFFFF if value & 0x8000 else (value << 1) & 0xFFFF
+    return value
+
+
+def encode_frame(
+    frame_type: int, sample_id: int = 0, payload: bytes = b"", true_label: int = -1
+) -> bytes:
+    """One frame, ready to write to the port."""
+    if not 0 <= sample_id < 2**32:
+        raise ValueError("sample id must fit in 32 bits")
+    if not -128 <= true_label <= 127:
+        raise ValueError("true label must fit in int8")
+    body = _HEADER.pack(frame_type, sample_id, true_label, len(payload)) + payload
+    return MAGIC + body + struct.pack("<H", crc16_ccitt(body))
+
+
+def image_frame(sample_id: int, image, true_label: int = -1) -> bytes:
+    """An image frame: ``image`` is the already-quantized int8 input tensor."""
+    return encode_frame(FRAME_IMAGE, sample_id, bytes(image.astype("int8").tobytes()), true_label)
+
+
+def hello_request() -> bytes:
+    """Asks the board to repeat its banner (what it printed before the port was open is lost)."""
+    return encode_frame(FRAME_HELLO)
+
+
+@dataclass(frozen=True)
+class Hello:
+    model: str
+    sha256: str  # the first 16 hex digits of the model file's SHA-256
+    input_shape: tuple[int, ...]
+    classes: int
+    arena_bytes: int
+    fields: dict
+
+
+@dataclass(frozen=True)
+class Prediction:
+    sample_id: int
+    predicted: int
+    label: str
+    score: int
+    true_label: int  # -1 when unknown
+    latency_us: int
+
+
+@dataclass(frozen=True)
+class BoardError:
+    code: str
+    sample_id: int
+    message: str
+
+
+Line = Hello | Prediction | BoardError
+
+
+def parse_line(text: str) -> Line | None:
+    """Parse one line from the board; None for anything that is not a well-formed protocol line
+    (boot noise, a line cut by a reset, garbage from a wrong baud rate)."""
+    text = text.strip()
+    if not text.startswith(PREFIX + " "):
+        return None
+    try:
+        words = shlex.split(text)
+        kind, fields = words[1], dict(word.split("=", 1) for word in words[2:])
+        if kind == "HELLO":
+            return Hello(
+                fields["model"],
+                fields["sha256"],
+                tuple(int(d) for d in fields["input"].split("x")),
+                int(fields["classes"]),
+                int(fields["arena"]),
+                fields,
+            )
+        if kind == "PRED":
+            return Prediction(
+                int(fields["id"]),
+                int(fields["class"]),
+                fields["label"],
+                int(fields["score"]),
+                int(fields["true"]),
+                int(fields["us"]),
+            )
+        if kind == "ERR":
+            return BoardError(fields["code"], int(fields["id"]), fields.get("msg", ""))
+    except (ValueError, KeyError, IndexError):
+        return None
+    return None
