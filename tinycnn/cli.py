@@ -465,5 +465,294 @@ def export_command(
     click.echo(f"next: {result.build_command}")
 
 
+def _format_validation(summary: dict, class_names) -> str:
+    lines = [
+        f"board {summary['board']} on {summary['port']}: model {summary['model']} (sha256 {summary['model_sha256']})",
+        f"images sent {summary['sent']} of {summary['requested']}, answered {summary['answered']}, "
+        f"lost {summary['lost']}, retries {summary['retries']}, reconnects {summary['reconnects']}",
+    ]
+    if summary["answered"]:
+        latency = summary["latency"]
+        lines += [
+            f"on-device accuracy   {100 * summary['board_accuracy']:.2f} %",
+            f"host int8 accuracy   {100 * summary['host_int8_accuracy']:.2f} % (same images, reference engine)",
+            f"agreement            {100 * summary['agreement']:.2f} % of images: same class and score as the host",
+            f"latency              mean {latency['mean_us']:.0f} us, p50 {latency['p50_us']:.0f} us, "
+            f"p95 {latency['p95_us']:.0f} us, max {latency['max_us']:.0f} us (board timer)",
+        ]
+        if "instructions_per_inference" in latency:
+            lines.append(
+                f"instructions         {latency['instructions_per_inference']:,} per inference "
+                "(QEMU -icount shift=0: 1 instruction = 1 ns)"
+            )
+    for row in summary["disagreements"][:20]:
+        lines.append(
+            f"DISAGREE image {row['sample_id']}: board class {row['board_class']} score {row['board_score']}, "
+            f"host class {row['host_class']} score {row['host_score']}"
+        )
+    if summary["answered"]:
+        lines += ["", "confusion matrix (rows: true class, columns: board's prediction)"]
+        lines.append(" " * 12 + "".join(f"{i:>6}" for i in range(len(summary["confusion"]))))
+        for i, row in enumerate(summary["confusion"]):
+            name = class_names[i] if i < len(class_names) else str(i)
+            lines.append(f"{i} {name[:10]:<10}" + "".join(f"{count:>6}" for count in row))
+    for error in summary["board_errors"][:10]:
+        lines.append(f"board said: {error}")
+    if summary["interrupted"]:
+        lines.append("interrupted: the figures above cover the images answered so far")
+    if summary["port_lost"]:
+        lines.append(f"stopped: {summary['port_lost']}")
+    return "\n".join(lines)
+
+
+def _write_csv(path: str, report) -> None:
+    import csv
+
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(
+            [
+                "sample_id",
+                "true_label",
+                "board_class",
+                "board_score",
+                "host_class",
+                "host_score",
+                "agrees",
+                "latency_us",
+                "attempts",
+            ]
+        )
+        for r in report.results:
+            writer.writerow(
+                [
+                    r.sample_id,
+                    r.true_label,
+                    r.board_class,
+                    r.board_score,
+                    r.host_class,
+                    r.host_score,
+                    int(r.agrees),
+                    r.latency_us,
+                    r.attempts,
+                ]
+            )
+
+
+def _run_monitor(
+    port, baud, validate_count, model, as_json, csv_path, frame_timeout, retries, duration, data_dir
+) -> None:
+    from tinycnn.data import CLASS_NAMES
+    from tinycnn.serial.monitor import BoardLink, listen, validate
+    from tinycnn.serial.protocol import BoardError, Hello, Prediction
+
+    with BoardLink(port, baud) as link:
+        if validate_count:
+            if not model:
+                raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
+            with click.progressbar(
+                length=validate_count,
+                label="validating",
+                file=click.get_text_stream("stderr"),
+                show_pos=True,
+            ) as bar:
+                report = validate(
+                    link,
+                    model,
+                    validate_count,
+                    data_dir=data_dir,
+                    frame_timeout_s=frame_timeout,
+                    retries=retries,
+                    on_result=lambda _: bar.update(1),
+                )
+            summary = report.summary()
+            if csv_path:
+                _write_csv(csv_path, report)
+            click.echo(json.dumps(summary) if as_json else _format_validation(summary, CLASS_NAMES))
+            failed = (
+                summary["lost"]
+                or summary["agreement"] != 1.0
+                or summary["port_lost"]
+                or summary["interrupted"]
+            )
+            if failed:
+                raise SystemExit(1)
+            return
+        hello = link.hello()
+        click.echo(
+            f"board: {hello.model} (sha256 {hello.sha256}) input {'x'.join(map(str, hello.input_shape))}, "
+            f"arena {hello.arena_bytes} bytes, board {hello.fields.get('board')}; listening on {port}"
+        )
+        import numpy as np
+
+        seen, correct, latencies = 0, 0, []
+
+        def show(event):
+            nonlocal seen, correct
+            if isinstance(event, Prediction):
+                seen += 1
+                latencies.append(event.latency_us)
+                verdict = ""
+                if event.true_label >= 0:
+                    correct += event.predicted == event.true_label
+                    verdict = (
+                        " ok"
+                        if event.predicted == event.true_label
+                        else f" WRONG (true {CLASS_NAMES[event.true_label] if event.true_label < 10 else event.true_label})"
+                    )
+                p50, p95 = (float(np.percentile(latencies, q)) for q in (50, 95))
+                click.echo(
+                    f"{event.source} #{event.sample_id:<5} {event.label:<12} score {event.score:>4}{verdict}   "
+                    f"running accuracy {100 * correct / seen:.1f} %  latency mean {np.mean(latencies):.0f} "
+                    f"p50 {p50:.0f} p95 {p95:.0f} us"
+                )
+            elif isinstance(event, BoardError):
+                click.echo(f"board error {event.code} (id {event.sample_id}): {event.message}")
+            elif isinstance(event, Hello):
+                click.echo(
+                    f"board banner ({event.fields.get('why', '?')}): {event.model} sha256 {event.sha256}"
+                )
+
+        try:
+            listen(link, show, duration_s=duration)
+        except KeyboardInterrupt:
+            pass
+        click.echo(
+            f"{seen} predictions, {correct} correct"
+            + (f", latency mean {np.mean(latencies):.0f} us" if latencies else "")
+        )
+
+
+monitor_options = [
+    click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True),
+    click.option(
+        "--validate",
+        "validate_count",
+        type=click.IntRange(min=1, max=10_000),
+        default=None,
+        help="Send this many test images and check the board's answers against the host.",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the validation summary as JSON."),
+    click.option(
+        "--csv",
+        "csv_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Write one row per validated image.",
+    ),
+    click.option(
+        "--frame-timeout",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Seconds to wait for the answer to one frame before resending it.",
+    ),
+    click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True),
+    click.option(
+        "--duration",
+        type=click.FloatRange(min=0.1),
+        default=None,
+        help="Listen mode: stop after this many seconds (default: until Ctrl-C).",
+    ),
+]
+
+
+def _with_options(options):
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@cli.command("monitor")
+@click.option(
+    "--port",
+    required=True,
+    help="Serial port or pyserial URL (/dev/ttyACM0, socket://host:port, ...).",
+)
+@click.option(
+    "--model", default=None, help="MODEL.tflite or RUN_DIR the board runs (for --validate)."
+)
+@_with_options(monitor_options)
+@data_dir_option
+@user_errors
+def monitor_command(
+    port, model, baud, validate_count, as_json, csv_path, frame_timeout, retries, duration, data_dir
+) -> None:
+    """Watch a board's predictions, or validate it image by image against the host's int8 results."""
+    _run_monitor(
+        port,
+        baud,
+        validate_count,
+        model,
+        as_json,
+        csv_path,
+        frame_timeout,
+        retries,
+        duration,
+        data_dir,
+    )
+
+
+@cli.command("emulate")
+@click.argument("target", metavar="RUN_DIR|MODEL.tflite|FIRMWARE.elf", type=click.Path())
+@click.option("--board", type=click.Choice(["qemu_m4"]), default="qemu_m4", show_default=True)
+@click.option(
+    "--monitor",
+    "run_monitor",
+    is_flag=True,
+    help="Run `tinycnn monitor` on the emulated board's port.",
+)
+@click.option("--model", default=None, help="The model of a FIRMWARE.elf, for --validate.")
+@_with_options(monitor_options)
+@data_dir_option
+@user_errors
+def emulate_command(
+    target,
+    board,
+    run_monitor,
+    model,
+    baud,
+    validate_count,
+    as_json,
+    csv_path,
+    frame_timeout,
+    retries,
+    duration,
+    data_dir,
+) -> None:
+    """Boot the qemu_m4 firmware in QEMU (mps2-an386) with its UART on a pseudo-terminal."""
+    import time
+
+    from tinycnn.emulate import Emulator, firmware_for
+
+    elf = firmware_for(target, data_dir=data_dir)
+    model = model or (None if str(target).endswith(".elf") else target)
+    with Emulator(elf) as emulator:
+        if not run_monitor:
+            click.echo(f"{elf} running in QEMU; serial port {emulator.port} (Ctrl-C stops it)")
+            try:
+                while emulator.process.poll() is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+            return
+        click.echo(f"emulated board on {emulator.port}", err=True)
+        _run_monitor(
+            emulator.port,
+            baud,
+            validate_count,
+            model,
+            as_json,
+            csv_path,
+            frame_timeout,
+            retries,
+            duration,
+            data_dir,
+        )
+
+
 if __name__ == "__main__":
     cli()

@@ -312,7 +312,11 @@ def validate(
                 deadline = time.monotonic() + frame_timeout_s
                 while time.monotonic() < deadline:
                     event = link.read_event(deadline - time.monotonic())
-                    if isinstance(event, Prediction) and event.sample_id == index:
+                    if (
+                        isinstance(event, Prediction)
+                        and event.source == "host"
+                        and event.sample_id == index
+                    ):
                         result.board_class, result.board_score = event.predicted, event.score
                         result.latency_us = event.latency_us
                         break

@@ -3,7 +3,7 @@
 Board -> host, one ASCII line each (readable in any serial monitor):
 
     TC1 HELLO model="seed_cnn" sha256=791cc0978de9a0ca input=1x28x28x1 classes=10 arena=27040 ...
-    TC1 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362
+    TC1 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362 src=host
     TC1 ERR code=crc id=7 msg="CRC mismatch, frame dropped"
 
 Host -> board frames: ``A5 5A | type (1 image, 2 hello request) | id u32 LE | true label i8 |
@@ -73,6 +73,7 @@ class Prediction:
     score: int
     true_label: int  # -1 when unknown
     latency_us: int
+    source: str  # "host" for a frame the host sent, "demo" for an embedded test image
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def parse_line(text: str) -> Line | None:
                 int(fields["score"]),
                 int(fields["true"]),
                 int(fields["us"]),
+                fields.get("src", "host"),
             )
         if kind == "ERR":
             return BoardError(fields["code"], int(fields["id"]), fields.get("msg", ""))
