@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 
 import click
 
@@ -553,7 +554,7 @@ def _run_monitor(
             with click.progressbar(
                 length=validate_count,
                 label="validating",
-                file=click.get_text_stream("stderr"),
+                file=sys.stderr,
                 show_pos=True,
             ) as bar:
                 report = validate(
@@ -598,7 +599,7 @@ def _run_monitor(
                     verdict = (
                         " ok"
                         if event.predicted == event.true_label
-                        else f" WRONG (true {CLASS_NAMES[event.true_label] if event.true_label < 10 else event.true_label})"
+                        else f" WRONG (true {CLASS_NAMES[event.true_label % len(CLASS_NAMES)]})"
                     )
                 p50, p95 = (float(np.percentile(latencies, q)) for q in (50, 95))
                 click.echo(

@@ -48,8 +48,11 @@ class Emulator:
     Use as a context manager; the QEMU process is killed on exit, whatever happened.
     """
 
-    def __init__(self, elf: Path, start_timeout_s: float = 30.0):
-        self.elf, self.start_timeout_s = Path(elf), start_timeout_s
+    def __init__(self, elf: Path, start_timeout_s: float = 30.0, tcp_port: int | None = None):
+        """With ``tcp_port`` the UART is a TCP server on 127.0.0.1 (pyserial ``socket://``)
+        instead of a pty: a restarted emulator keeps the same address, like a board that
+        resets and re-enumerates on the same port."""
+        self.elf, self.start_timeout_s, self.tcp_port = Path(elf), start_timeout_s, tcp_port
         self.process = None
         self.port: str | None = None
 
@@ -79,6 +82,20 @@ class Emulator:
         raise EmulatorError(
             f"QEMU did not start: {seen.decode(errors='replace').strip() or 'no output'}"
         )
+
+    def _wait_for_tcp(self, deadline: float) -> Emulator:
+        import socket
+        import time
+
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.tcp_port), timeout=0.5).close()
+                self.port = f"socket://127.0.0.1:{self.tcp_port}"
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise EmulatorError(f"QEMU did not open 127.0.0.1:{self.tcp_port}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -35,6 +35,10 @@ class PortLost(LinkError):
     """The port disappeared (board unplugged, emulator stopped) and did not come back."""
 
 
+class Reconnected(LinkError):
+    """The port dropped while sending and was reopened: the frame must be sent again."""
+
+
 @dataclass
 class LinkStats:
     lines: int = 0
@@ -141,7 +145,10 @@ class BoardLink:
     def hello(self, timeout_s: float = 5.0, attempts: int = 3) -> Hello:
         """Ask the board for its banner (it may have printed it before the port was open)."""
         for _ in range(attempts):
-            self.write(hello_request())
+            try:
+                self.write(hello_request())
+            except Reconnected:
+                continue
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 event = self.read_event(deadline - time.monotonic())
@@ -307,8 +314,8 @@ def validate(
                 result.attempts += 1
                 try:
                     link.write(frame)
-                except PortLost:
-                    continue  # reconnected: send the frame again
+                except Reconnected:
+                    continue  # send the frame again
                 deadline = time.monotonic() + frame_timeout_s
                 while time.monotonic() < deadline:
                     event = link.read_event(deadline - time.monotonic())
