@@ -12,6 +12,9 @@ demo: setup
 	$(TINYCNN) train --model $(MODEL) --out $(RUN_DIR) --force
 	$(TINYCNN) quantize $(RUN_DIR)
 	$(TINYCNN) evaluate $(RUN_DIR)
+	$(TINYCNN) verify $(RUN_DIR) --images 1000
+	$(TINYCNN) export $(RUN_DIR) --board qemu_m4 --out $(RUN_DIR)/qemu_fw --force
+	$(TINYCNN) emulate $(RUN_DIR)/qemu_fw/firmware.elf --model $(RUN_DIR) --monitor --validate 300
 
 test: setup
 	.venv/bin/python -m pytest -q

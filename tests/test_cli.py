@@ -115,7 +115,7 @@ def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
     images = quantize(dataset.test_images[:20, :, :, None] / 255.0, 1 / 255, -128)
     np.save(tmp_path / "x.npy", images)
     outputs = {}
-    for engine in ("reference", "litert", "tflm"):
+    for engine in ("reference", "litert", "tflm", "c"):
         result = runner.invoke(
             cli,
             [
@@ -133,6 +133,7 @@ def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
         outputs[engine] = np.load(tmp_path / f"{engine}.npy")
         assert outputs[engine].dtype == np.int8 and outputs[engine].shape == (20, 10)
     assert np.array_equal(outputs["reference"], outputs["litert"])
+    assert np.array_equal(outputs["reference"], outputs["c"])
     assert np.array_equal(outputs["reference"], outputs["tflm"])
 
 
