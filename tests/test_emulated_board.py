@@ -170,7 +170,7 @@ def test_monitor_survives_port_loss_and_board_reset(firmware, seed_cnn_run):
         with BoardLink(emulators[0].port, reconnect_s=20) as link:
             report = validate(link, seed_cnn_run, 30, frame_timeout_s=8, on_result=reset_board_once)
         summary = report.summary()
-        assert summary["answered"] == 30 and summary["agreement"] == 1.0
+        assert summary["answered"] == 30 and summary["agreement"] == 1.0, summary
         assert summary["reconnects"] >= 1
     finally:
         for emulator in emulators:

@@ -23,7 +23,7 @@ from tinycnn.ref.runner import run_model
 from tinycnn.tflite_io import read_model
 
 PRED = re.compile(
-    r"TC1 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+)"
+    r"TC1 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+) src=(demo|host)"
 )
 
 

@@ -62,12 +62,17 @@ class Emulator:
         import subprocess
         import time
 
+        serial = (
+            "pty" if self.tcp_port is None else f"tcp:127.0.0.1:{self.tcp_port},server=on,wait=off"
+        )
         self.process = subprocess.Popen(
-            qemu_command(self.elf, serial="pty"),
+            qemu_command(self.elf, serial=serial),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        if self.tcp_port is not None:
+            return self._wait_for_tcp(time.monotonic() + self.start_timeout_s)
         deadline = time.monotonic() + self.start_timeout_s
         seen = b""
         while time.monotonic() < deadline and self.process.poll() is None:

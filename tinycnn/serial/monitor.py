@@ -101,8 +101,8 @@ class BoardLink:
             self._serial.write(data)
             self._serial.flush()
         except (serial.SerialException, OSError) as exc:
-            self._reconnect(exc)
-            raise PortLost(
+            self._reconnect(exc)  # PortLost if it does not come back
+            raise Reconnected(
                 f"{self.port} dropped while sending; reconnected, frame must be resent"
             ) from None
 
