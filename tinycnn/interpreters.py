@@ -16,8 +16,15 @@ class InterpreterError(TinycnnError):
     """An interpreter refused the model."""
 
 
-def litert_interpreter(content: bytes, *, reference: bool = True, num_threads: int = 1):
-    """A LiteRT interpreter over ``content`` with tensors allocated."""
+def litert_interpreter(
+    content: bytes,
+    *,
+    reference: bool = True,
+    num_threads: int = 1,
+    preserve_all_tensors: bool = False,
+):
+    """A LiteRT interpreter over ``content`` with tensors allocated; ``preserve_all_tensors``
+    keeps intermediate tensors readable after ``invoke``."""
     from ai_edge_litert import interpreter as litert
 
     resolver = (
@@ -30,6 +37,7 @@ def litert_interpreter(content: bytes, *, reference: bool = True, num_threads: i
             model_content=content,
             experimental_op_resolver_type=resolver,
             num_threads=num_threads,
+            experimental_preserve_all_tensors=preserve_all_tensors,
         )
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:

@@ -17,6 +17,7 @@ import numpy as np
 
 from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
+from tinycnn.tflite_io import TFLITE_IDENTIFIER
 from tinycnn.train import (
     CONFIG_FILE,
     RunError,
@@ -28,7 +29,6 @@ from tinycnn.train import (
 
 INT8_MODEL_FILE = "model_int8.tflite"
 QUANTIZE_FILE = "quantize.json"
-TFLITE_IDENTIFIER = b"TFL3"
 
 
 class ConversionError(TinycnnError):

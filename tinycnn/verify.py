@@ -25,7 +25,12 @@ import numpy as np
 
 from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
-from tinycnn.interpreters import InterpreterError, run_interpreter, tflm_interpreter
+from tinycnn.interpreters import (
+    InterpreterError,
+    litert_interpreter,
+    run_interpreter,
+    tflm_interpreter,
+)
 from tinycnn.ir import Model
 from tinycnn.quantization import dequantize, quantize
 from tinycnn.quantize import INT8_MODEL_FILE
@@ -148,14 +153,7 @@ def _interpreter_tensors(
 ) -> dict[int, np.ndarray]:
     """Every listed tensor's value after one invocation, read with all tensors preserved."""
     if engine == "litert":
-        from ai_edge_litert import interpreter as litert
-
-        interpreter = litert.Interpreter(
-            model_content=content,
-            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
-            experimental_preserve_all_tensors=True,
-        )
-        interpreter.allocate_tensors()
+        interpreter = litert_interpreter(content, preserve_all_tensors=True)
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample[np.newaxis])
         interpreter.invoke()
         return {i: interpreter.get_tensor(i) for i in indices}
