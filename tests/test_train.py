@@ -53,9 +53,8 @@ def test_same_seed_same_result(tmp_path):
     history_a = json.loads((tmp_path / "a" / "history.json").read_text())
     history_b = json.loads((tmp_path / "b" / "history.json").read_text())
     assert history_a["loss"] == history_b["loss"]
-    other = train(TrainConfig("dnn", epochs=2, batch_size=64, subset=3000, seed=8), tmp_path / "c")
+    train(TrainConfig("dnn", epochs=2, batch_size=64, subset=3000, seed=8), tmp_path / "c")
     assert json.loads((tmp_path / "c" / "history.json").read_text())["loss"] != history_a["loss"]
-    del other
 
 
 def test_existing_run_is_not_overwritten_without_force(tmp_path):
