@@ -1,6 +1,7 @@
 /* tinycnn int8 runtime: the kernels generated models call.
  *
- * C99, no heap, no floating point, nothing from libc beyond <stdint.h> and <string.h>.
+ * C99, no heap, nothing from libc beyond <stdint.h> and <string.h>, no floating point but in
+ * QUANTIZE and DEQUANTIZE at the edges of a model with a float interface.
  * Every kernel follows the TFLite reference kernel of the same name bit for bit; the
  * Python reference engine (tinycnn/ref/) has a module with the same stem for each file.
  * Tensors are NHWC int8; all quantization parameters are precomputed by the generator.
@@ -26,6 +27,23 @@ int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift, tc_rounding_
 int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
 int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent);
 int32_t tc_clamp(int32_t x, int32_t low, int32_t high);
+
+/* ---- tc_gemmlowp.c: Q-format fixed point for SOFTMAX and LOGISTIC ---- */
+/* x * 2^exponent: saturating left shift, or rounding right shift for a negative exponent. */
+int32_t tc_multiply_by_pot(int32_t x, int32_t exponent);
+/* exp(a) for a <= 0 given in Q(integer_bits); the result is Q0. */
+int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits);
+/* 1 / (1 + a) for a in [0, 1), Q0 in and out: three Newton-Raphson steps. */
+int32_t tc_one_over_one_plus_x(int32_t a);
+
+/* Offset of element (n, h, w, c) in a tensor broadcast to a larger shape: its size-1
+ * dimensions repeat (numpy's and TFLite's broadcasting of 4-D shapes). */
+static inline int32_t tc_broadcast_offset(const tc_dims_t *dims, int32_t n, int32_t h, int32_t w,
+                                          int32_t c)
+{
+    return (((dims->n == 1 ? 0 : n) * dims->h + (dims->h == 1 ? 0 : h)) * dims->w +
+            (dims->w == 1 ? 0 : w)) * dims->c + (dims->c == 1 ? 0 : c);
+}
 
 /* ---- tc_conv_s8.c, tc_depthwise_conv_s8.c ---- */
 typedef struct {
@@ -100,8 +118,60 @@ typedef struct {
     tc_rounding_t rounding;
 } tc_add_params_t;
 
-void tc_add_s8(const tc_add_params_t *params, int32_t size, const int8_t *input1,
-               const int8_t *input2, int8_t *output);
+void tc_add_s8(const tc_add_params_t *params, const tc_dims_t *input1_dims, const int8_t *input1,
+               const tc_dims_t *input2_dims, const int8_t *input2, const tc_dims_t *output_dims,
+               int8_t *output);
+
+/* ---- tc_mul_s8.c ---- */
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+    tc_rounding_t rounding;
+} tc_mul_params_t;
+
+void tc_mul_s8(const tc_mul_params_t *params, const tc_dims_t *input1_dims, const int8_t *input1,
+               const tc_dims_t *input2_dims, const int8_t *input2, const tc_dims_t *output_dims,
+               int8_t *output);
+
+/* ---- tc_concatenation_s8.c ---- */
+void tc_concatenation_s8(int32_t count, const int8_t *const *inputs, const int32_t *axis_sizes,
+                         int32_t outer, int32_t inner, int8_t *output);
+
+/* ---- tc_quantize_s8.c: int8 -> int8 requantization ---- */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift; /* input_scale / output_scale */
+    tc_rounding_t rounding;
+} tc_quantize_params_t;
+
+void tc_quantize_s8(const tc_quantize_params_t *params, int32_t size, const int8_t *input,
+                    int8_t *output);
+
+/* ---- tc_quantize_s8.c: float -> int8; tc_dequantize_s8.c: int8 -> float ---- */
+typedef struct {
+    float scale;
+    int32_t zero_point;
+} tc_quantize_f32_params_t;
+
+typedef tc_quantize_f32_params_t tc_dequantize_params_t;
+
+void tc_quantize_f32_s8(const tc_quantize_f32_params_t *params, int32_t size, const float *input,
+                        int8_t *output);
+void tc_dequantize_s8(const tc_dequantize_params_t *params, int32_t size, const int8_t *input,
+                      float *output);
+
+/* ---- tc_space_to_batch_nd_s8.c: SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND on [N, H, W, C] ---- */
+typedef struct {
+    int32_t block_h, block_w;
+    int32_t pad_top, pad_left; /* paddings for SPACE_TO_BATCH_ND, crops for BATCH_TO_SPACE_ND */
+    int8_t pad_value;          /* the output zero point */
+} tc_space_to_batch_params_t;
+
+void tc_space_to_batch_nd_s8(const tc_space_to_batch_params_t *params, const tc_dims_t *input_dims,
+                             const int8_t *input, const tc_dims_t *output_dims, int8_t *output);
+void tc_batch_to_space_nd_s8(const tc_space_to_batch_params_t *params, const tc_dims_t *input_dims,
+                             const int8_t *input, const tc_dims_t *output_dims, int8_t *output);
 
 /* ---- tc_pad_s8.c ---- */
 void tc_pad_s8(const tc_dims_t *input_dims, const int8_t *input, int32_t pad_top,
@@ -116,5 +186,37 @@ typedef struct {
 } tc_relu_params_t;
 
 void tc_relu_s8(const tc_relu_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
+/* ---- tc_leaky_relu_s8.c ---- */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t identity_multiplier, identity_shift; /* input_scale / output_scale */
+    int32_t alpha_multiplier, alpha_shift;       /* alpha * input_scale / output_scale */
+    tc_rounding_t rounding;
+} tc_leaky_relu_params_t;
+
+void tc_leaky_relu_s8(const tc_leaky_relu_params_t *params, int32_t size, const int8_t *input,
+                      int8_t *output);
+
+/* ---- tc_logistic_s8.c: output scale 1/256, zero point -128 ---- */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t input_multiplier, input_left_shift; /* input_scale * 2^27 */
+    int32_t input_radius; /* |x - zero point| from which the output saturates */
+    tc_rounding_t rounding;
+} tc_logistic_params_t;
+
+void tc_logistic_s8(const tc_logistic_params_t *params, int32_t size, const int8_t *input,
+                    int8_t *output);
+
+/* ---- tc_hard_swish_s8.c ---- */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t output_multiplier_16, output_exponent;   /* Q15, (input_scale / 128) / output_scale */
+    int32_t reluish_multiplier_16, reluish_exponent; /* Q15, (input_scale / 128) / (3 / 32768) */
+} tc_hard_swish_params_t;
+
+void tc_hard_swish_s8(const tc_hard_swish_params_t *params, int32_t size, const int8_t *input,
+                      int8_t *output);
 
 #endif /* TC_RUNTIME_H */

@@ -1,13 +1,17 @@
 """The generated C, compiled for this machine with -Wall -Wextra -Werror, against the
 reference engine: all 10,000 test images, the TFLM repository's models, and per-op cases."""
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 from conftest import SHARED_MODELS
-from op_harness import convert_case, random_inputs
+from op_harness import convert_case, first_mismatch, random_inputs
 
 from tinycnn.codegen.host import run_c
 from tinycnn.codegen.identifiers import IDENTIFIER, c_identifier
+from tinycnn.codegen.lowering import LOWERINGS
 from tinycnn.codegen.render import render_model
 from tinycnn.ir import UnsupportedOperator
 from tinycnn.quantization import quantize
@@ -51,54 +55,150 @@ def test_shared_models_bit_exact(name, samples):
         )
 
 
+def _hard_swish(keras, v):
+    return v * keras.activations.relu(v + 3.0, max_value=6.0) / 6.0
+
+
+class Case(NamedTuple):
+    build: Callable  # (keras, layers, input) -> output
+    shape: tuple[int, ...]  # input shape without the batch
+    ops: tuple[str, ...]  # operators the converted model must contain
+    calibration_range: float = 2.0
+    int8_io: bool = True  # False: float input and output (QUANTIZE, DEQUANTIZE at the edges)
+
+
 CASES = {
-    "conv_1x9x9x3_k3_s2_same_relu6": (
+    "conv_1x9x9x3_k3_s2_same_relu6": Case(
         lambda k, L, x: L.Conv2D(5, 3, strides=2, padding="same", activation="relu6")(x),
         (9, 9, 3),
+        ("CONV_2D",),
     ),
-    "conv_1x8x7x2_k2x3_valid_nobias": (
-        lambda k, L, x: L.Conv2D(4, (2, 3), use_bias=False)(x),
-        (8, 7, 2),
+    "conv_1x8x7x2_k2x3_valid_nobias": Case(
+        lambda k, L, x: L.Conv2D(4, (2, 3), use_bias=False)(x), (8, 7, 2), ("CONV_2D",)
     ),
-    "dw_1x9x9x3_k3_s2_same_m2": (
+    "conv_1x11x11x1_k3_d2_same": Case(
+        lambda k, L, x: L.Conv2D(4, 3, padding="same", dilation_rate=2)(x),
+        (11, 11, 1),
+        ("SPACE_TO_BATCH_ND", "CONV_2D", "BATCH_TO_SPACE_ND"),
+    ),
+    "conv_1x12x12x2_k3_d3_valid_relu": Case(
+        lambda k, L, x: L.Conv2D(3, 3, dilation_rate=3, activation="relu")(x),
+        (12, 12, 2),
+        ("SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"),
+    ),
+    "dw_1x9x9x3_k3_s2_same_m2": Case(
         lambda k, L, x: L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(x),
         (9, 9, 3),
+        ("DEPTHWISE_CONV_2D",),
     ),
-    "maxpool_1x9x9x3_p3_s2_same": (
-        lambda k, L, x: L.MaxPooling2D(3, strides=2, padding="same")(x),
-        (9, 9, 3),
+    "dw_1x11x11x2_k3_d2_same": Case(
+        lambda k, L, x: L.DepthwiseConv2D(3, padding="same", dilation_rate=2)(x),
+        (11, 11, 2),
+        ("SPACE_TO_BATCH_ND", "DEPTHWISE_CONV_2D"),
     ),
-    "avgpool_1x7x7x3_p3_s2_same": (
+    "maxpool_1x9x9x3_p3_s2_same": Case(
+        lambda k, L, x: L.MaxPooling2D(3, strides=2, padding="same")(x), (9, 9, 3), ("MAX_POOL_2D",)
+    ),
+    "avgpool_1x7x7x3_p3_s2_same": Case(
         lambda k, L, x: L.AveragePooling2D(3, strides=2, padding="same")(x),
         (7, 7, 3),
+        ("AVERAGE_POOL_2D",),
     ),
-    "gap_mean_1x7x7x4": (lambda k, L, x: L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x)), (7, 7, 3)),
-    "add_residual": (lambda k, L, x: L.Add()([L.Conv2D(3, 3, padding="same")(x), x]), (6, 6, 3)),
-    "zero_padding": (
-        lambda k, L, x: L.Conv2D(2, 1)(L.ZeroPadding2D(((1, 2), (0, 1)))(x)),
+    "gap_mean_1x7x7x4": Case(
+        lambda k, L, x: L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x)), (7, 7, 3), ("MEAN",)
+    ),
+    "add_residual": Case(
+        lambda k, L, x: L.Add()([L.Conv2D(3, 3, padding="same")(x), x]), (6, 6, 3), ("ADD",)
+    ),
+    "batchnorm_alone_1x6x6x3_mul_add": Case(
+        lambda k, L, x: L.BatchNormalization()(x), (6, 6, 3), ("MUL", "ADD")
+    ),
+    "batchnorm_after_flatten_1x18": Case(
+        lambda k, L, x: L.BatchNormalization()(L.Flatten()(x)), (3, 3, 2), ("RESHAPE", "MUL")
+    ),
+    "concatenate_channels": Case(
+        lambda k, L, x: L.Concatenate()([L.Conv2D(2, 1)(x), x]), (6, 6, 3), ("CONCATENATION",)
+    ),
+    "concatenate_width": Case(
+        lambda k, L, x: L.Concatenate(axis=2)([L.Conv2D(3, 1)(x), L.Conv2D(3, (1, 2))(x)]),
+        (5, 6, 2),
+        ("CONCATENATION",),
+    ),
+    "concatenate_sigmoid_requantized": Case(
+        lambda k, L, x: L.Concatenate()([x, L.Activation("sigmoid")(x)]),
+        (4, 4, 3),
+        ("LOGISTIC", "QUANTIZE", "CONCATENATION"),
+        3.0,
+    ),
+    "zero_padding": Case(
+        lambda k, L, x: L.Conv2D(2, 1)(L.ZeroPadding2D(((1, 2), (0, 1)))(x)), (6, 6, 3), ("PAD",)
+    ),
+    "relu_standalone": Case(lambda k, L, x: L.ReLU()(x), (6, 6, 3), ("RELU",)),
+    "relu6_standalone_wide_range": Case(
+        lambda k, L, x: L.ReLU(max_value=6.0)(x), (6, 6, 3), ("RELU6",), 8.0
+    ),
+    "leaky_relu_0_2": Case(lambda k, L, x: L.LeakyReLU(0.2)(x), (6, 6, 3), ("LEAKY_RELU",), 1.0),
+    "leaky_relu_0_01_after_conv": Case(
+        lambda k, L, x: L.LeakyReLU(0.01)(L.Conv2D(3, 1)(x)), (6, 6, 3), ("LEAKY_RELU",), 3.0
+    ),
+    "sigmoid": Case(lambda k, L, x: L.Activation("sigmoid")(x), (6, 6, 3), ("LOGISTIC",), 6.0),
+    "sigmoid_after_conv": Case(
+        lambda k, L, x: L.Activation("sigmoid")(L.Conv2D(3, 3)(x)), (6, 6, 3), ("LOGISTIC",)
+    ),
+    "hard_swish": Case(
+        lambda k, L, x: L.Lambda(lambda v: _hard_swish(k, v))(x), (6, 6, 3), ("HARD_SWISH",), 5.0
+    ),
+    "hard_swish_after_conv": Case(
+        lambda k, L, x: L.Lambda(lambda v: _hard_swish(k, v))(L.Conv2D(5, 3)(x)),
         (6, 6, 3),
+        ("HARD_SWISH",),
+        1.0,
     ),
-    "relu_standalone": (lambda k, L, x: L.ReLU()(x), (6, 6, 3)),
-    "dense_softmax": (lambda k, L, x: L.Dense(7, activation="softmax")(L.Flatten()(x)), (4, 4, 3)),
+    "dense_softmax": Case(
+        lambda k, L, x: L.Dense(7, activation="softmax")(L.Flatten()(x)), (4, 4, 3), ("SOFTMAX",)
+    ),
+    "float_interface_dense_relu": Case(
+        lambda k, L, x: L.Dense(6, activation="relu")(L.Flatten()(x)),
+        (5, 5, 2),
+        ("QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE"),
+        int8_io=False,
+    ),
 }
+
+
+def test_every_c_kernel_has_a_case():
+    """Each operator the C runtime lowers appears in the table above (RELU_N1_TO_1, which no
+    Keras layer converts to, shares RELU's kernel and lowering)."""
+    covered = {op for case in CASES.values() for op in case.ops}
+    assert set(LOWERINGS) - covered == {"RELU_N1_TO_1"}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_op_cases_bit_exact(name):
-    build, shape = CASES[name]
-    model = read_model(convert_case(build, shape, calibration_range=2.0))
+    case = CASES[name]
+    content = convert_case(
+        case.build, case.shape, calibration_range=case.calibration_range, int8_io=case.int8_io
+    )
+    model = read_model(content)
+    assert set(case.ops) <= set(model.opcodes()), model.opcodes()
     inputs = random_inputs(model)
     for convention in ("tflm", "tflite"):
-        assert np.array_equal(
-            run_c(model, inputs, convention),
-            run_model(model, inputs, rounding=convention).outputs[0],
-        )
+        c_outputs = run_c(model, inputs, convention)
+        reference = run_model(model, inputs, rounding=convention).outputs[0]
+        assert c_outputs.dtype == reference.dtype
+        assert first_mismatch(reference, c_outputs) == "identical", convention
 
 
-def test_unsupported_op_is_named():
-    model = read_model(convert_case(lambda k, L, x: L.LeakyReLU(0.1)(x), (4, 4, 2)))
-    with pytest.raises(UnsupportedOperator, match=r"operator #0 LEAKY_RELU: no C kernel"):
-        run_c(model, random_inputs(model, 2))
+def test_unsupported_option_is_named():
+    """The reference engine averages over any axes; the C kernel only over height and width."""
+    model = read_model(
+        convert_case(lambda k, L, x: L.Lambda(lambda v: k.backend.mean(v, axis=-1))(x), (4, 4, 2))
+    )
+    assert model.opcodes() == ["MEAN"]
+    inputs = random_inputs(model, 2)
+    run_model(model, inputs)
+    with pytest.raises(UnsupportedOperator, match=r"operator #0 MEAN: the C kernel averages"):
+        run_c(model, inputs)
 
 
 @pytest.mark.parametrize(

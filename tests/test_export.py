@@ -226,3 +226,44 @@ def test_unknown_board_and_boards_listing():
         "qemu_m4",
     ):
         assert name in listing.output
+
+
+@pytest.mark.parametrize(
+    "compiler, flags",
+    [
+        ("cc", ()),
+        (
+            "arm-none-eabi-gcc",
+            ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
+        ),
+    ],
+)
+def test_every_runtime_kernel_compiles_without_warnings(compiler, flags, tmp_path):
+    """All of firmware/, not only the kernels one model needs, for the host and a Cortex-M4."""
+    from tinycnn.codegen.render import firmware_dir
+
+    sources = sorted(firmware_dir().glob("*.c"))
+    assert len(sources) >= 18
+    for source in sources:
+        result = subprocess.run(
+            [compiler, "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror", "-pedantic", *flags]
+            + ["-c", str(source), "-o", str(tmp_path / f"{source.stem}.o")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{source.name}: {result.stderr}"
+
+
+def test_float_interface_model_is_refused_with_the_fix(tmp_path):
+    from op_harness import convert_case
+
+    content = convert_case(lambda k, L, x: L.Dense(4)(L.Flatten()(x)), (4, 4, 1), int8_io=False)
+    (tmp_path / "float_io.tflite").write_bytes(content)
+    result = CliRunner().invoke(
+        cli, ["export", str(tmp_path / "float_io.tflite"), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1
+    assert "export needs int8 input and output" in result.output
+    assert "float32/float32" in result.output and "predict --engine c" in result.output
+    assert not (tmp_path / "out").exists()

@@ -148,7 +148,9 @@ def resolve_source(target: str | Path, test_images: int, data_dir=None) -> Expor
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
     if inp.dtype != np.int8 or out.dtype != np.int8:
         raise ExportError(
-            f"export needs int8 input and output; the model has {inp.dtype.name}/{out.dtype.name}"
+            f"export needs int8 input and output (the firmware exchanges int8 tensors over "
+            f"serial); the model has {inp.dtype.name}/{out.dtype.name}: `tinycnn quantize` writes "
+            f"int8 ones, and `tinycnn predict --engine c` runs this one on the host"
         )
     classes = int(np.prod(out.shape))
     if labels is None or len(labels) != classes:

@@ -15,14 +15,21 @@ from tinycnn.codegen.planner import MemoryPlan
 from tinycnn.ir import Model, Operator, UnsupportedOperator
 from tinycnn.ref.add import add_params
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.hard_swish import hard_swish_params
+from tinycnn.ref.leaky_relu import leaky_relu_params
+from tinycnn.ref.logistic import logistic_params
 from tinycnn.ref.mean import mean_multiplier
+from tinycnn.ref.mul import mul_multiplier
 from tinycnn.ref.multipliers import output_multipliers
-from tinycnn.ref.relu import relu_params
+from tinycnn.ref.quantize import requantize_multiplier
+from tinycnn.ref.relu import relu_params, tflm_relu6_bounds
+from tinycnn.ref.runner import check_supported
 from tinycnn.ref.softmax import softmax_parameters
+from tinycnn.ref.space_to_batch_nd import block_and_pairs
 from tinycnn.ref.window import window_for
 
 C_ROUNDING = {"double": "TC_ROUNDING_DOUBLE", "single": "TC_ROUNDING_SINGLE"}
-CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t"}
+CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
 
 
 @dataclass
@@ -40,7 +47,7 @@ class ConstArray:
 class KernelCall:
     kind: str  # the template macro (and C kernel) to use
     op: Operator
-    input_offsets: list[int]
+    input_offsets: list[int | None]  # arena offset per input position; None for constants
     output_offset: int
     params: dict = field(default_factory=dict)
     dims: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
@@ -194,12 +201,181 @@ def _lower_mean(ctx: OpContext):
     return params, {"input": _dims4(input_t.shape)}, []
 
 
-def _lower_add(ctx: OpContext):
+def _broadcast_operands(ctx: OpContext) -> tuple[dict, list[ConstArray]]:
+    """Dims of the two inputs and the output of ADD or MUL, and the constant operands (a
+    standalone BatchNormalization becomes MUL and ADD with per-channel constants)."""
     first, second, output = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
-    if first.shape != second.shape or first.is_constant or second.is_constant:
-        raise ctx.unsupported("the C kernel adds two computed tensors of the same shape only")
+    if max(len(first.shape), len(second.shape), len(output.shape)) > 4:
+        raise ctx.unsupported("the C kernel handles tensors of up to 4 dimensions")
+    dims = {"input1": _dims4(first.shape), "input2": _dims4(second.shape)}
+    dims["output"] = tuple(max(a, b) for a, b in zip(dims["input1"], dims["input2"], strict=True))
+    for name in ("input1", "input2"):
+        if any(d not in (1, o) for d, o in zip(dims[name], dims["output"], strict=True)):
+            raise ctx.unsupported(f"shapes {first.shape} and {second.shape} do not broadcast")
+    arrays = [
+        ConstArray(name, "int8_t", tensor.data.ravel().astype(np.int64).tolist())
+        for name, tensor in (("input1", first), ("input2", second))
+        if tensor.is_constant
+    ]
+    if len(arrays) == 2:
+        raise ctx.unsupported("both operands are constants (the converter folds those)")
+    return dims, arrays
+
+
+def _lower_add(ctx: OpContext):
+    dims, arrays = _broadcast_operands(ctx)
     p = add_params(ctx)
-    params = {**p.__dict__, "rounding": C_ROUNDING[p.rounding], "size": int(np.prod(output.shape))}
+    return {**p.__dict__, "rounding": C_ROUNDING[p.rounding]}, dims, arrays
+
+
+def _lower_mul(ctx: OpContext):
+    for tensor in (ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()):
+        ctx.require_dtype(tensor, np.int8)
+    dims, arrays = _broadcast_operands(ctx)
+    multiplier, shift = mul_multiplier(ctx)
+    act_min, act_max = ctx.activation_range()
+    params = {
+        "input1_offset": -ctx.quantization(ctx.input_tensor(0)).single_zero_point,
+        "input2_offset": -ctx.quantization(ctx.input_tensor(1)).single_zero_point,
+        "output_offset": ctx.quantization(ctx.output_tensor()).single_zero_point,
+        "multiplier": multiplier,
+        "shift": shift,
+        "act_min": act_min,
+        "act_max": act_max,
+        "rounding": C_ROUNDING[ctx.rounding()],
+    }
+    return params, dims, arrays
+
+
+def _lower_concatenation(ctx: OpContext):
+    output_t = ctx.output_tensor()
+    ctx.require_dtype(output_t, np.int8)
+    output_q = ctx.quantization(output_t)
+    rank = len(output_t.shape)
+    axis = ctx.option("axis", 0) % rank
+    axis_sizes = []
+    for position in range(len(ctx.op.inputs)):
+        tensor = ctx.input_tensor(position)
+        ctx.require_dtype(tensor, np.int8)
+        quant = ctx.quantization(tensor)
+        if tensor.is_constant:
+            raise ctx.unsupported("the C kernel concatenates computed tensors only")
+        if (quant.single_scale, quant.single_zero_point) != (
+            output_q.single_scale,
+            output_q.single_zero_point,
+        ):
+            raise ctx.unsupported(
+                f"input {tensor.name!r} has a different scale or zero point than the output"
+            )
+        axis_sizes.append(int(tensor.shape[axis]))
+    if ctx.option("fused_activation_function", "NONE") != "NONE":
+        raise ctx.unsupported("a fused activation on CONCATENATION is not implemented")
+    params = {
+        "count": len(axis_sizes),
+        "outer": int(np.prod(output_t.shape[:axis])),
+        "inner": int(np.prod(output_t.shape[axis + 1 :])),
+    }
+    return params, {}, [ConstArray("axis_sizes", "int32_t", axis_sizes)]
+
+
+def _lower_quantize(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(output_t, np.int8)
+    output_q = ctx.quantization(output_t)
+    if output_q.per_channel:
+        raise ctx.unsupported("per-channel QUANTIZE output is not implemented")
+    if input_t.dtype == np.float32:
+        return {**_float_edge_params(output_q, output_t), "from_float": True}, {}, []
+    ctx.require_dtype(input_t, np.int8)
+    multiplier, shift = requantize_multiplier(ctx)
+    params = {
+        "from_float": False,
+        "input_zero_point": ctx.quantization(input_t).single_zero_point,
+        "output_zero_point": ctx.quantization(output_t).single_zero_point,
+        "multiplier": multiplier,
+        "shift": shift,
+        "rounding": C_ROUNDING[ctx.rounding()],
+        "size": int(np.prod(output_t.shape)),
+    }
+    return params, {}, []
+
+
+def _float_edge_params(quant, tensor) -> dict:
+    """QUANTIZE from float or DEQUANTIZE to float: the int8 side's scale and zero point."""
+    return {
+        "scale": quant.single_scale,
+        "zero_point": quant.single_zero_point,
+        "size": int(np.prod(tensor.shape)),
+    }
+
+
+def _lower_dequantize(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(output_t, np.float32)
+    input_q = ctx.quantization(input_t)
+    if input_q.per_channel:
+        raise ctx.unsupported("per-channel DEQUANTIZE is not implemented")
+    return _float_edge_params(input_q, input_t), {}, []
+
+
+def _lower_space_to_batch(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    if len(input_t.shape) != 4:
+        raise ctx.unsupported("the C kernel moves blocks of [N, H, W, C] tensors only")
+    (block_h, block_w), pairs = block_and_pairs(ctx)
+    params = {
+        "block_h": block_h,
+        "block_w": block_w,
+        "pad_top": int(pairs[0, 0]),
+        "pad_left": int(pairs[1, 0]),
+        "pad_value": ctx.quantization(output_t).single_zero_point,
+    }
+    return params, {"input": _dims4(input_t.shape), "output": _dims4(output_t.shape)}, []
+
+
+def _lower_leaky_relu(ctx: OpContext):
+    identity_multiplier, identity_shift, alpha_multiplier, alpha_shift = leaky_relu_params(ctx)
+    params = {
+        "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
+        "output_zero_point": ctx.quantization(ctx.output_tensor()).single_zero_point,
+        "identity_multiplier": identity_multiplier,
+        "identity_shift": identity_shift,
+        "alpha_multiplier": alpha_multiplier,
+        "alpha_shift": alpha_shift,
+        "rounding": C_ROUNDING[ctx.rounding()],
+        "size": int(np.prod(ctx.output_tensor().shape)),
+    }
+    return params, {}, []
+
+
+def _lower_logistic(ctx: OpContext):
+    multiplier, left_shift, radius = logistic_params(ctx)
+    params = {
+        "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
+        "input_multiplier": multiplier,
+        "input_left_shift": left_shift,
+        "input_radius": radius,
+        "rounding": C_ROUNDING[ctx.rounding()],
+        "size": int(np.prod(ctx.output_tensor().shape)),
+    }
+    return params, {}, []
+
+
+def _lower_hard_swish(ctx: OpContext):
+    output_multiplier, output_exponent, reluish_multiplier, reluish_exponent = hard_swish_params(
+        ctx
+    )
+    params = {
+        "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
+        "output_zero_point": ctx.quantization(ctx.output_tensor()).single_zero_point,
+        "output_multiplier_16": output_multiplier,
+        "output_exponent": output_exponent,
+        "reluish_multiplier_16": reluish_multiplier,
+        "reluish_exponent": reluish_exponent,
+        "size": int(np.prod(ctx.output_tensor().shape)),
+    }
     return params, {}, []
 
 
@@ -220,15 +396,19 @@ def _lower_pad(ctx: OpContext):
 
 def _lower_relu(ctx: OpContext):
     input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
-    if ctx.op.opcode == "RELU6" and ctx.convention == "tflm":
-        raise ctx.unsupported(
-            "TFLite Micro's clamp-only RELU6 has no C kernel; use --rounding tflite"
-        )
     in_q, out_q = ctx.quantization(input_t), ctx.quantization(output_t)
-    multiplier, shift, act_min, act_max = relu_params(ctx)
+    output_zero_point = out_q.single_zero_point
+    if ctx.op.opcode == "RELU6" and ctx.convention == "tflm":
+        # TFLite Micro clamps and copies: a factor of exactly 1 (2^30 * 2^(1 - 31)) rescales
+        # nothing, and the input's zero point comes back out.
+        multiplier, shift = 1 << 30, 1
+        act_min, act_max = tflm_relu6_bounds(in_q.single_scale, in_q.single_zero_point)
+        output_zero_point = in_q.single_zero_point
+    else:
+        multiplier, shift, act_min, act_max = relu_params(ctx)
     params = {
         "input_offset": -in_q.single_zero_point,
-        "output_offset": out_q.single_zero_point,
+        "output_offset": output_zero_point,
         "multiplier": multiplier,
         "shift": shift,
         "act_min": act_min,
@@ -249,23 +429,30 @@ LOWERINGS = {
     "SOFTMAX": ("softmax", _lower_softmax),
     "MEAN": ("mean", _lower_mean),
     "ADD": ("add", _lower_add),
+    "MUL": ("mul", _lower_mul),
+    "CONCATENATION": ("concatenation", _lower_concatenation),
+    "QUANTIZE": ("quantize", _lower_quantize),
+    "DEQUANTIZE": ("dequantize", _lower_dequantize),
+    "SPACE_TO_BATCH_ND": ("space_to_batch_nd", _lower_space_to_batch),
+    "BATCH_TO_SPACE_ND": ("batch_to_space_nd", _lower_space_to_batch),
     "PAD": ("pad", _lower_pad),
     "RELU": ("relu", _lower_relu),
     "RELU6": ("relu", _lower_relu),
     "RELU_N1_TO_1": ("relu", _lower_relu),
+    "LEAKY_RELU": ("leaky_relu", _lower_leaky_relu),
+    "LOGISTIC": ("logistic", _lower_logistic),
+    "HARD_SWISH": ("hard_swish", _lower_hard_swish),
 }
 ALIASES = {"RESHAPE"}
 
 
 def lower_model(model: Model, plan: MemoryPlan, convention: str) -> list[KernelCall]:
-    """One KernelCall per operator that computes; UnsupportedOperator for anything else."""
-    for tensor in model.input_tensors() + model.output_tensors():
-        if tensor.dtype != np.int8:
-            raise UnsupportedOperator(
-                model.operators[0],
-                f"the C runtime needs int8 model inputs and outputs, {tensor.name!r} is "
-                f"{tensor.dtype.name}",
-            )
+    """One KernelCall per operator that computes; UnsupportedOperator for anything else.
+
+    Floats only appear at the edges of a model with a float interface (QUANTIZE, DEQUANTIZE);
+    ``check_supported`` refuses any other operator computing in float.
+    """
+    check_supported(model)
     calls = []
     for op in model.operators:
         if op.opcode in ALIASES:
@@ -276,7 +463,7 @@ def lower_model(model: Model, plan: MemoryPlan, convention: str) -> list[KernelC
         ctx = OpContext(op=op, model=model, values={}, convention=convention)
         params, dims, arrays = lower(ctx)
         inputs = [
-            plan.offset_of(i) for i in op.inputs if i >= 0 and not model.tensors[i].is_constant
+            None if i < 0 or model.tensors[i].is_constant else plan.offset_of(i) for i in op.inputs
         ]
         calls.append(
             KernelCall(kind, op, inputs, plan.offset_of(op.outputs[0]), params, dims, arrays)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -12,22 +12,32 @@ import numpy as np
 
 from tinycnn import __version__
 from tinycnn.codegen.identifiers import c_comment, c_identifier, c_string
-from tinycnn.codegen.lowering import KernelCall, lower_model
+from tinycnn.codegen.lowering import CTYPES, KernelCall, lower_model
 from tinycnn.codegen.planner import MemoryPlan, plan_memory
 from tinycnn.ir import Model
+from tinycnn.ref.runner import run_model
 
-# Kernel kind -> the runtime source that implements it (firmware/tc_<stem>_s8.c).
+# Kernel kind -> the runtime sources that implement it (firmware/tc_<stem>_s8.c, helpers).
 KERNEL_SOURCES = {
-    "conv": "tc_conv_s8.c",
-    "depthwise_conv": "tc_depthwise_conv_s8.c",
-    "fully_connected": "tc_fully_connected_s8.c",
-    "max_pool": "tc_max_pool_s8.c",
-    "average_pool": "tc_average_pool_s8.c",
-    "softmax": "tc_softmax_s8.c",
-    "mean": "tc_mean_s8.c",
-    "add": "tc_add_s8.c",
-    "pad": "tc_pad_s8.c",
-    "relu": "tc_relu_s8.c",
+    "conv": ("tc_conv_s8.c",),
+    "depthwise_conv": ("tc_depthwise_conv_s8.c",),
+    "fully_connected": ("tc_fully_connected_s8.c",),
+    "max_pool": ("tc_max_pool_s8.c",),
+    "average_pool": ("tc_average_pool_s8.c",),
+    "softmax": ("tc_softmax_s8.c", "tc_gemmlowp.c"),
+    "mean": ("tc_mean_s8.c",),
+    "add": ("tc_add_s8.c",),
+    "mul": ("tc_mul_s8.c",),
+    "concatenation": ("tc_concatenation_s8.c",),
+    "quantize": ("tc_quantize_s8.c",),
+    "dequantize": ("tc_dequantize_s8.c",),
+    "space_to_batch_nd": ("tc_space_to_batch_nd_s8.c",),
+    "batch_to_space_nd": ("tc_space_to_batch_nd_s8.c",),
+    "pad": ("tc_pad_s8.c",),
+    "relu": ("tc_relu_s8.c",),
+    "leaky_relu": ("tc_leaky_relu_s8.c",),
+    "logistic": ("tc_logistic_s8.c", "tc_gemmlowp.c"),
+    "hard_swish": ("tc_hard_swish_s8.c",),
 }
 RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.c")
 
@@ -40,6 +50,11 @@ def c_array_body(values, per_line: int = 16) -> str:
     )
 
 
+def c_float(value: float) -> str:
+    """A float32 value as a C float literal that parses back to exactly that value."""
+    return f"{np.float32(value)!s}f"
+
+
 def template_environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("tinycnn", "templates"),
@@ -48,7 +63,9 @@ def template_environment() -> jinja2.Environment:
         trim_blocks=False,
         autoescape=False,
     )
-    environment.filters.update(c_comment=c_comment, c_string=c_string, c_array_body=c_array_body)
+    environment.filters.update(
+        c_comment=c_comment, c_string=c_string, c_array_body=c_array_body, c_float=c_float
+    )
     return environment
 
 
@@ -67,8 +84,28 @@ class GeneratedModel:
 
     @property
     def runtime_sources(self) -> list[str]:
-        kinds = dict.fromkeys(call.kind for call in self.calls)
-        return [*RUNTIME_COMMON, *(KERNEL_SOURCES[k] for k in kinds)]
+        sources = dict.fromkeys(RUNTIME_COMMON)
+        for call in self.calls:
+            sources.update(dict.fromkeys(KERNEL_SOURCES[call.kind]))
+        return list(sources)
+
+
+def with_runtime_shapes(model: Model) -> Model:
+    """The model with the shapes its tensors take when it runs.
+
+    A dilated convolution folds the spatial grid into the batch (SPACE_TO_BATCH_ND), but the
+    file records batch 1 for the folded tensors; one run of the reference engine on a zero
+    input gives the real shapes, which the planner and the kernels need.
+    """
+    if "SPACE_TO_BATCH_ND" not in model.opcodes():
+        return model
+    inputs = [np.zeros((1, *t.shape[1:]), dtype=t.dtype) for t in model.input_tensors()]
+    values = run_model(model, inputs, keep_tensors=True).tensors
+    tensors = [
+        replace(t, shape=tuple(values[t.index].shape)) if t.index in values else t
+        for t in model.tensors
+    ]
+    return replace(model, tensors=tensors)
 
 
 def render_model(
@@ -82,6 +119,7 @@ def render_model(
 ) -> GeneratedModel:
     """Write ``{prefix}_model.h/.c`` and the runtime sources they need into ``out_dir``."""
     prefix = c_identifier(prefix or model.name)
+    model = with_runtime_shapes(model)
     plan = plan_memory(model)
     calls = lower_model(model, plan, convention)
     for call in calls:
@@ -104,14 +142,17 @@ def render_model(
         "weight_bytes": weight_bytes,
         "input_offset": plan.offset_of(inp.index),
         "output_offset": plan.offset_of(out.index),
+        "input_ctype": CTYPES[inp.dtype],
+        "output_ctype": CTYPES[out.dtype],
         "input_bytes": inp.size_bytes,
         "output_bytes": out.size_bytes,
         "input_shape": list(inp.shape),
         "output_shape": list(out.shape),
-        "input_scale": inp.quantization.single_scale,
-        "input_zero_point": inp.quantization.single_zero_point,
-        "output_scale": out.quantization.single_scale,
-        "output_zero_point": out.quantization.single_zero_point,
+        # int8 interfaces only: a float input or output is quantized inside the model
+        "input_scale": inp.quantization and inp.quantization.single_scale,
+        "input_zero_point": inp.quantization and inp.quantization.single_zero_point,
+        "output_scale": out.quantization and out.quantization.single_scale,
+        "output_zero_point": out.quantization and out.quantization.single_zero_point,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     environment = template_environment()

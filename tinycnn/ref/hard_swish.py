@@ -43,7 +43,8 @@ def _saturating_left_shift_16(value: np.ndarray, amount: int) -> np.ndarray:
     return np.clip(value * (1 << amount), INT16_MIN, INT16_MAX)
 
 
-def hard_swish(ctx: OpContext) -> np.ndarray:
+def hard_swish_params(ctx: OpContext) -> tuple[int, int, int, int]:
+    """(output_multiplier_16, output_exponent, reluish_multiplier_16, reluish_exponent)."""
     input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
     ctx.require_dtype(input_t, np.int8)
     ctx.require_dtype(output_t, np.int8)
@@ -63,7 +64,15 @@ def hard_swish(ctx: OpContext) -> np.ndarray:
         )
     output_multiplier_16 = downscale_multiplier_to_int16(output_multiplier)
     reluish_multiplier_16 = downscale_multiplier_to_int16(reluish_multiplier)
+    return output_multiplier_16, output_exponent, reluish_multiplier_16, reluish_exponent
 
+
+def hard_swish(ctx: OpContext) -> np.ndarray:
+    output_multiplier_16, output_exponent, reluish_multiplier_16, reluish_exponent = (
+        hard_swish_params(ctx)
+    )
+    input_q = ctx.quantization(ctx.input_tensor(0))
+    output_q = ctx.quantization(ctx.output_tensor())
     x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
     hires = x * (1 << 7)  # |x| <= 255, so this fits int16
     preshift_output = _saturating_rounding_doubling_high_mul_16(hires, output_multiplier_16)

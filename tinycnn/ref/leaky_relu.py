@@ -9,7 +9,9 @@ from tinycnn.ref.context import OpContext
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
 
 
-def leaky_relu(ctx: OpContext) -> np.ndarray:
+def leaky_relu_params(ctx: OpContext) -> tuple[int, int, int, int]:
+    """(identity_multiplier, identity_shift, alpha_multiplier, alpha_shift), as TFLite's
+    Prepare computes them: scales in float32, each product widened to double."""
     input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
     ctx.require_dtype(input_t, np.int8)
     ctx.require_dtype(output_t, np.int8)
@@ -22,6 +24,13 @@ def leaky_relu(ctx: OpContext) -> np.ndarray:
     alpha_multiplier, alpha_shift = quantize_multiplier(
         np.float64(input_scale * alpha / output_scale)
     )
+    return identity_multiplier, identity_shift, alpha_multiplier, alpha_shift
+
+
+def leaky_relu(ctx: OpContext) -> np.ndarray:
+    identity_multiplier, identity_shift, alpha_multiplier, alpha_shift = leaky_relu_params(ctx)
+    input_q = ctx.quantization(ctx.input_tensor(0))
+    output_q = ctx.quantization(ctx.output_tensor())
     x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
     rounding = ctx.rounding()
     out = (

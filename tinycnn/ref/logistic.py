@@ -38,7 +38,9 @@ def logistic_q0(a: np.ndarray, integer_bits: int) -> np.ndarray:
     return np.where(a == 0, 1 << 30, result)
 
 
-def logistic(ctx: OpContext) -> np.ndarray:
+def logistic_params(ctx: OpContext) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, input_radius): the rescaling into Q4.27 and the
+    input magnitude, around the zero point, from which the output saturates."""
     input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
     ctx.require_dtype(input_t, np.int8)
     ctx.require_dtype(output_t, np.int8)
@@ -48,7 +50,12 @@ def logistic(ctx: OpContext) -> np.ndarray:
     multiplier, left_shift = quantize_multiplier(
         np.float64(input_q.single_scale) * (1 << (31 - INPUT_INTEGER_BITS))
     )
-    radius = input_radius(INPUT_INTEGER_BITS, left_shift)
+    return multiplier, left_shift, input_radius(INPUT_INTEGER_BITS, left_shift)
+
+
+def logistic(ctx: OpContext) -> np.ndarray:
+    multiplier, left_shift, radius = logistic_params(ctx)
+    input_q = ctx.quantization(ctx.input_tensor(0))
     x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
     inside = np.abs(x) < radius
     input_q4 = requantize(np.where(inside, x, 0), multiplier, left_shift, ctx.rounding())

@@ -10,17 +10,25 @@ from tinycnn.ref.context import OpContext
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
 
 
-def mul(ctx: OpContext) -> np.ndarray:
+def mul_multiplier(ctx: OpContext) -> tuple[int, int]:
+    """The requantization factor ``scale1 * scale2 / output_scale`` as (multiplier, shift)."""
     first_t, second_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
     for tensor in (first_t, second_t, output_t):
         ctx.require_dtype(tensor, np.int8)
     first_q, second_q, output_q = (ctx.quantization(t) for t in (first_t, second_t, output_t))
     if first_q.per_channel or second_q.per_channel:
         raise ctx.unsupported("per-channel quantized MUL operands are not implemented")
-    multiplier, shift = quantize_multiplier(
+    return quantize_multiplier(
         np.float64(first_q.single_scale)
         * np.float64(second_q.single_scale)
         / np.float64(output_q.single_scale)
+    )
+
+
+def mul(ctx: OpContext) -> np.ndarray:
+    multiplier, shift = mul_multiplier(ctx)
+    first_q, second_q, output_q = (
+        ctx.quantization(t) for t in (ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor())
     )
     act_min, act_max = ctx.activation_range()
     first = ctx.input(0).astype(np.int64) - first_q.single_zero_point

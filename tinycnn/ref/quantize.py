@@ -13,6 +13,15 @@ from tinycnn.ref.context import OpContext
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
 
 
+def requantize_multiplier(ctx: OpContext) -> tuple[int, int]:
+    """``input_scale / output_scale`` as (multiplier, shift), for an integer input."""
+    in_quant = ctx.quantization(ctx.input_tensor(0))
+    out_quant = ctx.quantization(ctx.output_tensor())
+    return quantize_multiplier(
+        np.float64(in_quant.single_scale) / np.float64(out_quant.single_scale)
+    )
+
+
 def quantize(ctx: OpContext) -> np.ndarray:
     input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
     ctx.require_dtype(output_t, np.int8, np.int16)
@@ -26,9 +35,7 @@ def quantize(ctx: OpContext) -> np.ndarray:
         )
     ctx.require_dtype(input_t, np.int8, np.int16)
     in_quant = ctx.quantization(input_t)
-    multiplier, shift = quantize_multiplier(
-        np.float64(in_quant.single_scale) / np.float64(out_quant.single_scale)
-    )
+    multiplier, shift = requantize_multiplier(ctx)
     out = requantize(
         x.astype(np.int64) - in_quant.single_zero_point, multiplier, shift, ctx.rounding()
     )

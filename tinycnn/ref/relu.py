@@ -41,14 +41,16 @@ def relu(ctx: OpContext) -> np.ndarray:
     ctx.require_dtype(output_t, np.int8)
     input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
     if ctx.op.opcode == "RELU6" and ctx.convention == "tflm":
-        return _tflm_relu6(ctx.input(0), input_q.single_scale, input_q.single_zero_point)
+        low, high = tflm_relu6_bounds(input_q.single_scale, input_q.single_zero_point)
+        return np.clip(ctx.input(0), low, high).astype(np.int8)
     multiplier, shift, act_min, act_max = relu_params(ctx)
     x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
     out = requantize(x, multiplier, shift, ctx.rounding()) + output_q.single_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 
-def _tflm_relu6(x: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:
-    """TFLite Micro's Relu6Quantized: clamp to the input's quantized [0, 6], no rescaling."""
+def tflm_relu6_bounds(input_scale: float, input_zero_point: int) -> tuple[int, int]:
+    """TFLite Micro's Relu6Quantized clamps the input to its own quantized [0, 6] and copies
+    it without rescaling: these are the clamp bounds."""
     six = input_zero_point + int(round_half_away(np.float32(6.0) / np.float32(input_scale)))
-    return np.clip(x, max(-128, input_zero_point), min(127, six)).astype(np.int8)
+    return max(-128, input_zero_point), min(127, six)

@@ -12,7 +12,8 @@ import numpy as np
 from tinycnn.ref.context import OpContext
 
 
-def _block_and_pairs(ctx: OpContext) -> tuple[tuple[int, int], np.ndarray]:
+def block_and_pairs(ctx: OpContext) -> tuple[tuple[int, int], np.ndarray]:
+    """The (block_h, block_w) and the [[top, bottom], [left, right]] paddings or crops."""
     block = tuple(int(b) for b in np.asarray(ctx.input(1)).ravel())
     pairs = np.asarray(ctx.input(2), dtype=np.int64).reshape(-1, 2)
     if len(block) != 2 or pairs.shape != (2, 2):
@@ -24,7 +25,7 @@ def _block_and_pairs(ctx: OpContext) -> tuple[tuple[int, int], np.ndarray]:
 
 def space_to_batch_nd(ctx: OpContext) -> np.ndarray:
     ctx.require_dtype(ctx.input_tensor(0), np.int8)
-    (block_h, block_w), paddings = _block_and_pairs(ctx)
+    (block_h, block_w), paddings = block_and_pairs(ctx)
     fill = ctx.quantization(ctx.output_tensor()).single_zero_point
     x = np.pad(
         ctx.input(0), ((0, 0), tuple(paddings[0]), tuple(paddings[1]), (0, 0)), constant_values=fill
@@ -40,7 +41,7 @@ def space_to_batch_nd(ctx: OpContext) -> np.ndarray:
 
 def batch_to_space_nd(ctx: OpContext) -> np.ndarray:
     ctx.require_dtype(ctx.input_tensor(0), np.int8)
-    (block_h, block_w), crops = _block_and_pairs(ctx)
+    (block_h, block_w), crops = block_and_pairs(ctx)
     x = ctx.input(0)
     folded_batch, height, width, channels = x.shape
     batch = folded_batch // (block_h * block_w)
