@@ -11,11 +11,16 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
         for (int32_t unit = 0; unit < out_units; ++unit) {
             const int8_t *w_row = weights + unit * accum_depth;
             int32_t acc = 0;
-            for (int32_t k = 0; k < accum_depth; ++k) {
-                acc += (int32_t)w_row[k] * ((int32_t)in_row[k] + params->input_offset);
-            }
-            if (bias) {
-                acc += bias[unit];
+            if (params->folded_bias) {
+                /* the offset's share, sum(w) * input_offset, is in folded_bias with the bias */
+                acc = params->folded_bias[unit] + tc_dot_s8(w_row, in_row, accum_depth);
+            } else {
+                for (int32_t k = 0; k < accum_depth; ++k) {
+                    acc += (int32_t)w_row[k] * ((int32_t)in_row[k] + params->input_offset);
+                }
+                if (bias) {
+                    acc += bias[unit];
+                }
             }
             const int32_t channel = params->per_channel ? unit : 0;
             acc = tc_requantize(acc, params->multiplier[channel], params->shift[channel], params->rounding);

@@ -20,6 +20,7 @@ import numpy as np
 from tinycnn import __version__
 from tinycnn.boards import Board, load_board
 from tinycnn.codegen.identifiers import c_identifier
+from tinycnn.codegen.lowering import CTYPES
 from tinycnn.codegen.render import render_model, template_environment
 from tinycnn.errors import TinycnnError
 from tinycnn.interpreters import tflm_arena_bytes
@@ -454,6 +455,8 @@ def export(
 def _io_context(model: Model) -> dict:
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
     return {
+        "input_ctype": CTYPES[inp.dtype],
+        "output_ctype": CTYPES[out.dtype],
         "input_bytes": inp.size_bytes,
         "output_bytes": out.size_bytes,
         "input_shape": list(inp.shape),
