@@ -1,4 +1,6 @@
-/* MAX_POOL_2D int8 (tinycnn/ref/max_pool.py): the largest in-bounds cell of each window. */
+/* MAX_POOL_2D int8 (tinycnn/ref/max_pool.py): the largest in-bounds cell of each window.
+ * Each output cell takes the running maximum of its window's rows of channels, so the
+ * innermost loop walks consecutive bytes. */
 #include "tc_runtime.h"
 
 void tc_max_pool_s8(const tc_pool_params_t *params, const tc_dims_t *input_dims,
@@ -10,24 +12,26 @@ void tc_max_pool_s8(const tc_pool_params_t *params, const tc_dims_t *input_dims,
             for (int32_t out_x = 0; out_x < output_dims->w; ++out_x) {
                 const int32_t in_y0 = out_y * params->stride_h - params->pad_top;
                 const int32_t in_x0 = out_x * params->stride_w - params->pad_left;
-                for (int32_t c = 0; c < depth; ++c) {
-                    int32_t best = INT8_MIN;
-                    for (int32_t fy = 0; fy < params->filter_h; ++fy) {
-                        const int32_t in_y = in_y0 + fy;
-                        if (in_y < 0 || in_y >= in_h) {
+                int8_t *out = output + ((b * output_dims->h + out_y) * output_dims->w + out_x) * depth;
+                memset(out, INT8_MIN, (size_t)depth);
+                for (int32_t fy = 0; fy < params->filter_h; ++fy) {
+                    const int32_t in_y = in_y0 + fy;
+                    if (in_y < 0 || in_y >= in_h) {
+                        continue;
+                    }
+                    for (int32_t fx = 0; fx < params->filter_w; ++fx) {
+                        const int32_t in_x = in_x0 + fx;
+                        if (in_x < 0 || in_x >= in_w) {
                             continue;
                         }
-                        for (int32_t fx = 0; fx < params->filter_w; ++fx) {
-                            const int32_t in_x = in_x0 + fx;
-                            if (in_x < 0 || in_x >= in_w) {
-                                continue;
-                            }
-                            const int32_t value = input[((b * in_h + in_y) * in_w + in_x) * depth + c];
-                            best = value > best ? value : best;
+                        const int8_t *in = input + ((b * in_h + in_y) * in_w + in_x) * depth;
+                        for (int32_t c = 0; c < depth; ++c) {
+                            out[c] = in[c] > out[c] ? in[c] : out[c];
                         }
                     }
-                    output[((b * output_dims->h + out_y) * output_dims->w + out_x) * depth + c] =
-                        (int8_t)tc_clamp(best, params->act_min, params->act_max);
+                }
+                for (int32_t c = 0; c < depth; ++c) {
+                    out[c] = (int8_t)tc_clamp(out[c], params->act_min, params->act_max);
                 }
             }
         }

@@ -11,25 +11,15 @@
 
 #include <stdint.h>
 #include <string.h>
+
+#include "tc_fixedpoint.h"
 #if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h> /* the compiler's intrinsics for the Cortex-M4/M7 DSP instructions */
 #endif
 
-/* How tc_requantize rounds (see tc_fixedpoint.c). */
-typedef enum {
-    TC_ROUNDING_DOUBLE = 0, /* SaturatingRoundingDoublingHighMul + RoundingDivideByPOT */
-    TC_ROUNDING_SINGLE = 1  /* one 64-bit rounding, TFLITE_SINGLE_ROUNDING */
-} tc_rounding_t;
-
 typedef struct {
     int32_t n, h, w, c;
 } tc_dims_t;
-
-/* ---- tc_fixedpoint.c: the one requantization function and its helpers ---- */
-int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift, tc_rounding_t rounding);
-int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
-int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent);
-int32_t tc_clamp(int32_t x, int32_t low, int32_t high);
 
 /* ---- tc_gemmlowp.c: Q-format fixed point for SOFTMAX and LOGISTIC ---- */
 /* x * 2^exponent: saturating left shift, or rounding right shift for a negative exponent. */
@@ -48,28 +38,80 @@ static inline int32_t tc_broadcast_offset(const tc_dims_t *dims, int32_t n, int3
             (dims->w == 1 ? 0 : w)) * dims->c + (dims->c == 1 ? 0 : c);
 }
 
-/* Sum of a[i] * b[i] for i < n, the inner loop of CONV_2D and FULLY_CONNECTED. With the DSP
- * instructions of a Cortex-M4/M7, four products a step: SXTB16 widens bytes 0 and 2 (then 1
- * and 3) to 16 bits, SMLAD adds two products. Elsewhere, and for the tail, the plain loop.
- * |sum| <= n * 128 * 128, so int32 holds any n up to 131,071: the order cannot matter. */
+/* Dot products of int8 vectors, the inner loops of CONV_2D and FULLY_CONNECTED. With the DSP
+ * instructions of a Cortex-M4/M7 they take four bytes a step: SXTB16 widens bytes 0 and 2,
+ * and with ROR #8 bytes 1 and 3, to 16-bit pairs; SMLAD adds two products. Elsewhere, and
+ * for the last n % 4 bytes, the plain loop. |sum| <= n * 128 * 128, so int32 holds any n up
+ * to 131,071 and the order of the additions cannot change the result. */
+#if defined(__ARM_FEATURE_SIMD32)
+static inline uint32_t tc_load4(const int8_t *p)
+{
+    uint32_t word;
+    memcpy(&word, p, 4); /* one LDR: the Cortex-M4 loads unaligned words */
+    return word;
+}
+
+static inline int32_t tc_sxtb16_ror8(uint32_t word)
+{
+#if defined(__GNUC__)
+    int32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(word)); /* one instruction, not two */
+    return result;
+#else
+    return __sxtb16((int32_t)((word >> 8) | (word << 24)));
+#endif
+}
+#endif
+
+/* Sum of a[i] * b[i] for i < n. */
 static inline int32_t tc_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
 {
     int32_t sum = 0;
     int32_t i = 0;
 #if defined(__ARM_FEATURE_SIMD32)
     for (; i + 4 <= n; i += 4) {
-        uint32_t a4, b4;
-        memcpy(&a4, a + i, 4); /* one unaligned LDR each */
-        memcpy(&b4, b + i, 4);
+        const uint32_t a4 = tc_load4(a + i), b4 = tc_load4(b + i);
         sum = __smlad(__sxtb16((int32_t)a4), __sxtb16((int32_t)b4), sum);
-        sum = __smlad(__sxtb16((int32_t)((a4 >> 8) | (a4 << 24))),
-                      __sxtb16((int32_t)((b4 >> 8) | (b4 << 24))), sum);
+        sum = __smlad(tc_sxtb16_ror8(a4), tc_sxtb16_ror8(b4), sum);
     }
 #endif
     for (; i < n; ++i) {
         sum += (int32_t)a[i] * (int32_t)b[i];
     }
     return sum;
+}
+
+/* Four dot products of two vectors a0, a1 with two vectors b0, b1, each loaded byte used
+ * twice (CMSIS-NN's 2x2 kernel): sums[0] += a0.b0, sums[1] += a0.b1, sums[2] += a1.b0,
+ * sums[3] += a1.b1. */
+static inline void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_t *b0,
+                                 const int8_t *b1, int32_t n, int32_t sums[4])
+{
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+    int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t b0_4 = tc_load4(b0 + i), b1_4 = tc_load4(b1 + i);
+        const int32_t b0_even = __sxtb16((int32_t)b0_4), b0_odd = tc_sxtb16_ror8(b0_4);
+        const int32_t b1_even = __sxtb16((int32_t)b1_4), b1_odd = tc_sxtb16_ror8(b1_4);
+        uint32_t a4 = tc_load4(a0 + i);
+        int32_t even = __sxtb16((int32_t)a4), odd = tc_sxtb16_ror8(a4);
+        s00 = __smlad(odd, b0_odd, __smlad(even, b0_even, s00));
+        s01 = __smlad(odd, b1_odd, __smlad(even, b1_even, s01));
+        a4 = tc_load4(a1 + i);
+        even = __sxtb16((int32_t)a4);
+        odd = tc_sxtb16_ror8(a4);
+        s10 = __smlad(odd, b0_odd, __smlad(even, b0_even, s10));
+        s11 = __smlad(odd, b1_odd, __smlad(even, b1_even, s11));
+    }
+    sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
+#endif
+    for (; i < n; ++i) {
+        sums[0] += (int32_t)a0[i] * (int32_t)b0[i];
+        sums[1] += (int32_t)a0[i] * (int32_t)b1[i];
+        sums[2] += (int32_t)a1[i] * (int32_t)b0[i];
+        sums[3] += (int32_t)a1[i] * (int32_t)b1[i];
+    }
 }
 
 /* ---- tc_conv_s8.c, tc_depthwise_conv_s8.c ---- */
@@ -82,9 +124,12 @@ typedef struct {
     const int32_t *multiplier; /* per output channel */
     const int32_t *shift;
     tc_rounding_t rounding;
-    /* CONV_2D, optional: bias + input_offset * (sum of the channel's filter), which lets a
-     * window that lies wholly inside the input skip adding the offset to every input. */
+    /* CONV_2D, optional (0 for the plain loops): bias + input_offset * (sum of the channel's
+     * filter), and a scratch buffer of 2 * filter_h * filter_w * in_channels bytes for the
+     * input windows of two output cells; then output values come four at a time from
+     * tc_dot_2x2_s8. */
     const int32_t *folded_bias;
+    int8_t *window;
 } tc_conv_params_t;
 
 void tc_conv_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims, const int8_t *input,

@@ -83,6 +83,17 @@ def _folded_bias(ctx: OpContext, weights: np.ndarray, input_offset: int) -> Cons
     return ConstArray("folded_bias", "int32_t", folded.tolist())
 
 
+def scratch_requests(model: Model) -> dict[int, int]:
+    """Scratch bytes per operator index: a CONV_2D gathers the input windows of two output
+    cells at a time."""
+    requests = {}
+    for op in model.operators:
+        if op.opcode == "CONV_2D":
+            filter_shape = model.tensors[op.inputs[1]].shape
+            requests[op.index] = 2 * int(np.prod(filter_shape[1:]))
+    return requests
+
+
 def _lower_conv(ctx: OpContext, kind: str) -> tuple[dict, dict, list[ConstArray]]:
     input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
     for tensor in (input_t, filter_t, output_t):
@@ -478,6 +489,8 @@ def lower_model(model: Model, plan: MemoryPlan, convention: str) -> list[KernelC
         kind, lower = LOWERINGS[op.opcode]
         ctx = OpContext(op=op, model=model, values={}, convention=convention)
         params, dims, arrays = lower(ctx)
+        if op.index in plan.scratch_offsets:
+            params["scratch_offset"] = plan.scratch_offsets[op.index]
         inputs = [
             None if i < 0 or model.tensors[i].is_constant else plan.offset_of(i) for i in op.inputs
         ]

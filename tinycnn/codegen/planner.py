@@ -7,6 +7,9 @@ alias their input: same bytes, no copy. Buffers are placed largest first at the 
 16-byte-aligned offset that does not collide with any placed buffer alive at the same time
 (the greedy-by-size strategy of TFLite Micro's GreedyMemoryPlanner). The lower bound is the
 largest total size of buffers alive at one step: no plan can use less.
+
+A kernel may also ask for scratch bytes that live only while its operator runs (the input
+window a convolution gathers), placed like any other buffer (TFLite Micro's scratch buffers).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Buffer:
 class MemoryPlan:
     buffers: list[Buffer]
     offsets: dict[int, int] = field(default_factory=dict)  # tensor index -> arena offset
+    scratch_offsets: dict[int, int] = field(default_factory=dict)  # operator index -> offset
     arena_bytes: int = 0
     lower_bound_bytes: int = 0
 
@@ -43,7 +47,9 @@ def _align(value: int) -> int:
     return (value + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def plan_memory(model: Model) -> MemoryPlan:
+def plan_memory(model: Model, scratch_bytes: dict[int, int] | None = None) -> MemoryPlan:
+    """Place every computed tensor, and ``scratch_bytes`` (operator index -> bytes) for the
+    operators that ask for scratch, in one arena."""
     steps = len(model.operators)
     owner: dict[int, int] = {}  # tensor -> buffer position
     buffers: list[Buffer] = []
@@ -72,6 +78,11 @@ def plan_memory(model: Model) -> MemoryPlan:
                 buffer_for(index, step)
     for index in model.outputs:
         buffers[owner[index]].last_step = steps
+    scratch_buffers: dict[int, Buffer] = {}
+    for step, op in enumerate(model.operators):
+        if (scratch_bytes or {}).get(op.index):
+            scratch_buffers[op.index] = Buffer([], scratch_bytes[op.index], step, step)
+    buffers += scratch_buffers.values()
 
     placed: list[Buffer] = []
     for buffer in sorted(buffers, key=lambda b: (-b.size_bytes, b.first_step)):
@@ -94,6 +105,8 @@ def plan_memory(model: Model) -> MemoryPlan:
     plan = MemoryPlan(buffers=buffers)
     for index, position in owner.items():
         plan.offsets[index] = buffers[position].offset
+    for op_index, buffer in scratch_buffers.items():
+        plan.scratch_offsets[op_index] = buffer.offset
     plan.arena_bytes = _align(max((b.offset + b.size_bytes for b in buffers), default=0))
     plan.lower_bound_bytes = max(
         (

@@ -12,7 +12,7 @@ import numpy as np
 
 from tinycnn import __version__
 from tinycnn.codegen.identifiers import c_comment, c_identifier, c_string
-from tinycnn.codegen.lowering import CTYPES, KernelCall, lower_model
+from tinycnn.codegen.lowering import CTYPES, KernelCall, lower_model, scratch_requests
 from tinycnn.codegen.planner import MemoryPlan, plan_memory
 from tinycnn.ir import Model
 from tinycnn.ref.runner import run_model
@@ -39,7 +39,7 @@ KERNEL_SOURCES = {
     "logistic": ("tc_logistic_s8.c", "tc_gemmlowp.c"),
     "hard_swish": ("tc_hard_swish_s8.c",),
 }
-RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.c")
+RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.h")
 
 
 def c_array_body(values, per_line: int = 16) -> str:
@@ -120,7 +120,7 @@ def render_model(
     """Write ``{prefix}_model.h/.c`` and the runtime sources they need into ``out_dir``."""
     prefix = c_identifier(prefix or model.name)
     model = with_runtime_shapes(model)
-    plan = plan_memory(model)
+    plan = plan_memory(model, scratch_requests(model))
     calls = lower_model(model, plan, convention)
     for call in calls:
         call.op_comment = c_comment(model.tensors[call.op.outputs[0]].name)

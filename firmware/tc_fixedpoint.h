@@ -1,0 +1,62 @@
+/* Fixed-point helpers and the one requantization function (tinycnn/ref/fixedpoint.py),
+ * inline: every kernel calls them once per output value.
+ *
+ * A real factor M is a Q31 multiplier and a power-of-two shift: M = multiplier * 2^(shift-31).
+ * Right shifts of negative values are arithmetic, as with every compiler tinycnn targets.
+ */
+#ifndef TC_FIXEDPOINT_H
+#define TC_FIXEDPOINT_H
+
+#include <stdint.h>
+
+/* How tc_requantize rounds. */
+typedef enum {
+    TC_ROUNDING_DOUBLE = 0, /* SaturatingRoundingDoublingHighMul + RoundingDivideByPOT */
+    TC_ROUNDING_SINGLE = 1  /* one 64-bit rounding, TFLITE_SINGLE_ROUNDING */
+} tc_rounding_t;
+
+static inline int32_t tc_clamp(int32_t x, int32_t low, int32_t high)
+{
+    return x < low ? low : (x > high ? high : x);
+}
+
+/* (a * b + nudge) / 2^31 with C's truncating division: ties go towards +inf. */
+static inline int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    const int64_t product = (int64_t)a * (int64_t)b;
+    const int64_t nudge = product >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((product + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero; exponent in [0, 31]. */
+static inline int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1u); /* 32-bit: exponent < 32 */
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^(shift - 31); shift in [-31, 30], multiplier in [0, 2^31). */
+static inline int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift, tc_rounding_t rounding)
+{
+    if (rounding == TC_ROUNDING_SINGLE) {
+        const int32_t total_shift = 31 - shift;
+        const int64_t rounder = (int64_t)1 << (total_shift - 1);
+        /* |x * multiplier| < 2^62: the sum cannot overflow. */
+        return (int32_t)(((int64_t)x * multiplier + rounder) >> total_shift);
+    }
+    int32_t shifted = x;
+    if (shift > 0) { /* rare: a factor of 1 or more */
+        const int64_t wide = (int64_t)x * ((int64_t)1 << shift);
+        /* Saturate the left shift as the Python reference does (TFLite leaves it undefined). */
+        shifted = (int32_t)(wide > INT32_MAX ? INT32_MAX : (wide < INT32_MIN ? INT32_MIN : wide));
+    }
+    return tc_rounding_divide_by_pot(tc_saturating_rounding_doubling_high_mul(shifted, multiplier),
+                                     shift > 0 ? 0 : -shift);
+}
+
+#endif /* TC_FIXEDPOINT_H */
