@@ -20,7 +20,7 @@ test: setup
 	.venv/bin/python -m pytest -q
 
 lint: setup
-	.venv/bin/ruff check tinycnn tests
+	.venv/bin/ruff check tinycnn tests benchmarks
 
 clean:
 	rm -rf runs .pytest_cache

@@ -13,6 +13,7 @@ from tinycnn.codegen.host import run_c
 from tinycnn.codegen.identifiers import IDENTIFIER, c_identifier
 from tinycnn.codegen.lowering import LOWERINGS
 from tinycnn.codegen.render import render_model
+from tinycnn.emulate import run_on_emulator
 from tinycnn.ir import UnsupportedOperator
 from tinycnn.quantization import quantize
 from tinycnn.quantize import INT8_MODEL_FILE
@@ -34,6 +35,19 @@ def test_seed_cnn_all_test_images_bit_exact(seed_cnn_run, dataset):
         assert mismatches.size == 0, f"{convention}: first mismatching image {mismatches[:1]}"
 
 
+def test_seed_cnn_on_the_emulated_cortex_m4(seed_cnn_run, dataset):
+    """The Cortex-M4 build (SXTB16/SMLAD dot products) on 100 test images, raw outputs."""
+    model = read_model(seed_cnn_run / INT8_MODEL_FILE)
+    quant = model.input_tensors()[0].quantization
+    images = quantize(
+        dataset.test_images[:100, ..., None] / 255.0, quant.single_scale, quant.single_zero_point
+    )
+    for convention in ("tflm", "tflite"):
+        emulated = run_on_emulator(model, images, convention).outputs
+        reference = run_model(model, images, rounding=convention).outputs[0]
+        assert first_mismatch(reference, emulated) == "identical", convention
+
+
 @pytest.mark.parametrize(
     "name, samples",
     [
@@ -49,10 +63,10 @@ def test_shared_models_bit_exact(name, samples):
     model = read_model(path)
     inputs = random_inputs(model, samples)
     for convention in ("tflm", "tflite"):
-        assert np.array_equal(
-            run_c(model, inputs, convention),
-            run_model(model, inputs, rounding=convention).outputs[0],
-        )
+        reference = run_model(model, inputs, rounding=convention).outputs[0]
+        assert first_mismatch(reference, run_c(model, inputs, convention)) == "identical"
+        emulated = run_on_emulator(model, inputs[:20], convention).outputs
+        assert first_mismatch(reference[:20], emulated) == "identical"
 
 
 def _hard_swish(keras, v):
@@ -183,10 +197,12 @@ def test_op_cases_bit_exact(name):
     assert set(case.ops) <= set(model.opcodes()), model.opcodes()
     inputs = random_inputs(model)
     for convention in ("tflm", "tflite"):
-        c_outputs = run_c(model, inputs, convention)
         reference = run_model(model, inputs, rounding=convention).outputs[0]
-        assert c_outputs.dtype == reference.dtype
-        assert first_mismatch(reference, c_outputs) == "identical", convention
+        host = run_c(model, inputs, convention)
+        cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs
+        assert host.dtype == cortex_m4.dtype == reference.dtype
+        assert first_mismatch(reference, host) == "identical", f"host, {convention}"
+        assert first_mismatch(reference[:16], cortex_m4) == "identical", f"M4, {convention}"
 
 
 def test_unsupported_option_is_named():

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import select
 import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from tinycnn.boards import load_board
 from tinycnn.errors import TinycnnError
+from tinycnn.ir import Model
 
 QEMU = "qemu-system-arm"
 
@@ -57,10 +66,6 @@ class Emulator:
         self.port: str | None = None
 
     def start(self) -> Emulator:
-        import re
-        import select
-        import subprocess
-        import time
 
         serial = (
             "pty" if self.tcp_port is None else f"tcp:127.0.0.1:{self.tcp_port},server=on,wait=off"
@@ -90,7 +95,6 @@ class Emulator:
 
     def _wait_for_tcp(self, deadline: float) -> Emulator:
         import socket
-        import time
 
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
@@ -138,3 +142,70 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
     if not (out_dir / "firmware.elf").is_file():
         export(target, "qemu_m4", out_dir, force=True, data_dir=data_dir)
     return out_dir / "firmware.elf"
+
+
+@dataclass
+class EmulatedRun:
+    outputs: np.ndarray  # raw outputs, batch first, in the model's output dtype
+    microseconds: list[int]  # board timer per inference; under icount, instructions / 1000
+
+
+def run_on_emulator(
+    model: Model, inputs: np.ndarray, convention: str = "tflm", timeout_s: float = 300.0
+) -> EmulatedRun:
+    """Run a batch through the generated C cross-compiled for the Cortex-M4 (its DSP
+    instructions included) in QEMU: the code a board runs, not the host build."""
+    from tinycnn import __version__
+    from tinycnn.codegen.render import render_model, template_environment
+    from tinycnn.export import QEMU_PLATFORM_FILES, build_qemu
+
+    (out,) = model.output_tensors()
+    board = load_board("qemu_m4")
+    environment = template_environment()
+    with tempfile.TemporaryDirectory() as work_name:
+        work = Path(work_name)
+        generated = render_model(model, work, convention=convention, prefix="model")
+        context = {
+            "version": __version__,
+            "board": board,
+            "prefix": generated.prefix,
+            "count": len(inputs),
+            "input_bytes": np.frombuffer(np.ascontiguousarray(inputs).tobytes(), np.uint8),
+        }
+        for template, name in QEMU_PLATFORM_FILES + (("qemu/runner.c.j2", "runner.c"),):
+            (work / name).write_text(environment.get_template(template).render(context))
+        elf, _ = build_qemu(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
+        lines = _read_lines_until(qemu_command(elf, serial="stdio"), "TC1 END", timeout_s)
+    outputs, microseconds = [], []
+    for line in lines:
+        match = re.fullmatch(r"TC1 OUT ([0-9a-f]*) us=(\d+)", line)
+        if match:
+            outputs.append(np.frombuffer(bytes.fromhex(match.group(1)), dtype=out.dtype))
+            microseconds.append(int(match.group(2)))
+    if len(outputs) != len(inputs):
+        raise EmulatorError(f"the emulated board answered {len(outputs)} of {len(inputs)} inputs")
+    return EmulatedRun(np.stack(outputs).reshape(len(inputs), *out.shape[1:]), microseconds)
+
+
+def _read_lines_until(command: list[str], last: str, timeout_s: float) -> list[str]:
+    """Run ``command``, collect its output lines up to ``last`` (bounded in time), kill it."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+    )
+    lines, buffer = [], b""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and last not in lines:
+            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+            if not ready:
+                continue
+            chunk = process.stdout.read1(65536)
+            if not chunk:
+                break
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            lines += [line.decode(errors="replace").strip() for line in complete]
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    return lines

@@ -44,6 +44,13 @@ QEMU_LDFLAGS = (
     "--specs=nano.specs",
     "-lgcc",
 )
+# The bare-metal layer of the qemu_m4 board: reset handler, UART and timer, linker script.
+QEMU_PLATFORM_FILES = (
+    ("qemu/startup.c.j2", "startup.c"),
+    ("qemu/platform.c.j2", "platform.c"),
+    ("qemu/platform.h.j2", "platform.h"),
+    ("qemu/link.ld.j2", "link.ld"),
+)
 FIRMWARE_CFLAGS = (
     "-std=c99",
     "-O2",
@@ -198,7 +205,8 @@ def _runtime_code_bytes(board: Board, sources: list[Path]) -> int:
     return text + data
 
 
-def _build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
+def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
+    """Compile and link ``sources`` in ``work`` into work/firmware.elf; its section sizes."""
     gcc, size = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-size")
     if not (gcc and size):
         raise ExportError(
@@ -408,15 +416,9 @@ def export(
                 "to the board's USB drive)"
             )
         else:
-            for template, name in (
-                ("qemu/main.c.j2", "main.c"),
-                ("qemu/startup.c.j2", "startup.c"),
-            ):
+            for template, name in QEMU_PLATFORM_FILES + (("qemu/main.c.j2", "main.c"),):
                 (work / name).write_text(environment.get_template(template).render(board_context))
             sources = sorted(p.name for p in work.iterdir() if p.suffix == ".c")
-            (work / "link.ld").write_text(
-                environment.get_template("qemu/link.ld.j2").render(board_context)
-            )
             (work / "Makefile").write_text(
                 environment.get_template("qemu/Makefile.j2").render(
                     {
@@ -427,7 +429,7 @@ def export(
                     }
                 )
             )
-            elf_path, elf_sections = _build_qemu(work, sources)
+            elf_path, elf_sections = build_qemu(work, sources)
             build_command = f"tinycnn emulate {out_dir / 'firmware.elf'} --board qemu_m4"
         (work / MARKER_FILE).write_text(
             f"tinycnn {__version__} export of {source.path} for {board.name}\n"
