@@ -115,7 +115,7 @@ def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
     images = quantize(dataset.test_images[:20, :, :, None] / 255.0, 1 / 255, -128)
     np.save(tmp_path / "x.npy", images)
     outputs = {}
-    for engine in ("reference", "litert", "tflm", "c"):
+    for engine in ("reference", "litert", "tflm", "c", "m4"):
         result = runner.invoke(
             cli,
             [
@@ -134,6 +134,7 @@ def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
         assert outputs[engine].dtype == np.int8 and outputs[engine].shape == (20, 10)
     assert np.array_equal(outputs["reference"], outputs["litert"])
     assert np.array_equal(outputs["reference"], outputs["c"])
+    assert np.array_equal(outputs["reference"], outputs["m4"])
     assert np.array_equal(outputs["reference"], outputs["tflm"])
 
 

@@ -228,11 +228,22 @@ def _format_evaluation(evaluation) -> str:
         names, evaluation.float_per_class, evaluation.int8_per_class, strict=True
     ):
         lines.append(f"{name:<12} {100 * f_acc:>8.2f} {100 * q_acc:>8.2f}")
-    lines += ["", "int8 confusion matrix (rows: true class, columns: predicted)"]
-    lines.append(" " * 12 + "".join(f"{i:>6}" for i in range(len(names))))
-    for i, row in enumerate(evaluation.int8_confusion):
-        lines.append(f"{i} {names[i]:<10}" + "".join(f"{count:>6}" for count in row))
+    lines += [""] + _confusion_lines(
+        "int8 confusion matrix (rows: true class, columns: predicted)",
+        evaluation.int8_confusion,
+        names,
+    )
     return "\n".join(lines)
+
+
+def _confusion_lines(title: str, confusion, class_names: list[str]) -> list[str]:
+    """A confusion matrix as text: one row per true class, named, counts right-aligned."""
+    names = [class_names[i] if i < len(class_names) else str(i) for i in range(len(confusion))]
+    width = max(len(f"{i} {name}") for i, name in enumerate(names)) + 1
+    lines = [title, " " * width + "".join(f"{i:>6}" for i in range(len(confusion)))]
+    for i, row in enumerate(confusion):
+        lines.append(f"{f'{i} {names[i]}':<{width}}" + "".join(f"{count:>6}" for count in row))
+    return lines
 
 
 @cli.command("evaluate")
@@ -268,11 +279,11 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["reference", "litert", "tflm", "c"]),
+    type=click.Choice(["reference", "litert", "tflm", "c", "m4"]),
     default="reference",
     show_default=True,
-    help="numpy reference kernels, LiteRT reference kernels, TFLite Micro, or the generated C "
-    "compiled for this machine.",
+    help="numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C "
+    "compiled for this machine (c), or for a Cortex-M4 and run in QEMU (m4).",
 )
 @click.option(
     "--rounding",
@@ -492,11 +503,11 @@ def _format_validation(summary: dict, class_names) -> str:
             f"host class {row['host_class']} score {row['host_score']}"
         )
     if summary["answered"]:
-        lines += ["", "confusion matrix (rows: true class, columns: board's prediction)"]
-        lines.append(" " * 12 + "".join(f"{i:>6}" for i in range(len(summary["confusion"]))))
-        for i, row in enumerate(summary["confusion"]):
-            name = class_names[i] if i < len(class_names) else str(i)
-            lines.append(f"{i} {name[:10]:<10}" + "".join(f"{count:>6}" for count in row))
+        lines += [""] + _confusion_lines(
+            "confusion matrix (rows: true class, columns: board's prediction)",
+            summary["confusion"],
+            class_names,
+        )
     for error in summary["board_errors"][:10]:
         lines.append(f"board said: {error}")
     if summary["interrupted"]:

@@ -124,6 +124,7 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
     import hashlib
     import os
 
+    from tinycnn.codegen.render import sources_digest
     from tinycnn.export import export
     from tinycnn.serial.monitor import resolve_model_path
 
@@ -138,7 +139,7 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
         cache_dir
         or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinycnn" / "qemu_m4"
     )
-    out_dir = root / f"fw_{digest}"
+    out_dir = root / f"fw_{digest}_{sources_digest()}"
     if not (out_dir / "firmware.elf").is_file():
         export(target, "qemu_m4", out_dir, force=True, data_dir=data_dir)
     return out_dir / "firmware.elf"

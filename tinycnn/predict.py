@@ -1,4 +1,5 @@
-"""Running a batch through one engine: the reference numpy kernels, LiteRT or TFLite Micro."""
+"""Running a batch through one engine: the reference numpy kernels, LiteRT, TFLite Micro, or
+the generated C built for this machine or for a Cortex-M4 emulated in QEMU."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ def run_engine(
         from tinycnn.codegen.host import run_c
 
         return run_c(model, inputs, rounding)
+    if engine == "m4":
+        from tinycnn.emulate import run_on_emulator
+
+        return run_on_emulator(model, inputs, rounding).outputs
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError("the interpreters are driven for single-input, single-output models only")
     return run_interpreter(engine, content, inputs)

@@ -7,7 +7,6 @@ the same model starts at once.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import __version__
-from tinycnn.codegen.render import firmware_dir, render_model, template_environment
+from tinycnn.codegen.render import render_model, sources_digest, template_environment
 from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
 
@@ -32,14 +31,6 @@ def _cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinycnn" / "c"
 
 
-def _sources_digest() -> str:
-    digest = hashlib.sha256(__version__.encode())
-    templates = Path(__file__).resolve().parent.parent / "templates"
-    for path in sorted([*firmware_dir().glob("*.[ch]"), *templates.rglob("*.j2")]):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def compiler() -> str:
     found = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not found:
@@ -49,7 +40,7 @@ def compiler() -> str:
 
 def build_host_runner(model: Model, convention: str) -> Path:
     """Generate and compile the model with a stdin/stdout harness; return the executable."""
-    key = f"{model.sha256[:16]}-{convention}-{_sources_digest()}"
+    key = f"{model.sha256[:16]}-{convention}-{sources_digest()}"
     executable = _cache_root() / key / "runner"
     if executable.is_file():
         return executable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -72,6 +73,16 @@ def template_environment() -> jinja2.Environment:
 def firmware_dir() -> Path:
     """The C runtime sources shipped inside the package (firmware/ in a checkout)."""
     return Path(str(resources.files("tinycnn.firmware")))
+
+
+def sources_digest() -> str:
+    """A hash of tinycnn's version, the C runtime and the templates: part of the key of every
+    cached build, so that a changed kernel or template never reuses an old binary."""
+    digest = hashlib.sha256(__version__.encode())
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    for path in sorted([*firmware_dir().glob("*.[ch]"), *templates.rglob("*.j2")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
