@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import select
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from tinycnn.emulate import qemu_command
+from tinycnn.emulate import qemu_command, read_lines
 from tinycnn.export import export, resolve_source
 from tinycnn.interpreters import tflm_arena_bytes
 
@@ -31,34 +28,17 @@ BOOT_TIMEOUT_S = 300.0
 def inference_microseconds(elf: Path, images: int) -> list[int]:
     """Boot the firmware, return the board-timer microseconds of its first ``images``
     predictions (bounded by BOOT_TIMEOUT_S)."""
-    process = subprocess.Popen(
-        qemu_command(elf, serial="stdio"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
+
+    def timings(lines: list[str]) -> list[int]:
+        return [int(m.group(1)) for m in map(PRED_US.search, lines) if m]
+
+    lines = read_lines(
+        qemu_command(elf, serial="stdio"), lambda got: len(timings(got)) >= images, BOOT_TIMEOUT_S
     )
-    timings, buffer = [], b""
-    deadline = time.monotonic() + BOOT_TIMEOUT_S
-    try:
-        while len(timings) < images and time.monotonic() < deadline:
-            ready, _, _ = select.select([process.stdout], [], [], 0.5)
-            if not ready:
-                continue
-            chunk = process.stdout.read1(4096)
-            if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                match = PRED_US.search(line.decode(errors="replace"))
-                if match:
-                    timings.append(int(match.group(1)))
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-    if len(timings) < images:
-        sys.exit(f"the firmware printed {len(timings)} of {images} predictions in time")
-    return timings[:images]
+    found = timings(lines)
+    if len(found) < images:
+        sys.exit(f"the firmware printed {len(found)} of {images} predictions in time")
+    return found[:images]
 
 
 def main() -> None:

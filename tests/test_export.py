@@ -5,17 +5,15 @@ README's set-up installs: these tests fail, not skip, when they are missing."""
 from __future__ import annotations
 
 import re
-import select
 import shutil
 import subprocess
-import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from tinycnn.cli import cli
-from tinycnn.emulate import qemu_command
+from tinycnn.emulate import qemu_command, read_lines
 from tinycnn.export import ExportError, export
 from tinycnn.quantization import quantize
 from tinycnn.quantize import INT8_MODEL_FILE
@@ -34,28 +32,8 @@ def test_toolchain_is_installed():
 
 def _boot_lines(elf, count: int, timeout_s: float = 60.0) -> list[str]:
     """Boot the firmware with UART0 on a pipe and read ``count`` lines (bounded in time)."""
-    process = subprocess.Popen(
-        qemu_command(elf, serial="stdio"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    lines, buffer = [], b""
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(lines) < count and time.monotonic() < deadline:
-            ready, _, _ = select.select([process.stdout], [], [], 0.5)
-            if ready:
-                chunk = process.stdout.read1(4096)
-                if not chunk:
-                    break
-                buffer += chunk
-                *complete, buffer = buffer.split(b"\n")
-                lines += [line.decode().strip() for line in complete]
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-    return lines
+    lines = read_lines(qemu_command(elf, serial="stdio"), lambda got: len(got) >= count, timeout_s)
+    return lines[:count]
 
 
 def test_qemu_firmware_predicts_like_the_host(seed_cnn_run, tmp_path, dataset):

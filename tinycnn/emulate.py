@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,7 +177,9 @@ def run_on_emulator(
         for template, name in QEMU_PLATFORM_FILES + (("qemu/runner.c.j2", "runner.c"),):
             (work / name).write_text(environment.get_template(template).render(context))
         elf, _ = build_qemu(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
-        lines = _read_lines_until(qemu_command(elf, serial="stdio"), "TC1 END", timeout_s)
+        lines = read_lines(
+            qemu_command(elf, serial="stdio"), lambda lines: "TC1 END" in lines, timeout_s
+        )
     outputs, microseconds = [], []
     for line in lines:
         match = re.fullmatch(r"TC1 OUT ([0-9a-f]*) us=(\d+)", line)
@@ -188,15 +191,18 @@ def run_on_emulator(
     return EmulatedRun(np.stack(outputs).reshape(len(inputs), *out.shape[1:]), microseconds)
 
 
-def _read_lines_until(command: list[str], last: str, timeout_s: float) -> list[str]:
-    """Run ``command``, collect its output lines up to ``last`` (bounded in time), kill it."""
+def read_lines(
+    command: list[str], done: Callable[[list[str]], bool], timeout_s: float
+) -> list[str]:
+    """Run ``command`` (QEMU with its UART on stdio), collect its output lines until
+    ``done(lines)`` or ``timeout_s``, then kill it."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
     )
     lines, buffer = [], b""
     deadline = time.monotonic() + timeout_s
     try:
-        while time.monotonic() < deadline and last not in lines:
+        while time.monotonic() < deadline and not done(lines):
             ready, _, _ = select.select([process.stdout], [], [], 0.5)
             if not ready:
                 continue
