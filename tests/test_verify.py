@@ -11,15 +11,17 @@ import tflite
 from conftest import SHARED_MODELS
 
 from tinycnn.quantize import INT8_MODEL_FILE
-from tinycnn.verify import verify
+from tinycnn.verify import M4_SAMPLES, compare_engine, verify
 
 
 def test_seed_cnn_bit_exact_on_test_images(seed_cnn_run):
     report = verify(seed_cnn_run, images=500)
     assert report.inputs.startswith("Fashion-MNIST test images")
-    assert [(e.engine, e.identical_share, e.max_diff_lsb) for e in report.engines] == [
-        ("litert", 1.0, 0),
-        ("tflm", 1.0, 0),
+    assert [(e.engine, e.samples, e.identical_share, e.max_diff_lsb) for e in report.engines] == [
+        ("litert", 500, 1.0, 0),
+        ("tflm", 500, 1.0, 0),
+        ("c", 500, 1.0, 0),
+        ("m4", M4_SAMPLES, 1.0, 0),
     ]
     assert report.bit_exact
     names = [layer.layer for layer in report.layers]
@@ -88,7 +90,51 @@ def _shared(name):
 def test_hello_world_all_inputs():
     report = verify(_shared("hello_world_int8.tflite"))
     assert report.samples == 256 and report.inputs == "all 256 int8 input values"
-    assert report.bit_exact and [e.identical_share for e in report.engines] == [1.0, 1.0]
+    assert report.bit_exact and [e.identical_share for e in report.engines] == [1.0] * 4
+
+
+def test_generated_c_mismatch_is_reported():
+    """The C built with TFLM's rounding against the reference with LiteRT's: on hello_world
+    the two differ on 23 of 256 inputs, and verify must say where."""
+    from tinycnn.ref.runner import run_model
+    from tinycnn.tflite_io import read_model
+
+    path = _shared("hello_world_int8.tflite")
+    model = read_model(path)
+    inputs = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
+    litert_rounding = run_model(model, inputs, rounding="tflite").outputs[0]
+    for engine in ("c", "m4"):
+        comparison = compare_engine(
+            model, path.read_bytes(), engine, "tflm", inputs, litert_rounding
+        )
+        assert comparison.identical_share < 1.0 and not comparison.bit_exact
+        first = comparison.first_mismatch
+        assert first.op_index is None and first.tensor == model.tensors[model.outputs[0]].name
+        assert first.reference == int(litert_rounding[first.sample].ravel()[first.element])
+        assert first.interpreter != first.reference
+
+
+def test_missing_cross_compiler_is_said_not_hidden(seed_cnn_run, tmp_path, monkeypatch):
+    """Without arm-none-eabi-gcc and QEMU on PATH the Cortex-M4 line says what to install,
+    and the exit status only counts the engines that ran."""
+    import os
+    from pathlib import Path
+
+    bin_dir = tmp_path / "bin"  # this machine's tools, less the Arm toolchain and QEMU
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            name = tool.name
+            if not name.startswith(("arm-none-eabi-", "qemu-")) and not (bin_dir / name).exists():
+                (bin_dir / name).symlink_to(tool)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the host C is built anew
+    report = verify(seed_cnn_run / INT8_MODEL_FILE, images=20)
+    c, m4 = report.engines[-2:]
+    assert c.engine == "c" and c.identical_share == 1.0
+    assert m4.engine == "m4" and "arm-none-eabi-gcc" in m4.unavailable
+    assert "apt-get install gcc-arm-none-eabi" in m4.unavailable
+    assert report.bit_exact
 
 
 def test_hello_world_interpreters_round_differently():
@@ -110,14 +156,18 @@ def test_hello_world_interpreters_round_differently():
 
 def test_micro_speech():
     report = verify(_shared("micro_speech_quantized.tflite"), images=200)
-    assert report.bit_exact and [e.identical_share for e in report.engines] == [1.0, 1.0]
+    assert report.bit_exact and [e.identical_share for e in report.engines] == [1.0] * 4
 
 
 def test_person_detect_against_tflm():
-    report = verify(_shared("person_detect.tflite"), images=20)
-    litert, tflm = report.engines
-    assert litert.unavailable and "quantized_dimension" in litert.unavailable
-    assert tflm.identical_share == 1.0 and report.bit_exact
+    report = verify(_shared("person_detect.tflite"), images=5)
+    litert, tflm, c, m4 = report.engines
+    assert (
+        litert.unavailable
+        == "LiteRT cannot run this model: quantized_dimension must be in range [0, 1). Was 3."
+    )
+    assert tflm.identical_share == c.identical_share == m4.identical_share == 1.0
+    assert report.bit_exact
 
 
 def test_lstm_is_refused_by_name():

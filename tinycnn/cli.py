@@ -325,20 +325,23 @@ def _format_verify(report) -> str:
         f"reference engine: {report.samples} inputs in {report.reference_seconds:.1f} s",
         "",
     ]
+    engine_names = {"c": "C (host)", "m4": "C (Cortex-M4)"}
     for engine in report.engines:
-        name = f"reference[{engine.rounding}] vs {engine.engine}"
+        name = f"reference[{engine.rounding}] vs {engine_names.get(engine.engine, engine.engine)}"
         if engine.unavailable:
-            lines.append(f"{name:<30} not run: {engine.unavailable}")
+            lines.append(f"{name:<33} not run: {engine.unavailable}")
             continue
         verdict = "BIT-EXACT" if engine.bit_exact else "MISMATCH"
+        subset = f" of {engine.samples} inputs" if engine.samples < report.samples else ""
         lines.append(
-            f"{name:<30} {verdict}: {100 * engine.identical_share:.2f} % identical outputs, "
+            f"{name:<33} {verdict}: {100 * engine.identical_share:.2f} % identical outputs{subset}, "
             f"max diff {engine.max_diff_lsb} LSB ({engine.seconds:.1f} s)"
         )
         if engine.first_mismatch:
             m = engine.first_mismatch
+            where = f"op #{m.op_index} {m.opcode}, " if m.op_index is not None else ""
             lines.append(
-                f"{'':<30} first mismatch: input {m.sample}, op #{m.op_index} {m.opcode}, "
+                f"{'':<33} first mismatch: input {m.sample}, {where}"
                 f"tensor {m.tensor!r}[{m.element}]: reference {m.reference}, {engine.engine} {m.interpreter}"
             )
     if report.layers:

@@ -16,6 +16,14 @@ class InterpreterError(TinycnnError):
     """An interpreter refused the model."""
 
 
+def _first_reason(exc: Exception) -> str:
+    """An interpreter's error, cut to its first reason (LiteRT repeats one per tensor) and
+    one line."""
+    text = " ".join(str(exc).split())
+    repeated = text.find("Tensor ", 1)
+    return text[:repeated].rstrip() if repeated > 0 else text
+
+
 def litert_interpreter(
     content: bytes,
     *,
@@ -41,7 +49,7 @@ def litert_interpreter(
         )
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
-        raise InterpreterError(f"LiteRT cannot run this model: {str(exc).strip()}") from None
+        raise InterpreterError(f"LiteRT cannot run this model: {_first_reason(exc)}") from None
     return interpreter
 
 
@@ -59,7 +67,9 @@ def tflm_interpreter(content: bytes, *, preserve_all_tensors: bool = False):
     try:
         return runtime.Interpreter.from_bytes(content, intrepreter_config=config)
     except (RuntimeError, ValueError) as exc:
-        raise InterpreterError(f"TFLite Micro cannot run this model: {str(exc).strip()}") from None
+        raise InterpreterError(
+            f"TFLite Micro cannot run this model: {_first_reason(exc)}"
+        ) from None
 
 
 ENGINES = ("litert", "tflm")

@@ -4,7 +4,10 @@ and the int8 model against the float model, layer by layer.
 1. Engines: the reference engine with LiteRT's rounding against LiteRT (reference kernels)
    and with TFLite Micro's rounding against the tflite-micro interpreter, on N inputs: the
    share of bit-identical outputs, the largest difference in LSBs and, for the first
-   mismatching input, the first operator whose output differs.
+   mismatching input, the first operator whose output differs. Then tinycnn's own generated
+   C, with the rounding the firmware uses (TFLite Micro's), against the reference engine:
+   compiled for this machine on the N inputs, and cross-compiled for a Cortex-M4 (its DSP
+   instructions) and run in QEMU on the first M4_SAMPLES of them.
 2. Layers (run directories): every Keras layer's float output against the dequantized int8
    tensor that ends it: SQNR, max and mean absolute error in output LSBs, cosine similarity.
    Each layer is also run alone on the float model's input to it, quantized: the layer with
@@ -17,6 +20,7 @@ possible value for single-value inputs, and seeded random int8 tensors otherwise
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,15 +35,26 @@ from tinycnn.interpreters import (
     run_interpreter,
     tflm_interpreter,
 )
-from tinycnn.ir import Model
+from tinycnn.ir import Model, UnsupportedOperator
 from tinycnn.quantization import dequantize, quantize
 from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.ref.runner import check_supported, run_model, run_operators
 from tinycnn.tflite_io import read_model
 from tinycnn.train import MODEL_FILE, load_trained_model
 
-# Each interpreter with the rounding convention its kernels use.
-ENGINE_CONVENTIONS = (("litert", "tflite"), ("tflm", "tflm"))
+# Each engine with the rounding convention it reproduces: the two interpreters, then the
+# generated C built for this machine ("c") and for an emulated Cortex-M4 ("m4").
+ENGINE_CONVENTIONS = (("litert", "tflite"), ("tflm", "tflm"), ("c", "tflm"), ("m4", "tflm"))
+INTERPRETERS = ("litert", "tflm")
+M4_SAMPLES = 200  # QEMU runs a few million instructions per image: a sample, not all N
+# The tools each generated-C engine needs, and how to get them.
+C_TOOLCHAINS = {
+    "c": (("cc",), "a C compiler (`apt-get install gcc`)"),
+    "m4": (
+        ("arm-none-eabi-gcc", "qemu-system-arm"),
+        "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm`",
+    ),
+}
 RANDOM_SEED = 0
 
 
@@ -189,6 +204,17 @@ def _locate_mismatch(
     raise AssertionError("outputs differ but no intermediate tensor does")
 
 
+def _run_generated_c(engine: str, model: Model, inputs: np.ndarray, rounding: str) -> np.ndarray:
+    """The generated C on this machine ("c") or on the emulated Cortex-M4 ("m4")."""
+    if engine == "c":
+        from tinycnn.codegen.host import run_c
+
+        return run_c(model, inputs, rounding)
+    from tinycnn.emulate import run_on_emulator
+
+    return run_on_emulator(model, inputs, rounding).outputs
+
+
 def compare_engine(
     model: Model,
     content: bytes,
@@ -197,13 +223,27 @@ def compare_engine(
     inputs: np.ndarray,
     reference_outputs: np.ndarray,
 ) -> EngineComparison:
+    if engine == "m4":
+        inputs, reference_outputs = inputs[:M4_SAMPLES], reference_outputs[:M4_SAMPLES]
     comparison = EngineComparison(engine=engine, rounding=rounding, samples=len(inputs))
     started = time.perf_counter()
-    try:
-        outputs = run_interpreter(engine, content, inputs)
-    except InterpreterError as exc:
-        comparison.unavailable = str(exc)
-        return comparison
+    if engine in INTERPRETERS:
+        try:
+            outputs = run_interpreter(engine, content, inputs)
+        except InterpreterError as exc:
+            comparison.unavailable = str(exc)
+            return comparison
+    else:
+        tools, how = C_TOOLCHAINS[engine]
+        missing = [tool for tool in tools if not shutil.which(tool)]
+        if missing:
+            comparison.unavailable = f"{', '.join(missing)} not found; install {how}"
+            return comparison
+        try:
+            outputs = _run_generated_c(engine, model, inputs, rounding)
+        except UnsupportedOperator as exc:
+            comparison.unavailable = f"the C runtime cannot run it: {exc}"
+            return comparison
     comparison.seconds = time.perf_counter() - started
     diff = np.abs(reference_outputs.astype(np.int64) - outputs.astype(np.int64)).reshape(
         len(inputs), -1
@@ -213,9 +253,22 @@ def compare_engine(
     comparison.max_diff_lsb = int(diff.max()) if diff.size else 0
     if not identical.all():
         first = int(np.flatnonzero(~identical)[0])
-        comparison.first_mismatch = _locate_mismatch(
-            model, content, engine, rounding, first, inputs[first]
-        )
+        if engine in INTERPRETERS:
+            comparison.first_mismatch = _locate_mismatch(
+                model, content, engine, rounding, first, inputs[first]
+            )
+        else:  # the generated C exposes only its output
+            element = int(np.flatnonzero(diff[first])[0])
+            ours, theirs = reference_outputs[first].ravel(), outputs[first].ravel()
+            comparison.first_mismatch = Mismatch(
+                first,
+                None,
+                None,
+                model.tensors[model.outputs[0]].name,
+                element,
+                int(ours[element]),
+                int(theirs[element]),
+            )
     return comparison
 
 
