@@ -72,9 +72,12 @@ def _const(ctx: OpContext, position: int, name: str) -> ConstArray | None:
 
 def _folded_bias(ctx: OpContext, weights: np.ndarray, input_offset: int) -> ConstArray:
     """bias + input_offset * (sum of each output channel's weights): with it the C kernel
-    adds the input offset once per output instead of once per product. Exact in int32:
+    adds the input offset once per output instead of once per product (for a window wholly
+    inside the input, or padded with the input zero point). Exact in int32:
     |offset * sum| <= 128 * 127 * taps."""
     sums = weights.reshape(weights.shape[0], -1).astype(np.int64).sum(axis=1)
+    if ctx.op.opcode == "DEPTHWISE_CONV_2D":  # [1, filter_h, filter_w, out_channels]
+        sums = weights.reshape(-1, weights.shape[-1]).astype(np.int64).sum(axis=0)
     folded = input_offset * sums
     if ctx.has_input(2):
         folded = folded + ctx.input_tensor(2).data.astype(np.int64).ravel()
@@ -128,8 +131,7 @@ def _lower_conv(ctx: OpContext, kind: str) -> tuple[dict, dict, list[ConstArray]
         ConstArray("multiplier", "int32_t", multiplier.tolist()),
         ConstArray("shift", "int32_t", shift.tolist()),
     ]
-    if kind == "conv":
-        arrays.append(_folded_bias(ctx, filter_t.data, params["input_offset"]))
+    arrays.append(_folded_bias(ctx, filter_t.data, params["input_offset"]))
     dims = {"input": _dims4(input_t.shape), "filter": filter_dims, "output": _dims4(output_t.shape)}
     return params, dims, [a for a in arrays if a is not None]
 
