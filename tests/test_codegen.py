@@ -260,3 +260,17 @@ def test_generated_files_carry_the_banner(seed_cnn_run, tmp_path):
     assert "Do not edit" in (tmp_path / "seed_model.h").read_text()
     assert f"static int8_t seed_arena[{generated.plan.arena_bytes}]" in text
     assert generated.weight_bytes > 30_000
+
+
+def test_emulator_splits_a_large_batch_into_several_builds(monkeypatch):
+    """The inputs travel in the runner's flash; a batch larger than RUNNER_INPUT_BYTES is
+    run in several builds and comes back whole, in order."""
+    import tinycnn.emulate
+
+    model = read_model(convert_case(lambda k, L, x: L.Dense(4)(L.Flatten()(x)), (3, 3, 1)))
+    monkeypatch.setattr(tinycnn.emulate, "RUNNER_INPUT_BYTES", 3 * 9)  # three images a build
+    inputs = random_inputs(model, 7)
+    run = run_on_emulator(model, inputs)
+    assert len(run.microseconds) == 7
+    reference = run_model(model, inputs, rounding="tflm").outputs[0]
+    assert first_mismatch(reference, run.outputs) == "identical"

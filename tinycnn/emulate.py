@@ -19,6 +19,7 @@ from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
 
 QEMU = "qemu-system-arm"
+RUNNER_INPUT_BYTES = 1 << 20  # inputs embedded per runner build: mps2-an386 has 4 MB of flash
 
 
 class EmulatorError(TinycnnError):
@@ -67,7 +68,6 @@ class Emulator:
         self.port: str | None = None
 
     def start(self) -> Emulator:
-
         serial = (
             "pty" if self.tcp_port is None else f"tcp:127.0.0.1:{self.tcp_port},server=on,wait=off"
         )
@@ -156,20 +156,38 @@ def run_on_emulator(
     model: Model, inputs: np.ndarray, convention: str = "tflm", timeout_s: float = 300.0
 ) -> EmulatedRun:
     """Run a batch through the generated C cross-compiled for the Cortex-M4 (its DSP
-    instructions included) in QEMU: the code a board runs, not the host build."""
+    instructions included) in QEMU: the code a board runs, not the host build. The inputs
+    travel in the firmware's flash, RUNNER_INPUT_BYTES at most per build."""
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    step = max(1, RUNNER_INPUT_BYTES // max(1, inp.size_bytes))
+    outputs, microseconds = [], []
+    for start in range(0, len(inputs), step):
+        chunk = inputs[start : start + step]
+        for line in _run_chunk(model, chunk, convention, timeout_s):
+            match = re.fullmatch(r"TC1 OUT ([0-9a-f]*) us=(\d+)", line)
+            if match:
+                outputs.append(np.frombuffer(bytes.fromhex(match.group(1)), dtype=out.dtype))
+                microseconds.append(int(match.group(2)))
+        if len(outputs) != min(start + step, len(inputs)):
+            raise EmulatorError(
+                f"the emulated board answered {len(outputs) - start} of {len(chunk)} inputs"
+            )
+    return EmulatedRun(np.stack(outputs).reshape(len(inputs), *out.shape[1:]), microseconds)
+
+
+def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: float) -> list[str]:
+    """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
     from tinycnn import __version__
     from tinycnn.codegen.render import render_model, template_environment
     from tinycnn.export import QEMU_PLATFORM_FILES, build_qemu
 
-    (out,) = model.output_tensors()
-    board = load_board("qemu_m4")
     environment = template_environment()
     with tempfile.TemporaryDirectory() as work_name:
         work = Path(work_name)
         generated = render_model(model, work, convention=convention, prefix="model")
         context = {
             "version": __version__,
-            "board": board,
+            "board": load_board("qemu_m4"),
             "prefix": generated.prefix,
             "count": len(inputs),
             "input_bytes": np.frombuffer(np.ascontiguousarray(inputs).tobytes(), np.uint8),
@@ -177,18 +195,9 @@ def run_on_emulator(
         for template, name in QEMU_PLATFORM_FILES + (("qemu/runner.c.j2", "runner.c"),):
             (work / name).write_text(environment.get_template(template).render(context))
         elf, _ = build_qemu(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
-        lines = read_lines(
+        return read_lines(
             qemu_command(elf, serial="stdio"), lambda lines: "TC1 END" in lines, timeout_s
         )
-    outputs, microseconds = [], []
-    for line in lines:
-        match = re.fullmatch(r"TC1 OUT ([0-9a-f]*) us=(\d+)", line)
-        if match:
-            outputs.append(np.frombuffer(bytes.fromhex(match.group(1)), dtype=out.dtype))
-            microseconds.append(int(match.group(2)))
-    if len(outputs) != len(inputs):
-        raise EmulatorError(f"the emulated board answered {len(outputs)} of {len(inputs)} inputs")
-    return EmulatedRun(np.stack(outputs).reshape(len(inputs), *out.shape[1:]), microseconds)
 
 
 def read_lines(
