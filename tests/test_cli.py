@@ -196,7 +196,12 @@ def test_verify_cli_json(runner, seed_cnn_run):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["bit_exact"] is True
-    assert [e["identical_share"] for e in report["engines"]] == [1.0, 1.0]
+    assert [(e["engine"], e["identical_share"]) for e in report["engines"]] == [
+        ("litert", 1.0),
+        ("tflm", 1.0),
+        ("c", 1.0),
+        ("m4", 1.0),
+    ]
     assert report["layers"][0]["layer"] == "conv1" and "sqnr_db" in report["layers"][0]
 
 
@@ -211,9 +216,12 @@ def test_verify_exits_non_zero_when_not_bit_exact(runner, tmp_path):
     (tmp_path / "dilated.tflite").write_bytes(content)
     result = runner.invoke(cli, ["verify", str(tmp_path / "dilated.tflite"), "--images", "10"])
     assert result.exit_code == 1, result.output
-    assert "reference[tflite] vs litert    BIT-EXACT" in result.output
-    assert "reference[tflm] vs tflm        MISMATCH" in result.output
+    assert "reference[tflite] vs litert       BIT-EXACT" in result.output
+    assert "reference[tflm] vs tflm           MISMATCH" in result.output
     assert "first mismatch: input 0, op #0 SPACE_TO_BATCH_ND" in result.output
+    # tinycnn's own C computes the dilated convolution as the reference engine does
+    assert "reference[tflm] vs C (host)       BIT-EXACT" in result.output
+    assert "reference[tflm] vs C (Cortex-M4)  BIT-EXACT" in result.output
 
 
 def test_verify_unsupported_and_corrupt_models(runner, tmp_path):
