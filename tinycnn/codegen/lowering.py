@@ -317,16 +317,7 @@ def _lower_quantize(ctx: OpContext):
         return {**_float_edge_params(output_q, output_t), "from_float": True}, {}, []
     ctx.require_dtype(input_t, np.int8)
     multiplier, shift = requantize_multiplier(ctx)
-    params = {
-        "from_float": False,
-        "input_zero_point": ctx.quantization(input_t).single_zero_point,
-        "output_zero_point": ctx.quantization(output_t).single_zero_point,
-        "multiplier": multiplier,
-        "shift": shift,
-        "rounding": C_ROUNDING[ctx.rounding()],
-        "size": int(np.prod(output_t.shape)),
-    }
-    return params, {}, []
+    return _per_element(ctx, from_float=False, multiplier=multiplier, shift=shift), {}, []
 
 
 def _float_edge_params(quant, tensor) -> dict:
@@ -364,31 +355,35 @@ def _lower_space_to_batch(ctx: OpContext):
     return params, {"input": _dims4(input_t.shape), "output": _dims4(output_t.shape)}, []
 
 
-def _lower_leaky_relu(ctx: OpContext):
-    identity_multiplier, identity_shift, alpha_multiplier, alpha_shift = leaky_relu_params(ctx)
-    params = {
+def _per_element(ctx: OpContext, **params) -> dict:
+    """Parameters of a kernel that maps each int8 input value to one output value: the two
+    zero points, the rounding, the element count, and the op's own ``params``."""
+    return {
         "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
         "output_zero_point": ctx.quantization(ctx.output_tensor()).single_zero_point,
-        "identity_multiplier": identity_multiplier,
-        "identity_shift": identity_shift,
-        "alpha_multiplier": alpha_multiplier,
-        "alpha_shift": alpha_shift,
         "rounding": C_ROUNDING[ctx.rounding()],
         "size": int(np.prod(ctx.output_tensor().shape)),
+        **params,
     }
+
+
+def _lower_leaky_relu(ctx: OpContext):
+    identity_multiplier, identity_shift, alpha_multiplier, alpha_shift = leaky_relu_params(ctx)
+    params = _per_element(
+        ctx,
+        identity_multiplier=identity_multiplier,
+        identity_shift=identity_shift,
+        alpha_multiplier=alpha_multiplier,
+        alpha_shift=alpha_shift,
+    )
     return params, {}, []
 
 
 def _lower_logistic(ctx: OpContext):
     multiplier, left_shift, radius = logistic_params(ctx)
-    params = {
-        "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
-        "input_multiplier": multiplier,
-        "input_left_shift": left_shift,
-        "input_radius": radius,
-        "rounding": C_ROUNDING[ctx.rounding()],
-        "size": int(np.prod(ctx.output_tensor().shape)),
-    }
+    params = _per_element(
+        ctx, input_multiplier=multiplier, input_left_shift=left_shift, input_radius=radius
+    )
     return params, {}, []
 
 
@@ -396,15 +391,13 @@ def _lower_hard_swish(ctx: OpContext):
     output_multiplier, output_exponent, reluish_multiplier, reluish_exponent = hard_swish_params(
         ctx
     )
-    params = {
-        "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
-        "output_zero_point": ctx.quantization(ctx.output_tensor()).single_zero_point,
-        "output_multiplier_16": output_multiplier,
-        "output_exponent": output_exponent,
-        "reluish_multiplier_16": reluish_multiplier,
-        "reluish_exponent": reluish_exponent,
-        "size": int(np.prod(ctx.output_tensor().shape)),
-    }
+    params = _per_element(
+        ctx,
+        output_multiplier_16=output_multiplier,
+        output_exponent=output_exponent,
+        reluish_multiplier_16=reluish_multiplier,
+        reluish_exponent=reluish_exponent,
+    )
     return params, {}, []
 
 
