@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the official Fashion-MNIST files, the Cortex-M cross-compiler and its
-# C library, and QEMU's Arm system emulator (the emulated board).
-packages=(dataset-fashion-mnist gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+# Debian packages: the official Fashion-MNIST files, the host C compiler (`predict --engine c`,
+# verify's C line), the Cortex-M cross-compiler and its C library, and QEMU's Arm system
+# emulator (the emulated board).
+packages=(dataset-fashion-mnist gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
