@@ -10,6 +10,7 @@ import pytest
 import tflite
 from conftest import SHARED_MODELS
 
+from tinycnn.interpreters import InterpreterError, litert_interpreter, tflm_arena_bytes
 from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.verify import M4_SAMPLES, compare_engine, verify
 
@@ -162,12 +163,45 @@ def test_micro_speech():
 def test_person_detect_against_tflm():
     report = verify(_shared("person_detect.tflite"), images=5)
     litert, tflm, c, m4 = report.engines
-    assert (
+    assert litert.unavailable.startswith("LiteRT refuses tensor") and "dimension 3" in (
         litert.unavailable
-        == "LiteRT cannot run this model: quantized_dimension must be in range [0, 1). Was 3."
     )
+    assert litert.failed is None
+    # Known before trying, and true: LiteRT itself refuses the file for that reason.
+    with pytest.raises(InterpreterError, match="quantized_dimension must be in range"):
+        litert_interpreter(_shared("person_detect.tflite").read_bytes())
     assert tflm.identical_share == c.identical_share == m4.identical_share == 1.0
     assert report.bit_exact
+
+
+@pytest.fixture(scope="module")
+def wide_conv_model(tmp_path_factory):
+    """Conv2D(256, 3, same) on 28x28: its activations (about 200 KB) outgrow the arena the
+    tflite-micro package gives by default (ten times the 10 KB file)."""
+    from op_harness import convert_case
+
+    path = tmp_path_factory.mktemp("wide") / "conv256.tflite"
+    path.write_bytes(convert_case(lambda k, L, x: L.Conv2D(256, 3, padding="same")(x), (28, 28, 1)))
+    assert len(path.read_bytes()) * 10 < 200_000
+    return path
+
+
+def test_tflm_arena_grows_to_fit_the_model(wide_conv_model, capfd):
+    report = verify(wide_conv_model, images=4, engines=(("litert", "tflite"), ("tflm", "tflm")))
+    assert report.bit_exact and report.engines[1].identical_share == 1.0
+    assert tflm_arena_bytes(wide_conv_model.read_bytes()) > 200_000
+    captured = capfd.readouterr()
+    assert "Failed to resize buffer" not in captured.out + captured.err
+
+
+def test_an_engine_that_cannot_run_fails_verify(wide_conv_model, monkeypatch, capfd):
+    import tinycnn.interpreters as interpreters
+
+    monkeypatch.setattr(interpreters, "TFLM_MAX_ARENA_BYTES", 1024)  # no growing
+    report = verify(wide_conv_model, images=2, engines=(("litert", "tflite"), ("tflm", "tflm")))
+    tflm = report.engines[1]
+    assert tflm.failed and "Failed to resize buffer" in tflm.failed and not report.bit_exact
+    assert "Failed to resize buffer" not in "".join(capfd.readouterr())  # in the report only
 
 
 def test_lstm_is_refused_by_name():

@@ -9,24 +9,70 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 
 import click
 
 from tinycnn import __version__
-from tinycnn.errors import TinycnnError
+from tinycnn.errors import TinycnnError, TinycnnWarning
+
+
+class UserError(click.ClickException):
+    """One ``Error:`` line and an exit status (1, or 128 + the signal for an interruption)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def user_errors(command):
-    """Turn a TinycnnError raised by the library into click's one-line error and exit 1."""
+    """Turn what ends a command early into one ``Error:`` line: a TinycnnError from the
+    library (exit 1), an operating-system refusal to read or write a file (exit 1), or an
+    interruption by Ctrl-C, SIGTERM or SIGHUP (exit 128 + the signal number)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from tinycnn.processes import exit_code_for, signal_name
+
         try:
             return command(*args, **kwargs)
         except TinycnnError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise UserError(str(exc), getattr(exc, "exit_code", 1)) from None
+        except KeyboardInterrupt as exc:
+            name = click.get_current_context().info_name
+            raise UserError(
+                f"interrupted by {signal_name(exc)}; `tinycnn {name}` stopped before it finished "
+                "and left no partial output",
+                exit_code_for(exc),
+            ) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise UserError(f"{where}{exc.strerror or exc}") from None
 
     return wrapper
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """tinycnn's own warnings as one ``warning:`` line on stderr, others as Python prints them."""
+    if issubclass(category, TinycnnWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, refusing NaN and infinities (which every comparison lets through)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def _model_names() -> list[str]:
@@ -48,6 +94,10 @@ data_dir_option = click.option(
 @click.version_option(__version__, prog_name="tinycnn")
 def cli() -> None:
     """Train small Fashion-MNIST CNNs, quantize them to int8 and deploy them to microcontrollers."""
+    from tinycnn.processes import install_signal_handlers
+
+    install_signal_handlers()
+    warnings.showwarning = _show_warning
 
 
 @cli.command("models")
@@ -84,7 +134,7 @@ def models_command() -> None:
 )
 @click.option(
     "--validation-split",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
+    type=FiniteFloatRange(0.0, 1.0, max_open=True),
     default=0.1,
     show_default=True,
     help="Share of the training images held out for validation.",
@@ -104,7 +154,7 @@ def models_command() -> None:
 )
 @click.option(
     "--learning-rate",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=FiniteFloatRange(min=0.0, min_open=True),
     default=None,
     help="Adam learning rate [default: the model's own].",
 )
@@ -168,9 +218,19 @@ def train_command(
         click.echo(
             f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) into {run_dir}"
         )
-    metrics = train(
-        config, run_dir, data_dir=data_dir, force=force, resume=resume, on_epoch=show_epoch
-    )
+    progress = _progress()
+    try:
+        metrics = train(
+            config,
+            run_dir,
+            data_dir=data_dir,
+            force=force,
+            resume=resume,
+            on_epoch=show_epoch,
+            on_progress=progress,
+        )
+    finally:
+        progress.close()
     click.echo(
         f"done: test accuracy {100 * metrics['test_accuracy']:.2f} % on {metrics['test_images']} images, "
         f"{metrics['parameters']} parameters, {metrics['mean_epoch_seconds']:.1f} s/epoch; "
@@ -201,9 +261,17 @@ def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None
     """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
     from tinycnn.quantize import quantize_run
 
-    result = quantize_run(
-        run_dir, calibration_samples=calibration_samples, qat_epochs=qat_epochs, data_dir=data_dir
-    )
+    progress = _progress()
+    try:
+        result = quantize_run(
+            run_dir,
+            calibration_samples=calibration_samples,
+            qat_epochs=qat_epochs,
+            data_dir=data_dir,
+            on_progress=progress,
+        )
+    finally:
+        progress.close()
     method = f"QAT ({result.qat_epochs} epochs)" if result.qat_epochs else "post-training"
     click.echo(
         f"wrote {result.path} ({result.model_bytes} bytes, {method}, "
@@ -308,6 +376,7 @@ def predict_command(model_path, input_paths, output_path, engine, rounding) -> N
         Path(output_path),
         engine=engine,
         rounding=rounding,
+        on_progress=_progress(),
     )
     click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
     if (
@@ -330,6 +399,9 @@ def _format_verify(report) -> str:
         name = f"reference[{engine.rounding}] vs {engine_names.get(engine.engine, engine.engine)}"
         if engine.unavailable:
             lines.append(f"{name:<33} not run: {engine.unavailable}")
+            continue
+        if engine.failed:
+            lines.append(f"{name:<33} FAILED: {engine.failed}")
             continue
         verdict = "BIT-EXACT" if engine.bit_exact else "MISMATCH"
         subset = f" of {engine.samples} inputs" if engine.samples < report.samples else ""
@@ -368,6 +440,8 @@ def _format_verify(report) -> str:
             )
         else:
             lines.append(f"int8 top-1 on {acc.images} test images: {100 * acc.int8_accuracy:.2f} %")
+    if report.interrupted:
+        lines += ["", "interrupted: the figures above are what was measured before it stopped"]
     return "\n".join(lines)
 
 
@@ -385,11 +459,17 @@ def _format_verify(report) -> str:
 @user_errors
 def verify_command(target, images, as_json, data_dir) -> None:
     """Check the int8 reference engine bit for bit against LiteRT and TFLite Micro, and the
-    int8 model against the float model layer by layer. Exits 1 unless bit-exact."""
+    int8 model against the float model layer by layer. Exits 1 unless every engine that
+    should run did and is bit-exact."""
+    from tinycnn.processes import exit_code_for
     from tinycnn.verify import verify
 
-    report = verify(target, images=images, data_dir=data_dir)
+    progress = _progress(as_json)
+    report = verify(target, images=images, data_dir=data_dir, on_progress=progress)
+    progress.close()
     click.echo(json.dumps(report.as_dict(), default=float) if as_json else _format_verify(report))
+    if report.interrupted:
+        raise SystemExit(exit_code_for(report.interrupt))
     if not report.bit_exact:
         raise SystemExit(1)
 
@@ -554,23 +634,39 @@ def _write_csv(path: str, report) -> None:
             )
 
 
+def _validation_model(model, csv_path):
+    """What `--validate` needs, checked before a port is opened or a firmware built."""
+    from tinycnn.outputs import check_output_file
+    from tinycnn.serial.monitor import validation_model
+
+    if not model:
+        raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
+    if csv_path:
+        check_output_file(csv_path, "the --csv file")
+    return validation_model(model)
+
+
+def _progress(quiet: bool = False):
+    from tinycnn.progress import TerminalProgress
+
+    return TerminalProgress(sys.stderr, enabled=None if not quiet else False)
+
+
 def _run_monitor(
     port, baud, validate_count, model, as_json, csv_path, frame_timeout, retries, duration, data_dir
 ) -> None:
     from tinycnn.data import CLASS_NAMES
-    from tinycnn.serial.monitor import BoardLink, listen, validate
-    from tinycnn.serial.protocol import BoardError, Hello, Prediction
+    from tinycnn.processes import exit_code_for
+    from tinycnn.serial.monitor import BoardLink, validate
 
+    if validate_count:
+        _validation_model(model, csv_path)
+    elif csv_path:
+        raise click.UsageError("--csv writes validation results: use it with --validate")
     with BoardLink(port, baud) as link:
         if validate_count:
-            if not model:
-                raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
-            with click.progressbar(
-                length=validate_count,
-                label="validating",
-                file=sys.stderr,
-                show_pos=True,
-            ) as bar:
+            progress = _progress(as_json)
+            try:
                 report = validate(
                     link,
                     model,
@@ -578,64 +674,90 @@ def _run_monitor(
                     data_dir=data_dir,
                     frame_timeout_s=frame_timeout,
                     retries=retries,
-                    on_result=lambda _: bar.update(1),
+                    on_result=lambda result: progress(
+                        "validating", result.sample_id + 1, validate_count
+                    ),
+                    on_progress=progress,
                 )
+            finally:
+                progress.close()
             summary = report.summary()
             if csv_path:
                 _write_csv(csv_path, report)
             click.echo(json.dumps(summary) if as_json else _format_validation(summary, CLASS_NAMES))
-            failed = (
-                summary["lost"]
-                or summary["agreement"] != 1.0
-                or summary["port_lost"]
-                or summary["interrupted"]
-            )
-            if failed:
+            if report.interrupted:
+                raise SystemExit(exit_code_for(report.interrupt))
+            if summary["lost"] or summary["agreement"] != 1.0 or summary["port_lost"]:
                 raise SystemExit(1)
             return
-        hello = link.hello()
-        click.echo(
-            f"board: {hello.model} (sha256 {hello.sha256}) input {'x'.join(map(str, hello.input_shape))}, "
-            f"arena {hello.arena_bytes} bytes, board {hello.fields.get('board')}; listening on {port}"
-        )
-        import numpy as np
+        _listen(link, port, model, duration)
 
-        seen, correct, latencies = 0, 0, []
 
-        def show(event):
-            nonlocal seen, correct
-            if isinstance(event, Prediction):
-                seen += 1
-                latencies.append(event.latency_us)
-                verdict = ""
-                if event.true_label >= 0:
-                    correct += event.predicted == event.true_label
-                    verdict = (
-                        " ok"
-                        if event.predicted == event.true_label
-                        else f" WRONG (true {CLASS_NAMES[event.true_label % len(CLASS_NAMES)]})"
-                    )
-                p50, p95 = (float(np.percentile(latencies, q)) for q in (50, 95))
-                click.echo(
-                    f"{event.source} #{event.sample_id:<5} {event.label:<12} score {event.score:>4}{verdict}   "
-                    f"running accuracy {100 * correct / seen:.1f} %  latency mean {np.mean(latencies):.0f} "
-                    f"p50 {p50:.0f} p95 {p95:.0f} us"
+def _listen(link, port, model, duration) -> None:
+    """Listen mode: every prediction with its label and running figures, until Ctrl-C or
+    ``duration`` seconds; the summary at the end, however it ends."""
+    import time
+
+    from tinycnn.processes import exit_code_for
+    from tinycnn.serial.monitor import ListenStats, listen, model_labels
+    from tinycnn.serial.protocol import BoardError, Hello, Prediction
+
+    deadline = None if duration is None else time.monotonic() + duration
+    hello = link.hello(timeout_s=5.0 if duration is None else min(5.0, duration / 3))
+    click.echo(
+        f"board: {hello.model} (sha256 {hello.sha256}) input {'x'.join(map(str, hello.input_shape))}, "
+        f"{hello.classes} classes, arena {hello.arena_bytes} bytes, board {hello.fields.get('board')}; "
+        f"listening on {port}"
+    )
+    stats = ListenStats(hello.classes, labels=model_labels(model))
+
+    def show(event):
+        if isinstance(event, Prediction):
+            problem = stats.add(event)
+            if problem:
+                click.echo(f"protocol error (id {event.sample_id}): {problem}; not counted")
+                return
+            verdict = ""
+            if event.true_label >= 0:
+                verdict = (
+                    " ok"
+                    if event.predicted == event.true_label
+                    else f" WRONG (true {stats.label(event.true_label)})"
                 )
-            elif isinstance(event, BoardError):
-                click.echo(f"board error {event.code} (id {event.sample_id}): {event.message}")
-            elif isinstance(event, Hello):
-                click.echo(
-                    f"board banner ({event.fields.get('why', '?')}): {event.model} sha256 {event.sha256}"
-                )
+            accuracy = (
+                f"running accuracy {100 * stats.accuracy:.1f} % of {stats.labelled} labelled"
+                if stats.labelled
+                else "no true labels"
+            )
+            latency = stats.latency()
+            click.echo(
+                f"{event.source} #{event.sample_id:<5} {event.label:<12} score {event.score:>4}{verdict}   "
+                f"{accuracy}  latency mean {latency['mean_us']:.0f} p50 {latency['p50_us']:.0f} "
+                f"p95 {latency['p95_us']:.0f} us"
+            )
+        elif isinstance(event, BoardError):
+            click.echo(f"board error {event.code} (id {event.sample_id}): {event.message}")
+        elif isinstance(event, Hello):
+            click.echo(
+                f"board banner ({event.fields.get('why', '?')}): {event.model} sha256 {event.sha256}"
+            )
 
-        try:
-            listen(link, show, duration_s=duration)
-        except KeyboardInterrupt:
-            pass
-        click.echo(
-            f"{seen} predictions, {correct} correct"
-            + (f", latency mean {np.mean(latencies):.0f} us" if latencies else "")
-        )
+    interrupt = None
+    try:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        listen(link, show, duration_s=remaining)
+    except KeyboardInterrupt as exc:
+        interrupt = exc
+    summary = f"{stats.predictions} predictions"
+    if stats.labelled:
+        summary += f", {stats.correct} correct of {stats.labelled} labelled ({100 * stats.accuracy:.1f} %)"
+    if stats.latencies_us:
+        summary += f", latency mean {stats.latency()['mean_us']:.0f} us"
+    if stats.protocol_errors:
+        summary += f", {len(stats.protocol_errors)} protocol errors"
+    click.echo(summary)
+    if interrupt is not None and exit_code_for(interrupt) != exit_code_for(KeyboardInterrupt()):
+        raise SystemExit(exit_code_for(interrupt))  # Ctrl-C is how listening normally ends
 
 
 monitor_options = [
@@ -657,7 +779,7 @@ monitor_options = [
     ),
     click.option(
         "--frame-timeout",
-        type=click.FloatRange(min=0.1),
+        type=FiniteFloatRange(min=0.1),
         default=10.0,
         show_default=True,
         help="Seconds to wait for the answer to one frame before resending it.",
@@ -665,7 +787,7 @@ monitor_options = [
     click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True),
     click.option(
         "--duration",
-        type=click.FloatRange(min=0.1),
+        type=FiniteFloatRange(min=0.1),
         default=None,
         help="Listen mode: stop after this many seconds (default: until Ctrl-C).",
     ),
@@ -741,32 +863,42 @@ def emulate_command(
     """Boot the qemu_m4 firmware in QEMU (mps2-an386) with its UART on a pseudo-terminal."""
     import time
 
-    from tinycnn.emulate import Emulator, firmware_for
+    from tinycnn.emulate import Emulator, EmulatorError, firmware_for
 
-    elf = firmware_for(target, data_dir=data_dir)
     model = model or (None if str(target).endswith(".elf") else target)
+    if run_monitor and validate_count:
+        _validation_model(model, csv_path)  # before building or booting anything
+    elf = firmware_for(target, data_dir=data_dir)
     with Emulator(elf) as emulator:
         if not run_monitor:
-            click.echo(f"{elf} running in QEMU; serial port {emulator.port} (Ctrl-C stops it)")
-            try:
-                while emulator.process.poll() is None:
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                pass
+            hello = emulator.hello
+            click.echo(
+                f"{elf} running in QEMU: model {hello.model} (sha256 {hello.sha256}); serial port "
+                f"{emulator.port} ({'Ctrl-C stops it' if duration is None else f'for {duration:g} s'})"
+            )
+            deadline = None if duration is None else time.monotonic() + duration
+            while emulator.running() and (deadline is None or time.monotonic() < deadline):
+                time.sleep(0.2)
+            if not emulator.running():
+                raise EmulatorError(f"{elf}: {emulator.failure()}")
             return
         click.echo(f"emulated board on {emulator.port}", err=True)
-        _run_monitor(
-            emulator.port,
-            baud,
-            validate_count,
-            model,
-            as_json,
-            csv_path,
-            frame_timeout,
-            retries,
-            duration,
-            data_dir,
-        )
+        try:
+            _run_monitor(
+                emulator.port,
+                baud,
+                validate_count,
+                model,
+                as_json,
+                csv_path,
+                frame_timeout,
+                retries,
+                duration,
+                data_dir,
+            )
+        finally:
+            if not emulator.running():
+                click.echo(f"emulated board: {emulator.failure()}", err=True)
 
 
 if __name__ == "__main__":

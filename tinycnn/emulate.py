@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -17,6 +18,7 @@ import numpy as np
 from tinycnn.boards import load_board
 from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
+from tinycnn.processes import spawn, stop, work_dir
 
 QEMU = "qemu-system-arm"
 RUNNER_INPUT_BYTES = 1 << 20  # inputs embedded per runner build: mps2-an386 has 4 MB of flash
@@ -56,30 +58,52 @@ def qemu_command(elf: Path, serial: str = "pty") -> list[str]:
 class Emulator:
     """qemu_m4 firmware running in QEMU with its UART on a pseudo-terminal.
 
-    Use as a context manager; the QEMU process is killed on exit, whatever happened.
+    Use as a context manager; the QEMU process is killed on exit, whatever happened (and by
+    the kernel if tinycnn itself dies: see ``tinycnn.processes``). ``start`` returns only once
+    the firmware has answered with its banner, so a firmware that crashes is an error, with
+    QEMU's exit status and message.
     """
 
-    def __init__(self, elf: Path, start_timeout_s: float = 30.0, tcp_port: int | None = None):
+    def __init__(
+        self,
+        elf: Path,
+        start_timeout_s: float = 30.0,
+        tcp_port: int | None = None,
+        banner_timeout_s: float = 15.0,
+    ):
         """With ``tcp_port`` the UART is a TCP server on 127.0.0.1 (pyserial ``socket://``)
         instead of a pty: a restarted emulator keeps the same address, like a board that
         resets and re-enumerates on the same port."""
         self.elf, self.start_timeout_s, self.tcp_port = Path(elf), start_timeout_s, tcp_port
+        self.banner_timeout_s = banner_timeout_s
         self.process = None
         self.port: str | None = None
+        self.hello = None  # the firmware's banner, once it answered
+        self._stderr = None
 
     def start(self) -> Emulator:
         serial = (
             "pty" if self.tcp_port is None else f"tcp:127.0.0.1:{self.tcp_port},server=on,wait=off"
         )
-        self.process = subprocess.Popen(
-            qemu_command(self.elf, serial=serial),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+        command = qemu_command(self.elf, serial=serial)
+        # An unnamed temporary file: QEMU's diagnostics for the error message, and nothing
+        # left on disk whatever happens.
+        self._stderr = tempfile.TemporaryFile()
+        self.process = spawn(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr
         )
-        if self.tcp_port is not None:
-            return self._wait_for_tcp(time.monotonic() + self.start_timeout_s)
-        deadline = time.monotonic() + self.start_timeout_s
+        try:
+            if self.tcp_port is not None:
+                self._wait_for_tcp(time.monotonic() + self.start_timeout_s)
+            else:
+                self._wait_for_pty(time.monotonic() + self.start_timeout_s)
+                self._wait_for_banner(time.monotonic() + self.banner_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_for_pty(self, deadline: float) -> None:
         seen = b""
         while time.monotonic() < deadline and self.process.poll() is None:
             ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
@@ -88,29 +112,83 @@ class Emulator:
                 found = re.search(rb"char device redirected to (\S+)", seen)
                 if found:
                     self.port = found.group(1).decode()
-                    return self
-        self.stop()
+                    return
+        raise EmulatorError(f"QEMU did not start: {self.failure() or 'no pty within the time'}")
+
+    def _wait_for_banner(self, deadline: float) -> None:
+        """Ask for the firmware's banner until it answers, QEMU exits or time runs out."""
+        from tinycnn.serial.monitor import BoardLink, LinkError
+        from tinycnn.serial.protocol import Hello, hello_request
+
+        try:
+            with BoardLink(self.port, reconnect_s=0.5) as link:
+                asked = 0.0
+                while time.monotonic() < deadline and self.process.poll() is None:
+                    if time.monotonic() - asked > 2.0:
+                        link.write(hello_request())
+                        asked = time.monotonic()
+                    event = link.read_event(0.25)
+                    if isinstance(event, Hello):
+                        self.hello = event
+                        return
+        except LinkError:
+            pass  # the pty went away with QEMU: say why below
+        if self.process.poll() is not None:
+            raise EmulatorError(f"{self.elf}: {self.failure()}")
         raise EmulatorError(
-            f"QEMU did not start: {seen.decode(errors='replace').strip() or 'no output'}"
+            f"{self.elf} runs in QEMU but printed no tinycnn banner within "
+            f"{self.banner_timeout_s:g} s: is it a tinycnn qemu_m4 firmware?"
         )
 
-    def _wait_for_tcp(self, deadline: float) -> Emulator:
+    def failure(self) -> str:
+        """QEMU's exit status and its most telling stderr line, once it has exited."""
+        line = ""
+        if self._stderr is not None:
+            self._stderr.seek(0)
+            lines = [
+                text.strip()
+                for text in self._stderr.read()[-65536:].decode(errors="replace").splitlines()
+                if text.strip()
+            ]
+            # QEMU's own message ("qemu: fatal: Lockup ...") precedes a register dump.
+            line = next((text for text in lines if text.startswith("qemu")), "")
+            line = line or (lines[-1] if lines else "")
+        if self.process is None or self.process.poll() is None:
+            return line
+        status = self.process.returncode
+        if status in (-signal.SIGABRT, 128 + signal.SIGABRT):
+            how = "aborted, SIGABRT"
+        elif status < 0:
+            how = f"killed by {signal.Signals(-status).name}"
+        else:
+            how = f"exit status {status}"
+        return f"QEMU stopped ({how})" + (f": {line}" if line else "")
+
+    def _wait_for_tcp(self, deadline: float) -> None:
         import socket
 
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", self.tcp_port), timeout=0.5).close()
                 self.port = f"socket://127.0.0.1:{self.tcp_port}"
-                return self
+                return
             except OSError:
                 time.sleep(0.1)
-        self.stop()
-        raise EmulatorError(f"QEMU did not open 127.0.0.1:{self.tcp_port}")
+        raise EmulatorError(
+            f"QEMU did not open 127.0.0.1:{self.tcp_port}: {self.failure() or 'timed out'}"
+        )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop(self.process)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -123,10 +201,10 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
     """The qemu_m4 ELF for a RUN_DIR or .tflite (exported into a cache folder once), or the
     given .elf itself."""
     import hashlib
-    import os
 
     from tinycnn.codegen.render import sources_digest
     from tinycnn.export import export
+    from tinycnn.outputs import cache_dir as default_cache_dir
     from tinycnn.serial.monitor import resolve_model_path
 
     target = Path(target)
@@ -136,10 +214,7 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
         return target
     model_path = resolve_model_path(target)
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
-    root = (
-        cache_dir
-        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinycnn" / "qemu_m4"
-    )
+    root = cache_dir or default_cache_dir("qemu_m4")
     out_dir = root / f"fw_{digest}_{sources_digest()}"
     if not (out_dir / "firmware.elf").is_file():
         export(target, "qemu_m4", out_dir, force=True, data_dir=data_dir)
@@ -159,6 +234,8 @@ def run_on_emulator(
     instructions included) in QEMU: the code a board runs, not the host build. The inputs
     travel in the firmware's flash, RUNNER_INPUT_BYTES at most per build."""
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    if len(inputs) == 0:
+        return EmulatedRun(np.empty((0, *out.shape[1:]), out.dtype), [])
     step = max(1, RUNNER_INPUT_BYTES // max(1, inp.size_bytes))
     outputs, microseconds = [], []
     for start in range(0, len(inputs), step):
@@ -182,8 +259,7 @@ def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: flo
     from tinycnn.export import QEMU_PLATFORM_FILES, build_qemu
 
     environment = template_environment()
-    with tempfile.TemporaryDirectory() as work_name:
-        work = Path(work_name)
+    with work_dir() as work:
         generated = render_model(model, work, convention=convention, prefix="model")
         context = {
             "version": __version__,
@@ -205,7 +281,7 @@ def read_lines(
 ) -> list[str]:
     """Run ``command`` (QEMU with its UART on stdio), collect its output lines until
     ``done(lines)`` or ``timeout_s``, then kill it."""
-    process = subprocess.Popen(
+    process = spawn(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
     )
     lines, buffer = [], b""
@@ -222,6 +298,6 @@ def read_lines(
             *complete, buffer = buffer.split(b"\n")
             lines += [line.decode(errors="replace").strip() for line in complete]
     finally:
-        process.kill()
-        process.wait(timeout=10)
+        stop(process)
+        process.stdout.close()
     return lines

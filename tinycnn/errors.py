@@ -3,3 +3,7 @@
 
 class TinycnnError(Exception):
     """A mistake in what the user asked for or gave us; the message carries the fix."""
+
+
+class TinycnnWarning(UserWarning):
+    """Something the user should know that does not stop the command (a fallback taken)."""

@@ -8,10 +8,11 @@ is written the model is checked against the board's flash and RAM.
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
-import subprocess
-import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from tinycnn.boards import Board, load_board
 from tinycnn.codegen.identifiers import c_identifier
 from tinycnn.codegen.lowering import CTYPES
 from tinycnn.codegen.render import render_model, template_environment
-from tinycnn.errors import TinycnnError
+from tinycnn.errors import TinycnnError, TinycnnWarning
 from tinycnn.interpreters import tflm_arena_bytes
 from tinycnn.ir import Model
+from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
+from tinycnn.processes import run, work_dir
 from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.tflite_io import read_model
 from tinycnn.train import CONFIG_FILE, read_json
@@ -182,24 +185,25 @@ def resolve_source(target: str | Path, test_images: int, data_dir=None) -> Expor
     return ExportSource(model, content, path, labels, images, image_labels, images_source)
 
 
-def _runtime_code_bytes(board: Board, sources: list[Path]) -> int:
-    """Measure the runtime's code size for the board's CPU, or fall back to an estimate."""
+def _runtime_code_bytes(board: Board, sources: list[Path]) -> int | None:
+    """The runtime's code size for the board's CPU, measured with arm-none-eabi-gcc -Os;
+    None when the toolchain is not there to measure it."""
     gcc, size = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-size")
     if not (gcc and size):
-        return RUNTIME_CODE_ESTIMATE
-    with tempfile.TemporaryDirectory() as work:
+        return None
+    with work_dir() as work:
         objects = []
         for source in sources:
-            obj = Path(work) / (source.stem + ".o")
-            subprocess.run(
+            obj = work / (source.stem + ".o")
+            run(
                 [gcc, *board.cflags, "-std=c99", "-Os", "-c", str(source), "-o", str(obj)],
                 check=True,
                 capture_output=True,
                 timeout=120,
             )
             objects.append(str(obj))
-        report = subprocess.run(
-            [size, "-t", *objects], check=True, capture_output=True, text=True
+        report = run(
+            [size, "-t", *objects], check=True, capture_output=True, text=True, timeout=60
         ).stdout
     text, data, _bss = (int(v) for v in report.strip().splitlines()[-1].split()[:3])
     return text + data
@@ -214,7 +218,7 @@ def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
             "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi`"
         )
     board = load_board("qemu_m4")
-    result = subprocess.run(
+    result = run(
         [gcc, *board.cflags, *FIRMWARE_CFLAGS, *sources, *QEMU_LDFLAGS, "-o", "firmware.elf"],
         cwd=work,
         capture_output=True,
@@ -226,8 +230,8 @@ def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
             (line for line in result.stderr.splitlines() if "error" in line), result.stderr[-300:]
         )
         raise ExportError(f"building the firmware failed: {first}")
-    report = subprocess.run(
-        [size, "firmware.elf"], cwd=work, check=True, capture_output=True, text=True
+    report = run(
+        [size, "firmware.elf"], cwd=work, check=True, capture_output=True, text=True, timeout=60
     ).stdout
     text, data, bss = (int(v) for v in report.strip().splitlines()[-1].split()[:3])
     return work / "firmware.elf", {"text": text, "data": data, "bss": bss}
@@ -241,6 +245,17 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
             raise ExportError(
                 f"{out_dir} exists and was not written by tinycnn export; remove it yourself"
             )
+
+
+def _install(work: Path, out_dir: Path) -> None:
+    """Put the finished project in place whole: copied beside ``out_dir`` first, then renamed,
+    so that an interrupted export leaves the earlier folder (or none), never half of one."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with work_dir(out_dir.parent) as staging:
+        shutil.copytree(work, staging / "new")
+        if out_dir.exists():
+            os.replace(out_dir, staging / "old")
+        os.replace(staging / "new", out_dir)
 
 
 def export(
@@ -271,12 +286,14 @@ def export(
         )
     if not 1 <= test_images <= 1000:
         raise ExportError("--test-images must be between 1 and 1000")
+    check_output_dir(out_dir, "the firmware project")
+    refuse_overwriting_inputs(out_dir, [target, data_dir], "--out")
     _check_out_dir(out_dir, force)
     source = resolve_source(target, test_images, data_dir)
     prefix = c_identifier(source.model.name)
 
-    with tempfile.TemporaryDirectory() as work_name:
-        work = Path(work_name) / out_dir.name
+    with work_dir() as work_root:
+        work = work_root / out_dir.name
         generated = render_model(
             source.model,
             work,
@@ -316,9 +333,18 @@ def export(
         code_bytes = _runtime_code_bytes(
             board, [work / n for n in generated.runtime_sources if n.endswith(".c")]
         )
+        measured_code = code_bytes is not None
+        if code_bytes is None:
+            code_bytes = RUNTIME_CODE_ESTIMATE
+            warnings.warn(
+                f"arm-none-eabi-gcc not found: the runtime code size is an estimate "
+                f"({RUNTIME_CODE_ESTIMATE} bytes), not measured; install gcc-arm-none-eabi",
+                TinycnnWarning,
+                stacklevel=2,
+            )
         flash_items = {
             "weights": generated.weight_bytes,
-            "runtime code": code_bytes,
+            "runtime code" if measured_code else "runtime code (estimate)": code_bytes,
             "test images": source.images.size,
             "framework": board.framework_flash_bytes,
         }
@@ -340,7 +366,12 @@ def export(
                 ("common/model_data.h.j2", f"{prefix}_model_data.h"),
                 ("common/model_data.c.j2", f"{prefix}_model_data.c"),
             ]
-            flash_items.update({"weights": len(source.content), "runtime code": TFLM_CODE_ESTIMATE})
+            flash_items = {
+                "weights": len(source.content),
+                "runtime code (estimate)": TFLM_CODE_ESTIMATE,
+                "test images": source.images.size,
+                "framework": board.framework_flash_bytes,
+            }
         else:
             (work / "extras").mkdir()
             for template, name in (
@@ -402,7 +433,9 @@ def export(
             (work / "sketch.yaml").write_text(
                 environment.get_template("arduino/sketch.yaml.j2").render(board_context)
             )
-            build_command = f"arduino-cli compile --upload -p PORT --fqbn {board.fqbn} {out_dir}"
+            build_command = (
+                f"arduino-cli compile --upload -p PORT --fqbn {board.fqbn} {shlex.quote(str(out_dir))}"
+            )
         elif board.framework == "mbed":
             for template, name in (
                 ("mbed/main.cpp.j2", "main.cpp"),
@@ -411,7 +444,7 @@ def export(
             ):
                 (work / name).write_text(environment.get_template(template).render(board_context))
             build_command = (
-                f"cd {out_dir} && git clone https://github.com/mbed-ce/mbed-os && cmake -B build "
+                f"cd {shlex.quote(str(out_dir))} && git clone https://github.com/mbed-ce/mbed-os && cmake -B build "
                 f"-GNinja -DMBED_TARGET={board.mbed_target} && ninja -C build  (then copy the .bin "
                 "to the board's USB drive)"
             )
@@ -430,15 +463,14 @@ def export(
                 )
             )
             elf_path, elf_sections = build_qemu(work, sources)
-            build_command = f"tinycnn emulate {out_dir / 'firmware.elf'} --board qemu_m4"
+            build_command = (
+                f"tinycnn emulate {shlex.quote(str(out_dir / 'firmware.elf'))} --board qemu_m4"
+            )
         (work / MARKER_FILE).write_text(
             f"tinycnn {__version__} export of {source.path} for {board.name}\n"
         )
         files = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(work, out_dir)
+        _install(work, out_dir)
     return ExportResult(
         board,
         out_dir,

@@ -10,6 +10,8 @@ import numpy as np
 from tinycnn.errors import TinycnnError
 from tinycnn.interpreters import run_interpreter
 from tinycnn.ir import Model
+from tinycnn.outputs import check_output_file, refuse_overwriting_inputs
+from tinycnn.progress import Progress
 from tinycnn.quantization import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.tflite_io import read_model
@@ -23,11 +25,20 @@ class InputError(TinycnnError):
 
 
 def run_engine(
-    engine: str, model: Model, content: bytes, inputs: np.ndarray, rounding: str = "tflite"
+    engine: str,
+    model: Model,
+    content: bytes,
+    inputs: np.ndarray,
+    rounding: str = "tflite",
+    on_progress: Progress | None = None,
 ) -> np.ndarray:
-    """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models)."""
+    """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models).
+    An empty batch gives an empty output, the same from every engine."""
+    if len(inputs) == 0:
+        (out,) = model.output_tensors()
+        return np.empty((0, *out.shape[1:]), out.dtype)
     if engine == "reference":
-        return run_model(model, inputs, rounding=rounding).outputs[0]
+        return run_model(model, inputs, rounding=rounding, on_progress=on_progress).outputs[0]
     if engine == "c":
         from tinycnn.codegen.host import run_c
 
@@ -38,7 +49,7 @@ def run_engine(
         return run_on_emulator(model, inputs, rounding).outputs
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError("the interpreters are driven for single-input, single-output models only")
-    return run_interpreter(engine, content, inputs)
+    return run_interpreter(engine, content, inputs, on_progress)
 
 
 def load_images(paths: list[Path], model: Model) -> np.ndarray:
@@ -84,9 +95,17 @@ def load_inputs(path: Path, model: Model) -> np.ndarray:
             f"{path}: shape {list(array.shape)}, the model takes a batch [N, {', '.join(map(str, expected))}]"
         )
     if array.dtype != tensor.dtype:
+        if tensor.dtype == np.float32:
+            fix = (
+                "this is a float model: give float32 values, or run the int8 model that "
+                "`tinycnn quantize` writes"
+            )
+        elif array.dtype.kind == "f":
+            fix = "quantize the values first with the model's input scale and zero point"
+        else:
+            fix = f"give {tensor.dtype.name} values"
         raise InputError(
-            f"{path}: dtype {array.dtype.name}, the model's input is {tensor.dtype.name} "
-            "(quantize it first with the input scale and zero point)"
+            f"{path}: dtype {array.dtype.name}, the model's input is {tensor.dtype.name}; {fix}"
         )
     return array
 
@@ -98,8 +117,12 @@ def predict_file(
     *,
     engine: str = "reference",
     rounding: str = "tflite",
+    on_progress: Progress | None = None,
 ) -> tuple[Model, np.ndarray]:
-    """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs."""
+    """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs.
+    The output path is checked before anything runs, and never replaces an input."""
+    check_output_file(output_path, "--output")
+    refuse_overwriting_inputs(output_path, [model_path, *input_paths], "--output")
     model = read_model(model_path)
     content = Path(model_path).read_bytes()
     if len(input_paths) == 1 and input_paths[0].suffix.lower() == ".npy":
@@ -108,8 +131,11 @@ def predict_file(
         inputs = load_images(input_paths, model)
     else:
         raise InputError("give one .npy batch or one or more PNG/JPEG/BMP/GIF images")
-    outputs = run_engine(engine, model, content, inputs, rounding)
+    outputs = run_engine(engine, model, content, inputs, rounding, on_progress)
     partial = output_path.with_name(f".{output_path.name}.partial.npy")
-    np.save(partial, outputs)
-    partial.replace(output_path)
+    try:
+        np.save(partial, outputs)
+        partial.replace(output_path)
+    finally:
+        partial.unlink(missing_ok=True)
     return model, outputs

@@ -17,6 +17,8 @@ import numpy as np
 
 from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
+from tinycnn.outputs import check_output_dir
+from tinycnn.progress import Progress, report
 from tinycnn.tflite_io import TFLITE_IDENTIFIER
 from tinycnn.train import (
     CONFIG_FILE,
@@ -61,17 +63,63 @@ def check_tflite_file(path: str | Path) -> bytes:
     return content
 
 
-def convert_int8(model, calibration_images: np.ndarray, *, int8_io: bool = True) -> bytes:
+def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:
+    """Refuse a converted model that is not fully integer: an operator left computing in
+    float32 (the converter's fallback, e.g. for NaN weights), or float input/output when
+    int8 ones were asked for. Names the first culprit."""
+    from tinycnn.tflite_io import read_model
+
+    model = read_model(content, name="the converted model")
+    if int8_io:
+        for role, tensor in (("input", model.input_tensors()[0]), ("output", model.output_tensors()[0])):
+            if tensor.dtype != np.int8:
+                raise ConversionError(
+                    f"the converted model's {role} is {tensor.dtype.name}, not int8; "
+                    "nothing was written"
+                )
+    for op in model.operators:
+        if not int8_io and op.opcode in ("QUANTIZE", "DEQUANTIZE"):
+            continue  # the float edges asked for
+        for index in (*op.inputs, *op.outputs):
+            if index >= 0 and model.tensors[index].dtype == np.float32:
+                raise ConversionError(
+                    f"the converter left operator #{op.index} {op.opcode} in float32 (tensor "
+                    f"{model.tensors[index].name!r}), so the model is not full int8 and nothing "
+                    "was written; this happens when the float model's weights or activations "
+                    "are not finite"
+                )
+
+
+def check_finite_weights(model) -> None:
+    """A float model with NaN or infinite weights cannot be quantized (training diverged)."""
+    for layer in model.layers:
+        for weight in layer.get_weights():
+            if not np.all(np.isfinite(weight)):
+                raise ConversionError(
+                    f"layer {layer.name!r} has NaN or infinite weights: the training diverged; "
+                    "train again with a lower --learning-rate"
+                )
+
+
+def convert_int8(
+    model,
+    calibration_images: np.ndarray,
+    *,
+    int8_io: bool = True,
+    on_progress: Progress | None = None,
+) -> bytes:
     """Convert a Keras model to full-integer int8 TFLite with the given float calibration set.
 
     With ``int8_io`` false the model keeps float input and output, so the converter adds
-    QUANTIZE and DEQUANTIZE at its edges.
+    QUANTIZE and DEQUANTIZE at its edges. The result is checked to be fully integer
+    (``check_full_int8``); ``on_progress`` follows calibration image by image.
     """
     from tinycnn.tfenv import quiet_stderr, tf
 
     def representative_dataset():
-        for image in calibration_images:
+        for done, image in enumerate(calibration_images, 1):
             yield [image[np.newaxis].astype(np.float32)]
+            report(on_progress, "calibration", done, len(calibration_images))
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -83,15 +131,45 @@ def convert_int8(model, calibration_images: np.ndarray, *, int8_io: bool = True)
     with quiet_stderr() as log, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return converter.convert()
+            content = converter.convert()
+            failure = None
         except Exception as exc:  # the converter raises ConverterError and plain Exceptions
             failure = exc
+    if failure is None:
+        check_full_int8(content, int8_io=int8_io)
+        return content
     tail = " | ".join(line for line in log[0].splitlines()[-3:] if line.strip())
     raise ConversionError(f"TFLite conversion failed: {failure}; {tail}".strip("; "))
 
 
-def _qat_fine_tune(model, images: np.ndarray, labels: np.ndarray, config: TrainConfig, epochs: int):
+def _qat_fine_tune(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    config: TrainConfig,
+    epochs: int,
+    on_progress: Progress | None = None,
+):
     from tinycnn.tfenv import keras, quiet_stderr
+
+    steps = int(np.ceil(len(images) * (1 - config.validation_split) / config.batch_size))
+
+    class Watch(keras.callbacks.Callback):
+        """Progress per step; a loss that stops being finite ends the fine-tuning."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = float((logs or {}).get("loss", 0.0))
+            if not np.isfinite(loss):
+                raise ConversionError(
+                    f"QAT fine-tuning diverged (loss {loss} in epoch {self.epoch + 1}); nothing "
+                    "was written"
+                )
+            report(
+                on_progress, f"QAT epoch {self.epoch + 1}/{epochs}", batch + 1, steps, f"loss {loss:.4f}"
+            )
 
     with quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -110,6 +188,7 @@ def _qat_fine_tune(model, images: np.ndarray, labels: np.ndarray, config: TrainC
         epochs=epochs,
         validation_split=config.validation_split,
         verbose=0,
+        callbacks=[Watch()],
     )
     return qat_model
 
@@ -120,8 +199,10 @@ def quantize_run(
     calibration_samples: int = 500,
     qat_epochs: int = 0,
     data_dir: str | Path | None = None,
+    on_progress: Progress | None = None,
 ) -> QuantizeResult:
-    """Write ``RUN_DIR/model_int8.tflite`` from the run's trained float model."""
+    """Write ``RUN_DIR/model_int8.tflite`` from the run's trained float model; only a model
+    that is fully int8 is written."""
     from tinycnn.tfenv import keras
 
     if calibration_samples < 1:
@@ -129,7 +210,9 @@ def quantize_run(
     if qat_epochs < 0:
         raise RunError(f"QAT epochs cannot be negative, got {qat_epochs}")
     run_dir = Path(run_dir)
+    check_output_dir(run_dir, "the int8 model")
     model = load_trained_model(run_dir)
+    check_finite_weights(model)
     config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
     dataset = load_fashion_mnist(data_dir)
     train_images = dataset.train_images
@@ -149,14 +232,22 @@ def quantize_run(
     if qat_epochs:
         keras.utils.set_random_seed(config.seed)
         model = _qat_fine_tune(
-            model, to_float(train_images), train_labels.astype(np.int32), config, qat_epochs
+            model,
+            to_float(train_images),
+            train_labels.astype(np.int32),
+            config,
+            qat_epochs,
+            on_progress,
         )
-    content = convert_int8(model, calibration)
+    content = convert_int8(model, calibration, on_progress=on_progress)
 
     target = run_dir / INT8_MODEL_FILE
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_bytes(content)
-    os.replace(partial, target)
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     input_q, output_q = _io_quantization(content)
     result = QuantizeResult(
         path=target,

@@ -19,6 +19,7 @@ import tflite
 from tinycnn.ir import Model, ModelFormatError, Operator, Quantization, Tensor
 
 TFLITE_IDENTIFIER = b"TFL3"
+MAX_TENSOR_BYTES = 1 << 30  # no tensor of a microcontroller model comes near 1 GiB
 
 _DTYPES = {
     tflite.TensorType.FLOAT32: np.dtype(np.float32),
@@ -83,7 +84,9 @@ def _read_options(op) -> dict:
     return values
 
 
-def _read_quantization(tensor) -> Quantization | None:
+def _read_quantization(
+    tensor, shape: tuple[int, ...], dtype: np.dtype, where: str
+) -> Quantization | None:
     params = tensor.Quantization()
     if params is None or params.ScaleLength() == 0:
         return None
@@ -95,24 +98,48 @@ def _read_quantization(tensor) -> Quantization | None:
     )
     if zero_point.size == 1 and scale.size > 1:
         zero_point = np.full(scale.shape, zero_point[0], dtype=np.int64)
-    return Quantization(scale=scale, zero_point=zero_point, axis=int(params.QuantizedDimension()))
+    axis = int(params.QuantizedDimension())
+    if zero_point.size != scale.size:
+        raise ModelFormatError(f"{where}: {scale.size} scales but {zero_point.size} zero points")
+    along_axis = 0 <= axis < len(shape) and shape[axis] == scale.size
+    # TFLM's person_detect gives its 1-D biases the weights' quantized dimension (3).
+    along_only_dimension = len(shape) == 1 and shape[0] == scale.size
+    if scale.size > 1 and not (along_axis or along_only_dimension):
+        raise ModelFormatError(
+            f"{where}: {scale.size} per-channel scales along dimension {axis} of shape {list(shape)}"
+        )
+    if not np.all(np.isfinite(scale)) or np.any(scale < 0):
+        raise ModelFormatError(f"{where}: quantization scale {scale[:4].tolist()} is not a scale")
+    if dtype.kind in "iu":
+        limits = np.iinfo(dtype)
+        if np.any(zero_point < limits.min) or np.any(zero_point > limits.max):
+            raise ModelFormatError(
+                f"{where}: zero point {zero_point[:4].tolist()} outside {dtype.name}"
+            )
+    return Quantization(scale=scale, zero_point=zero_point, axis=axis)
 
 
-def _buffer_data(model, content: bytes, tensor, shape, dtype) -> np.ndarray | None:
-    buffer = model.Buffers(tensor.Buffer())
+def _buffer_data(model, content: bytes, tensor, shape, dtype, where: str) -> np.ndarray | None:
+    index = tensor.Buffer()
+    if not 0 <= index < model.BuffersLength():
+        raise ModelFormatError(
+            f"{where}: buffer {index} outside the file's {model.BuffersLength()} buffers"
+        )
+    buffer = model.Buffers(index)
     if buffer is None:
         return None
     if buffer.DataLength():
         raw = buffer.DataAsNumpy().tobytes()
     elif buffer.Offset() > 1:  # large models keep buffers after the flatbuffer
+        if buffer.Offset() + buffer.Size() > len(content):
+            raise ModelFormatError(f"{where}: buffer {index} runs past the end of the file")
         raw = content[buffer.Offset() : buffer.Offset() + buffer.Size()]
     else:
         return None
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
         raise ModelFormatError(
-            f"tensor {tensor.Name().decode()!r}: buffer holds {len(raw)} bytes, shape {shape} "
-            f"needs {expected}"
+            f"{where}: buffer holds {len(raw)} bytes, shape {list(shape)} needs {expected}"
         )
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
@@ -140,16 +167,29 @@ def read_model(source: str | Path | bytes, name: str | None = None) -> Model:
         ) from None
 
 
+def _indices(vector: list[int], count: int, where: str, optional: bool = False) -> tuple[int, ...]:
+    """Tensor indices checked against the tensor table (-1: an omitted optional input)."""
+    lowest = -1 if optional else 0
+    for index in vector:
+        if not lowest <= index < count:
+            raise ModelFormatError(f"{where}: tensor index {index} outside the {count} tensors")
+    return tuple(vector)
+
+
 def _parse(content: bytes, name: str) -> Model:
+    """Read every table, checking each index and size against what the file holds, so that a
+    damaged file is refused here rather than failing later in a kernel."""
     model = tflite.Model.GetRootAsModel(content, 0)
     if model.SubgraphsLength() != 1:
         raise ModelFormatError(
             f"{name} has {model.SubgraphsLength()} subgraphs; only single-graph models are supported"
         )
     graph = model.Subgraphs(0)
+    tensor_count = graph.TensorsLength()
     tensors = []
-    for index in range(graph.TensorsLength()):
+    for index in range(tensor_count):
         tensor = graph.Tensors(index)
+        where = f"{name} is damaged: tensor {index}"
         if tensor.Type() not in _DTYPES:
             raise ModelFormatError(
                 f"{name}: tensor {index} has type {_TYPE_NAMES.get(tensor.Type(), tensor.Type())}, "
@@ -157,19 +197,35 @@ def _parse(content: bytes, name: str) -> Model:
             )
         dtype = _DTYPES[tensor.Type()]
         shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
+        if any(d < 0 for d in shape) or len(shape) > 8:
+            raise ModelFormatError(f"{where}: shape {list(shape)}")
+        size_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if size_bytes > MAX_TENSOR_BYTES:
+            raise ModelFormatError(
+                f"{where}: shape {list(shape)} needs {size_bytes} bytes, more than any "
+                f"microcontroller model ({MAX_TENSOR_BYTES} at most)"
+            )
         tensors.append(
             Tensor(
                 index=index,
                 name=tensor.Name().decode("utf-8", "replace"),
                 shape=shape,
                 dtype=dtype,
-                quantization=_read_quantization(tensor),
-                data=_buffer_data(model, content, tensor, shape, dtype),
+                quantization=_read_quantization(tensor, shape, dtype, where),
+                data=_buffer_data(model, content, tensor, shape, dtype, where),
             )
         )
     operators = []
     for index in range(graph.OperatorsLength()):
         op = graph.Operators(index)
+        where = f"{name} is damaged: operator {index}"
+        if not 0 <= op.OpcodeIndex() < model.OperatorCodesLength():
+            raise ModelFormatError(
+                f"{where}: opcode {op.OpcodeIndex()} outside the {model.OperatorCodesLength()} "
+                "operator codes"
+            )
+        if not op.OutputsLength():
+            raise ModelFormatError(f"{where}: no output tensor")
         code = model.OperatorCodes(op.OpcodeIndex())
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
         opcode = _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
@@ -179,19 +235,33 @@ def _parse(content: bytes, name: str) -> Model:
             Operator(
                 index=index,
                 opcode=opcode,
-                inputs=tuple(int(i) for i in op.InputsAsNumpy()) if op.InputsLength() else (),
-                outputs=tuple(int(i) for i in op.OutputsAsNumpy()) if op.OutputsLength() else (),
+                inputs=_indices(
+                    [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else [],
+                    tensor_count,
+                    where,
+                    optional=True,
+                ),
+                outputs=_indices([int(i) for i in op.OutputsAsNumpy()], tensor_count, where),
                 options=_read_options(op),
                 version=code.Version(),
             )
         )
     description = (model.Description() or b"").decode("utf-8", "replace")
+    where = f"{name} is damaged: the graph"
+    graph_inputs = _indices(
+        [int(i) for i in graph.InputsAsNumpy()] if graph.InputsLength() else [], tensor_count, where
+    )
+    graph_outputs = _indices(
+        [int(i) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else [], tensor_count, where
+    )
+    if not graph_inputs or not graph_outputs:
+        raise ModelFormatError(f"{where} has no input or no output")
     return Model(
         name=name,
         tensors=tensors,
         operators=operators,
-        inputs=tuple(int(i) for i in graph.InputsAsNumpy()),
-        outputs=tuple(int(i) for i in graph.OutputsAsNumpy()),
+        inputs=graph_inputs,
+        outputs=graph_outputs,
         sha256=hashlib.sha256(content).hexdigest(),
         description=description,
     )

@@ -11,8 +11,10 @@ run can be resumed; a folder without ``model.keras`` is not a finished run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,6 +26,8 @@ from tinycnn import __version__
 from tinycnn.data import Dataset, load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
 from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
+from tinycnn.progress import Progress
+from tinycnn.progress import report as report_progress
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -49,17 +53,39 @@ class RunError(TinycnnError):
 
 
 class TrainingInterrupted(TinycnnError):
-    """Ctrl-C during fitting; the checkpoint of the last finished epoch is kept."""
+    """Ctrl-C or SIGTERM/SIGHUP during fitting; the checkpoint of the last finished epoch is
+    kept. Its exit code is the shell's for that signal (130 for Ctrl-C, 143 for SIGTERM)."""
 
-    def __init__(self, run_dir: Path, epochs_done: int, epochs: int):
+    def __init__(self, run_dir: Path, epochs_done: int, epochs: int, interrupt=None):
+        from tinycnn.processes import exit_code_for, signal_name
+
         self.run_dir, self.epochs_done, self.epochs = run_dir, epochs_done, epochs
+        self.exit_code = exit_code_for(interrupt or KeyboardInterrupt())
         where = (
             f"the last checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}; "
-            f"continue with `tinycnn train --resume --out {run_dir}`"
+            f"continue with `tinycnn train --resume --out {shlex.quote(str(run_dir))}`"
             if epochs_done
             else "no epoch had finished, so there is no checkpoint"
         )
-        super().__init__(f"training interrupted after {epochs_done} of {epochs} epochs; {where}")
+        super().__init__(
+            f"training interrupted by {signal_name(interrupt or KeyboardInterrupt())} after "
+            f"{epochs_done} of {epochs} epochs; {where}"
+        )
+
+
+class TrainingDiverged(TinycnnError):
+    """The loss became NaN or infinite: the weights are lost, the last good checkpoint is kept."""
+
+    def __init__(self, run_dir: Path, epoch: int, step: int, loss: float, epochs_done: int):
+        kept = (
+            f"the last good checkpoint ({epochs_done} epochs) is kept in {run_dir / CHECKPOINT_FILE}"
+            if epochs_done
+            else "no epoch had finished, so there is no checkpoint"
+        )
+        super().__init__(
+            f"training diverged: the loss became {loss} in epoch {epoch}, step {step}; {kept}; "
+            "train again with a lower --learning-rate"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         get_model_spec(self.model)  # raises, naming the known models
+        for name in ("validation_split", "learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise RunError(f"{name.replace('_', ' ')} must be a finite number, got {value}")
         if self.epochs < 1:
             raise RunError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -139,16 +169,19 @@ def load_trained_model(run_dir: str | Path):
         raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
 
 
-def _prepare_run_dir(run_dir: Path, force: bool) -> None:
+def _check_run_dir(run_dir: Path, force: bool) -> list[str]:
+    """Refuse a folder that holds a run unless forced, or one that cannot be written; the
+    run files that --force will replace."""
+    from tinycnn.outputs import check_output_dir
+
+    check_output_dir(run_dir, "the run directory")
     existing = [name for name in RUN_ARTIFACTS if (run_dir / name).exists()]
     if existing and not force:
         raise RunError(
             f"{run_dir} already holds a run ({', '.join(existing)}); "
             "pass --force to replace it or --resume to continue it"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in existing:
-        (run_dir / name).unlink()
+    return existing
 
 
 def _training_arrays(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -158,11 +191,29 @@ def _training_arrays(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray,
     return to_float(images), labels.astype(np.int32)
 
 
-def _seed_everything(seed: int) -> None:
+def _split(x: np.ndarray, y: np.ndarray, validation_split: float):
+    """Keras's split: the last ``validation_split`` of the images, before any shuffling."""
+    held_out = int(len(x) * validation_split)
+    cut = len(x) - held_out
+    return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if held_out else None)
+
+
+def _derived_seed(seed: int, *keys: int) -> int:
+    """A seed for one stage of a run: the initial weights (no key) or one epoch (its shuffle
+    and dropout masks depend on (seed, epoch) only, so a resumed run repeats what the
+    uninterrupted one would have done)."""
+    entropy = [seed % 2**32, len(keys), *keys]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
+
+
+def _seed_stage(seed: int, *keys: int) -> np.random.Generator:
+    """Seed Python, numpy and TensorFlow for a stage; a numpy generator for its shuffling."""
     from tinycnn.tfenv import keras, tf
 
-    keras.utils.set_random_seed(seed)
+    stage_seed = _derived_seed(seed, *keys)
+    keras.utils.set_random_seed(stage_seed)
     tf.config.experimental.enable_op_determinism()
+    return np.random.default_rng(stage_seed)
 
 
 def train(
@@ -173,15 +224,18 @@ def train(
     force: bool = False,
     resume: bool = False,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> dict:
     """Train ``config.model`` into ``run_dir`` and return the metrics written to metrics.json.
 
-    With ``resume`` the configuration and weights come from the run's checkpoint.
-    Raises TrainingInterrupted on Ctrl-C, RunError or UnknownModel for bad requests,
-    DataError when the dataset cannot be read.
+    With ``resume`` the configuration and weights come from the run's checkpoint, and the
+    result is the one the uninterrupted run gives: every epoch draws its shuffle and its
+    dropout masks from (seed, epoch), and the checkpoint holds the optimizer's state.
+    ``on_progress`` hears of every step (see ``tinycnn.progress``).
+    Raises TrainingInterrupted on Ctrl-C, SIGTERM or SIGHUP, TrainingDiverged when the loss
+    stops being finite, RunError or UnknownModel for bad requests, DataError when the dataset
+    cannot be read. Nothing is loaded or deleted before the request has been checked.
     """
-    from tinycnn.tfenv import keras, tf
-
     run_dir = Path(run_dir)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
@@ -193,16 +247,24 @@ def train(
             raise RunError(f"{run_dir} has no checkpoint to resume from")
         state = read_json(run_dir / CHECKPOINT_STATE_FILE)
         initial_epoch, history = state["epochs_done"], state["history"]
+        existing: list[str] = []
     config.validate()
     spec = get_model_spec(config.model)
-    dataset = load_fashion_mnist(data_dir)
+    if not resume:
+        existing = _check_run_dir(run_dir, force)
+    dataset = load_fashion_mnist(data_dir)  # before TensorFlow: a missing dataset fails fast
     x_train, y_train = _training_arrays(config, dataset)
+    (x_fit, y_fit), validation = _split(x_train, y_train, config.validation_split)
 
-    _seed_everything(config.seed + initial_epoch)
+    from tinycnn.tfenv import keras, tf
+
     if resume:
         model = keras.models.load_model(run_dir / CHECKPOINT_FILE)
     else:
-        _prepare_run_dir(run_dir, force)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name in existing:
+            (run_dir / name).unlink()
+        _seed_stage(config.seed)  # the initial weights
         model = spec.build(INPUT_SHAPE, NUM_CLASSES)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate or spec.learning_rate),
@@ -225,39 +287,66 @@ def train(
                 },
             },
         )
+    steps = math.ceil(len(x_fit) / config.batch_size)
 
     class Checkpoint(keras.callbacks.Callback):
-        """Saves the model after every epoch and reports progress."""
+        """Watches every step (progress, a loss that stops being finite) and saves the model
+        after every epoch."""
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    run_dir, self.epoch + 1, batch + 1, loss, len(history.get("seconds", []))
+                )
+            report_progress(
+                on_progress,
+                f"epoch {self.epoch + 1}/{config.epochs}",
+                batch + 1,
+                steps,
+                f"loss {loss:.4f}",
+            )
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self.started
-            for key, value in {**(logs or {}), "seconds": seconds}.items():
+            logs = dict(logs or {})
+            bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(
+                    run_dir, epoch + 1, steps, logs[bad[0]], len(history.get("seconds", []))
+                )
+            for key, value in {**logs, "seconds": seconds}.items():
                 history.setdefault(key, []).append(float(value))
             _save_model(self.model, run_dir / CHECKPOINT_FILE)
             _write_json(
                 run_dir / CHECKPOINT_STATE_FILE, {"epochs_done": epoch + 1, "history": history}
             )
             if on_epoch:
-                on_epoch(EpochReport(epoch + 1, config.epochs, seconds, dict(logs or {})))
+                on_epoch(EpochReport(epoch + 1, config.epochs, seconds, logs))
 
+    callback = Checkpoint()
     try:
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            validation_split=config.validation_split,
-            shuffle=True,
-            verbose=0,
-            callbacks=[Checkpoint()],
-        )
-    except KeyboardInterrupt:
+        for epoch in range(initial_epoch, config.epochs):
+            order = _seed_stage(config.seed, epoch).permutation(len(x_fit))
+            model.train_function = None  # traced again after the seed: fresh dropout RNGs
+            model.fit(
+                x_fit[order],
+                y_fit[order],
+                batch_size=config.batch_size,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                validation_data=validation,
+                shuffle=False,
+                verbose=0,
+                callbacks=[callback],
+            )
+    except KeyboardInterrupt as interrupt:
         epochs_done = len(history.get("seconds", []))
-        raise TrainingInterrupted(run_dir, epochs_done, config.epochs) from None
+        raise TrainingInterrupted(run_dir, epochs_done, config.epochs, interrupt) from None
 
     _, test_accuracy = model.evaluate(
         to_float(dataset.test_images),
@@ -270,7 +359,7 @@ def train(
     metrics = {
         "model": config.model,
         "epochs": config.epochs,
-        "train_images": int(len(x_train) * (1 - config.validation_split)),
+        "train_images": int(len(x_fit)),
         "train_accuracy": history["accuracy"][-1],
         "val_accuracy": history.get("val_accuracy", [None])[-1],
         "test_accuracy": float(test_accuracy),

@@ -32,10 +32,13 @@ from tinycnn.errors import TinycnnError
 from tinycnn.interpreters import (
     InterpreterError,
     litert_interpreter,
+    litert_refusal,
     run_interpreter,
     tflm_interpreter,
 )
 from tinycnn.ir import Model, UnsupportedOperator
+from tinycnn.progress import Progress
+from tinycnn.progress import report as report_progress
 from tinycnn.quantization import dequantize, quantize
 from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.ref.runner import check_supported, run_model, run_operators
@@ -77,12 +80,14 @@ class EngineComparison:
     identical_share: float | None = None
     max_diff_lsb: int | None = None
     first_mismatch: Mismatch | None = None
-    unavailable: str | None = None  # why the interpreter could not run the model
+    unavailable: str | None = None  # not run, and rightly so: its tools are missing, or the
+    # engine is known not to accept this model
+    failed: str | None = None  # should have run and could not: verify fails
     seconds: float = 0.0
 
     @property
     def bit_exact(self) -> bool:
-        return self.unavailable is None and self.identical_share == 1.0
+        return self.unavailable is None and self.failed is None and self.identical_share == 1.0
 
 
 @dataclass
@@ -117,15 +122,25 @@ class VerifyReport:
     engines: list[EngineComparison] = field(default_factory=list)
     layers: list[LayerComparison] | None = None
     accuracy: AccuracyComparison | None = None
+    interrupt: BaseException | None = field(default=None, repr=False)  # Ctrl-C or a signal
 
     @property
     def bit_exact(self) -> bool:
-        """True when every interpreter that could run the model agrees bit for bit."""
+        """True when every engine that should run the model ran and agrees bit for bit."""
         available = [e for e in self.engines if e.unavailable is None]
         return bool(available) and all(e.bit_exact for e in available)
 
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupt is not None
+
     def as_dict(self) -> dict:
-        payload = asdict(self)
+        interrupt, self.interrupt = self.interrupt, None  # an exception is not data
+        try:
+            payload = asdict(self)
+        finally:
+            self.interrupt = interrupt
+        payload["interrupted"] = self.interrupted
         payload["bit_exact"] = self.bit_exact
         for engine, data in zip(self.engines, payload["engines"], strict=True):
             data["bit_exact"] = engine.bit_exact
@@ -204,15 +219,17 @@ def _locate_mismatch(
     raise AssertionError("outputs differ but no intermediate tensor does")
 
 
-def _run_generated_c(engine: str, model: Model, inputs: np.ndarray, rounding: str) -> np.ndarray:
+def _run_generated_c(
+    engine: str, model: Model, inputs: np.ndarray, rounding: str, on_progress=None
+) -> np.ndarray:
     """The generated C on this machine ("c") or on the emulated Cortex-M4 ("m4")."""
-    if engine == "c":
-        from tinycnn.codegen.host import run_c
+    from tinycnn.predict import run_engine
 
-        return run_c(model, inputs, rounding)
-    from tinycnn.emulate import run_on_emulator
-
-    return run_on_emulator(model, inputs, rounding).outputs
+    name = "C (host)" if engine == "c" else "C (Cortex-M4)"
+    report_progress(on_progress, name, 0, len(inputs))
+    outputs = run_engine(engine, model, b"", inputs, rounding)
+    report_progress(on_progress, name, len(inputs), len(inputs))
+    return outputs
 
 
 def compare_engine(
@@ -222,16 +239,20 @@ def compare_engine(
     rounding: str,
     inputs: np.ndarray,
     reference_outputs: np.ndarray,
+    on_progress: Progress | None = None,
 ) -> EngineComparison:
     if engine == "m4":
         inputs, reference_outputs = inputs[:M4_SAMPLES], reference_outputs[:M4_SAMPLES]
     comparison = EngineComparison(engine=engine, rounding=rounding, samples=len(inputs))
     started = time.perf_counter()
+    if engine == "litert" and litert_refusal(model):
+        comparison.unavailable = litert_refusal(model)
+        return comparison
     if engine in INTERPRETERS:
         try:
-            outputs = run_interpreter(engine, content, inputs)
+            outputs = run_interpreter(engine, content, inputs, on_progress)
         except InterpreterError as exc:
-            comparison.unavailable = str(exc)
+            comparison.failed = str(exc)
             return comparison
     else:
         tools, how = C_TOOLCHAINS[engine]
@@ -240,9 +261,12 @@ def compare_engine(
             comparison.unavailable = f"{', '.join(missing)} not found; install {how}"
             return comparison
         try:
-            outputs = _run_generated_c(engine, model, inputs, rounding)
+            outputs = _run_generated_c(engine, model, inputs, rounding, on_progress)
         except UnsupportedOperator as exc:
             comparison.unavailable = f"the C runtime cannot run it: {exc}"
+            return comparison
+        except TinycnnError as exc:  # a compiler or the emulator failed
+            comparison.failed = str(exc)
             return comparison
     comparison.seconds = time.perf_counter() - started
     diff = np.abs(reference_outputs.astype(np.int64) - outputs.astype(np.int64)).reshape(
@@ -388,8 +412,10 @@ def verify(
     images: int = 10_000,
     data_dir=None,
     engines: tuple[tuple[str, str], ...] = ENGINE_CONVENTIONS,
+    on_progress: Progress | None = None,
 ) -> VerifyReport:
-    """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras)."""
+    """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras).
+    Ctrl-C or a signal ends it early with the report so far (``report.interrupted``)."""
     target = Path(target)
     keras_model = None
     if target.is_dir():
@@ -411,29 +437,45 @@ def verify(
         raise TinycnnError("verify handles single-input, single-output models")
     inputs, labels, description = _inputs(model, images, data_dir)
 
-    started = time.perf_counter()
-    keep = keras_model is not None
-    reference_run = run_model(model, inputs, rounding="tflite", keep_tensors=keep)
-    reference_seconds = time.perf_counter() - started
     report = VerifyReport(
         model=str(model_path),
         sha256=model.sha256,
         samples=len(inputs),
         inputs=description,
-        reference_seconds=reference_seconds,
+        reference_seconds=0.0,
     )
+    try:
+        _compare(report, model, content, keras_model, inputs, labels, engines, data_dir, on_progress)
+    except KeyboardInterrupt as exc:  # Ctrl-C or a signal: the report so far
+        report.interrupt = exc
+    return report
+
+
+def _compare(report, model, content, keras_model, inputs, labels, engines, data_dir, on_progress):
+    """Fill ``report``: engines, then layers and accuracy (run directories)."""
+    started = time.perf_counter()
+    keep = keras_model is not None
+    reference_run = run_model(
+        model, inputs, rounding="tflite", keep_tensors=keep, on_progress=on_progress
+    )
+    report.reference_seconds = time.perf_counter() - started
+    reference_outputs = {"tflite": reference_run.outputs[0]}
     for engine, rounding in engines:
-        outputs = (
-            reference_run.outputs[0]
-            if rounding == "tflite"
-            else run_model(model, inputs, rounding=rounding).outputs[0]
+        if rounding not in reference_outputs:
+            reference_outputs[rounding] = run_model(
+                model, inputs, rounding=rounding, on_progress=on_progress
+            ).outputs[0]
+        report.engines.append(
+            compare_engine(
+                model, content, engine, rounding, inputs, reference_outputs[rounding], on_progress
+            )
         )
-        report.engines.append(compare_engine(model, content, engine, rounding, inputs, outputs))
 
     if labels is not None:
         int8_predicted = np.argmax(reference_run.outputs[0].reshape(len(inputs), -1), axis=1)
         float_accuracy = agreement = None
         if keras_model is not None:
+            report_progress(on_progress, "float model, layer by layer", 0, 1)
             dataset_images = to_float(load_fashion_mnist(data_dir).test_images[: len(inputs)])
             float_predicted = np.argmax(
                 keras_model.predict(dataset_images, batch_size=500, verbose=0), axis=1
@@ -443,10 +485,10 @@ def verify(
             report.layers = compare_layers(
                 keras_model, model, reference_run.tensors, dataset_images, inputs
             )
+            report_progress(on_progress, "float model, layer by layer", 1, 1)
         report.accuracy = AccuracyComparison(
             images=len(inputs),
             float_accuracy=float_accuracy,
             int8_accuracy=float(np.mean(int8_predicted == labels)),
             agreement=agreement,
         )
-    return report

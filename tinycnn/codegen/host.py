@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +17,14 @@ from tinycnn import __version__
 from tinycnn.codegen.render import render_model, sources_digest, template_environment
 from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
+from tinycnn.outputs import cache_dir
+from tinycnn.processes import run, work_dir
 
 HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 
 
 class CompileError(TinycnnError):
     """The C compiler is missing or refused the generated code."""
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinycnn" / "c"
 
 
 def compiler() -> str:
@@ -41,22 +37,21 @@ def compiler() -> str:
 def build_host_runner(model: Model, convention: str) -> Path:
     """Generate and compile the model with a stdin/stdout harness; return the executable."""
     key = f"{model.sha256[:16]}-{convention}-{sources_digest()}"
-    executable = _cache_root() / key / "runner"
+    root = cache_dir("c")
+    executable = root / key / "runner"
     if executable.is_file():
         return executable
-    _cache_root().mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=_cache_root()) as work:
-        work_dir = Path(work)
-        generated = render_model(model, work_dir, convention=convention, prefix="model")
-        main = work_dir / "main.c"
+    with work_dir(root) as work:
+        generated = render_model(model, work, convention=convention, prefix="model")
+        main = work / "main.c"
         main.write_text(
             template_environment()
             .get_template("host/main.c.j2")
             .render(version=__version__, prefix=generated.prefix)
         )
         sources = [str(p) for p in generated.files if p.suffix == ".c"] + [str(main)]
-        result = subprocess.run(
-            [compiler(), *HOST_CFLAGS, "-o", str(work_dir / "runner"), *sources],
+        result = run(
+            [compiler(), *HOST_CFLAGS, "-o", str(work / "runner"), *sources],
             capture_output=True,
             text=True,
             timeout=300,
@@ -69,8 +64,8 @@ def build_host_runner(model: Model, convention: str) -> Path:
             raise CompileError(f"compiling the generated C failed: {first}")
         final_dir = executable.parent
         if not final_dir.exists():
-            os.replace(work_dir, final_dir)
-            work_dir.mkdir()  # TemporaryDirectory cleans up a folder of this name
+            os.replace(work, final_dir)  # whole or not at all: a killed build leaves no entry
+            work.mkdir()  # work_dir removes a folder of this name
     return executable
 
 
@@ -79,7 +74,7 @@ def run_c(model: Model, inputs: np.ndarray, convention: str = "tflm") -> np.ndar
     (out,) = model.output_tensors()
     executable = build_host_runner(model, convention)
     payload = np.ascontiguousarray(inputs).tobytes()
-    result = subprocess.run(
+    result = run(
         [str(executable), str(len(inputs))], input=payload, capture_output=True, timeout=600
     )
     if result.returncode != 0:

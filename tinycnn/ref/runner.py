@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model, ModelFormatError, UnsupportedOperator
+from tinycnn.progress import Progress, report
 from tinycnn.ref.add import add
 from tinycnn.ref.average_pool import average_pool_2d
 from tinycnn.ref.concatenation import concatenation
@@ -93,11 +95,28 @@ def _batchable(model: Model) -> bool:
 def run_operators(
     model: Model, operators: list, values: dict[int, np.ndarray], rounding: str
 ) -> None:
-    """Run ``operators`` in order, reading and adding tensors in ``values`` (batch first)."""
+    """Run ``operators`` in order, reading and adding tensors in ``values`` (batch first).
+
+    The kernels trust that the graph is consistent (shapes that fit, inputs computed before
+    use); a file whose graph is not, damaged or hand-made, makes one fail in numpy, and that
+    is reported as a ModelFormatError naming the operator.
+    """
     for op in operators:
-        values[op.outputs[0]] = KERNELS[op.opcode](
-            OpContext(op=op, model=model, values=values, convention=rounding)
-        )
+        try:
+            output = KERNELS[op.opcode](
+                OpContext(op=op, model=model, values=values, convention=rounding)
+            )
+            declared = model.tensors[op.outputs[0]].shape
+            if tuple(output.shape[1:]) != tuple(declared[1:]):
+                raise ValueError(f"output shape {list(output.shape[1:])}, declared {list(declared)}")
+            values[op.outputs[0]] = output
+        except TinycnnError:
+            raise
+        except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            raise ModelFormatError(
+                f"{model.name}: operator #{op.index} {op.opcode} cannot run on this graph "
+                f"({type(exc).__name__}: {exc}); the file is damaged or inconsistent"
+            ) from None
 
 
 def _run_once(model: Model, inputs: list[np.ndarray], rounding: str, keep: bool) -> RunResult:
@@ -114,13 +133,14 @@ def run_model(
     rounding: str = "tflite",
     keep_tensors: bool = False,
     chunk: int = 500,
+    on_progress: Progress | None = None,
 ) -> RunResult:
     """Run a batch (first axis) of already-quantized inputs; return the raw outputs.
 
     ``inputs`` is one array for a single-input model or a list with one array per input,
     each shaped ``[N, *input_shape[1:]]``. ``rounding`` picks whose rounding to reproduce:
     "tflite" (LiteRT's reference kernels) or "tflm" (TFLite Micro). ``keep_tensors`` also returns every
-    intermediate tensor (memory grows with N).
+    intermediate tensor (memory grows with N). ``on_progress`` hears of every chunk.
     """
     if rounding not in CONVENTIONS:
         raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {rounding!r}")
@@ -136,10 +156,17 @@ def run_model(
             )
     count = inputs[0].shape[0]
     step = chunk if _batchable(model) else 1
-    pieces = [
-        _run_once(model, [a[start : start + step] for a in inputs], rounding, keep_tensors)
-        for start in range(0, count, step)
-    ]
+    if count == 0:
+        return RunResult(
+            outputs=[np.empty((0, *t.shape[1:]), t.dtype) for t in model.output_tensors()],
+            tensors={} if keep_tensors else None,
+        )
+    pieces = []
+    for start in range(0, count, step):
+        pieces.append(
+            _run_once(model, [a[start : start + step] for a in inputs], rounding, keep_tensors)
+        )
+        report(on_progress, "reference engine", min(start + step, count), count)
     outputs = [np.concatenate([p.outputs[i] for p in pieces]) for i in range(len(model.outputs))]
     tensors = None
     if keep_tensors:

@@ -22,7 +22,11 @@ from tinycnn.serial.protocol import (
     hello_request,
     image_frame,
     parse_line,
+    prediction_problem,
 )
+
+FASHION_INPUT_SHAPE = (28, 28, 1)
+FASHION_CLASSES = 10
 
 DEFAULT_BAUD = 115200
 
@@ -191,6 +195,8 @@ class ValidationReport:
     port_lost: str | None = None  # why the run ended early, when the port went away for good
     seconds: float = 0.0
     link: LinkStats | None = None
+    protocol_errors: int = 0  # PRED lines with impossible values, not counted as answers
+    interrupt: BaseException | None = None  # the Ctrl-C or signal that ended the run
 
     @property
     def answered(self) -> list[SampleResult]:
@@ -237,19 +243,18 @@ class ValidationReport:
             "latency": latency,
             "retries": int(sum(r.attempts - 1 for r in self.results)),
             "board_errors": self.board_errors,
+            "protocol_errors": self.protocol_errors,
             "reconnects": self.link.reconnects if self.link else 0,
             "seconds": self.seconds,
         }
 
 
-def _host_reference(model_path: Path, count: int, rounding: str, data_dir):
+def _host_reference(model, count: int, rounding: str, data_dir, on_progress=None):
     """Test images quantized for the model, their labels, and the host int8 outputs."""
     from tinycnn.data import load_fashion_mnist, to_float
     from tinycnn.quantization import quantize
     from tinycnn.ref.runner import run_model
-    from tinycnn.tflite_io import read_model
 
-    model = read_model(model_path)
     tensor = model.input_tensors()[0]
     dataset = load_fashion_mnist(data_dir)
     if count > len(dataset.test_images):
@@ -259,8 +264,8 @@ def _host_reference(model_path: Path, count: int, rounding: str, data_dir):
         to_float(dataset.test_images[:count]), quant.single_scale, quant.single_zero_point
     )
     images = images.reshape(count, *tensor.shape[1:])
-    outputs = run_model(model, images, rounding=rounding).outputs[0].reshape(count, -1)
-    return model, images, dataset.test_labels[:count].astype(int), outputs
+    outputs = run_model(model, images, rounding=rounding, on_progress=on_progress).outputs[0]
+    return images, dataset.test_labels[:count].astype(int), outputs.reshape(count, -1)
 
 
 def resolve_model_path(target: str | Path) -> Path:
@@ -273,6 +278,33 @@ def resolve_model_path(target: str | Path) -> Path:
     return path
 
 
+def validation_model(target: str | Path):
+    """The model a validation compares the board with, refused unless it takes what validation
+    sends (one Fashion-MNIST image, 28x28x1 int8) and answers 10 classes."""
+    from tinycnn.tflite_io import read_model
+
+    path = resolve_model_path(target)
+    model = read_model(path)
+    inputs, outputs = model.input_tensors(), model.output_tensors()
+    if len(inputs) == 1 and len(outputs) == 1:
+        (inp,), (out,) = inputs, outputs
+        fits = (
+            tuple(inp.shape[1:]) == FASHION_INPUT_SHAPE
+            and inp.dtype == np.int8
+            and inp.quantization is not None
+            and int(np.prod(out.shape)) == FASHION_CLASSES
+        )
+        if fits:
+            return model
+        takes = f"takes {inp.dtype.name} {list(inp.shape)} and gives {int(np.prod(out.shape))} outputs"
+    else:
+        takes = f"has {len(inputs)} inputs and {len(outputs)} outputs"
+    raise LinkError(
+        f"--validate sends Fashion-MNIST test images and needs a model with one 1x28x28x1 int8 "
+        f"input and 10 class outputs; {path} {takes}"
+    )
+
+
 def validate(
     link: BoardLink,
     model_target: str | Path,
@@ -282,20 +314,23 @@ def validate(
     frame_timeout_s: float = 10.0,
     retries: int = 3,
     on_result: Callable[[SampleResult], None] | None = None,
+    on_progress=None,
 ) -> ValidationReport:
     """Send ``count`` test images one frame at a time and compare the board's answers with the
-    host's int8 reference, image by image. Ctrl-C ends early with the report so far."""
+    host's int8 reference, image by image. Ctrl-C ends early with the report so far.
+    ``on_progress`` follows the host reference run (see ``tinycnn.progress``)."""
     started = time.monotonic()
+    model = validation_model(model_target)
     hello = link.hello()
-    model_path = resolve_model_path(model_target)
-    model, images, labels, outputs = _host_reference(
-        model_path, count, hello.fields.get("rounding", "tflm"), data_dir
-    )
     if hello.sha256 != model.sha256[: len(hello.sha256)]:
         raise LinkError(
-            f"the board runs model {hello.model!r} (sha256 {hello.sha256}), not {model_path} "
-            f"(sha256 {model.sha256[:16]}): export and upload that model, or pass the right --model"
+            f"the board runs model {hello.model!r} (sha256 {hello.sha256}), not "
+            f"{resolve_model_path(model_target)} (sha256 {model.sha256[:16]}): export and upload "
+            "that model, or pass the right --model"
         )
+    images, labels, outputs = _host_reference(
+        model, count, hello.fields.get("rounding", "tflm"), data_dir, on_progress
+    )
     report = ValidationReport(hello=hello, port=link.port, requested=count, link=link.stats)
     try:
         for index in range(count):
@@ -324,6 +359,11 @@ def validate(
                         and event.source == "host"
                         and event.sample_id == index
                     ):
+                        problem = prediction_problem(event, hello.classes)
+                        if problem:
+                            report.board_errors.append(f"protocol error id={index}: {problem}")
+                            report.protocol_errors += 1
+                            break  # an impossible answer: ask again
                         result.board_class, result.board_score = event.predicted, event.score
                         result.latency_us = event.latency_us
                         break
@@ -339,12 +379,72 @@ def validate(
             report.results.append(result)
             if on_result:
                 on_result(result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         report.interrupted = True
+        report.interrupt = exc
     except PortLost as exc:
         report.port_lost = str(exc)
     report.seconds = time.monotonic() - started
     return report
+
+
+@dataclass
+class ListenStats:
+    """Running figures of listen mode. Accuracy counts labelled predictions only (a board
+    reports ``true=-1`` when it does not know); a PRED line with impossible values is a
+    protocol error, kept apart from the figures."""
+
+    classes: int
+    labels: dict[int, str] = field(default_factory=dict)  # class -> name, model's or board's
+    predictions: int = 0
+    labelled: int = 0
+    correct: int = 0
+    latencies_us: list[int] = field(default_factory=list)
+    protocol_errors: list[str] = field(default_factory=list)
+
+    def add(self, event: Prediction) -> str | None:
+        """Count one prediction; the protocol problem instead when it has one."""
+        problem = prediction_problem(event, self.classes)
+        if problem:
+            self.protocol_errors.append(f"id={event.sample_id}: {problem}")
+            return problem
+        self.labels.setdefault(event.predicted, event.label)
+        self.predictions += 1
+        self.latencies_us.append(event.latency_us)
+        if event.true_label >= 0:
+            self.labelled += 1
+            self.correct += event.predicted == event.true_label
+        return None
+
+    def label(self, index: int) -> str:
+        return self.labels.get(index, f"class {index}")
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+    def latency(self) -> dict[str, float]:
+        if not self.latencies_us:
+            return {}
+        values = np.array(self.latencies_us, dtype=np.float64)
+        return {
+            "mean_us": float(values.mean()),
+            "p50_us": float(np.percentile(values, 50)),
+            "p95_us": float(np.percentile(values, 95)),
+        }
+
+
+def model_labels(target: str | Path | None) -> dict[int, str]:
+    """Class names of a RUN_DIR's model (its config.json), or none for a bare .tflite."""
+    import json
+
+    if target is None or not Path(target).is_dir():
+        return {}
+    try:
+        names = json.loads((Path(target) / "config.json").read_text()).get("class_names") or []
+    except (OSError, ValueError):
+        return {}
+    return {i: str(name) for i, name in enumerate(names)}
 
 
 def listen(

@@ -76,6 +76,23 @@ class Prediction:
     source: str  # "host" for a frame the host sent, "demo" for an embedded test image
 
 
+# A board timer reading beyond this is a wrapped or garbled counter, not an inference time.
+MAX_LATENCY_US = 600_000_000
+
+
+def prediction_problem(event: Prediction, classes: int) -> str | None:
+    """Why a well-formed PRED line cannot be true of a board with ``classes`` outputs, or None."""
+    if not 0 <= event.predicted < classes:
+        return f"class {event.predicted} outside 0..{classes - 1}"
+    if not -128 <= event.score <= 127:
+        return f"score {event.score} outside int8"
+    if not -1 <= event.true_label < classes:
+        return f"true label {event.true_label} outside -1..{classes - 1}"
+    if not 0 <= event.latency_us <= MAX_LATENCY_US:
+        return f"latency {event.latency_us} us is not a possible inference time"
+    return None
+
+
 @dataclass(frozen=True)
 class BoardError:
     code: str

@@ -1,0 +1,331 @@
+"""Bad input from a new or a hostile user, as a table: every case ends in one `Error:` line (or
+click's usage error), a non-zero exit, no traceback, and nothing of the user's lost."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import SHARED_MODELS
+
+from tinycnn.cli import cli
+
+LONG_NAME = "n" * 300
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> Path:
+    from op_harness import convert_case
+
+    path = tmp_path_factory.mktemp("model") / "small.tflite"
+    path.write_bytes(
+        convert_case(lambda k, L, x: L.Dense(10)(L.Flatten()(L.Conv2D(4, 3)(x))), (28, 28, 1))
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def float_model(tmp_path_factory) -> Path:
+    from tinycnn.tfenv import keras, tf
+
+    model = keras.Sequential(
+        [keras.layers.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    path = tmp_path_factory.mktemp("float") / "float.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    return path
+
+
+def _check(result, exit_code: int, fragment: str) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and fragment in errors[0], result.output
+    assert "Traceback" not in result.output
+
+
+# (name, arguments with {model}, {tmp}, {x} placeholders, exit code, fragment of the message)
+CASES = [
+    (
+        "predict output in a missing folder",
+        ["predict", "{model}", "--input", "{x}", "--output", "{tmp}/missing/y.npy"],
+        1,
+        "the folder",
+    ),
+    (
+        "predict output name too long",
+        ["predict", "{model}", "--input", "{x}", "--output", "{tmp}/" + LONG_NAME + ".npy"],
+        1,
+        "too long for the file system",
+    ),
+    (
+        "predict output in an unwritable folder",
+        ["predict", "{model}", "--input", "{x}", "--output", "/proc/self/y.npy"],
+        1,
+        "is not writable",
+    ),
+    (
+        "predict output over its model",
+        ["predict", "{model}", "--input", "{x}", "--output", "{model}"],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "predict output over its input",
+        ["predict", "{model}", "--input", "{x}", "--output", "{x}"],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "predict output under a file",
+        ["predict", "{model}", "--input", "{x}", "--output", "{x}/y.npy"],
+        1,
+        "is not a folder",
+    ),
+    (
+        "train into a folder under a file",
+        ["train", "--model", "dnn", "--out", "{x}/run"],
+        1,
+        "is not a folder",
+    ),
+    (
+        "train into a name too long",
+        ["train", "--model", "dnn", "--out", "{tmp}/" + LONG_NAME],
+        1,
+        "longer than the file system",
+    ),
+    (
+        "train into an unwritable folder",
+        ["train", "--model", "dnn", "--out", "/proc/self/run"],
+        1,
+        "not writable",
+    ),
+    (
+        "train with a NaN learning rate",
+        ["train", "--learning-rate", "nan", "--out", "{tmp}/r"],
+        2,
+        "'nan' is not a finite number",
+    ),
+    (
+        "train with an infinite learning rate",
+        ["train", "--learning-rate", "inf", "--out", "{tmp}/r"],
+        2,
+        "'inf' is not a finite number",
+    ),
+    (
+        "train with a NaN validation split",
+        ["train", "--validation-split", "nan", "--out", "{tmp}/r"],
+        2,
+        "'nan' is not a finite number",
+    ),
+    (
+        "export into a folder under a file",
+        ["export", "{model}", "--board", "qemu_m4", "--out", "{x}/fw"],
+        1,
+        "is not a folder",
+    ),
+    (
+        "export into a name too long",
+        ["export", "{model}", "--board", "qemu_m4", "--out", "{tmp}/" + LONG_NAME],
+        1,
+        "longer than the file system",
+    ),
+    (
+        "export into an unwritable folder",
+        ["export", "{model}", "--board", "qemu_m4", "--out", "/proc/self/fw"],
+        1,
+        "not writable",
+    ),
+    (
+        "monitor csv in a missing folder",
+        [
+            "monitor",
+            "--port",
+            "loop://",
+            "--validate",
+            "3",
+            "--model",
+            "{model}",
+            "--csv",
+            "{tmp}/missing/r.csv",
+        ],
+        1,
+        "the folder",
+    ),
+    (
+        "monitor csv without validation",
+        ["monitor", "--port", "loop://", "--csv", "{tmp}/r.csv"],
+        2,
+        "--csv writes validation results",
+    ),
+    (
+        "monitor with a NaN frame timeout",
+        ["monitor", "--port", "loop://", "--frame-timeout", "nan"],
+        2,
+        "not a finite number",
+    ),
+    (
+        "monitor for an infinite duration",
+        ["monitor", "--port", "loop://", "--duration", "inf"],
+        2,
+        "not a finite number",
+    ),
+    (
+        "predict an int8 batch with a float model",
+        ["predict", "{float}", "--input", "{x}", "--output", "{tmp}/y.npy"],
+        1,
+        "this is a float model",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, args, exit_code, fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(name, args, exit_code, fragment, small_model, float_model, tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28, 1), np.int8))
+    before = {p: p.read_bytes() for p in (x, small_model, float_model)}
+    values = {
+        "model": str(small_model),
+        "float": str(float_model),
+        "tmp": str(tmp_path),
+        "x": str(x),
+    }
+    result = CliRunner().invoke(cli, [arg.format(**values) for arg in args])
+    _check(result, exit_code, fragment)
+    assert {p: p.read_bytes() for p in before} == before  # no input lost or changed
+    assert not [p for p in tmp_path.rglob("*") if p.name not in ("x.npy",)], "output written"
+
+
+def test_export_force_over_its_own_input_folder_keeps_the_model(small_model, tmp_path):
+    first = tmp_path / "fw"
+    assert (
+        CliRunner()
+        .invoke(cli, ["export", str(small_model), "--board", "qemu_m4", "--out", str(first)])
+        .exit_code
+        == 0
+    )
+    model = first / "m.tflite"
+    model.write_bytes(small_model.read_bytes())
+    result = CliRunner().invoke(
+        cli, ["export", str(model), "--board", "qemu_m4", "--out", str(first), "--force"]
+    )
+    _check(result, 1, "would overwrite the input")
+    assert model.read_bytes() == small_model.read_bytes()
+    # and a run directory exported into itself
+    result = CliRunner().invoke(
+        cli, ["export", str(first), "--board", "qemu_m4", "--out", str(first), "--force"]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output and model.is_file()
+
+
+@pytest.mark.parametrize("engine", ["reference", "litert", "tflm", "c", "m4"])
+def test_an_empty_batch_gives_an_empty_output_on_every_engine(small_model, tmp_path, engine):
+    np.save(tmp_path / "empty.npy", np.zeros((0, 28, 28, 1), np.int8))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(small_model),
+            "--input",
+            str(tmp_path / "empty.npy"),
+            "--output",
+            str(tmp_path / "y.npy"),
+            "--engine",
+            engine,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    outputs = np.load(tmp_path / "y.npy")
+    assert outputs.shape == (0, 10) and outputs.dtype == np.int8
+
+
+def test_unwritable_cache_falls_back_and_says_so(small_model, tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    np.save(tmp_path / "x.npy", np.zeros((2, 28, 28, 1), np.int8))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(small_model),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--output",
+            str(tmp_path / "y.npy"),
+            "--engine",
+            "c",
+        ],
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.stderr.startswith("warning: cannot write the cache") and "using" in result.stderr
+    assert np.load(tmp_path / "y.npy").shape == (2, 10)
+
+
+@pytest.mark.skipif(
+    not (SHARED_MODELS / "hello_world_int8.tflite").is_file(), reason="no shared models"
+)
+def test_validation_needs_a_fashion_mnist_model_before_anything(tmp_path, monkeypatch):
+    hello_world = str(SHARED_MODELS / "hello_world_int8.tflite")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for args in (
+        [
+            "monitor",
+            "--port",
+            str(tmp_path / "no_such_port"),
+            "--validate",
+            "5",
+            "--model",
+            hello_world,
+        ],
+        ["emulate", hello_world, "--monitor", "--validate", "5"],
+    ):
+        result = CliRunner().invoke(cli, args)
+        _check(result, 1, "--validate sends Fashion-MNIST test images")
+        assert "takes int8 [1, 1] and gives 1 outputs" in result.output
+    assert not (tmp_path / "cache").exists()  # no firmware was built first
+
+
+def test_train_checks_the_request_before_loading_tensorflow(tmp_path):
+    """An existing run or a missing dataset is refused without importing TensorFlow."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"trained")
+    for extra in (
+        ["--out", str(run)],
+        ["--out", str(tmp_path / "r2"), "--data-dir", str(tmp_path)],
+    ):
+        code = (
+            "import sys; from tinycnn.cli import cli\n"
+            f"sys.argv = ['tinycnn', 'train', '--model', 'dnn', *{extra!r}]\n"
+            "try:\n    cli()\nexcept SystemExit as e:\n    print('exit', e.code, 'tensorflow' in sys.modules)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert done.stdout.strip().splitlines()[-1] == "exit 1 False", done.stdout + done.stderr
+    assert (run / "model.keras").read_bytes() == b"trained"
+
+
+def test_next_command_quotes_paths_with_spaces(small_model, tmp_path):
+    out = tmp_path / "my firmware"
+    result = CliRunner().invoke(
+        cli, ["export", str(small_model), "--board", "qemu_m4", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"next: tinycnn emulate '{out}/firmware.elf'" in result.output
+
+
+def test_os_errors_are_one_line(tmp_path):
+    """A file the system refuses to read (here: a folder given as the model) is one line."""
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path)])
+    _check(result, 1, "not found")
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,138 @@
+"""Checks on where tinycnn writes, made before any work starts, and its cache folders.
+
+A command that cannot write its result says so in one line before it trains, converts or
+compiles anything; it never writes over a file it reads (``refuse_overwriting_inputs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from tinycnn.errors import TinycnnError, TinycnnWarning
+
+
+class OutputError(TinycnnError):
+    """An output path that cannot be written, or that would overwrite an input."""
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _probe_writable(folder: Path, what: str) -> None:
+    """Create and remove a file in ``folder``: the only check that also holds for root."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tinycnn-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {what}: {folder} is not writable ({exc.strerror})") from None
+
+
+def _existing_ancestor(path: Path) -> tuple[Path, list[str]]:
+    """The nearest existing ancestor of ``path`` and the names below it still to create."""
+    missing: list[str] = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.insert(0, current.name)
+        current = current.parent
+    return current, missing
+
+
+def check_output_dir(path: str | Path, what: str = "the output") -> Path:
+    """A folder tinycnn will create (with its parents) or write into: refuse one that cannot
+    be, naming why. Returns the path."""
+    path = Path(path)
+    limit = _name_max(Path.cwd())  # before any lookup: a name too long fails every one
+    for name in path.parts:
+        if len(os.fsencode(name)) > limit:
+            raise OutputError(
+                f"cannot write {what}: the name {name[:40]}... is longer than the file system's "
+                f"{limit} bytes"
+            )
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write {what}: {path} exists and is not a folder")
+    ancestor, missing = _existing_ancestor(path)
+    if not ancestor.is_dir():
+        raise OutputError(f"cannot write {what}: {ancestor} is not a folder")
+    _probe_writable(path if not missing else ancestor, what)
+    return path
+
+
+def check_output_file(path: str | Path, what: str = "the output") -> Path:
+    """A file tinycnn will write: its folder must exist and be writable, its name must fit."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.exists():
+        raise OutputError(f"cannot write {what}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {what}: {folder} is not a folder")
+    limit = _name_max(folder)
+    # Files are written to a temporary name beside the target first, a few bytes longer.
+    if len(os.fsencode(path.name)) + 24 > limit:
+        raise OutputError(
+            f"cannot write {what}: the name {path.name[:40]}... is too long for the file system "
+            f"({limit} bytes at most)"
+        )
+    if path.is_dir():
+        raise OutputError(f"cannot write {what}: {path} is a folder")
+    _probe_writable(folder, what)
+    return path
+
+
+def _within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def refuse_overwriting_inputs(output: str | Path, inputs: list[str | Path], flag: str) -> None:
+    """Refuse an output file or folder that is, or contains, one of the command's inputs."""
+    target = Path(os.path.abspath(output))
+    for source in inputs:
+        if source is None:
+            continue
+        source_path = Path(os.path.abspath(source))
+        with contextlib.suppress(OSError):  # links: compare where they lead
+            target, source_path = target.resolve(), source_path.resolve()
+        if source_path == target or _within(source_path, target):
+            raise OutputError(
+                f"{flag} {output} would overwrite the input {source}; choose another {flag}"
+            )
+
+
+def cache_dir(kind: str) -> Path:
+    """``$XDG_CACHE_HOME/tinycnn/KIND`` (default ``~/.cache``), created; when it cannot be
+    written, a per-user folder in the temporary directory, with a warning saying so."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    root = Path(base) / "tinycnn" / kind
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".tinycnn-probe-"):
+            pass
+        return root
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    fallback = Path(tempfile.gettempdir()) / f"tinycnn-cache-{os.getuid()}" / kind
+    try:
+        fallback.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the cache {root} ({reason}) nor {fallback} ({exc.strerror}); "
+            "set XDG_CACHE_HOME to a writable folder"
+        ) from None
+    warnings.warn(
+        f"cannot write the cache {root} ({reason}); using {fallback} for now "
+        "(set XDG_CACHE_HOME to keep builds between runs)",
+        TinycnnWarning,
+        stacklevel=2,
+    )
+    return fallback
