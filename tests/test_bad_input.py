@@ -329,3 +329,27 @@ def test_os_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["verify", str(tmp_path)])
     _check(result, 1, "not found")
     assert os.listdir(tmp_path) == []
+
+
+def test_export_without_the_arm_toolchain_says_the_size_is_an_estimate(
+    small_model, tmp_path, monkeypatch
+):
+    import shutil
+
+    import tinycnn.export
+
+    real_which = shutil.which
+    monkeypatch.setattr(
+        tinycnn.export.shutil,
+        "which",
+        lambda name: None if "arm-none-eabi" in name else real_which(name),
+    )
+    result = CliRunner().invoke(
+        cli, ["export", str(small_model), "--board", "nano33", "--out", str(tmp_path / "sketch")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: arm-none-eabi-gcc not found: the runtime code size is an estimate"
+        in result.output
+    )
+    assert "runtime code (estimate) 8192" in result.output

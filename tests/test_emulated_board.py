@@ -194,3 +194,49 @@ def test_port_gone_for_good_ends_with_the_summary(firmware, seed_cnn_run):
     summary = report.summary()
     assert summary["port_lost"] and "did not come back" in summary["port_lost"]
     assert summary["answered"] == 6 and summary["agreement"] == 1.0
+
+
+def test_mutated_frames_leave_the_board_answering(firmware, host_reference):
+    """Three hundred damaged frames (bytes changed anywhere: magic, header, payload, CRC) into
+    the real firmware parser: the board survives and then answers a good frame exactly."""
+    images, expected = host_reference
+    rng = np.random.default_rng(9)
+    mutants = []
+    for index in range(300):
+        frame = bytearray(image_frame(index, images[index % len(images)], -1))
+        for _ in range(int(rng.integers(1, 4))):
+            frame[int(rng.integers(0, len(frame)))] = int(rng.integers(0, 256))
+        mutants.append(bytes(frame))
+    with Emulator(firmware) as emulator, BoardLink(emulator.port) as link:
+        link.hello()
+        writer = threading.Thread(target=lambda: [link.write(m) for m in mutants], daemon=True)
+        writer.start()
+        _collect(link, quiet_s=4, limit_s=240)  # errors and the odd lucky frame
+        writer.join(timeout=60)
+        time.sleep(2.5)  # a frame cut short is dropped after the board's 2 s timeout
+        answer = None
+        for _ in range(3):
+            link.write(image_frame(9999, images[7], 3))
+            events = _collect(link, quiet_s=3, limit_s=30)
+            answer = next(
+                (e for e in events if isinstance(e, Prediction) and e.sample_id == 9999), None
+            )
+            if answer:
+                break
+        assert answer is not None, "the board stopped answering after damaged frames"
+        assert answer.predicted == int(np.argmax(expected[7])) and answer.score == int(
+            expected[7].max()
+        )
+        assert isinstance(link.hello(), Hello)
+
+
+def test_monitor_listens_for_the_duration_asked(firmware):
+    with Emulator(firmware) as emulator:
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["monitor", "--port", emulator.port, "--duration", "4"])
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert 3.5 < elapsed < 10, elapsed
+    lines = result.output.splitlines()
+    assert lines[0].startswith("board: seed_cnn") and "10 classes" in lines[0]
+    assert lines[-1].endswith("predictions") or "predictions," in lines[-1], result.output

@@ -73,3 +73,42 @@ def test_calibration_larger_than_training_set(tmp_path):
     with pytest.raises(RunError, match="calibration samples asked for"):
         quantize_run(tmp_path, calibration_samples=1000)
     assert not (tmp_path / INT8_MODEL_FILE).exists()
+
+
+def _nan_dnn(tmp_path):
+    """A finished run whose float model has NaN weights: what a diverged training leaves."""
+    from tinycnn.tfenv import keras
+
+    run_dir = tmp_path / "run"
+    train(TrainConfig("dnn", epochs=1, batch_size=64, subset=500), run_dir)
+    model = keras.models.load_model(run_dir / "model.keras")
+    weights = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([np.full_like(weights[0], np.nan), weights[1]])
+    model.save(run_dir / "model.keras")
+    return run_dir, model
+
+
+def test_nan_weights_are_refused_and_nothing_is_written(tmp_path):
+    from tinycnn.quantize import ConversionError, convert_int8
+
+    run_dir, model = _nan_dnn(tmp_path)
+    with pytest.raises(ConversionError, match="layer 'logits_softmax' has NaN or infinite weights"):
+        quantize_run(run_dir, calibration_samples=50)
+    assert not (run_dir / INT8_MODEL_FILE).exists()
+    assert not list(run_dir.glob(".*partial*"))
+    # Past that check, the converter itself falls back to float ops: the result is refused too.
+    calibration = np.random.default_rng(0).uniform(0, 1, (20, 28, 28, 1)).astype(np.float32)
+    with pytest.raises(ConversionError, match=r"left operator #\d+ \w+ in float32"):
+        convert_int8(model, calibration)
+
+
+def test_a_float_model_is_not_full_int8():
+    from tinycnn.quantize import ConversionError, check_full_int8
+    from tinycnn.tfenv import keras, tf
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(3)])
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with pytest.raises(ConversionError, match="input is float32, not int8"):
+        check_full_int8(content)
+    with pytest.raises(ConversionError, match="left operator #0 FULLY_CONNECTED in float32"):
+        check_full_int8(content, int8_io=False)

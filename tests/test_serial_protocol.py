@@ -4,7 +4,7 @@ port that echoes what is written)."""
 import numpy as np
 import pytest
 
-from tinycnn.serial.monitor import BoardLink, LinkError
+from tinycnn.serial.monitor import BoardLink, LinkError, ListenStats
 from tinycnn.serial.protocol import (
     MAGIC,
     BoardError,
@@ -15,6 +15,7 @@ from tinycnn.serial.protocol import (
     hello_request,
     image_frame,
     parse_line,
+    prediction_problem,
 )
 
 
@@ -107,3 +108,56 @@ def test_silent_port_is_one_clear_error():
 def test_unopenable_port():
     with pytest.raises(LinkError, match="cannot open /dev/does-not-exist"):
         BoardLink("/dev/does-not-exist").open()
+
+
+def test_mutated_and_random_board_lines_never_raise():
+    """A few hundred damaged protocol lines and random byte strings: parse_line returns an event
+    or None, nothing else."""
+    rng = np.random.default_rng(5)
+    good = [
+        'TC1 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362 src=host',
+        'TC1 HELLO model="seed cnn" sha256=791cc0978de9a0ca input=1x28x28x1 classes=10 arena=27040',
+        'TC1 ERR code=crc id=12 msg="CRC mismatch, frame dropped"',
+    ]
+    parsed = 0
+    for index in range(600):
+        if index % 3 == 0:
+            line = bytes(rng.integers(0, 256, int(rng.integers(0, 120)), dtype=np.uint8))
+        else:
+            line = bytearray(good[index % 3].encode())
+            for _ in range(int(rng.integers(1, 4))):
+                line[int(rng.integers(0, len(line)))] = int(rng.integers(0, 256))
+        event = parse_line(bytes(line).decode("ascii", "replace"))
+        assert event is None or isinstance(event, Hello | Prediction | BoardError)
+        parsed += event is not None
+    assert parsed > 50  # many mutants still parse: their values are what the checks below judge
+
+
+@pytest.mark.parametrize(
+    "event, problem",
+    [
+        (Prediction(1, 10, "x", 5, 3, 100, "host"), "class 10 outside 0..9"),
+        (Prediction(1, -1, "x", 5, 3, 100, "host"), "class -1 outside 0..9"),
+        (Prediction(1, 3, "x", 300, 3, 100, "host"), "score 300 outside int8"),
+        (Prediction(1, 3, "x", 5, 12, 100, "host"), "true label 12 outside -1..9"),
+        (Prediction(1, 3, "x", 5, 3, -4, "host"), "latency -4 us is not a possible"),
+        (Prediction(1, 3, "x", 5, 3, 4_294_967_295, "host"), "is not a possible inference time"),
+        (Prediction(1, 3, "x", -128, -1, 6_566, "host"), None),
+    ],
+)
+def test_impossible_predictions_are_protocol_errors(event, problem):
+    found = prediction_problem(event, classes=10)
+    assert found == problem if problem is None else problem in found
+
+
+def test_listen_statistics_count_labelled_predictions_only():
+    stats = ListenStats(classes=3, labels={})
+    stats.add(Prediction(0, 1, "cat", 100, 1, 10, "demo"))  # right
+    stats.add(Prediction(1, 2, "dog", 90, 1, 20, "demo"))  # wrong
+    stats.add(Prediction(2, 0, "bird", 80, -1, 30, "host"))  # unknown truth: not wrong
+    assert stats.add(Prediction(3, 7, "?", 1, 1, 40, "host")) == "class 7 outside 0..2"
+    assert (stats.predictions, stats.labelled, stats.correct) == (3, 2, 1)
+    assert stats.accuracy == 0.5 and len(stats.protocol_errors) == 1
+    assert stats.latency()["mean_us"] == 20.0  # the rejected line's latency is not counted
+    # names come from what the board said (or the model), never Fashion-MNIST modulo 10
+    assert stats.label(2) == "dog" and stats.label(1) == "cat" and stats.label(5) == "class 5"

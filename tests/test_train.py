@@ -90,8 +90,12 @@ def test_interrupted_training_keeps_a_checkpoint_and_resumes(tmp_path):
     assert not (tmp_path / CHECKPOINT_FILE).exists()
 
 
-def test_ctrl_c_on_the_command_line(tmp_path):
-    """A real SIGINT to a real `tinycnn train`: one-line message, non-zero exit, checkpoint kept."""
+@pytest.mark.parametrize(
+    "signum, said", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")], ids=["int", "term"]
+)
+def test_ctrl_c_and_sigterm_on_the_command_line(tmp_path, signum, said):
+    """A real SIGINT or SIGTERM (what schedulers and CI send) to a real `tinycnn train`: one-line
+    message with the resume command, the shell's exit status for that signal, checkpoint kept."""
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
         [
@@ -111,17 +115,78 @@ def test_ctrl_c_on_the_command_line(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test run as a background job hands its children an ignored SIGINT: restore it, so
+        # that this checks tinycnn and not the parent shell.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (run_dir / "checkpoint.json").exists() and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         time.sleep(0.2)
     assert (run_dir / "checkpoint.json").exists(), "no epoch finished within 120 s"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1
+    assert process.returncode == 128 + signum
     lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: training interrupted after ")
+    assert len(lines) == 1 and lines[0].startswith(f"Error: training interrupted by {said} after ")
+    assert f"tinycnn train --resume --out {run_dir}" in lines[0]
     assert "Traceback" not in stderr
     assert (run_dir / CHECKPOINT_FILE).is_file() and not (run_dir / MODEL_FILE).exists()
     assert os.path.getsize(run_dir / CHECKPOINT_FILE) > 0
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+    """Shuffle and dropout masks are drawn per (seed, epoch) and the optimizer state is in the
+    checkpoint: interrupted and resumed gives the uninterrupted run's numbers exactly."""
+    config = TrainConfig("seed_cnn", epochs=3, batch_size=64, subset=1500, seed=5)
+    whole = train(config, tmp_path / "whole")
+
+    def stop_after_first_epoch(report):
+        if report.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        train(config, tmp_path / "resumed", on_epoch=stop_after_first_epoch)
+    resumed = train(config, tmp_path / "resumed", resume=True)
+    assert resumed["test_accuracy"] == whole["test_accuracy"]
+    history = [
+        json.loads((tmp_path / r / "history.json").read_text()) for r in ("whole", "resumed")
+    ]
+    assert (
+        history[0]["loss"] == history[1]["loss"]
+        and history[0]["val_loss"] == history[1]["val_loss"]
+    )
+
+
+def test_divergence_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    from tinycnn.tfenv import keras
+    from tinycnn.train import TrainingDiverged
+
+    config = TrainConfig("dnn", epochs=3, batch_size=64, subset=1000)
+
+    def stop_after_first_epoch(report):
+        if report.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        train(config, tmp_path, on_epoch=stop_after_first_epoch)
+    # The second epoch runs away: an absurd learning rate in the checkpoint's optimizer.
+    model = keras.models.load_model(tmp_path / CHECKPOINT_FILE)
+    model.optimizer.learning_rate.assign(1e30)
+    model.save(tmp_path / CHECKPOINT_FILE)
+    good = (tmp_path / CHECKPOINT_FILE).read_bytes()
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) in epoch 2, step \d+"):
+        train(config, tmp_path, resume=True)
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == good
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["epochs_done"] == 1
+    assert not (tmp_path / MODEL_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "field, value", [("learning_rate", float("nan")), ("validation_split", float("inf"))]
+)
+def test_non_finite_settings_are_refused_up_front(tmp_path, field, value):
+    config = TrainConfig("dnn", epochs=1, batch_size=32, **{field: value})
+    with pytest.raises(RunError, match="must be a finite number"):
+        train(config, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
