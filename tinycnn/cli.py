@@ -370,14 +370,18 @@ def predict_command(model_path, input_paths, output_path, engine, rounding) -> N
     from tinycnn.data import CLASS_NAMES
     from tinycnn.predict import predict_file
 
-    _, outputs = predict_file(
-        Path(model_path),
-        [Path(p) for p in input_paths],
-        Path(output_path),
-        engine=engine,
-        rounding=rounding,
-        on_progress=_progress(),
-    )
+    progress = _progress()
+    try:
+        _, outputs = predict_file(
+            Path(model_path),
+            [Path(p) for p in input_paths],
+            Path(output_path),
+            engine=engine,
+            rounding=rounding,
+            on_progress=progress,
+        )
+    finally:
+        progress.close()
     click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
     if (
         all(not p.endswith(".npy") for p in input_paths)
@@ -465,8 +469,10 @@ def verify_command(target, images, as_json, data_dir) -> None:
     from tinycnn.verify import verify
 
     progress = _progress(as_json)
-    report = verify(target, images=images, data_dir=data_dir, on_progress=progress)
-    progress.close()
+    try:
+        report = verify(target, images=images, data_dir=data_dir, on_progress=progress)
+    finally:
+        progress.close()
     click.echo(json.dumps(report.as_dict(), default=float) if as_json else _format_verify(report))
     if report.interrupted:
         raise SystemExit(exit_code_for(report.interrupt))

@@ -166,7 +166,7 @@ def run_model(
         pieces.append(
             _run_once(model, [a[start : start + step] for a in inputs], rounding, keep_tensors)
         )
-        report(on_progress, "reference engine", min(start + step, count), count)
+        report(on_progress, f"reference engine ({rounding})", min(start + step, count), count)
     outputs = [np.concatenate([p.outputs[i] for p in pieces]) for i in range(len(model.outputs))]
     tensors = None
     if keep_tensors:
