@@ -190,3 +190,30 @@ def test_non_finite_settings_are_refused_up_front(tmp_path, field, value):
     with pytest.raises(RunError, match="must be a finite number"):
         train(config, tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
+    """Before the first epoch (TensorFlow still loading): an `Error:` line, not "Aborted!"."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tinycnn.cli",
+            "train",
+            "--model",
+            "dnn",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout.readline().startswith("training dnn")  # printed before TF loads
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    assert "interrupted by Ctrl-C" in lines[0] and "Aborted!" not in stderr

@@ -209,3 +209,48 @@ def test_lstm_is_refused_by_name():
 
     with pytest.raises(UnsupportedOperator, match="operator #0 UNIDIRECTIONAL_SEQUENCE_LSTM"):
         verify(_shared("trained_lstm_int8.tflite"), images=5)
+
+
+def test_wide_model_on_the_tflm_engines(wide_conv_model, tmp_path, capfd):
+    """The same model through `predict --engine tflm` (no stray TFLM line) and `export
+    --runtime tflm` for a board whose RAM holds it (the Portenta H7)."""
+    from click.testing import CliRunner
+
+    from tinycnn.cli import cli
+    from tinycnn.export import export
+
+    np.save(tmp_path / "x.npy", np.zeros((2, 28, 28, 1), np.int8))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(wide_conv_model),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--output",
+            str(tmp_path / "y.npy"),
+            "--engine",
+            "tflm",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "resize" not in "".join(capfd.readouterr()) + result.output
+    exported = export(wide_conv_model, "portenta_h7", tmp_path / "portenta", runtime="tflm")
+    assert exported.ram.items["arena"] > 200_000 and exported.ram.fits
+
+
+def test_an_interrupted_verify_keeps_what_it_measured(wide_conv_model):
+    """Ctrl-C (here raised from the progress callback, as the signal handler would) while TFLM
+    runs: the report holds LiteRT's result and says it was interrupted."""
+    from tinycnn.cli import _format_verify
+
+    def interrupt_in_tflm(label, done, total, detail=""):
+        if label == "TFLite Micro" and done == 2:
+            raise KeyboardInterrupt
+
+    report = verify(wide_conv_model, images=4, on_progress=interrupt_in_tflm)
+    assert report.interrupted and not report.bit_exact
+    assert [e.engine for e in report.engines] == ["litert"] and report.engines[0].bit_exact
+    text = _format_verify(report)
+    assert "reference[tflite] vs litert       BIT-EXACT" in text and "interrupted:" in text
+    assert report.as_dict()["interrupted"] is True

@@ -41,8 +41,7 @@ def user_errors(command):
         except KeyboardInterrupt as exc:
             name = click.get_current_context().info_name
             raise UserError(
-                f"interrupted by {signal_name(exc)}; `tinycnn {name}` stopped before it finished "
-                "and left no partial output",
+                f"interrupted by {signal_name(exc)} before `tinycnn {name}` finished",
                 exit_code_for(exc),
             ) from None
         except OSError as exc:

@@ -126,9 +126,10 @@ class VerifyReport:
 
     @property
     def bit_exact(self) -> bool:
-        """True when every engine that should run the model ran and agrees bit for bit."""
+        """True when every engine that should run the model ran and agrees bit for bit (an
+        interrupted run has not shown that)."""
         available = [e for e in self.engines if e.unavailable is None]
-        return bool(available) and all(e.bit_exact for e in available)
+        return bool(available) and all(e.bit_exact for e in available) and not self.interrupted
 
     @property
     def interrupted(self) -> bool:
