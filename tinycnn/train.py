@@ -48,6 +48,9 @@ RUN_ARTIFACTS = (
 )
 
 
+WATCH_STEPS = 20  # training steps between two looks at the loss (progress, divergence)
+
+
 class RunError(TinycnnError):
     """A run directory or training request that cannot be used, with the fix in the message."""
 
@@ -290,14 +293,20 @@ def train(
     steps = math.ceil(len(x_fit) / config.batch_size)
 
     class Checkpoint(keras.callbacks.Callback):
-        """Watches every step (progress, a loss that stops being finite) and saves the model
+        """Watches the steps (progress, a loss that stops being finite) and saves the model
         after every epoch."""
+
+        # Keras hands the step's logs over as tensors, and this callback reads them only every
+        # WATCH_STEPS steps: reading them at every step makes each step wait for the last.
+        _supports_tf_logs = True
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
             self.epoch = epoch
 
         def on_train_batch_end(self, batch, logs=None):
+            if (batch + 1) % WATCH_STEPS and batch + 1 != steps:
+                return
             loss = float((logs or {}).get("loss", 0.0))
             if not math.isfinite(loss):
                 raise TrainingDiverged(
@@ -313,7 +322,7 @@ def train(
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self.started
-            logs = dict(logs or {})
+            logs = {key: float(value) for key, value in (logs or {}).items()}
             bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
             if bad:
                 raise TrainingDiverged(
