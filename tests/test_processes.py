@@ -77,6 +77,11 @@ def _gone_within(pid: int, timeout_s: float) -> bool:
     return False
 
 
+def _default_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _tinycnn(args: list[str], tmp: Path) -> subprocess.Popen:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache"), "TMPDIR": str(tmp / "tmp")}
     (tmp / "tmp").mkdir(exist_ok=True)
@@ -86,8 +91,9 @@ def _tinycnn(args: list[str], tmp: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        # The test checks tinycnn, not a parent that ignores SIGINT (a background job).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # The test checks tinycnn, not a parent that ignores SIGINT (a background job) or
+        # SIGHUP (nohup): the child starts with the default dispositions.
+        preexec_fn=_default_signals,
     )
 
 
