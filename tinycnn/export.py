@@ -29,6 +29,7 @@ from tinycnn.ir import Model
 from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
 from tinycnn.quantize import INT8_MODEL_FILE
+from tinycnn.ref.registry import BY_BUILTIN
 from tinycnn.tflite_io import read_model
 from tinycnn.train import CONFIG_FILE, read_json
 
@@ -63,33 +64,6 @@ FIRMWARE_CFLAGS = (
     "-ffunction-sections",
     "-fdata-sections",
 )
-# TFLite builtin -> MicroMutableOpResolver method.
-TFLM_RESOLVER_CALLS = {
-    "CONV_2D": "AddConv2D",
-    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "FULLY_CONNECTED": "AddFullyConnected",
-    "MAX_POOL_2D": "AddMaxPool2D",
-    "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "RESHAPE": "AddReshape",
-    "SOFTMAX": "AddSoftmax",
-    "MEAN": "AddMean",
-    "ADD": "AddAdd",
-    "MUL": "AddMul",
-    "PAD": "AddPad",
-    "PADV2": "AddPadV2",
-    "CONCATENATION": "AddConcatenation",
-    "RELU": "AddRelu",
-    "RELU6": "AddRelu6",
-    "LEAKY_RELU": "AddLeakyRelu",
-    "LOGISTIC": "AddLogistic",
-    "HARD_SWISH": "AddHardSwish",
-    "QUANTIZE": "AddQuantize",
-    "DEQUANTIZE": "AddDequantize",
-    "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
-    "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
-}
-
-
 class ExportError(TinycnnError):
     """The model cannot be exported as asked (does not fit, folder exists, toolchain missing)."""
 
@@ -351,6 +325,11 @@ def export(
         arena_bytes = generated.plan.arena_bytes
         extras = {}
         if runtime == "tflm":
+            unsupported = [
+                op for op in source.model.opcodes() if op not in BY_BUILTIN[op].tflm_resolver
+            ]
+            if unsupported:
+                raise ExportError(f"no TFLM resolver entry for {', '.join(unsupported)}")
             for name in generated.runtime_sources + [f"{prefix}_model.c"]:
                 (work / name).unlink()
             measured = tflm_arena_bytes(source.content)
@@ -359,7 +338,9 @@ def export(
             extras = {
                 "tflm_measured_bytes": measured,
                 "tflm_margin_bytes": arena_bytes - measured,
-                "resolver_calls": [TFLM_RESOLVER_CALLS[op] for op in source.model.opcodes()],
+                "resolver_calls": [
+                    BY_BUILTIN[op].tflm_resolver[op] for op in source.model.opcodes()
+                ],
             }
             renders += [
                 ("common/model_tflm.cpp.j2", f"{prefix}_model.cpp"),
@@ -396,13 +377,6 @@ def export(
                 f"{source.model.name} does not fit {board.name}: flash {flash.describe()}; "
                 f"RAM {ram.describe()}"
             )
-        unsupported = [
-            op
-            for op in source.model.opcodes()
-            if runtime == "tflm" and op not in TFLM_RESOLVER_CALLS
-        ]
-        if unsupported:
-            raise ExportError(f"no TFLM resolver entry for {', '.join(unsupported)}")
         if runtime == "tflm":
             (work / f"{prefix}_model.h").write_text(
                 environment.get_template("common/model.h.j2").render(

@@ -2,10 +2,11 @@
 overlap.
 
 Every non-constant tensor lives from the operator that writes it (the model inputs from the
-start) to the last operator that reads it (the model outputs to the end). RESHAPE outputs
-alias their input: same bytes, no copy. Buffers are placed largest first at the lowest
-16-byte-aligned offset that does not collide with any placed buffer alive at the same time
-(the greedy-by-size strategy of TFLite Micro's GreedyMemoryPlanner). The lower bound is the
+start) to the last operator that reads it (the model outputs to the end). The output of an
+aliasing operator (RESHAPE: its definition says ``alias``) shares its input's bytes: no copy.
+Buffers are placed largest first at the lowest 16-byte-aligned offset that does not collide
+with any placed buffer alive at the same time (the greedy-by-size strategy of TFLite Micro's
+GreedyMemoryPlanner). The lower bound is the
 largest total size of buffers alive at one step: no plan can use less.
 
 A kernel may also ask for scratch bytes that live only while its operator runs (the input
@@ -17,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tinycnn.ir import Model
+from tinycnn.ref.registry import definition_for
 
 ALIGNMENT = 16
-ALIASING_OPS = {"RESHAPE"}
 
 
 @dataclass
@@ -68,7 +69,7 @@ def plan_memory(model: Model, scratch_bytes: dict[int, int] | None = None) -> Me
                 buffer = buffer_for(index, step)
                 buffer.last_step = max(buffer.last_step, step)
         for index in op.outputs:
-            if op.opcode in ALIASING_OPS and index not in owner:
+            if definition_for(op).alias and index not in owner:
                 source = buffers[owner[op.inputs[0]]]
                 owner[index] = owner[op.inputs[0]]
                 source.tensors.append(index)

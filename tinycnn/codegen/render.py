@@ -18,28 +18,6 @@ from tinycnn.codegen.planner import MemoryPlan, plan_memory
 from tinycnn.ir import Model
 from tinycnn.ref.runner import run_model
 
-# Kernel kind -> the runtime sources that implement it (firmware/tc_<stem>_s8.c, helpers).
-KERNEL_SOURCES = {
-    "conv": ("tc_conv_s8.c",),
-    "depthwise_conv": ("tc_depthwise_conv_s8.c",),
-    "fully_connected": ("tc_fully_connected_s8.c",),
-    "max_pool": ("tc_max_pool_s8.c",),
-    "average_pool": ("tc_average_pool_s8.c",),
-    "softmax": ("tc_softmax_s8.c", "tc_gemmlowp.c"),
-    "mean": ("tc_mean_s8.c",),
-    "add": ("tc_add_s8.c",),
-    "mul": ("tc_mul_s8.c",),
-    "concatenation": ("tc_concatenation_s8.c",),
-    "quantize": ("tc_quantize_s8.c",),
-    "dequantize": ("tc_dequantize_s8.c",),
-    "space_to_batch_nd": ("tc_space_to_batch_nd_s8.c",),
-    "batch_to_space_nd": ("tc_space_to_batch_nd_s8.c",),
-    "pad": ("tc_pad_s8.c",),
-    "relu": ("tc_relu_s8.c",),
-    "leaky_relu": ("tc_leaky_relu_s8.c",),
-    "logistic": ("tc_logistic_s8.c", "tc_gemmlowp.c"),
-    "hard_swish": ("tc_hard_swish_s8.c",),
-}
 RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.h")
 
 
@@ -97,7 +75,7 @@ class GeneratedModel:
     def runtime_sources(self) -> list[str]:
         sources = dict.fromkeys(RUNTIME_COMMON)
         for call in self.calls:
-            sources.update(dict.fromkeys(KERNEL_SOURCES[call.kind]))
+            sources.update(dict.fromkeys(call.definition.c_sources))
         return list(sources)
 
 

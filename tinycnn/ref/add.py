@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+from tinycnn.ref.lowering import C_ROUNDING, broadcast_operands
 
 LEFT_SHIFT = 20  # int8: (x - zp) * 2**20 < 2**29, leaving headroom for the sum
 
@@ -77,3 +79,19 @@ def add(ctx: OpContext) -> np.ndarray:
     total = scaled_first + scaled_second
     out = requantize(total, p.output_multiplier, p.output_shift, p.rounding) + p.output_offset
     return np.clip(out, p.act_min, p.act_max).astype(np.int8)
+
+
+def lower_add(ctx: OpContext):
+    dims, arrays = broadcast_operands(ctx)
+    p = add_params(ctx)
+    return {**p.__dict__, "rounding": C_ROUNDING[p.rounding]}, dims, arrays
+
+
+OP = OpDefinition(
+    name="add",
+    builtins=("ADD",),
+    kernel=add,
+    lower=lower_add,
+    c_sources=("tc_add_s8.c",),
+    tflm_resolver={"ADD": "AddAdd"},
+)

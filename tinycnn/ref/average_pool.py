@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
+from tinycnn.ref.lowering import lower_pool
 from tinycnn.ref.window import window_for
 
 
@@ -34,3 +36,13 @@ def average_pool_2d(ctx: OpContext) -> np.ndarray:
     rounded = np.where(total > 0, total + half, total - half)
     average = np.sign(rounded) * (np.abs(rounded) // count)  # C division truncates
     return np.clip(average, act_min, act_max).astype(np.int8)
+
+
+OP = OpDefinition(
+    name="average_pool",
+    builtins=("AVERAGE_POOL_2D",),
+    kernel=average_pool_2d,
+    lower=lower_pool,
+    c_sources=("tc_average_pool_s8.c",),
+    tflm_resolver={"AVERAGE_POOL_2D": "AddAveragePool2D"},
+)

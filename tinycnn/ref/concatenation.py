@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
+from tinycnn.ref.lowering import ConstArray
 
 
 def concatenation(ctx: OpContext) -> np.ndarray:
@@ -35,3 +37,44 @@ def concatenation(ctx: OpContext) -> np.ndarray:
     axis = ctx.option("axis", 0)
     axis = axis if axis >= 0 else axis + len(output_t.shape)
     return np.concatenate(arrays, axis=axis)
+
+
+def lower_concatenation(ctx: OpContext):
+    output_t = ctx.output_tensor()
+    ctx.require_dtype(output_t, np.int8)
+    output_q = ctx.quantization(output_t)
+    rank = len(output_t.shape)
+    axis = ctx.option("axis", 0) % rank
+    axis_sizes = []
+    for position in range(len(ctx.op.inputs)):
+        tensor = ctx.input_tensor(position)
+        ctx.require_dtype(tensor, np.int8)
+        quant = ctx.quantization(tensor)
+        if tensor.is_constant:
+            raise ctx.unsupported("the C kernel concatenates computed tensors only")
+        if (quant.single_scale, quant.single_zero_point) != (
+            output_q.single_scale,
+            output_q.single_zero_point,
+        ):
+            raise ctx.unsupported(
+                f"input {tensor.name!r} has a different scale or zero point than the output"
+            )
+        axis_sizes.append(int(tensor.shape[axis]))
+    if ctx.option("fused_activation_function", "NONE") != "NONE":
+        raise ctx.unsupported("a fused activation on CONCATENATION is not implemented")
+    params = {
+        "count": len(axis_sizes),
+        "outer": int(np.prod(output_t.shape[:axis])),
+        "inner": int(np.prod(output_t.shape[axis + 1 :])),
+    }
+    return params, {}, [ConstArray("axis_sizes", "int32_t", axis_sizes)]
+
+
+OP = OpDefinition(
+    name="concatenation",
+    builtins=("CONCATENATION",),
+    kernel=concatenation,
+    lower=lower_concatenation,
+    c_sources=("tc_concatenation_s8.c",),
+    tflm_resolver={"CONCATENATION": "AddConcatenation"},
+)

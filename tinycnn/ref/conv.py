@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
+from tinycnn.ref.lowering import lower_convolution
 from tinycnn.ref.multipliers import output_multipliers
 from tinycnn.ref.window import window_for
 
@@ -49,3 +51,19 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
         acc += bias
     out = requantize(acc, multiplier, shift, ctx.rounding()) + output_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
+
+
+def conv_scratch_bytes(ctx: OpContext) -> int:
+    """The C kernel gathers the input windows of two output cells at a time (im2col)."""
+    return 2 * int(np.prod(ctx.input_tensor(1).shape[1:]))
+
+
+OP = OpDefinition(
+    name="conv",
+    builtins=("CONV_2D",),
+    kernel=conv_2d,
+    lower=lambda ctx: lower_convolution(ctx, depthwise=False),
+    c_sources=("tc_conv_s8.c",),
+    tflm_resolver={"CONV_2D": "AddConv2D"},
+    scratch_bytes=conv_scratch_bytes,
+)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
+from tinycnn.ref.lowering import lower_convolution
 from tinycnn.ref.multipliers import output_multipliers
 from tinycnn.ref.window import window_for
 
@@ -48,3 +50,13 @@ def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
         acc += bias
     out = requantize(acc, multiplier, shift, ctx.rounding()) + output_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
+
+
+OP = OpDefinition(
+    name="depthwise_conv",
+    builtins=("DEPTHWISE_CONV_2D",),
+    kernel=depthwise_conv_2d,
+    lower=lambda ctx: lower_convolution(ctx, depthwise=True),
+    c_sources=("tc_depthwise_conv_s8.c",),
+    tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},
+)

@@ -6,6 +6,8 @@ import numpy as np
 
 from tinycnn.quantization import dequantize as dequantize_values
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
+from tinycnn.ref.lowering import float_edge_params
 
 
 def dequantize(ctx: OpContext) -> np.ndarray:
@@ -16,3 +18,23 @@ def dequantize(ctx: OpContext) -> np.ndarray:
     if quant.per_channel:
         raise ctx.unsupported("per-channel DEQUANTIZE is not implemented")
     return dequantize_values(ctx.input(0), quant.single_scale, quant.single_zero_point)
+
+
+def lower_dequantize(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    ctx.require_dtype(output_t, np.float32)
+    input_q = ctx.quantization(input_t)
+    if input_q.per_channel:
+        raise ctx.unsupported("per-channel DEQUANTIZE is not implemented")
+    return float_edge_params(input_q, input_t), {}, []
+
+
+OP = OpDefinition(
+    name="dequantize",
+    builtins=("DEQUANTIZE",),
+    kernel=dequantize,
+    lower=lower_dequantize,
+    c_sources=("tc_dequantize_s8.c",),
+    tflm_resolver={"DEQUANTIZE": "AddDequantize"},
+)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
+from tinycnn.ref.lowering import C_ROUNDING, ConstArray, const_array, folded_bias
 from tinycnn.ref.multipliers import output_multipliers
 
 
@@ -44,3 +46,46 @@ def fully_connected(ctx: OpContext) -> np.ndarray:
     if ctx.option("keep_num_dims", False):
         return out.reshape(*x.shape[:-1], out_units)
     return out.reshape(batches, -1, out_units).reshape(batches, *output_t.shape[1:])
+
+
+def lower_fully_connected(ctx: OpContext):
+    input_t, weights_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
+    for tensor in (input_t, weights_t, output_t):
+        ctx.require_dtype(tensor, np.int8)
+    if not weights_t.is_constant:
+        raise ctx.unsupported("the C kernel needs constant weights")
+    out_units, accum_depth = weights_t.shape
+    multiplier, shift = output_multipliers(ctx, input_t, weights_t, output_t, out_units)
+    per_channel = ctx.quantization(weights_t).per_channel
+    if not per_channel:
+        multiplier, shift = multiplier[:1], shift[:1]
+    act_min, act_max = ctx.activation_range()
+    params = {
+        "input_offset": -ctx.quantization(input_t).single_zero_point,
+        "output_offset": ctx.quantization(output_t).single_zero_point,
+        "act_min": act_min,
+        "act_max": act_max,
+        "per_channel": int(per_channel),
+        "rounding": C_ROUNDING[ctx.rounding()],
+        "rows": int(np.prod(input_t.shape)) // accum_depth,
+        "accum_depth": accum_depth,
+        "out_units": out_units,
+    }
+    # The folded bias holds the bias: the kernel never reads the bias array itself.
+    arrays = [
+        const_array(ctx, 1, "weights"),
+        ConstArray("multiplier", "int32_t", multiplier.tolist()),
+        ConstArray("shift", "int32_t", shift.tolist()),
+        folded_bias(ctx, weights_t.data, params["input_offset"]),
+    ]
+    return params, {}, arrays
+
+
+OP = OpDefinition(
+    name="fully_connected",
+    builtins=("FULLY_CONNECTED",),
+    kernel=fully_connected,
+    lower=lower_fully_connected,
+    c_sources=("tc_fully_connected_s8.c",),
+    tflm_resolver={"FULLY_CONNECTED": "AddFullyConnected"},
+)

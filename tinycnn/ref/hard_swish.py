@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, rounding_divide_by_pot
+from tinycnn.ref.lowering import per_element
 
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 
@@ -88,3 +90,27 @@ def hard_swish(ctx: OpContext) -> np.ndarray:
     preshift = _saturating_doubling_high_mul_16(reluish, preshift_output)
     out = rounding_divide_by_pot(preshift, -output_exponent) + output_q.single_zero_point
     return np.clip(out, -128, 127).astype(np.int8)
+
+
+def lower_hard_swish(ctx: OpContext):
+    output_multiplier, output_exponent, reluish_multiplier, reluish_exponent = hard_swish_params(
+        ctx
+    )
+    params = per_element(
+        ctx,
+        output_multiplier_16=output_multiplier,
+        output_exponent=output_exponent,
+        reluish_multiplier_16=reluish_multiplier,
+        reluish_exponent=reluish_exponent,
+    )
+    return params, {}, []
+
+
+OP = OpDefinition(
+    name="hard_swish",
+    builtins=("HARD_SWISH",),
+    kernel=hard_swish,
+    lower=lower_hard_swish,
+    c_sources=("tc_hard_swish_s8.c",),
+    tflm_resolver={"HARD_SWISH": "AddHardSwish"},
+)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+from tinycnn.ref.lowering import per_element
 
 
 def leaky_relu_params(ctx: OpContext) -> tuple[int, int, int, int]:
@@ -42,3 +44,25 @@ def leaky_relu(ctx: OpContext) -> np.ndarray:
         + output_q.single_zero_point
     )
     return np.clip(out, -128, 127).astype(np.int8)
+
+
+def lower_leaky_relu(ctx: OpContext):
+    identity_multiplier, identity_shift, alpha_multiplier, alpha_shift = leaky_relu_params(ctx)
+    params = per_element(
+        ctx,
+        identity_multiplier=identity_multiplier,
+        identity_shift=identity_shift,
+        alpha_multiplier=alpha_multiplier,
+        alpha_shift=alpha_shift,
+    )
+    return params, {}, []
+
+
+OP = OpDefinition(
+    name="leaky_relu",
+    builtins=("LEAKY_RELU",),
+    kernel=leaky_relu,
+    lower=lower_leaky_relu,
+    c_sources=("tc_leaky_relu_s8.c",),
+    tflm_resolver={"LEAKY_RELU": "AddLeakyRelu"},
+)

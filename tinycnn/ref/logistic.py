@@ -11,8 +11,10 @@ import math
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
 from tinycnn.ref.gemmlowp import ONE_Q0, exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1
+from tinycnn.ref.lowering import per_element
 
 INPUT_INTEGER_BITS = 4
 OUTPUT_INTEGER_BITS = 8
@@ -63,3 +65,21 @@ def logistic(ctx: OpContext) -> np.ndarray:
     out = np.clip(rounding_divide_by_pot(output_q0, 31 - OUTPUT_INTEGER_BITS) - 128, -128, 127)
     out = np.where(x <= -radius, -128, np.where(x >= radius, 127, out))
     return out.astype(np.int8)
+
+
+def lower_logistic(ctx: OpContext):
+    multiplier, left_shift, radius = logistic_params(ctx)
+    params = per_element(
+        ctx, input_multiplier=multiplier, input_left_shift=left_shift, input_radius=radius
+    )
+    return params, {}, []
+
+
+OP = OpDefinition(
+    name="logistic",
+    builtins=("LOGISTIC",),
+    kernel=logistic,
+    lower=lower_logistic,
+    c_sources=("tc_logistic_s8.c", "tc_gemmlowp.c"),
+    tflm_resolver={"LOGISTIC": "AddLogistic"},
+)

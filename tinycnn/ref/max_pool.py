@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
+from tinycnn.ref.lowering import lower_pool
 from tinycnn.ref.window import window_for
 
 
@@ -22,3 +24,13 @@ def max_pool_2d(ctx: OpContext) -> np.ndarray:
     for filter_y, filter_x in window.taps():
         np.maximum(best, window.tap(padded, filter_y, filter_x), out=best)
     return np.clip(best, act_min, act_max).astype(np.int8)
+
+
+OP = OpDefinition(
+    name="max_pool",
+    builtins=("MAX_POOL_2D",),
+    kernel=max_pool_2d,
+    lower=lower_pool,
+    c_sources=("tc_max_pool_s8.c",),
+    tflm_resolver={"MAX_POOL_2D": "AddMaxPool2D"},
+)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+from tinycnn.ref.lowering import C_ROUNDING, dims4
 
 
 def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
@@ -37,3 +39,32 @@ def mean(ctx: OpContext) -> np.ndarray:
     total = np.sum(x, axis=tuple(axes)) - input_q.single_zero_point * count
     out = requantize(total, multiplier, shift, ctx.rounding()) + output_q.single_zero_point
     return np.clip(out, -128, 127).astype(np.int8).reshape(x.shape[0], *output_t.shape[1:])
+
+
+def lower_mean(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    axes = sorted({int(a) % len(input_t.shape) for a in np.asarray(ctx.input(1)).ravel()})
+    if len(input_t.shape) != 4 or axes != [1, 2]:
+        raise ctx.unsupported("the C kernel averages over height and width of a 4-D tensor only")
+    in_q, out_q = ctx.quantization(input_t), ctx.quantization(output_t)
+    multiplier, shift = mean_multiplier(
+        in_q.single_scale, out_q.single_scale, input_t.shape[1] * input_t.shape[2]
+    )
+    params = {
+        "input_zero_point": in_q.single_zero_point,
+        "output_zero_point": out_q.single_zero_point,
+        "multiplier": multiplier,
+        "shift": shift,
+        "rounding": C_ROUNDING[ctx.rounding()],
+    }
+    return params, {"input": dims4(input_t.shape)}, []
+
+
+OP = OpDefinition(
+    name="mean",
+    builtins=("MEAN",),
+    kernel=mean,
+    lower=lower_mean,
+    c_sources=("tc_mean_s8.c",),
+    tflm_resolver={"MEAN": "AddMean"},
+)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+from tinycnn.ref.lowering import C_ROUNDING, broadcast_operands
 
 
 def mul_multiplier(ctx: OpContext) -> tuple[int, int]:
@@ -36,3 +38,32 @@ def mul(ctx: OpContext) -> np.ndarray:
     # |product| <= 255 * 255, well inside int32.
     out = requantize(first * second, multiplier, shift, ctx.rounding()) + output_q.single_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
+
+
+def lower_mul(ctx: OpContext):
+    for tensor in (ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()):
+        ctx.require_dtype(tensor, np.int8)
+    dims, arrays = broadcast_operands(ctx)
+    multiplier, shift = mul_multiplier(ctx)
+    act_min, act_max = ctx.activation_range()
+    params = {
+        "input1_offset": -ctx.quantization(ctx.input_tensor(0)).single_zero_point,
+        "input2_offset": -ctx.quantization(ctx.input_tensor(1)).single_zero_point,
+        "output_offset": ctx.quantization(ctx.output_tensor()).single_zero_point,
+        "multiplier": multiplier,
+        "shift": shift,
+        "act_min": act_min,
+        "act_max": act_max,
+        "rounding": C_ROUNDING[ctx.rounding()],
+    }
+    return params, dims, arrays
+
+
+OP = OpDefinition(
+    name="mul",
+    builtins=("MUL",),
+    kernel=mul,
+    lower=lower_mul,
+    c_sources=("tc_mul_s8.c",),
+    tflm_resolver={"MUL": "AddMul"},
+)

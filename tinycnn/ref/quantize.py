@@ -10,7 +10,9 @@ import numpy as np
 
 from tinycnn.quantization import quantize as quantize_floats
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
+from tinycnn.ref.lowering import float_edge_params, per_element
 
 
 def requantize_multiplier(ctx: OpContext) -> tuple[int, int]:
@@ -41,3 +43,26 @@ def quantize(ctx: OpContext) -> np.ndarray:
     )
     info = np.iinfo(output_t.dtype)
     return np.clip(out + out_quant.single_zero_point, info.min, info.max).astype(output_t.dtype)
+
+
+def lower_quantize(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(output_t, np.int8)
+    output_q = ctx.quantization(output_t)
+    if output_q.per_channel:
+        raise ctx.unsupported("per-channel QUANTIZE output is not implemented")
+    if input_t.dtype == np.float32:
+        return {**float_edge_params(output_q, output_t), "from_float": True}, {}, []
+    ctx.require_dtype(input_t, np.int8)
+    multiplier, shift = requantize_multiplier(ctx)
+    return per_element(ctx, from_float=False, multiplier=multiplier, shift=shift), {}, []
+
+
+OP = OpDefinition(
+    name="quantize",
+    builtins=("QUANTIZE",),
+    kernel=quantize,
+    lower=lower_quantize,
+    c_sources=("tc_quantize_s8.c",),
+    tflm_resolver={"QUANTIZE": "AddQuantize"},
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 
 
 def reshape(ctx: OpContext) -> np.ndarray:
@@ -21,3 +22,14 @@ def reshape(ctx: OpContext) -> np.ndarray:
     ):
         raise ctx.unsupported("input and output quantization differ")
     return x.reshape(x.shape[0], *output_t.shape[1:])
+
+
+# No C call: the memory planner makes the output an alias of the input.
+OP = OpDefinition(
+    name="reshape",
+    builtins=("RESHAPE",),
+    kernel=reshape,
+    lower=None,
+    alias=True,
+    tflm_resolver={"RESHAPE": "AddReshape"},
+)

@@ -2,64 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinycnn.errors import TinycnnError
-from tinycnn.ir import Model, ModelFormatError, UnsupportedOperator
+from tinycnn.ir import Model, ModelFormatError
 from tinycnn.progress import Progress, report
-from tinycnn.ref.add import add
-from tinycnn.ref.average_pool import average_pool_2d
-from tinycnn.ref.concatenation import concatenation
 from tinycnn.ref.context import OpContext
-from tinycnn.ref.conv import conv_2d
-from tinycnn.ref.depthwise_conv import depthwise_conv_2d
-from tinycnn.ref.dequantize import dequantize
 from tinycnn.ref.fixedpoint import CONVENTIONS
-from tinycnn.ref.fully_connected import fully_connected
-from tinycnn.ref.hard_swish import hard_swish
-from tinycnn.ref.leaky_relu import leaky_relu
-from tinycnn.ref.logistic import logistic
-from tinycnn.ref.max_pool import max_pool_2d
-from tinycnn.ref.mean import mean
-from tinycnn.ref.mul import mul
-from tinycnn.ref.pad import pad
-from tinycnn.ref.quantize import quantize
-from tinycnn.ref.relu import relu
-from tinycnn.ref.reshape import reshape
-from tinycnn.ref.softmax import softmax
-from tinycnn.ref.space_to_batch_nd import batch_to_space_nd, space_to_batch_nd
-
-Kernel = Callable[[OpContext], np.ndarray]
-
-# Every operator the engine runs, by TFLite builtin name. Explicit: nothing is discovered.
-KERNELS: dict[str, Kernel] = {
-    "CONV_2D": conv_2d,
-    "DEPTHWISE_CONV_2D": depthwise_conv_2d,
-    "FULLY_CONNECTED": fully_connected,
-    "MAX_POOL_2D": max_pool_2d,
-    "AVERAGE_POOL_2D": average_pool_2d,
-    "MEAN": mean,
-    "RESHAPE": reshape,
-    "ADD": add,
-    "MUL": mul,
-    "CONCATENATION": concatenation,
-    "PAD": pad,
-    "PADV2": pad,
-    "RELU": relu,
-    "RELU6": relu,
-    "RELU_N1_TO_1": relu,
-    "LEAKY_RELU": leaky_relu,
-    "LOGISTIC": logistic,
-    "HARD_SWISH": hard_swish,
-    "SPACE_TO_BATCH_ND": space_to_batch_nd,
-    "BATCH_TO_SPACE_ND": batch_to_space_nd,
-    "SOFTMAX": softmax,
-    "QUANTIZE": quantize,
-    "DEQUANTIZE": dequantize,
-}
+from tinycnn.ref.registry import BY_BUILTIN, definition_for
 
 
 @dataclass
@@ -75,8 +27,7 @@ _FLOAT_EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 def check_supported(model: Model) -> None:
     """Refuse a model with an operator the engine lacks or one that computes in float."""
     for op in model.operators:
-        if op.opcode not in KERNELS:
-            raise UnsupportedOperator(op, f"no int8 kernel for {op.opcode}")
+        definition_for(op)  # UnsupportedOperator when none is registered
         if op.opcode in _FLOAT_EDGE_OPS:
             continue
         for index in (*op.inputs, *op.outputs):
@@ -103,16 +54,25 @@ def run_operators(
     """
     for op in operators:
         try:
-            output = KERNELS[op.opcode](
+            output = BY_BUILTIN[op.opcode].kernel(
                 OpContext(op=op, model=model, values=values, convention=rounding)
             )
             declared = model.tensors[op.outputs[0]].shape
             if tuple(output.shape[1:]) != tuple(declared[1:]):
-                raise ValueError(f"output shape {list(output.shape[1:])}, declared {list(declared)}")
+                raise ValueError(
+                    f"output shape {list(output.shape[1:])}, declared {list(declared)}"
+                )
             values[op.outputs[0]] = output
         except TinycnnError:
             raise
-        except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError) as exc:
+        except (
+            ValueError,
+            IndexError,
+            KeyError,
+            TypeError,
+            ZeroDivisionError,
+            OverflowError,
+        ) as exc:
             raise ModelFormatError(
                 f"{model.name}: operator #{op.index} {op.opcode} cannot run on this graph "
                 f"({type(exc).__name__}: {exc}); the file is damaged or inconsistent"

@@ -12,8 +12,10 @@ import math
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
 from tinycnn.ref.gemmlowp import exp_on_negative_values, get_reciprocal, multiply, rescale
+from tinycnn.ref.lowering import C_ROUNDING
 
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
@@ -60,3 +62,33 @@ def softmax(ctx: OpContext) -> np.ndarray:
     unsat = rounding_divide_by_pot(multiply(shifted_scale, exps), num_bits_over_unit + 31 - 8)
     out = np.clip(unsat - 128, -128, 127)
     return np.where(used, out, -128).astype(np.int8)
+
+
+def lower_softmax(ctx: OpContext):
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    quant = ctx.quantization(output_t)
+    if quant.single_scale != 1 / 256 or quant.single_zero_point != -128:
+        raise ctx.unsupported("int8 softmax output must have scale 1/256 and zero point -128")
+    multiplier, left_shift, diff_min = softmax_parameters(
+        ctx.option("beta", 1.0), ctx.quantization(input_t).single_scale
+    )
+    depth = input_t.shape[-1]
+    params = {
+        "input_multiplier": multiplier,
+        "input_left_shift": left_shift,
+        "diff_min": diff_min,
+        "rounding": C_ROUNDING[ctx.rounding()],
+        "rows": int(np.prod(input_t.shape)) // depth,
+        "depth": depth,
+    }
+    return params, {}, []
+
+
+OP = OpDefinition(
+    name="softmax",
+    builtins=("SOFTMAX",),
+    kernel=softmax,
+    lower=lower_softmax,
+    c_sources=("tc_softmax_s8.c", "tc_gemmlowp.c"),
+    tflm_resolver={"SOFTMAX": "AddSoftmax"},
+)

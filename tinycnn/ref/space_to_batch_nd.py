@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.definition import OpDefinition
+from tinycnn.ref.lowering import dims4
 
 
 def block_and_pairs(ctx: OpContext) -> tuple[tuple[int, int], np.ndarray]:
@@ -50,3 +52,39 @@ def batch_to_space_nd(ctx: OpContext) -> np.ndarray:
     return full[
         :, crops[0, 0] : full.shape[1] - crops[0, 1], crops[1, 0] : full.shape[2] - crops[1, 1], :
     ]
+
+
+def lower_space_to_batch(ctx: OpContext):
+    """SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND: one parameter set for both directions."""
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    ctx.require_dtype(input_t, np.int8)
+    if len(input_t.shape) != 4:
+        raise ctx.unsupported("the C kernel moves blocks of [N, H, W, C] tensors only")
+    (block_h, block_w), pairs = block_and_pairs(ctx)
+    params = {
+        "block_h": block_h,
+        "block_w": block_w,
+        "pad_top": int(pairs[0, 0]),
+        "pad_left": int(pairs[1, 0]),
+        "pad_value": ctx.quantization(output_t).single_zero_point,
+    }
+    return params, {"input": dims4(input_t.shape), "output": dims4(output_t.shape)}, []
+
+
+# The two directions share this module and one C file (tc_space_to_batch_nd_s8.c).
+SPACE_TO_BATCH_OP = OpDefinition(
+    name="space_to_batch_nd",
+    builtins=("SPACE_TO_BATCH_ND",),
+    kernel=space_to_batch_nd,
+    lower=lower_space_to_batch,
+    c_sources=("tc_space_to_batch_nd_s8.c",),
+    tflm_resolver={"SPACE_TO_BATCH_ND": "AddSpaceToBatchNd"},
+)
+BATCH_TO_SPACE_OP = OpDefinition(
+    name="batch_to_space_nd",
+    builtins=("BATCH_TO_SPACE_ND",),
+    kernel=batch_to_space_nd,
+    lower=lower_space_to_batch,
+    c_sources=("tc_space_to_batch_nd_s8.c",),
+    tflm_resolver={"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd"},
+)

@@ -1,0 +1,41 @@
+"""What tinycnn knows about one operator, in one object: its TFLite builtin codes, its numpy
+reference kernel, its lowering to the parameters of a C call, the C runtime files and the call
+template that implement it, and the TFLite Micro resolver method that registers it.
+
+Each op module in ``tinycnn/ref/`` ends with its ``OpDefinition``; ``ref/registry.py`` lists
+them all, once. The runner, the code generator, export and the tests read only that list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+
+# A lowering returns (parameters, named 4-D dims, constant arrays): data, never C text.
+Lowering = Callable[[OpContext], tuple[dict, dict, list]]
+
+
+@dataclass(frozen=True)
+class OpDefinition:
+    name: str  # the stem everywhere: ref/<module>.py, firmware/tc_<name>_s8.c, templates/ops/<name>.c.j2
+    builtins: tuple[str, ...]  # the TFLite builtin operators it implements
+    kernel: Callable[[OpContext], np.ndarray]  # the numpy reference kernel
+    lower: Lowering | None  # None: no C kernel (yet), unless ``alias``
+    alias: bool = False  # no C call needed: the memory planner aliases output and input
+    c_sources: tuple[str, ...] = ()  # the runtime files the C call needs, from firmware/
+    tflm_resolver: dict[str, str] = field(default_factory=dict)  # builtin -> resolver method
+    # Scratch bytes the C kernel needs in the arena, from the operator's context.
+    scratch_bytes: Callable[[OpContext], int] | None = None
+
+    @property
+    def template(self) -> str | None:
+        """The Jinja2 template with this op's ``params`` and ``invoke`` macros."""
+        return None if self.lower is None else f"ops/{self.name}.c.j2"
+
+    @property
+    def has_c_kernel(self) -> bool:
+        return self.alias or self.lower is not None

@@ -1,0 +1,169 @@
+"""What the ops' lowerings share: constant arrays, 4-D dims, the folded bias, and the
+parameter sets of the op families (convolutions, pooling, per-element maps, broadcasting).
+
+A lowering turns one operator into the parameters of one C kernel call, computed with the same
+helpers the numpy kernel uses, so that the C runs the numbers the reference engine runs. The
+result is plain data for the op's call template (templates/ops/<name>.c.j2), never C text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinycnn.ref.context import OpContext
+from tinycnn.ref.multipliers import output_multipliers
+from tinycnn.ref.window import window_for
+
+C_ROUNDING = {"double": "TC_ROUNDING_DOUBLE", "single": "TC_ROUNDING_SINGLE"}
+CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
+
+
+@dataclass
+class ConstArray:
+    name: str  # suffix; the template prefixes it with the op's name
+    ctype: str
+    values: list[int]
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.values) * (1 if self.ctype == "int8_t" else 4)
+
+
+def dims4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    padded = (1,) * (4 - len(shape)) + tuple(shape)
+    if len(padded) != 4:
+        raise ValueError(f"shape {shape} has more than 4 dimensions")
+    return tuple(int(d) for d in padded)
+
+
+def const_array(ctx: OpContext, position: int, name: str) -> ConstArray | None:
+    """Input ``position`` as a constant array (None when the optional input is absent)."""
+    if not ctx.has_input(position):
+        return None
+    tensor = ctx.input_tensor(position)
+    if not tensor.is_constant:
+        raise ctx.unsupported(f"input {position} must be a constant for the C kernel")
+    return ConstArray(name, CTYPES[tensor.dtype], tensor.data.ravel().astype(np.int64).tolist())
+
+
+def folded_bias(ctx: OpContext, weights: np.ndarray, input_offset: int) -> ConstArray:
+    """bias + input_offset * (sum of each output channel's weights): with it the C kernel
+    adds the input offset once per output instead of once per product (for a window wholly
+    inside the input, or padded with the input zero point). Exact in int32:
+    |offset * sum| <= 128 * 127 * taps."""
+    sums = weights.reshape(weights.shape[0], -1).astype(np.int64).sum(axis=1)
+    if ctx.op.opcode == "DEPTHWISE_CONV_2D":  # [1, filter_h, filter_w, out_channels]
+        sums = weights.reshape(-1, weights.shape[-1]).astype(np.int64).sum(axis=0)
+    folded = input_offset * sums
+    if ctx.has_input(2):
+        folded = folded + ctx.input_tensor(2).data.astype(np.int64).ravel()
+    if np.abs(folded).max(initial=0) >= 2**31:
+        raise ctx.unsupported("the folded bias overflows int32")
+    return ConstArray("folded_bias", "int32_t", folded.tolist())
+
+
+def lower_convolution(ctx: OpContext, depthwise: bool):
+    """CONV_2D and DEPTHWISE_CONV_2D: one parameter set (tc_conv_params_t) for both."""
+    input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
+    for tensor in (input_t, filter_t, output_t):
+        ctx.require_dtype(tensor, np.int8)
+    if not filter_t.is_constant:
+        raise ctx.unsupported("the C kernel needs constant weights")
+    _, in_h, in_w, in_c = dims4(input_t.shape)
+    filter_dims = dims4(filter_t.shape)
+    out_c = output_t.shape[-1]
+    if not depthwise and filter_dims[3] != in_c:
+        raise ctx.unsupported("grouped convolution is not implemented")
+    window = window_for(ctx, in_h, in_w, filter_dims[1], filter_dims[2])
+    multiplier, shift = output_multipliers(ctx, input_t, filter_t, output_t, out_c)
+    act_min, act_max = ctx.activation_range()
+    params = {
+        "input_offset": -ctx.quantization(input_t).single_zero_point,
+        "output_offset": ctx.quantization(output_t).single_zero_point,
+        "stride_h": window.stride_h,
+        "stride_w": window.stride_w,
+        "dilation_h": window.dilation_h,
+        "dilation_w": window.dilation_w,
+        "pad_top": window.pad_top,
+        "pad_left": window.pad_left,
+        "depth_multiplier": out_c // in_c if depthwise else 1,
+        "act_min": act_min,
+        "act_max": act_max,
+        "rounding": C_ROUNDING[ctx.rounding()],
+    }
+    arrays = [
+        const_array(ctx, 1, "filter"),
+        const_array(ctx, 2, "bias"),
+        ConstArray("multiplier", "int32_t", multiplier.tolist()),
+        ConstArray("shift", "int32_t", shift.tolist()),
+    ]
+    arrays.append(folded_bias(ctx, filter_t.data, params["input_offset"]))
+    dims = {"input": dims4(input_t.shape), "filter": filter_dims, "output": dims4(output_t.shape)}
+    return params, dims, [a for a in arrays if a is not None]
+
+
+def lower_pool(ctx: OpContext):
+    """MAX_POOL_2D and AVERAGE_POOL_2D: one parameter set (tc_pool_params_t) for both."""
+    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
+    _, in_h, in_w, _ = dims4(input_t.shape)
+    window = window_for(ctx, in_h, in_w, ctx.option("filter_height"), ctx.option("filter_width"))
+    act_min, act_max = ctx.activation_range()
+    params = {
+        "filter_h": window.filter_h,
+        "filter_w": window.filter_w,
+        "stride_h": window.stride_h,
+        "stride_w": window.stride_w,
+        "pad_top": window.pad_top,
+        "pad_left": window.pad_left,
+        "act_min": act_min,
+        "act_max": act_max,
+    }
+    if ctx.op.opcode == "AVERAGE_POOL_2D" and (
+        window.pad_top >= window.filter_h or window.pad_left >= window.filter_w
+    ):
+        raise ctx.unsupported("a pooling window lies entirely in the padding")
+    return params, {"input": dims4(input_t.shape), "output": dims4(output_t.shape)}, []
+
+
+def broadcast_operands(ctx: OpContext) -> tuple[dict, list[ConstArray]]:
+    """Dims of the two inputs and the output of ADD or MUL, and the constant operands (a
+    standalone BatchNormalization becomes MUL and ADD with per-channel constants)."""
+    first, second, output = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
+    if max(len(first.shape), len(second.shape), len(output.shape)) > 4:
+        raise ctx.unsupported("the C kernel handles tensors of up to 4 dimensions")
+    dims = {"input1": dims4(first.shape), "input2": dims4(second.shape)}
+    dims["output"] = tuple(max(a, b) for a, b in zip(dims["input1"], dims["input2"], strict=True))
+    for name in ("input1", "input2"):
+        if any(d not in (1, o) for d, o in zip(dims[name], dims["output"], strict=True)):
+            raise ctx.unsupported(f"shapes {first.shape} and {second.shape} do not broadcast")
+    arrays = [
+        ConstArray(name, "int8_t", tensor.data.ravel().astype(np.int64).tolist())
+        for name, tensor in (("input1", first), ("input2", second))
+        if tensor.is_constant
+    ]
+    if len(arrays) == 2:
+        raise ctx.unsupported("both operands are constants (the converter folds those)")
+    return dims, arrays
+
+
+def per_element(ctx: OpContext, **params) -> dict:
+    """Parameters of a kernel that maps each int8 input value to one output value: the two
+    zero points, the rounding, the element count, and the op's own ``params``."""
+    return {
+        "input_zero_point": ctx.quantization(ctx.input_tensor(0)).single_zero_point,
+        "output_zero_point": ctx.quantization(ctx.output_tensor()).single_zero_point,
+        "rounding": C_ROUNDING[ctx.rounding()],
+        "size": int(np.prod(ctx.output_tensor().shape)),
+        **params,
+    }
+
+
+def float_edge_params(quant, tensor) -> dict:
+    """QUANTIZE from float or DEQUANTIZE to float: the int8 side's scale and zero point."""
+    return {
+        "scale": quant.single_scale,
+        "zero_point": quant.single_zero_point,
+        "size": int(np.prod(tensor.shape)),
+    }
