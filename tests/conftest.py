@@ -20,7 +20,7 @@ def dataset():
 @pytest.fixture(scope="session")
 def seed_cnn_run(tmp_path_factory) -> Path:
     """seed_cnn trained for 3 epochs on 20,000 images, then post-training quantized."""
-    from tinycnn.quantize import quantize_run
+    from tinycnn.convert import quantize_run
     from tinycnn.train import TrainConfig, train
 
     run_dir = tmp_path_factory.mktemp("runs") / "seed_cnn"

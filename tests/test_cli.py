@@ -110,7 +110,7 @@ def test_help_does_not_load_tensorflow():
 def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
     import numpy as np
 
-    from tinycnn.quantization import quantize
+    from tinycnn.affine import quantize
 
     images = quantize(dataset.test_images[:20, :, :, None] / 255.0, 1 / 255, -128)
     np.save(tmp_path / "x.npy", images)
@@ -248,3 +248,10 @@ def test_verify_refuses_a_float_model(runner, tmp_path):
     _one_line_error(
         result, 1, "is not an int8 model: operator #0 FULLY_CONNECTED computes in float32"
     )
+
+
+def test_predict_engine_choices_are_the_engines():
+    from tinycnn.cli import PREDICT_ENGINES
+    from tinycnn.predict import ENGINES
+
+    assert PREDICT_ENGINES == ENGINES

@@ -9,13 +9,13 @@ import pytest
 from conftest import SHARED_MODELS
 from op_harness import convert_case, first_mismatch, random_inputs
 
+from tinycnn.affine import quantize
 from tinycnn.codegen.host import run_c
 from tinycnn.codegen.identifiers import IDENTIFIER, c_identifier
 from tinycnn.codegen.render import render_model
+from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.emulate import run_on_emulator
 from tinycnn.ir import UnsupportedOperator
-from tinycnn.quantization import quantize
-from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.ref.runner import run_model
 from tinycnn.tflite_io import read_model
 

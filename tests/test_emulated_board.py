@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tinycnn.affine import quantize
 from tinycnn.cli import cli
+from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.emulate import Emulator, firmware_for
-from tinycnn.quantization import quantize
-from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.ref.runner import run_model
 from tinycnn.serial.monitor import BoardLink, validate
 from tinycnn.serial.protocol import BoardError, Hello, Prediction, encode_frame, image_frame

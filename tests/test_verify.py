@@ -10,8 +10,8 @@ import pytest
 import tflite
 from conftest import SHARED_MODELS
 
+from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.interpreters import InterpreterError, litert_interpreter, tflm_arena_bytes
-from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.verify import M4_SAMPLES, compare_engine, verify
 
 
@@ -35,7 +35,7 @@ def test_seed_cnn_bit_exact_on_test_images(seed_cnn_run):
 
 @pytest.fixture(scope="module")
 def dnn_run(tmp_path_factory):
-    from tinycnn.quantize import quantize_run
+    from tinycnn.convert import quantize_run
     from tinycnn.train import TrainConfig, train
 
     run_dir = tmp_path_factory.mktemp("runs") / "dnn"

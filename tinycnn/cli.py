@@ -16,6 +16,10 @@ import click
 from tinycnn import __version__
 from tinycnn.errors import TinycnnError, TinycnnWarning
 
+# `predict --engine`'s choices, spelled out here so that `--help` does not import the engines
+# (TensorFlow); tests/test_cli.py checks they equal tinycnn.predict.ENGINES.
+PREDICT_ENGINES = ("reference", "litert", "tflm", "c", "m4")
+
 
 class UserError(click.ClickException):
     """One ``Error:`` line and an exit status (1, or 128 + the signal for an interruption)."""
@@ -258,7 +262,7 @@ def train_command(
 @user_errors
 def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
     """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
-    from tinycnn.quantize import quantize_run
+    from tinycnn.convert import quantize_run
 
     progress = _progress()
     try:
@@ -346,7 +350,7 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["reference", "litert", "tflm", "c", "m4"]),
+    type=click.Choice(PREDICT_ENGINES),
     default="reference",
     show_default=True,
     help="numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C "

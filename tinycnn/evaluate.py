@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.affine import quantize
+from tinycnn.convert import INT8_MODEL_FILE, check_tflite_file
 from tinycnn.data import CLASS_NAMES, load_fashion_mnist, to_float
 from tinycnn.interpreters import litert_interpreter
-from tinycnn.quantization import quantize
-from tinycnn.quantize import INT8_MODEL_FILE, check_tflite_file
 from tinycnn.train import MODEL_FILE, RunError, load_trained_model
 
 

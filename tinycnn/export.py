@@ -23,12 +23,12 @@ from tinycnn.boards import Board, load_board
 from tinycnn.codegen.identifiers import c_identifier
 from tinycnn.codegen.lowering import CTYPES
 from tinycnn.codegen.render import render_model, template_environment
+from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.errors import TinycnnError, TinycnnWarning
 from tinycnn.interpreters import tflm_arena_bytes
 from tinycnn.ir import Model
 from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
-from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.ref.registry import BY_BUILTIN
 from tinycnn.tflite_io import read_model
 from tinycnn.train import CONFIG_FILE, read_json
@@ -141,8 +141,8 @@ def resolve_source(target: str | Path, test_images: int, data_dir=None) -> Expor
     if labels is None or len(labels) != classes:
         labels = [f"class_{i}" for i in range(classes)]
     if tuple(inp.shape[1:]) == (28, 28, 1):
+        from tinycnn.affine import quantize
         from tinycnn.data import load_fashion_mnist, to_float
-        from tinycnn.quantization import quantize
 
         dataset = load_fashion_mnist(data_dir)
         quant = inp.quantization

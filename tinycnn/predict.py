@@ -7,16 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.affine import quantize
 from tinycnn.errors import TinycnnError
 from tinycnn.interpreters import run_interpreter
 from tinycnn.ir import Model
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs
 from tinycnn.progress import Progress
-from tinycnn.quantization import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.tflite_io import read_model
 
-ENGINES = ("reference", "litert", "tflm", "c")
+ENGINES = ("reference", "litert", "tflm", "c", "m4")  # what `predict --engine` offers
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 

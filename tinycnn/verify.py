@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.affine import dequantize, quantize
+from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
 from tinycnn.interpreters import (
@@ -39,8 +41,6 @@ from tinycnn.interpreters import (
 from tinycnn.ir import Model, UnsupportedOperator
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
-from tinycnn.quantization import dequantize, quantize
-from tinycnn.quantize import INT8_MODEL_FILE
 from tinycnn.ref.runner import check_supported, run_model, run_operators
 from tinycnn.tflite_io import read_model
 from tinycnn.train import MODEL_FILE, load_trained_model

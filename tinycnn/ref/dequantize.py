@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.quantization import dequantize as dequantize_values
+from tinycnn.affine import dequantize as dequantize_values
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.lowering import float_edge_params

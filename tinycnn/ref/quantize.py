@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.quantization import quantize as quantize_floats
+from tinycnn.affine import quantize as quantize_floats
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize

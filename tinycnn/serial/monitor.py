@@ -251,8 +251,8 @@ class ValidationReport:
 
 def _host_reference(model, count: int, rounding: str, data_dir, on_progress=None):
     """Test images quantized for the model, their labels, and the host int8 outputs."""
+    from tinycnn.affine import quantize
     from tinycnn.data import load_fashion_mnist, to_float
-    from tinycnn.quantization import quantize
     from tinycnn.ref.runner import run_model
 
     tensor = model.input_tensors()[0]
@@ -269,7 +269,7 @@ def _host_reference(model, count: int, rounding: str, data_dir, on_progress=None
 
 
 def resolve_model_path(target: str | Path) -> Path:
-    from tinycnn.quantize import INT8_MODEL_FILE
+    from tinycnn.convert import INT8_MODEL_FILE
 
     target = Path(target)
     path = target / INT8_MODEL_FILE if target.is_dir() else target

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tflite
 
+from tinycnn.convert import INT8_MODEL_FILE, check_tflite_file, quantize_run
 from tinycnn.evaluate import evaluate_run
-from tinycnn.quantize import INT8_MODEL_FILE, check_tflite_file, quantize_run
 from tinycnn.train import RunError, TrainConfig, train
 
 TENSOR_TYPES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
@@ -89,7 +89,7 @@ def _nan_dnn(tmp_path):
 
 
 def test_nan_weights_are_refused_and_nothing_is_written(tmp_path):
-    from tinycnn.quantize import ConversionError, convert_int8
+    from tinycnn.convert import ConversionError, convert_int8
 
     run_dir, model = _nan_dnn(tmp_path)
     with pytest.raises(ConversionError, match="layer 'logits_softmax' has NaN or infinite weights"):
@@ -103,7 +103,7 @@ def test_nan_weights_are_refused_and_nothing_is_written(tmp_path):
 
 
 def test_a_float_model_is_not_full_int8():
-    from tinycnn.quantize import ConversionError, check_full_int8
+    from tinycnn.convert import ConversionError, check_full_int8
     from tinycnn.tfenv import keras, tf
 
     model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(3)])
