@@ -13,10 +13,10 @@ from tinycnn.affine import quantize
 from tinycnn.codegen.host import run_c
 from tinycnn.codegen.identifiers import IDENTIFIER, c_identifier
 from tinycnn.codegen.render import render_model
-from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.emulate import run_on_emulator
 from tinycnn.ir import UnsupportedOperator
 from tinycnn.ref.runner import run_model
+from tinycnn.rundir import INT8_MODEL_FILE
 from tinycnn.tflite_io import read_model
 
 

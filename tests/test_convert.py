@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import tflite
 
-from tinycnn.convert import INT8_MODEL_FILE, check_tflite_file, quantize_run
+from tinycnn.convert import quantize_run
 from tinycnn.evaluate import evaluate_run
-from tinycnn.train import RunError, TrainConfig, train
+from tinycnn.ir import ModelFormatError
+from tinycnn.rundir import INT8_MODEL_FILE, RunError
+from tinycnn.tflite_io import read_tflite
+from tinycnn.train import TrainConfig, train
 
 TENSOR_TYPES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 
@@ -32,7 +35,7 @@ def _weight_and_io_types(content: bytes):
 
 
 def test_ptq_model_is_int8_throughout(seed_cnn_run):
-    content = check_tflite_file(seed_cnn_run / INT8_MODEL_FILE)
+    content = read_tflite(seed_cnn_run / INT8_MODEL_FILE)
     io, weights, biases = _weight_and_io_types(content)
     assert io == ["INT8", "INT8"]
     assert weights == ["INT8"] * 3  # conv1, conv2, dense
@@ -64,8 +67,8 @@ def test_qat_fine_tuning_produces_an_int8_model(tmp_path):
 def test_not_a_tflite_file(tmp_path):
     bogus = tmp_path / "model.tflite"
     bogus.write_bytes(b"\x00" * 64)
-    with pytest.raises(RunError, match="is not a TFLite model"):
-        check_tflite_file(bogus)
+    with pytest.raises(ModelFormatError, match="is not a TFLite model"):
+        read_tflite(bogus)
 
 
 def test_calibration_larger_than_training_set(tmp_path):

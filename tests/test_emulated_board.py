@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from tinycnn.affine import quantize
 from tinycnn.cli import cli
-from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.emulate import Emulator, firmware_for
 from tinycnn.ref.runner import run_model
+from tinycnn.rundir import INT8_MODEL_FILE
 from tinycnn.serial.monitor import BoardLink, validate
 from tinycnn.serial.protocol import BoardError, Hello, Prediction, encode_frame, image_frame
 from tinycnn.tflite_io import read_model

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from tinycnn.affine import quantize
 from tinycnn.cli import cli
-from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.emulate import qemu_command, read_lines
 from tinycnn.export import ExportError, export
 from tinycnn.ref.runner import run_model
+from tinycnn.rundir import INT8_MODEL_FILE
 from tinycnn.tflite_io import read_model
 
 PRED = re.compile(

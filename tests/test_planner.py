@@ -4,7 +4,7 @@ import pytest
 from conftest import SHARED_MODELS
 
 from tinycnn.codegen.planner import ALIGNMENT, plan_memory
-from tinycnn.convert import INT8_MODEL_FILE
+from tinycnn.rundir import INT8_MODEL_FILE
 from tinycnn.tflite_io import read_model
 
 

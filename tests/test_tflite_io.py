@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import SHARED_MODELS
 
-from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.ir import ModelFormatError
+from tinycnn.rundir import INT8_MODEL_FILE
 from tinycnn.tflite_io import read_model
 
 

@@ -12,15 +12,8 @@ import time
 import pytest
 
 from tinycnn.models import REGISTRY, UnknownModel, get_model_spec
-from tinycnn.train import (
-    CHECKPOINT_FILE,
-    MODEL_FILE,
-    RunError,
-    TrainConfig,
-    TrainingInterrupted,
-    load_trained_model,
-    train,
-)
+from tinycnn.rundir import CHECKPOINT_FILE, MODEL_FILE, RunError, load_trained_model
+from tinycnn.train import TrainConfig, TrainingInterrupted, train
 
 
 def test_registry_builds_every_model():

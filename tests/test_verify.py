@@ -10,8 +10,8 @@ import pytest
 import tflite
 from conftest import SHARED_MODELS
 
-from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.interpreters import InterpreterError, litert_interpreter, tflm_arena_bytes
+from tinycnn.rundir import INT8_MODEL_FILE
 from tinycnn.verify import M4_SAMPLES, compare_engine, verify
 
 

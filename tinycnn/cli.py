@@ -609,40 +609,6 @@ def _format_validation(summary: dict, class_names) -> str:
     return "\n".join(lines)
 
 
-def _write_csv(path: str, report) -> None:
-    import csv
-
-    with open(path, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(
-            [
-                "sample_id",
-                "true_label",
-                "board_class",
-                "board_score",
-                "host_class",
-                "host_score",
-                "agrees",
-                "latency_us",
-                "attempts",
-            ]
-        )
-        for r in report.results:
-            writer.writerow(
-                [
-                    r.sample_id,
-                    r.true_label,
-                    r.board_class,
-                    r.board_score,
-                    r.host_class,
-                    r.host_score,
-                    int(r.agrees),
-                    r.latency_us,
-                    r.attempts,
-                ]
-            )
-
-
 def _validation_model(model, csv_path):
     """What `--validate` needs, checked before a port is opened or a firmware built."""
     from tinycnn.outputs import check_output_file
@@ -692,11 +658,13 @@ def _run_monitor(
                 progress.close()
             summary = report.summary()
             if csv_path:
-                _write_csv(csv_path, report)
+                from pathlib import Path
+
+                report.write_csv(Path(csv_path))
             click.echo(json.dumps(summary) if as_json else _format_validation(summary, CLASS_NAMES))
             if report.interrupted:
                 raise SystemExit(exit_code_for(report.interrupt))
-            if summary["lost"] or summary["agreement"] != 1.0 or summary["port_lost"]:
+            if not report.passed:
                 raise SystemExit(1)
             return
         _listen(link, port, model, duration)
@@ -870,25 +838,22 @@ def emulate_command(
     data_dir,
 ) -> None:
     """Boot the qemu_m4 firmware in QEMU (mps2-an386) with its UART on a pseudo-terminal."""
-    import time
 
     from tinycnn.emulate import Emulator, EmulatorError, firmware_for
+    from tinycnn.serial.monitor import wait_for_board
 
     model = model or (None if str(target).endswith(".elf") else target)
     if run_monitor and validate_count:
         _validation_model(model, csv_path)  # before building or booting anything
     elf = firmware_for(target, data_dir=data_dir)
     with Emulator(elf) as emulator:
+        hello = wait_for_board(emulator.port, emulator.running, emulator.failure, what=str(elf))
         if not run_monitor:
-            hello = emulator.hello
             click.echo(
                 f"{elf} running in QEMU: model {hello.model} (sha256 {hello.sha256}); serial port "
                 f"{emulator.port} ({'Ctrl-C stops it' if duration is None else f'for {duration:g} s'})"
             )
-            deadline = None if duration is None else time.monotonic() + duration
-            while emulator.running() and (deadline is None or time.monotonic() < deadline):
-                time.sleep(0.2)
-            if not emulator.running():
+            if not emulator.wait(duration):
                 raise EmulatorError(f"{elf}: {emulator.failure()}")
             return
         click.echo(f"emulated board on {emulator.port}", err=True)

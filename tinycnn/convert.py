@@ -8,7 +8,6 @@ training set, never from the test set that evaluation uses.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +18,17 @@ from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
 from tinycnn.outputs import check_output_dir
 from tinycnn.progress import Progress, report
-from tinycnn.tflite_io import TFLITE_IDENTIFIER
-from tinycnn.train import (
+from tinycnn.rundir import (
     CONFIG_FILE,
+    INT8_MODEL_FILE,
+    QUANTIZE_FILE,
     RunError,
-    TrainConfig,
-    _write_json,
     load_trained_model,
     read_json,
+    write_bytes,
+    write_json,
 )
-
-INT8_MODEL_FILE = "model_int8.tflite"
-QUANTIZE_FILE = "quantize.json"
+from tinycnn.train import TrainConfig
 
 
 class ConversionError(TinycnnError):
@@ -47,20 +45,6 @@ class QuantizeResult:
     input_zero_point: int
     output_scale: float
     output_zero_point: int
-
-
-def check_tflite_file(path: str | Path) -> bytes:
-    """Read a .tflite file, refusing anything that is not a TFLite flatbuffer."""
-    path = Path(path)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise RunError(f"{path} not found") from None
-    except IsADirectoryError:
-        raise RunError(f"{path} is a directory, not a .tflite file") from None
-    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
-        raise RunError(f"{path} is not a TFLite model (no 'TFL3' flatbuffer identifier)")
-    return content
 
 
 def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:
@@ -242,12 +226,7 @@ def quantize_run(
     content = convert_int8(model, calibration, on_progress=on_progress)
 
     target = run_dir / INT8_MODEL_FILE
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        partial.write_bytes(content)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_bytes(target, content)
     input_q, output_q = _io_quantization(content)
     result = QuantizeResult(
         path=target,
@@ -259,7 +238,7 @@ def quantize_run(
         output_scale=output_q[0],
         output_zero_point=output_q[1],
     )
-    _write_json(
+    write_json(
         run_dir / QUANTIZE_FILE,
         {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()},
     )

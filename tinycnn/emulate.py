@@ -59,26 +59,18 @@ class Emulator:
     """qemu_m4 firmware running in QEMU with its UART on a pseudo-terminal.
 
     Use as a context manager; the QEMU process is killed on exit, whatever happened (and by
-    the kernel if tinycnn itself dies: see ``tinycnn.processes``). ``start`` returns only once
-    the firmware has answered with its banner, so a firmware that crashes is an error, with
-    QEMU's exit status and message.
+    the kernel if tinycnn itself dies: see ``tinycnn.processes``). ``running`` and ``failure``
+    say whether QEMU still runs and, once it stopped, its exit status and message: the
+    monitor's ``wait_for_board`` uses them to tell a firmware that crashed from a silent one.
     """
 
-    def __init__(
-        self,
-        elf: Path,
-        start_timeout_s: float = 30.0,
-        tcp_port: int | None = None,
-        banner_timeout_s: float = 15.0,
-    ):
+    def __init__(self, elf: Path, start_timeout_s: float = 30.0, tcp_port: int | None = None):
         """With ``tcp_port`` the UART is a TCP server on 127.0.0.1 (pyserial ``socket://``)
         instead of a pty: a restarted emulator keeps the same address, like a board that
         resets and re-enumerates on the same port."""
         self.elf, self.start_timeout_s, self.tcp_port = Path(elf), start_timeout_s, tcp_port
-        self.banner_timeout_s = banner_timeout_s
         self.process = None
         self.port: str | None = None
-        self.hello = None  # the firmware's banner, once it answered
         self._stderr = None
 
     def start(self) -> Emulator:
@@ -97,7 +89,6 @@ class Emulator:
                 self._wait_for_tcp(time.monotonic() + self.start_timeout_s)
             else:
                 self._wait_for_pty(time.monotonic() + self.start_timeout_s)
-                self._wait_for_banner(time.monotonic() + self.banner_timeout_s)
         except BaseException:
             self.stop()
             raise
@@ -114,31 +105,6 @@ class Emulator:
                     self.port = found.group(1).decode()
                     return
         raise EmulatorError(f"QEMU did not start: {self.failure() or 'no pty within the time'}")
-
-    def _wait_for_banner(self, deadline: float) -> None:
-        """Ask for the firmware's banner until it answers, QEMU exits or time runs out."""
-        from tinycnn.serial.monitor import BoardLink, LinkError
-        from tinycnn.serial.protocol import Hello, hello_request
-
-        try:
-            with BoardLink(self.port, reconnect_s=0.5) as link:
-                asked = 0.0
-                while time.monotonic() < deadline and self.process.poll() is None:
-                    if time.monotonic() - asked > 2.0:
-                        link.write(hello_request())
-                        asked = time.monotonic()
-                    event = link.read_event(0.25)
-                    if isinstance(event, Hello):
-                        self.hello = event
-                        return
-        except LinkError:
-            pass  # the pty went away with QEMU: say why below
-        if self.process.poll() is not None:
-            raise EmulatorError(f"{self.elf}: {self.failure()}")
-        raise EmulatorError(
-            f"{self.elf} runs in QEMU but printed no tinycnn banner within "
-            f"{self.banner_timeout_s:g} s: is it a tinycnn qemu_m4 firmware?"
-        )
 
     def failure(self) -> str:
         """QEMU's exit status and its most telling stderr line, once it has exited."""
@@ -181,6 +147,14 @@ class Emulator:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def wait(self, duration_s: float | None = None) -> bool:
+        """Let the board run for ``duration_s`` seconds (None: until interrupted); False if
+        QEMU stopped by itself first."""
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while self.running() and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.2)
+        return self.running()
+
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
@@ -205,15 +179,16 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
     from tinycnn.codegen.render import sources_digest
     from tinycnn.export import export
     from tinycnn.outputs import cache_dir as default_cache_dir
-    from tinycnn.serial.monitor import resolve_model_path
+    from tinycnn.rundir import int8_model_path
+    from tinycnn.tflite_io import read_tflite
 
     target = Path(target)
     if target.suffix == ".elf":
         if not target.is_file():
             raise EmulatorError(f"{target} not found")
         return target
-    model_path = resolve_model_path(target)
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
+    model_path = int8_model_path(target)
+    digest = hashlib.sha256(read_tflite(model_path)).hexdigest()[:16]
     root = cache_dir or default_cache_dir("qemu_m4")
     out_dir = root / f"fw_{digest}_{sources_digest()}"
     if not (out_dir / "firmware.elf").is_file():
@@ -255,8 +230,8 @@ def run_on_emulator(
 def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: float) -> list[str]:
     """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
     from tinycnn import __version__
+    from tinycnn.codegen.projects import build_qemu, write_qemu_platform
     from tinycnn.codegen.render import render_model, template_environment
-    from tinycnn.export import QEMU_PLATFORM_FILES, build_qemu
 
     environment = template_environment()
     with work_dir() as work:
@@ -268,8 +243,7 @@ def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: flo
             "count": len(inputs),
             "input_bytes": np.frombuffer(np.ascontiguousarray(inputs).tobytes(), np.uint8),
         }
-        for template, name in QEMU_PLATFORM_FILES + (("qemu/runner.c.j2", "runner.c"),):
-            (work / name).write_text(environment.get_template(template).render(context))
+        write_qemu_platform(environment, work, context, main=("qemu/runner.c.j2", "runner.c"))
         elf, _ = build_qemu(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
         return read_lines(
             qemu_command(elf, serial="stdio"), lambda lines: "TC1 END" in lines, timeout_s

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycnn.affine import quantize
-from tinycnn.convert import INT8_MODEL_FILE, check_tflite_file
 from tinycnn.data import CLASS_NAMES, load_fashion_mnist, to_float
-from tinycnn.interpreters import litert_interpreter
-from tinycnn.train import MODEL_FILE, RunError, load_trained_model
+from tinycnn.inputs import fashion_images, takes_fashion_images
+from tinycnn.interpreters import run_interpreter
+from tinycnn.rundir import MODEL_FILE, RunError, int8_model_path, load_trained_model
+from tinycnn.tflite_io import read_model, read_tflite
 
 
 @dataclass(frozen=True)
@@ -40,27 +40,23 @@ class Evaluation:
         }
 
 
-def int8_predict(content: bytes, images: np.ndarray) -> np.ndarray:
-    """Run uint8 images ``[N, 28, 28]`` through an int8 model; return the int8 outputs ``[N, C]``.
+def int8_predict(content: bytes, data_dir=None, on_progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 model's outputs ``[N, C]`` on the test images, and their labels.
 
     Images are quantized with the model's own input scale and zero point. LiteRT's optimized
     builtin kernels are used (no XNNPACK delegate); `tinycnn verify` checks them bit for bit.
     """
-    interpreter = litert_interpreter(content, reference=False)
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
+    model = read_model(content)
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    if inp.dtype != np.int8 or out.dtype != np.int8 or not takes_fashion_images(model):
         raise RunError(
-            f"model input/output are {np.dtype(inp['dtype']).name}/{np.dtype(out['dtype']).name}, "
-            "expected int8/int8; quantize it with `tinycnn quantize`"
+            f"the int8 model takes {inp.dtype.name} {list(inp.shape)} and gives {out.dtype.name}; "
+            "evaluate needs one 28x28x1 int8 image in and int8 classes out: quantize it with "
+            "`tinycnn quantize`"
         )
-    scale, zero_point = inp["quantization"]
-    quantized = quantize(to_float(images), scale, zero_point).reshape(-1, *inp["shape"][1:])
-    outputs = np.empty((len(images), *out["shape"][1:]), dtype=np.int8)
-    for index, image in enumerate(quantized):
-        interpreter.set_tensor(inp["index"], image[np.newaxis])
-        interpreter.invoke()
-        outputs[index] = interpreter.get_tensor(out["index"])[0]
-    return outputs
+    images = fashion_images(model, None, data_dir)
+    outputs = run_interpreter("litert", content, images.values, on_progress, fast=True)
+    return outputs.reshape(len(outputs), -1), images.labels
 
 
 def _per_class(labels: np.ndarray, predicted: np.ndarray) -> list[float]:
@@ -71,17 +67,14 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None) -> Eva
     """Float accuracy of ``model.keras`` and int8 accuracy of ``model_int8.tflite``."""
     run_dir = Path(run_dir)
     model = load_trained_model(run_dir)
-    int8_path = run_dir / INT8_MODEL_FILE
-    if not int8_path.is_file():
-        raise RunError(f"{int8_path} not found; create it with `tinycnn quantize {run_dir}`")
-    content = check_tflite_file(int8_path)
+    content = read_tflite(int8_model_path(run_dir))
+    int8_outputs, labels = int8_predict(content, data_dir)
     dataset = load_fashion_mnist(data_dir)
-    labels = dataset.test_labels.astype(np.int64)
 
     float_predicted = np.argmax(
         model.predict(to_float(dataset.test_images), batch_size=500, verbose=0), axis=1
     )
-    int8_predicted = np.argmax(int8_predict(content, dataset.test_images), axis=1)
+    int8_predicted = np.argmax(int8_outputs, axis=1)
     confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
     np.add.at(confusion, (labels, int8_predicted), 1)
     return Evaluation(

@@ -167,18 +167,24 @@ ENGINES = ("litert", "tflm")
 
 
 def run_interpreter(
-    engine: str, content: bytes, inputs: np.ndarray, on_progress: Progress | None = None
+    engine: str,
+    content: bytes,
+    inputs: np.ndarray,
+    on_progress: Progress | None = None,
+    *,
+    fast: bool = False,
 ) -> np.ndarray:
     """Run a batch (first axis) of already-quantized inputs one by one through an interpreter.
 
-    ``engine`` is "litert" (LiteRT reference kernels) or "tflm"; single-input single-output
-    models only. Returns the raw outputs stacked, in the model's output dtype.
+    ``engine`` is "litert" (LiteRT's reference kernels, or with ``fast`` its optimized builtin
+    kernels without the XNNPACK delegate) or "tflm"; single-input single-output models only.
+    Returns the raw outputs stacked, in the model's output dtype.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     outputs = []
     if engine == "litert":
-        interpreter = litert_interpreter(content, reference=True)
+        interpreter = litert_interpreter(content, reference=not fast)
         (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
         if len(inputs) == 0:
             return np.empty((0, *out["shape"][1:]), out["dtype"])

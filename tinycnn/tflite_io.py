@@ -144,6 +144,22 @@ def _buffer_data(model, content: bytes, tensor, shape, dtype, where: str) -> np.
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
+def read_tflite(path: str | Path) -> bytes:
+    """The bytes of a .tflite file, refusing anything that is not a TFLite flatbuffer."""
+    path = Path(path)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path} not found") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"{path} is a directory, not a .tflite file") from None
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
+        raise ModelFormatError(f"{path} is not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    return content
+
+
 def read_model(source: str | Path | bytes, name: str | None = None) -> Model:
     """Parse a .tflite file (path or bytes) into ``ir.Model``; ModelFormatError if it is not one."""
     if isinstance(source, bytes):

@@ -1,18 +1,10 @@
-"""Fitting a registered model on Fashion-MNIST into a run directory.
-
-A run directory holds, once training has finished:
-``config.json`` (what was asked, library versions, data source), ``history.json`` (per-epoch
-loss/accuracy and seconds), ``model.keras`` (the trained float model, written last) and
-``metrics.json`` (final accuracies, parameter count, sizes). While training runs,
-``checkpoint.keras`` and ``checkpoint.json`` hold the last finished epoch, so an interrupted
-run can be resumed; a folder without ``model.keras`` is not a finished run.
-"""
+"""Fitting a registered model on Fashion-MNIST into a run directory (see ``rundir`` for
+what it holds): configuration, per-epoch checkpoints that a resumed run continues from
+exactly, and the trained float model with its metrics."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import platform
 import shlex
 import time
@@ -28,31 +20,21 @@ from tinycnn.errors import TinycnnError
 from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
-
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.json"
-METRICS_FILE = "metrics.json"
-CHECKPOINT_FILE = "checkpoint.keras"
-CHECKPOINT_STATE_FILE = "checkpoint.json"
-# Everything tinycnn writes into a run directory; --force removes exactly these.
-RUN_ARTIFACTS = (
-    MODEL_FILE,
+from tinycnn.rundir import (
+    CHECKPOINT_FILE,
+    CHECKPOINT_STATE_FILE,
     CONFIG_FILE,
     HISTORY_FILE,
     METRICS_FILE,
-    CHECKPOINT_FILE,
-    CHECKPOINT_STATE_FILE,
-    "model_int8.tflite",
-    "quantize.json",
+    MODEL_FILE,
+    RUN_ARTIFACTS,
+    RunError,
+    read_json,
+    save_model,
+    write_json,
 )
 
-
 WATCH_STEPS = 20  # training steps between two looks at the loss (progress, divergence)
-
-
-class RunError(TinycnnError):
-    """A run directory or training request that cannot be used, with the fix in the message."""
 
 
 class TrainingInterrupted(TinycnnError):
@@ -125,51 +107,6 @@ class EpochReport:
     epochs: int
     seconds: float
     logs: dict[str, float]
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    """Write JSON through a temporary file so a reader never sees half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(partial, path)
-
-
-def _save_model(model, path: Path) -> None:
-    partial = path.with_name(f".partial.{path.name}")
-    model.save(partial)
-    os.replace(partial, path)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{path} not found") from None
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-
-
-def load_trained_model(run_dir: str | Path):
-    """Load ``RUN_DIR/model.keras``; RunError says why a folder is not a finished run."""
-    from tinycnn.tfenv import keras
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(
-            f"{run_dir} is not a directory; train one with `tinycnn train --out {run_dir}`"
-        )
-    model_path = run_dir / MODEL_FILE
-    if not model_path.is_file():
-        hint = (
-            f"training was interrupted; continue with `tinycnn train --resume --out {run_dir}`"
-            if (run_dir / CHECKPOINT_STATE_FILE).is_file()
-            else f"train one with `tinycnn train --out {run_dir}`"
-        )
-        raise RunError(f"{run_dir} holds no trained model ({MODEL_FILE} missing); {hint}")
-    try:
-        return keras.models.load_model(model_path)
-    except Exception as exc:  # Keras raises many types for a damaged file
-        raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
 
 
 def _check_run_dir(run_dir: Path, force: bool) -> list[str]:
@@ -274,7 +211,7 @@ def train(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-        _write_json(
+        write_json(
             run_dir / CONFIG_FILE,
             {
                 "train": asdict(config),
@@ -330,8 +267,8 @@ def train(
                 )
             for key, value in {**logs, "seconds": seconds}.items():
                 history.setdefault(key, []).append(float(value))
-            _save_model(self.model, run_dir / CHECKPOINT_FILE)
-            _write_json(
+            save_model(self.model, run_dir / CHECKPOINT_FILE)
+            write_json(
                 run_dir / CHECKPOINT_STATE_FILE, {"epochs_done": epoch + 1, "history": history}
             )
             if on_epoch:
@@ -363,8 +300,8 @@ def train(
         batch_size=500,
         verbose=0,
     )
-    _write_json(run_dir / HISTORY_FILE, history)
-    _save_model(model, run_dir / MODEL_FILE)
+    write_json(run_dir / HISTORY_FILE, history)
+    save_model(model, run_dir / MODEL_FILE)
     metrics = {
         "model": config.model,
         "epochs": config.epochs,
@@ -377,7 +314,7 @@ def train(
         "mean_epoch_seconds": float(np.mean(history["seconds"])),
         "model_bytes": (run_dir / MODEL_FILE).stat().st_size,
     }
-    _write_json(run_dir / METRICS_FILE, metrics)
+    write_json(run_dir / METRICS_FILE, metrics)
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     (run_dir / CHECKPOINT_STATE_FILE).unlink(missing_ok=True)
     return metrics

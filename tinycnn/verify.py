@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.affine import dequantize, quantize
-from tinycnn.convert import INT8_MODEL_FILE
 from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
+from tinycnn.inputs import model_inputs
 from tinycnn.interpreters import (
     InterpreterError,
     litert_interpreter,
@@ -42,8 +42,8 @@ from tinycnn.ir import Model, UnsupportedOperator
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.ref.runner import check_supported, run_model, run_operators
+from tinycnn.rundir import float_model_path, int8_model_path, load_trained_model
 from tinycnn.tflite_io import read_model
-from tinycnn.train import MODEL_FILE, load_trained_model
 
 # Each engine with the rounding convention it reproduces: the two interpreters, then the
 # generated C built for this machine ("c") and for an emulated Cortex-M4 ("m4").
@@ -58,7 +58,6 @@ C_TOOLCHAINS = {
         "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm`",
     ),
 }
-RANDOM_SEED = 0
 
 
 @dataclass
@@ -146,37 +145,6 @@ class VerifyReport:
         for engine, data in zip(self.engines, payload["engines"], strict=True):
             data["bit_exact"] = engine.bit_exact
         return payload
-
-
-def _is_fashion_input(model: Model) -> bool:
-    tensor = model.input_tensors()[0]
-    return tuple(tensor.shape[1:]) == (28, 28, 1) and tensor.quantization is not None
-
-
-def _inputs(model: Model, count: int, data_dir) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(quantized inputs, labels or None, description)."""
-    tensor = model.input_tensors()[0]
-    if tensor.dtype != np.int8:
-        raise TinycnnError(
-            f"model input {tensor.name!r} is {tensor.dtype.name}; verify needs an int8 input"
-        )
-    if _is_fashion_input(model):
-        dataset = load_fashion_mnist(data_dir)
-        images = dataset.test_images[:count]
-        quant = tensor.quantization
-        quantized = quantize(to_float(images), quant.single_scale, quant.single_zero_point)
-        return (
-            quantized,
-            dataset.test_labels[:count].astype(np.int64),
-            f"Fashion-MNIST test images 0..{len(images) - 1}",
-        )
-    shape = tuple(tensor.shape[1:])
-    if int(np.prod(shape)) == 1:
-        every = np.arange(-128, 128, dtype=np.int8).reshape(256, *shape)
-        return every, None, "all 256 int8 input values"
-    rng = np.random.default_rng(RANDOM_SEED)
-    samples = rng.integers(-128, 128, size=(count, *shape)).astype(np.int8)
-    return samples, None, f"{count} random int8 inputs (seed {RANDOM_SEED})"
 
 
 def _interpreter_tensors(
@@ -418,17 +386,8 @@ def verify(
     """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras).
     Ctrl-C or a signal ends it early with the report so far (``report.interrupted``)."""
     target = Path(target)
-    keras_model = None
-    if target.is_dir():
-        model_path = target / INT8_MODEL_FILE
-        if not model_path.is_file():
-            raise TinycnnError(
-                f"{model_path} not found; create it with `tinycnn quantize {target}`"
-            )
-        if (target / MODEL_FILE).is_file():
-            keras_model = load_trained_model(target)
-    else:
-        model_path = target
+    model_path = int8_model_path(target)
+    keras_model = load_trained_model(target) if float_model_path(target) else None
     if images < 1:
         raise TinycnnError(f"--images must be at least 1, got {images}")
     model = read_model(model_path)
@@ -436,7 +395,8 @@ def verify(
     check_supported(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise TinycnnError("verify handles single-input, single-output models")
-    inputs, labels, description = _inputs(model, images, data_dir)
+    chosen = model_inputs(model, images, data_dir)
+    inputs, labels, description = chosen.values, chosen.labels, chosen.description
 
     report = VerifyReport(
         model=str(model_path),

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.inputs import FASHION_INPUT_SHAPE
 from tinycnn.serial.protocol import (
     BoardError,
     Hello,
@@ -25,7 +26,6 @@ from tinycnn.serial.protocol import (
     prediction_problem,
 )
 
-FASHION_INPUT_SHAPE = (28, 28, 1)
 FASHION_CLASSES = 10
 
 DEFAULT_BAUD = 115200
@@ -168,6 +168,36 @@ class BoardLink:
         )
 
 
+def wait_for_board(
+    port: str,
+    running: Callable[[], bool],
+    failure: Callable[[], str],
+    timeout_s: float = 15.0,
+    what: str = "the firmware",
+) -> Hello:
+    """Ask a board that was just started (an emulator) for its banner until it answers, stops
+    running or ``timeout_s`` passes; LinkError with ``failure()`` (why it stopped) otherwise."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        with BoardLink(port, reconnect_s=0.5) as link:
+            asked = 0.0
+            while time.monotonic() < deadline and running():
+                if time.monotonic() - asked > 2.0:
+                    link.write(hello_request())
+                    asked = time.monotonic()
+                event = link.read_event(0.25)
+                if isinstance(event, Hello):
+                    return event
+    except LinkError:
+        pass  # the port went away with the board: say why below
+    if not running():
+        raise LinkError(f"{what}: {failure()}")
+    raise LinkError(
+        f"{what} runs but printed no tinycnn banner within {timeout_s:g} s: "
+        "is it a tinycnn firmware?"
+    )
+
+
 @dataclass
 class SampleResult:
     sample_id: int
@@ -201,6 +231,39 @@ class ValidationReport:
     @property
     def answered(self) -> list[SampleResult]:
         return [r for r in self.results if r.board_class is not None]
+
+    @property
+    def passed(self) -> bool:
+        """Every image sent was answered, exactly as the host computed it, and the run ended
+        neither early nor with the port gone."""
+        answered = self.answered
+        return (
+            bool(answered)
+            and len(answered) == len(self.results) == self.requested
+            and all(r.agrees for r in answered)
+            and not self.port_lost
+            and not self.interrupted
+        )
+
+    def write_csv(self, path: Path) -> None:
+        """One row per image sent: what the board and the host said, latency and attempts."""
+        import csv
+
+        columns = ("sample_id", "true_label", "board_class", "board_score", "host_class")
+        columns += ("host_score", "agrees", "latency_us", "attempts")
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with open(partial, "w", newline="") as stream:
+                writer = csv.writer(stream)
+                writer.writerow(columns)
+                for r in self.results:
+                    writer.writerow(
+                        [r.sample_id, r.true_label, r.board_class, r.board_score, r.host_class]
+                        + [r.host_score, int(r.agrees), r.latency_us, r.attempts]
+                    )
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def summary(self) -> dict:
         answered = self.answered
@@ -251,39 +314,21 @@ class ValidationReport:
 
 def _host_reference(model, count: int, rounding: str, data_dir, on_progress=None):
     """Test images quantized for the model, their labels, and the host int8 outputs."""
-    from tinycnn.affine import quantize
-    from tinycnn.data import load_fashion_mnist, to_float
+    from tinycnn.inputs import fashion_images
     from tinycnn.ref.runner import run_model
 
-    tensor = model.input_tensors()[0]
-    dataset = load_fashion_mnist(data_dir)
-    if count > len(dataset.test_images):
-        raise LinkError(f"--validate {count}: the test set has {len(dataset.test_images)} images")
-    quant = tensor.quantization
-    images = quantize(
-        to_float(dataset.test_images[:count]), quant.single_scale, quant.single_zero_point
-    )
-    images = images.reshape(count, *tensor.shape[1:])
-    outputs = run_model(model, images, rounding=rounding, on_progress=on_progress).outputs[0]
-    return images, dataset.test_labels[:count].astype(int), outputs.reshape(count, -1)
-
-
-def resolve_model_path(target: str | Path) -> Path:
-    from tinycnn.convert import INT8_MODEL_FILE
-
-    target = Path(target)
-    path = target / INT8_MODEL_FILE if target.is_dir() else target
-    if not path.is_file():
-        raise LinkError(f"{path} not found")
-    return path
+    images = fashion_images(model, count, data_dir)
+    outputs = run_model(model, images.values, rounding=rounding, on_progress=on_progress)
+    return images.values, images.labels.astype(int), outputs.outputs[0].reshape(count, -1)
 
 
 def validation_model(target: str | Path):
     """The model a validation compares the board with, refused unless it takes what validation
     sends (one Fashion-MNIST image, 28x28x1 int8) and answers 10 classes."""
+    from tinycnn.rundir import int8_model_path
     from tinycnn.tflite_io import read_model
 
-    path = resolve_model_path(target)
+    path = int8_model_path(target)
     model = read_model(path)
     inputs, outputs = model.input_tensors(), model.output_tensors()
     if len(inputs) == 1 and len(outputs) == 1:
@@ -325,7 +370,7 @@ def validate(
     if hello.sha256 != model.sha256[: len(hello.sha256)]:
         raise LinkError(
             f"the board runs model {hello.model!r} (sha256 {hello.sha256}), not "
-            f"{resolve_model_path(model_target)} (sha256 {model.sha256[:16]}): export and upload "
+            f"{model_target} (sha256 {model.sha256[:16]}): export and upload "
             "that model, or pass the right --model"
         )
     images, labels, outputs = _host_reference(
@@ -436,15 +481,11 @@ class ListenStats:
 
 def model_labels(target: str | Path | None) -> dict[int, str]:
     """Class names of a RUN_DIR's model (its config.json), or none for a bare .tflite."""
-    import json
+    from tinycnn.rundir import class_names
 
     if target is None or not Path(target).is_dir():
         return {}
-    try:
-        names = json.loads((Path(target) / "config.json").read_text()).get("class_names") or []
-    except (OSError, ValueError):
-        return {}
-    return {i: str(name) for i, name in enumerate(names)}
+    return dict(enumerate(class_names(target) or []))
 
 
 def listen(

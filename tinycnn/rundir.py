@@ -1,0 +1,128 @@
+"""The run directory, owned here: its file names, atomic writes of its JSON and models,
+loading what it holds, and turning ``RUN_DIR|MODEL.tflite`` into the int8 model's path.
+
+A run directory holds, once training has finished: ``config.json`` (what was asked, library
+versions, data source, class names), ``history.json`` (per-epoch figures), ``model.keras``
+(the float model, written last) and ``metrics.json``; after ``tinycnn quantize``,
+``model_int8.tflite`` and ``quantize.json``. While training runs, ``checkpoint.keras`` and
+``checkpoint.json`` hold the last finished epoch; a folder without ``model.keras`` is not a
+finished run. Every file is written to a temporary name and renamed: a reader never sees half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+from tinycnn.errors import TinycnnError
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+CHECKPOINT_FILE = "checkpoint.keras"
+CHECKPOINT_STATE_FILE = "checkpoint.json"
+INT8_MODEL_FILE = "model_int8.tflite"
+QUANTIZE_FILE = "quantize.json"
+# Everything tinycnn writes into a run directory; --force removes exactly these.
+RUN_ARTIFACTS = (
+    MODEL_FILE,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    CHECKPOINT_FILE,
+    CHECKPOINT_STATE_FILE,
+    INT8_MODEL_FILE,
+    QUANTIZE_FILE,
+)
+
+
+class RunError(TinycnnError):
+    """A run directory or training request that cannot be used, with the fix in the message."""
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON through a temporary file so a reader never sees half a file."""
+    write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode())
+
+
+def write_bytes(path: Path, content: bytes) -> None:
+    """Write a file through a temporary name beside it, removed if anything fails."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def save_model(model, path: Path) -> None:
+    """Save a Keras model through a temporary name beside it."""
+    partial = path.with_name(f".partial.{path.name}")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def load_trained_model(run_dir: str | Path):
+    """Load ``RUN_DIR/model.keras``; RunError says why a folder is not a finished run."""
+    from tinycnn.tfenv import keras
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(
+            f"{run_dir} is not a directory; train one with `tinycnn train --out {run_dir}`"
+        )
+    model_path = run_dir / MODEL_FILE
+    if not model_path.is_file():
+        hint = (
+            f"training was interrupted; continue with `tinycnn train --resume --out "
+            f"{shlex.quote(str(run_dir))}`"
+            if (run_dir / CHECKPOINT_STATE_FILE).is_file()
+            else f"train one with `tinycnn train --out {run_dir}`"
+        )
+        raise RunError(f"{run_dir} holds no trained model ({MODEL_FILE} missing); {hint}")
+    try:
+        return keras.models.load_model(model_path)
+    except Exception as exc:  # Keras raises many types for a damaged file
+        raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
+
+
+def float_model_path(run_dir: str | Path) -> Path | None:
+    """``RUN_DIR/model.keras`` when the target is a run directory that has one."""
+    path = Path(run_dir) / MODEL_FILE
+    return path if Path(run_dir).is_dir() and path.is_file() else None
+
+
+def int8_model_path(target: str | Path) -> Path:
+    """The int8 model of ``RUN_DIR`` (its model_int8.tflite; RunError with the fix when it is
+    missing) or the ``MODEL.tflite`` given, which its reader checks."""
+    target = Path(target)
+    if target.is_dir():
+        path = target / INT8_MODEL_FILE
+        if not path.is_file():
+            raise RunError(f"{path} not found; create it with `tinycnn quantize {target}`")
+        return path
+    return target
+
+
+def class_names(target: str | Path) -> list[str] | None:
+    """The class names a run directory was trained with (config.json), or None."""
+    path = Path(target) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        names = json.loads(path.read_text()).get("class_names")
+    except (OSError, ValueError):
+        return None
+    return [str(name) for name in names] if names else None
