@@ -78,12 +78,6 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
-def _model_names() -> list[str]:
-    from tinycnn.models import REGISTRY
-
-    return list(REGISTRY)
-
-
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=str),
@@ -188,24 +182,21 @@ def train_command(
     data_dir,
 ) -> None:
     """Train a model on Fashion-MNIST into a run directory."""
-    from tinycnn.models import get_model_spec
-    from tinycnn.train import TrainConfig, train
+    from tinycnn.models import UnknownModel
+    from tinycnn.train import train, train_config
 
-    if model_name not in _model_names():
-        raise click.BadParameter(
-            f"unknown model {model_name!r}; known models: {', '.join(_model_names())}",
-            param_hint="'--model'",
+    try:
+        config = train_config(
+            model_name,
+            epochs,
+            batch_size,
+            validation_split=validation_split,
+            seed=seed,
+            subset=subset,
+            learning_rate=learning_rate,
         )
-    spec = get_model_spec(model_name)
-    config = TrainConfig(
-        model=model_name,
-        epochs=epochs or spec.default_epochs,
-        batch_size=batch_size or spec.default_batch_size,
-        validation_split=validation_split,
-        seed=seed,
-        subset=subset,
-        learning_rate=learning_rate,
-    )
+    except UnknownModel as exc:
+        raise click.BadParameter(str(exc), param_hint="'--model'") from None
 
     def show_epoch(report):
         logs = report.logs

@@ -101,6 +101,18 @@ class TrainConfig:
             raise RunError(f"learning rate must be positive, got {self.learning_rate}")
 
 
+def train_config(model: str, epochs: int | None = None, batch_size: int | None = None, **settings):
+    """The configuration of a run of ``model``: its registry defaults for what is not given.
+    UnknownModel names the known models."""
+    spec = get_model_spec(model)
+    return TrainConfig(
+        model=model,
+        epochs=epochs or spec.default_epochs,
+        batch_size=batch_size or spec.default_batch_size,
+        **settings,
+    )
+
+
 @dataclass(frozen=True)
 class EpochReport:
     epoch: int
