@@ -208,10 +208,13 @@ def train_command(
             line += f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
         click.echo(f"{line}  {report.seconds:.1f} s")
 
-    if not resume:
-        click.echo(
-            f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) into {run_dir}"
-        )
+    def show_start(config, first_epoch):
+        if not first_epoch:
+            click.echo(
+                f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) "
+                f"into {run_dir}"
+            )
+
     progress = _progress()
     try:
         metrics = train(
@@ -222,6 +225,7 @@ def train_command(
             resume=resume,
             on_epoch=show_epoch,
             on_progress=progress,
+            on_start=show_start,
         )
     finally:
         progress.close()

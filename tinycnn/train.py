@@ -177,13 +177,15 @@ def train(
     resume: bool = False,
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_progress: Progress | None = None,
+    on_start: Callable[[TrainConfig, int], None] | None = None,
 ) -> dict:
     """Train ``config.model`` into ``run_dir`` and return the metrics written to metrics.json.
 
     With ``resume`` the configuration and weights come from the run's checkpoint, and the
     result is the one the uninterrupted run gives: every epoch draws its shuffle and its
     dropout masks from (seed, epoch), and the checkpoint holds the optimizer's state.
-    ``on_progress`` hears of every step (see ``tinycnn.progress``).
+    ``on_progress`` hears of every step (see ``tinycnn.progress``); ``on_start`` hears of the
+    configuration and the first epoch once the request has been checked.
     Raises TrainingInterrupted on Ctrl-C, SIGTERM or SIGHUP, TrainingDiverged when the loss
     stops being finite, RunError or UnknownModel for bad requests, DataError when the dataset
     cannot be read. Nothing is loaded or deleted before the request has been checked.
@@ -205,6 +207,8 @@ def train(
     if not resume:
         existing = _check_run_dir(run_dir, force)
     dataset = load_fashion_mnist(data_dir)  # before TensorFlow: a missing dataset fails fast
+    if on_start:
+        on_start(config, initial_epoch)
     x_train, y_train = _training_arrays(config, dataset)
     (x_fit, y_fit), validation = _split(x_train, y_train, config.validation_split)
 
