@@ -160,7 +160,7 @@ def _install(work: Path, out_dir: Path) -> None:
     """Put the finished project in place whole: copied beside ``out_dir`` first, then renamed,
     so that an interrupted export leaves the earlier folder (or none), never half of one."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with work_dir(out_dir.parent) as staging:
+    with work_dir(out_dir.parent, sweep=False) as staging:  # a user's folder: never swept
         shutil.copytree(work, staging / "new")
         if out_dir.exists():
             os.replace(out_dir, staging / "old")

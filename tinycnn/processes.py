@@ -173,10 +173,13 @@ def sweep_stale_work_dirs(parent: Path) -> None:
 
 
 @contextlib.contextmanager
-def work_dir(parent: str | Path | None = None) -> Iterator[Path]:
-    """A temporary folder, removed on exit; stale ones of dead tinycnn processes go too."""
+def work_dir(parent: str | Path | None = None, sweep: bool = True) -> Iterator[Path]:
+    """A temporary folder, removed on exit. With ``sweep`` the stale ones of dead tinycnn
+    processes in ``parent`` go too: only in folders tinycnn owns (the temporary directory, its
+    caches), never in a user's folder."""
     parent = Path(parent or tempfile.gettempdir())
-    sweep_stale_work_dirs(parent)
+    if sweep:
+        sweep_stale_work_dirs(parent)
     path = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=parent))
     try:
         yield path
