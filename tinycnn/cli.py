@@ -833,7 +833,6 @@ def emulate_command(
     data_dir,
 ) -> None:
     """Boot the qemu_m4 firmware in QEMU (mps2-an386) with its UART on a pseudo-terminal."""
-
     from tinycnn.emulate import Emulator, EmulatorError, firmware_for
     from tinycnn.serial.monitor import wait_for_board
 

@@ -111,11 +111,8 @@ def run(command: list[str], *, timeout: float, **kwargs) -> subprocess.Completed
     process = spawn(command, **kwargs)
     try:
         stdout, stderr = process.communicate(input_data, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop(process)
-        raise
     finally:
-        stop(process)
+        stop(process)  # a timeout or an interruption leaves no child behind
     result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if check:
         result.check_returncode()

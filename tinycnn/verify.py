@@ -214,8 +214,9 @@ def compare_engine(
         inputs, reference_outputs = inputs[:M4_SAMPLES], reference_outputs[:M4_SAMPLES]
     comparison = EngineComparison(engine=engine, rounding=rounding, samples=len(inputs))
     started = time.perf_counter()
-    if engine == "litert" and litert_refusal(model):
-        comparison.unavailable = litert_refusal(model)
+    refusal = litert_refusal(model) if engine == "litert" else None
+    if refusal:
+        comparison.unavailable = refusal
         return comparison
     if engine in INTERPRETERS:
         try:

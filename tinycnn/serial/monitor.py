@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.errors import TinycnnError
-from tinycnn.inputs import FASHION_INPUT_SHAPE
+from tinycnn.inputs import takes_fashion_images
+from tinycnn.models import NUM_CLASSES
 from tinycnn.serial.protocol import (
     BoardError,
     Hello,
@@ -25,8 +26,6 @@ from tinycnn.serial.protocol import (
     parse_line,
     prediction_problem,
 )
-
-FASHION_CLASSES = 10
 
 DEFAULT_BAUD = 115200
 
@@ -333,13 +332,8 @@ def validation_model(target: str | Path):
     inputs, outputs = model.input_tensors(), model.output_tensors()
     if len(inputs) == 1 and len(outputs) == 1:
         (inp,), (out,) = inputs, outputs
-        fits = (
-            tuple(inp.shape[1:]) == FASHION_INPUT_SHAPE
-            and inp.dtype == np.int8
-            and inp.quantization is not None
-            and int(np.prod(out.shape)) == FASHION_CLASSES
-        )
-        if fits:
+        fits = takes_fashion_images(model) and int(np.prod(out.shape)) == NUM_CLASSES
+        if fits and inp.dtype == np.int8:
             return model
         takes = f"takes {inp.dtype.name} {list(inp.shape)} and gives {int(np.prod(out.shape))} outputs"
     else:
