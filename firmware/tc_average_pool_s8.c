@@ -29,9 +29,8 @@ void tc_average_pool_s8(const tc_pool_params_t *params, const tc_dims_t *input_d
                         }
                     }
                     /* The generator refuses windows that lie wholly in the padding: count > 0. */
-                    const int32_t average = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
                     output[((b * output_dims->h + out_y) * output_dims->w + out_x) * depth + c] =
-                        (int8_t)tc_clamp(average, params->act_min, params->act_max);
+                        (int8_t)tc_clamp(tc_rounding_divide(sum, count), params->act_min, params->act_max);
                 }
             }
         }

@@ -40,6 +40,12 @@ static inline int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+/* total / count rounded half away from zero (an average pool's window mean); count > 0. */
+static inline int32_t tc_rounding_divide(int32_t total, int32_t count)
+{
+    return total > 0 ? (total + count / 2) / count : (total - count / 2) / count;
+}
+
 /* x * multiplier * 2^(shift - 31); shift in [-31, 30], multiplier in [0, 2^31). */
 static inline int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift, tc_rounding_t rounding)
 {

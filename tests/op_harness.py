@@ -72,7 +72,7 @@ def check_bit_exact(content: bytes, engines=("litert", "tflm")) -> dict[str, str
     for engine in engines:
         convention = "tflite" if engine == "litert" else "tflm"
         expected = run_interpreter(engine, content, inputs)
-        actual = run_model(model, inputs, rounding=convention).outputs[0]
+        actual = run_model(model, inputs, convention=convention).outputs[0]
         assert actual.dtype == expected.dtype and actual.shape == expected.shape, (
             actual.shape,
             expected.shape,

@@ -29,7 +29,7 @@ def test_seed_cnn_all_test_images_bit_exact(seed_cnn_run, dataset):
     assert len(images) == 10_000
     for convention, count in (("tflm", 10_000), ("tflite", 1000)):
         c_outputs = run_c(model, images[:count], convention)
-        reference = run_model(model, images[:count], rounding=convention).outputs[0]
+        reference = run_model(model, images[:count], convention=convention).outputs[0]
         mismatches = np.flatnonzero(np.any(c_outputs != reference, axis=1))
         assert mismatches.size == 0, f"{convention}: first mismatching image {mismatches[:1]}"
 
@@ -43,7 +43,7 @@ def test_seed_cnn_on_the_emulated_cortex_m4(seed_cnn_run, dataset):
     )
     for convention in ("tflm", "tflite"):
         emulated = run_on_emulator(model, images, convention).outputs
-        reference = run_model(model, images, rounding=convention).outputs[0]
+        reference = run_model(model, images, convention=convention).outputs[0]
         assert first_mismatch(reference, emulated) == "identical", convention
 
 
@@ -71,7 +71,7 @@ def test_shared_models_bit_exact(name, samples):
     model = read_model(path)
     inputs = random_inputs(model, samples)
     for convention in ("tflm", "tflite"):
-        reference = run_model(model, inputs, rounding=convention).outputs[0]
+        reference = run_model(model, inputs, convention=convention).outputs[0]
         assert first_mismatch(reference, run_c(model, inputs, convention)) == "identical"
         emulated = run_on_emulator(model, inputs[:20], convention).outputs
         assert first_mismatch(reference[:20], emulated) == "identical"
@@ -198,7 +198,7 @@ def test_op_cases_bit_exact(name):
     assert set(case.ops) <= set(model.opcodes()), model.opcodes()
     inputs = random_inputs(model)
     for convention in ("tflm", "tflite"):
-        reference = run_model(model, inputs, rounding=convention).outputs[0]
+        reference = run_model(model, inputs, convention=convention).outputs[0]
         host = run_c(model, inputs, convention)
         cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs
         assert host.dtype == cortex_m4.dtype == reference.dtype
@@ -240,7 +240,7 @@ def test_weird_model_and_layer_names_compile(tmp_path):
     assert IDENTIFIER.fullmatch(generated.prefix)
     inputs = random_inputs(model, 8)
     assert np.array_equal(
-        run_c(model, inputs), run_model(model, inputs, rounding="tflm").outputs[0]
+        run_c(model, inputs), run_model(model, inputs, convention="tflm").outputs[0]
     )
 
 
@@ -264,5 +264,5 @@ def test_emulator_splits_a_large_batch_into_several_builds(monkeypatch):
     inputs = random_inputs(model, 7)
     run = run_on_emulator(model, inputs)
     assert len(run.microseconds) == 7
-    reference = run_model(model, inputs, rounding="tflm").outputs[0]
+    reference = run_model(model, inputs, convention="tflm").outputs[0]
     assert first_mismatch(reference, run.outputs) == "identical"

@@ -34,7 +34,7 @@ def host_reference(seed_cnn_run, dataset):
     images = quantize(
         dataset.test_images[:200, :, :, None] / 255.0, quant.single_scale, quant.single_zero_point
     )
-    return images, run_model(model, images, rounding="tflm").outputs[0]
+    return images, run_model(model, images, convention="tflm").outputs[0]
 
 
 def test_listen_sees_banner_and_predictions(firmware):

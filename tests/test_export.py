@@ -52,7 +52,7 @@ def test_qemu_firmware_predicts_like_the_host(seed_cnn_run, tmp_path, dataset):
     images = quantize(
         dataset.test_images[:12, :, :, None] / 255.0, quant.single_scale, quant.single_zero_point
     )
-    host = run_model(model, images, rounding="tflm").outputs[0]
+    host = run_model(model, images, convention="tflm").outputs[0]
     for index, match in enumerate(predictions):
         assert int(match[1]) == index
         assert int(match[2]) == int(np.argmax(host[index])) and int(match[4]) == int(

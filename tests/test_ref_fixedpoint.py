@@ -10,6 +10,7 @@ from tinycnn.ref.fixedpoint import (
     INT32_MIN,
     quantize_multiplier,
     requantize,
+    rounding_divide,
     rounding_divide_by_pot,
     rounding_for,
     saturating_rounding_doubling_high_mul,
@@ -67,6 +68,29 @@ def test_srdhm_rounds_ties_up_and_saturates():
 )
 def test_rounding_divide_by_pot(x, exponent, expected):
     assert rounding_divide_by_pot(x, exponent) == expected
+
+
+@pytest.mark.parametrize(
+    "total, count, expected",
+    [
+        (7, 2, 4),
+        (-7, 2, -4),
+        (5, 3, 2),
+        (-5, 3, -2),
+        (4, 3, 1),
+        (-4, 3, -1),
+        (0, 9, 0),
+        (-128, 1, -128),
+    ],
+)
+def test_rounding_divide_halves_away_from_zero(total, count, expected):
+    """An average pool's window mean: ties (7/2, -7/2) go away from zero, C truncation otherwise."""
+    assert rounding_divide(total, count) == expected
+
+
+def test_rounding_divide_refuses_an_empty_window():
+    with pytest.raises(ValueError, match="count"):
+        rounding_divide(np.array([1]), np.array([0]))
 
 
 def test_single_and_double_rounding_differ_on_negative_ties():

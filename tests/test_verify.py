@@ -103,7 +103,7 @@ def test_generated_c_mismatch_is_reported():
     path = _shared("hello_world_int8.tflite")
     model = read_model(path)
     inputs = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
-    litert_rounding = run_model(model, inputs, rounding="tflite").outputs[0]
+    litert_rounding = run_model(model, inputs, convention="tflite").outputs[0]
     for engine in ("c", "m4"):
         comparison = compare_engine(
             model, path.read_bytes(), engine, "tflm", inputs, litert_rounding
@@ -151,8 +151,8 @@ def test_hello_world_interpreters_round_differently():
     tflm = run_interpreter("tflm", content, inputs)
     assert int(np.sum(litert != tflm)) == 23
     model = read_model(content)
-    assert np.array_equal(run_model(model, inputs, rounding="tflite").outputs[0], litert)
-    assert np.array_equal(run_model(model, inputs, rounding="tflm").outputs[0], tflm)
+    assert np.array_equal(run_model(model, inputs, convention="tflite").outputs[0], litert)
+    assert np.array_equal(run_model(model, inputs, convention="tflm").outputs[0], tflm)
 
 
 def test_micro_speech():

@@ -353,13 +353,14 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
 )
 @click.option(
     "--rounding",
+    "convention",
     type=click.Choice(["tflite", "tflm"]),
     default="tflite",
     show_default=True,
     help="Whose rounding the reference engine and the generated C reproduce: LiteRT's or TFLite Micro's.",
 )
 @user_errors
-def predict_command(model_path, input_paths, output_path, engine, rounding) -> None:
+def predict_command(model_path, input_paths, output_path, engine, convention) -> None:
     """Run a batch through one engine and save the raw outputs."""
     from pathlib import Path
 
@@ -375,7 +376,7 @@ def predict_command(model_path, input_paths, output_path, engine, rounding) -> N
             [Path(p) for p in input_paths],
             Path(output_path),
             engine=engine,
-            rounding=rounding,
+            convention=convention,
             on_progress=progress,
         )
     finally:
@@ -398,7 +399,7 @@ def _format_verify(report) -> str:
     ]
     engine_names = {"c": "C (host)", "m4": "C (Cortex-M4)"}
     for engine in report.engines:
-        name = f"reference[{engine.rounding}] vs {engine_names.get(engine.engine, engine.engine)}"
+        name = f"reference[{engine.convention}] vs {engine_names.get(engine.engine, engine.engine)}"
         if engine.unavailable:
             lines.append(f"{name:<33} not run: {engine.unavailable}")
             continue
@@ -517,6 +518,7 @@ def boards_command() -> None:
 )
 @click.option(
     "--rounding",
+    "convention",
     type=click.Choice(["tflm", "tflite"]),
     default="tflm",
     show_default=True,
@@ -533,7 +535,7 @@ def boards_command() -> None:
 @data_dir_option
 @user_errors
 def export_command(
-    target, board_name, out_dir, runtime, rounding, test_images, force, data_dir
+    target, board_name, out_dir, runtime, convention, test_images, force, data_dir
 ) -> None:
     """Generate a firmware project for a board; refuses when the model does not fit."""
     from tinycnn.export import export
@@ -545,7 +547,7 @@ def export_command(
         runtime=runtime,
         force=force,
         test_images=test_images,
-        convention=rounding,
+        convention=convention,
         data_dir=data_dir,
     )
     click.echo(

@@ -29,7 +29,7 @@ def run_engine(
     model: Model,
     content: bytes,
     inputs: np.ndarray,
-    rounding: str = "tflite",
+    convention: str = "tflite",
     on_progress: Progress | None = None,
 ) -> np.ndarray:
     """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models).
@@ -38,15 +38,15 @@ def run_engine(
         (out,) = model.output_tensors()
         return np.empty((0, *out.shape[1:]), out.dtype)
     if engine == "reference":
-        return run_model(model, inputs, rounding=rounding, on_progress=on_progress).outputs[0]
+        return run_model(model, inputs, convention=convention, on_progress=on_progress).outputs[0]
     if engine == "c":
         from tinycnn.codegen.host import run_c
 
-        return run_c(model, inputs, rounding)
+        return run_c(model, inputs, convention)
     if engine == "m4":
         from tinycnn.emulate import run_on_emulator
 
-        return run_on_emulator(model, inputs, rounding).outputs
+        return run_on_emulator(model, inputs, convention).outputs
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError("the interpreters are driven for single-input, single-output models only")
     return run_interpreter(engine, content, inputs, on_progress)
@@ -116,7 +116,7 @@ def predict_file(
     output_path: Path,
     *,
     engine: str = "reference",
-    rounding: str = "tflite",
+    convention: str = "tflite",
     on_progress: Progress | None = None,
 ) -> tuple[Model, np.ndarray]:
     """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs.
@@ -131,7 +131,7 @@ def predict_file(
         inputs = load_images(input_paths, model)
     else:
         raise InputError("give one .npy batch or one or more PNG/JPEG/BMP/GIF images")
-    outputs = run_engine(engine, model, content, inputs, rounding, on_progress)
+    outputs = run_engine(engine, model, content, inputs, convention, on_progress)
     partial = output_path.with_name(f".{output_path.name}.partial.npy")
     try:
         np.save(partial, outputs)

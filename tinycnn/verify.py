@@ -74,7 +74,7 @@ class Mismatch:
 @dataclass
 class EngineComparison:
     engine: str
-    rounding: str
+    convention: str
     samples: int
     identical_share: float | None = None
     max_diff_lsb: int | None = None
@@ -142,8 +142,12 @@ class VerifyReport:
             self.interrupt = interrupt
         payload["interrupted"] = self.interrupted
         payload["bit_exact"] = self.bit_exact
-        for engine, data in zip(self.engines, payload["engines"], strict=True):
-            data["bit_exact"] = engine.bit_exact
+        # The JSON names the convention as the CLI does (--rounding), key order kept.
+        payload["engines"] = [
+            {("rounding" if k == "convention" else k): v for k, v in data.items()}
+            | {"bit_exact": engine.bit_exact}
+            for engine, data in zip(self.engines, payload["engines"], strict=True)
+        ]
         return payload
 
 
@@ -163,10 +167,17 @@ def _interpreter_tensors(
 
 
 def _locate_mismatch(
-    model: Model, content: bytes, engine: str, rounding: str, sample_index: int, sample: np.ndarray
+    model: Model,
+    content: bytes,
+    engine: str,
+    convention: str,
+    sample_index: int,
+    sample: np.ndarray,
 ) -> Mismatch:
     """Walk the operators in order and report the first output that differs."""
-    reference = run_model(model, sample[np.newaxis], rounding=rounding, keep_tensors=True).tensors
+    reference = run_model(
+        model, sample[np.newaxis], convention=convention, keep_tensors=True
+    ).tensors
     produced = [op.outputs[0] for op in model.operators]
     theirs = _interpreter_tensors(engine, content, sample, produced)
     for op in model.operators:
@@ -189,14 +200,14 @@ def _locate_mismatch(
 
 
 def _run_generated_c(
-    engine: str, model: Model, inputs: np.ndarray, rounding: str, on_progress=None
+    engine: str, model: Model, inputs: np.ndarray, convention: str, on_progress=None
 ) -> np.ndarray:
     """The generated C on this machine ("c") or on the emulated Cortex-M4 ("m4")."""
     from tinycnn.predict import run_engine
 
     name = "C (host)" if engine == "c" else "C (Cortex-M4)"
     report_progress(on_progress, name, 0, len(inputs))
-    outputs = run_engine(engine, model, b"", inputs, rounding)
+    outputs = run_engine(engine, model, b"", inputs, convention)
     report_progress(on_progress, name, len(inputs), len(inputs))
     return outputs
 
@@ -205,14 +216,14 @@ def compare_engine(
     model: Model,
     content: bytes,
     engine: str,
-    rounding: str,
+    convention: str,
     inputs: np.ndarray,
     reference_outputs: np.ndarray,
     on_progress: Progress | None = None,
 ) -> EngineComparison:
     if engine == "m4":
         inputs, reference_outputs = inputs[:M4_SAMPLES], reference_outputs[:M4_SAMPLES]
-    comparison = EngineComparison(engine=engine, rounding=rounding, samples=len(inputs))
+    comparison = EngineComparison(engine=engine, convention=convention, samples=len(inputs))
     started = time.perf_counter()
     refusal = litert_refusal(model) if engine == "litert" else None
     if refusal:
@@ -231,7 +242,7 @@ def compare_engine(
             comparison.unavailable = f"{', '.join(missing)} not found; install {how}"
             return comparison
         try:
-            outputs = _run_generated_c(engine, model, inputs, rounding, on_progress)
+            outputs = _run_generated_c(engine, model, inputs, convention, on_progress)
         except UnsupportedOperator as exc:
             comparison.unavailable = f"the C runtime cannot run it: {exc}"
             return comparison
@@ -249,7 +260,7 @@ def compare_engine(
         first = int(np.flatnonzero(~identical)[0])
         if engine in INTERPRETERS:
             comparison.first_mismatch = _locate_mismatch(
-                model, content, engine, rounding, first, inputs[first]
+                model, content, engine, convention, first, inputs[first]
             )
         else:  # the generated C exposes only its output
             element = int(np.flatnonzero(diff[first])[0])
@@ -407,7 +418,9 @@ def verify(
         reference_seconds=0.0,
     )
     try:
-        _compare(report, model, content, keras_model, inputs, labels, engines, data_dir, on_progress)
+        _compare(
+            report, model, content, keras_model, inputs, labels, engines, data_dir, on_progress
+        )
     except KeyboardInterrupt as exc:  # Ctrl-C or a signal: the report so far
         report.interrupt = exc
     return report
@@ -418,18 +431,24 @@ def _compare(report, model, content, keras_model, inputs, labels, engines, data_
     started = time.perf_counter()
     keep = keras_model is not None
     reference_run = run_model(
-        model, inputs, rounding="tflite", keep_tensors=keep, on_progress=on_progress
+        model, inputs, convention="tflite", keep_tensors=keep, on_progress=on_progress
     )
     report.reference_seconds = time.perf_counter() - started
     reference_outputs = {"tflite": reference_run.outputs[0]}
-    for engine, rounding in engines:
-        if rounding not in reference_outputs:
-            reference_outputs[rounding] = run_model(
-                model, inputs, rounding=rounding, on_progress=on_progress
+    for engine, convention in engines:
+        if convention not in reference_outputs:
+            reference_outputs[convention] = run_model(
+                model, inputs, convention=convention, on_progress=on_progress
             ).outputs[0]
         report.engines.append(
             compare_engine(
-                model, content, engine, rounding, inputs, reference_outputs[rounding], on_progress
+                model,
+                content,
+                engine,
+                convention,
+                inputs,
+                reference_outputs[convention],
+                on_progress,
             )
         )
 

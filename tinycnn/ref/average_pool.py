@@ -1,8 +1,7 @@
 """AVERAGE_POOL_2D, int8 (TFLite reference_integer_ops::AveragePool).
 
 Sum of the in-bounds cells of each window divided by their count, rounded half away from
-zero: ``(sum + count/2) / count`` for positive sums, ``(sum - count/2) / count`` otherwise,
-with C's truncating division; then clamped to the activation range.
+zero (``fixedpoint.rounding_divide``), then clamped to the activation range.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ import numpy as np
 
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
+from tinycnn.ref.fixedpoint import rounding_divide
 from tinycnn.ref.lowering import lower_pool
 from tinycnn.ref.window import window_for
 
@@ -32,10 +32,7 @@ def average_pool_2d(ctx: OpContext) -> np.ndarray:
         count += window.tap(inside, filter_y, filter_x)
     if np.any(count == 0):
         raise ctx.unsupported("a pooling window lies entirely in the padding")
-    half = count // 2
-    rounded = np.where(total > 0, total + half, total - half)
-    average = np.sign(rounded) * (np.abs(rounded) // count)  # C division truncates
-    return np.clip(average, act_min, act_max).astype(np.int8)
+    return np.clip(rounding_divide(total, count), act_min, act_max).astype(np.int8)
 
 
 OP = OpDefinition(

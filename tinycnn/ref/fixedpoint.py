@@ -106,6 +106,19 @@ def rounding_divide_by_pot(x: np.ndarray, exponent) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
+def rounding_divide(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``total / count`` rounded half away from zero, as TFLite's average pool divides a window
+    sum by its cell count: ``(total ± count/2) / count`` with C's truncating division.
+    Not a requantization (no scale changes), so it stays beside ``requantize``, not in it."""
+    total = np.asarray(total, dtype=np.int64)
+    count = np.asarray(count, dtype=np.int64)
+    if count.size and count.min() <= 0:
+        raise ValueError("count must be positive")
+    half = count // 2
+    rounded = np.where(total > 0, total + half, total - half)
+    return np.sign(rounded) * (np.abs(rounded) // count)  # C division truncates
+
+
 def requantize(
     acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, rounding: str
 ) -> np.ndarray:

@@ -44,7 +44,7 @@ def _batchable(model: Model) -> bool:
 
 
 def run_operators(
-    model: Model, operators: list, values: dict[int, np.ndarray], rounding: str
+    model: Model, operators: list, values: dict[int, np.ndarray], convention: str
 ) -> None:
     """Run ``operators`` in order, reading and adding tensors in ``values`` (batch first).
 
@@ -55,7 +55,7 @@ def run_operators(
     for op in operators:
         try:
             output = BY_BUILTIN[op.opcode].kernel(
-                OpContext(op=op, model=model, values=values, convention=rounding)
+                OpContext(op=op, model=model, values=values, convention=convention)
             )
             declared = model.tensors[op.outputs[0]].shape
             if tuple(output.shape[1:]) != tuple(declared[1:]):
@@ -79,9 +79,9 @@ def run_operators(
             ) from None
 
 
-def _run_once(model: Model, inputs: list[np.ndarray], rounding: str, keep: bool) -> RunResult:
+def _run_once(model: Model, inputs: list[np.ndarray], convention: str, keep: bool) -> RunResult:
     values: dict[int, np.ndarray] = dict(zip(model.inputs, inputs, strict=True))
-    run_operators(model, model.operators, values, rounding)
+    run_operators(model, model.operators, values, convention)
     outputs = [values[i] for i in model.outputs]
     return RunResult(outputs=outputs, tensors=values if keep else None)
 
@@ -90,7 +90,7 @@ def run_model(
     model: Model,
     inputs: np.ndarray | list[np.ndarray],
     *,
-    rounding: str = "tflite",
+    convention: str = "tflite",
     keep_tensors: bool = False,
     chunk: int = 500,
     on_progress: Progress | None = None,
@@ -98,12 +98,12 @@ def run_model(
     """Run a batch (first axis) of already-quantized inputs; return the raw outputs.
 
     ``inputs`` is one array for a single-input model or a list with one array per input,
-    each shaped ``[N, *input_shape[1:]]``. ``rounding`` picks whose rounding to reproduce:
+    each shaped ``[N, *input_shape[1:]]``. ``convention`` picks whose rounding to reproduce:
     "tflite" (LiteRT's reference kernels) or "tflm" (TFLite Micro). ``keep_tensors`` also returns every
     intermediate tensor (memory grows with N). ``on_progress`` hears of every chunk.
     """
-    if rounding not in CONVENTIONS:
-        raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {rounding!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {convention!r}")
     check_supported(model)
     inputs = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
     if len(inputs) != len(model.inputs):
@@ -124,9 +124,9 @@ def run_model(
     pieces = []
     for start in range(0, count, step):
         pieces.append(
-            _run_once(model, [a[start : start + step] for a in inputs], rounding, keep_tensors)
+            _run_once(model, [a[start : start + step] for a in inputs], convention, keep_tensors)
         )
-        report(on_progress, f"reference engine ({rounding})", min(start + step, count), count)
+        report(on_progress, f"reference engine ({convention})", min(start + step, count), count)
     outputs = [np.concatenate([p.outputs[i] for p in pieces]) for i in range(len(model.outputs))]
     tensors = None
     if keep_tensors:

@@ -311,13 +311,13 @@ class ValidationReport:
         }
 
 
-def _host_reference(model, count: int, rounding: str, data_dir, on_progress=None):
+def _host_reference(model, count: int, convention: str, data_dir, on_progress=None):
     """Test images quantized for the model, their labels, and the host int8 outputs."""
     from tinycnn.inputs import fashion_images
     from tinycnn.ref.runner import run_model
 
     images = fashion_images(model, count, data_dir)
-    outputs = run_model(model, images.values, rounding=rounding, on_progress=on_progress)
+    outputs = run_model(model, images.values, convention=convention, on_progress=on_progress)
     return images.values, images.labels.astype(int), outputs.outputs[0].reshape(count, -1)
 
 
