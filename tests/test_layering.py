@@ -15,16 +15,16 @@ PACKAGE = Path(tinycnn.__file__).parent
 STAGES = [
     # foundations every stage may use
     ["tinycnn", "errors", "progress", "processes", "outputs", "tfenv", "boards"],
-    ["data", "affine"],  # the dataset, and the affine int8 mapping of its images
-    ["models", "train", "rundir"],  # Keras
-    ["ir", "tflite_io"],  # the .tflite format and its one reader
+    ["data", "affine", "augment"],  # the dataset, its augmentation, the affine int8 mapping
+    ["models", "recipe", "train", "rundir"],  # Keras
+    ["ir", "tflite_io", "modelstats"],  # the .tflite format, its one reader, its counts
     ["convert", "interpreters", "inputs", "evaluate"],  # .tflite files made and run
     ["ref"],  # the reference engine and the operator registry
     ["codegen"],  # C
     ["export", "emulate"],  # firmware
     ["serial", "serial.protocol"],  # serial
     ["serial.monitor"],  # monitor
-    ["predict", "verify"],  # drivers over every engine
+    ["predict", "verify", "zoo"],  # drivers over every engine
     ["cli"],
 ]
 

@@ -21,7 +21,7 @@ def test_registry_builds_every_model():
         model = spec.build((28, 28, 1), 10)
         assert model.output_shape == (None, 10)
     assert get_model_spec("seed_cnn").build((28, 28, 1), 10).count_params() == 34_826
-    with pytest.raises(UnknownModel, match="known models: dnn, seed_cnn"):
+    with pytest.raises(UnknownModel, match="known models: dnn, seed_cnn, lenet5"):
         get_model_spec("resnet")
 
 

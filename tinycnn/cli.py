@@ -14,7 +14,10 @@ import warnings
 import click
 
 from tinycnn import __version__
+from tinycnn.augment import PRESETS as AUGMENT_PRESETS
 from tinycnn.errors import TinycnnError, TinycnnWarning
+from tinycnn.recipe import OPTIMIZERS as OPTIMIZER_NAMES
+from tinycnn.recipe import SCHEDULES as SCHEDULE_NAMES
 
 # `predict --engine`'s choices, spelled out here so that `--help` does not import the engines
 # (TensorFlow); tests/test_cli.py checks they equal tinycnn.predict.ENGINES.
@@ -53,6 +56,23 @@ def user_errors(command):
             raise UserError(f"{where}{exc.strerror or exc}") from None
 
     return wrapper
+
+
+AUGMENT_KNOBS = ("rotate", "shift", "zoom", "flip", "brightness", "contrast", "noise", "erase")
+
+
+def _augment_request(options: dict) -> dict:
+    """--augment and the knob options -> {"preset": name or None, "knobs": {...}}."""
+    return {
+        "preset": options.pop("augment"),
+        "knobs": {name: options.pop(name) for name in AUGMENT_KNOBS},
+    }
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -109,6 +129,80 @@ def models_command() -> None:
         )
 
 
+def _with_options(options):
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+AUGMENT_OPTIONS = [
+    click.option(
+        "--augment",
+        type=click.Choice(list(AUGMENT_PRESETS)),
+        default=None,
+        help="Augmentation preset (none, light, standard, strong) [default: the model's own].",
+    ),
+    click.option(
+        "--rotate",
+        type=FiniteFloatRange(0.0, 180.0),
+        default=None,
+        metavar="DEG",
+        help="Random rotation, degrees both ways (replaces the preset's).",
+    ),
+    click.option(
+        "--shift",
+        type=FiniteFloatRange(0.0, 0.5),
+        default=None,
+        metavar="FRAC",
+        help="Random translation, fraction of the side.",
+    ),
+    click.option(
+        "--zoom",
+        type=FiniteFloatRange(0.0, 0.9),
+        default=None,
+        metavar="FRAC",
+        help="Random zoom in and out, fraction.",
+    ),
+    click.option(
+        "--flip",
+        type=click.Choice(["none", "horizontal"]),
+        default=None,
+        help="Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
+    ),
+    click.option(
+        "--brightness",
+        type=FiniteFloatRange(0.0, 1.0),
+        default=None,
+        metavar="FRAC",
+        help="Random brightness shift, fraction of the range.",
+    ),
+    click.option(
+        "--contrast",
+        type=FiniteFloatRange(0.0, 1.0),
+        default=None,
+        metavar="FRAC",
+        help="Random contrast factor in [1 - FRAC, 1 + FRAC].",
+    ),
+    click.option(
+        "--noise",
+        type=FiniteFloatRange(0.0, 1.0),
+        default=None,
+        metavar="STD",
+        help="Gaussian noise standard deviation on [0, 1] pixels.",
+    ),
+    click.option(
+        "--erase",
+        type=FiniteFloatRange(0.0, 1.0),
+        default=None,
+        metavar="P",
+        help="Random erasing: probability of blanking one rectangle with noise.",
+    ),
+]
+
+
 @cli.command("train")
 @click.option(
     "--model",
@@ -153,8 +247,59 @@ def models_command() -> None:
     "--learning-rate",
     type=FiniteFloatRange(min=0.0, min_open=True),
     default=None,
-    help="Adam learning rate [default: the model's own].",
+    help="Peak learning rate [default: the model's own].",
 )
+@click.option(
+    "--width",
+    type=FiniteFloatRange(0.0, 8.0, min_open=True),
+    default=None,
+    help="Channel multiplier of a zoo architecture [default: 1].",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Block repeats of a zoo architecture [default: its own].",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(OPTIMIZER_NAMES),
+    default=None,
+    help="adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) [default: the model's own].",
+)
+@click.option(
+    "--weight-decay",
+    type=FiniteFloatRange(0.0, 1.0, max_open=True),
+    default=None,
+    help="Decoupled weight decay (adamw, sgd) [default: the model's own].",
+)
+@click.option(
+    "--schedule",
+    type=click.Choice(SCHEDULE_NAMES),
+    default=None,
+    help="Learning-rate schedule: constant, cosine (after warm-up) or onecycle [default: the model's own].",
+)
+@click.option(
+    "--warmup-epochs",
+    type=FiniteFloatRange(min=0.0),
+    default=None,
+    help="Epochs of linear warm-up [default: the model's own].",
+)
+@click.option(
+    "--label-smoothing",
+    type=FiniteFloatRange(0.0, 1.0, max_open=True),
+    default=None,
+    help="Label smoothing [default: the model's own].",
+)
+@click.option(
+    "--early-stopping",
+    "early_stopping",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="PATIENCE",
+    help="Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
+)
+@_with_options(AUGMENT_OPTIONS)
 @click.option(
     "--out",
     "run_dir",
@@ -176,12 +321,22 @@ def train_command(
     seed,
     subset,
     learning_rate,
+    width,
+    depth,
+    optimizer,
+    weight_decay,
+    schedule,
+    warmup_epochs,
+    label_smoothing,
+    early_stopping,
     run_dir,
     force,
     resume,
     data_dir,
+    **augment_options,
 ) -> None:
     """Train a model on Fashion-MNIST into a run directory."""
+    augment = _augment_request(augment_options)
     from tinycnn.models import UnknownModel
     from tinycnn.train import train, train_config
 
@@ -194,6 +349,16 @@ def train_command(
             seed=seed,
             subset=subset,
             learning_rate=learning_rate,
+            width=width,
+            depth=depth,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            schedule=schedule,
+            warmup_epochs=warmup_epochs,
+            label_smoothing=label_smoothing,
+            early_stopping=early_stopping,
+            augment=augment["preset"],
+            augment_knobs=augment["knobs"],
         )
     except UnknownModel as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
@@ -206,13 +371,24 @@ def train_command(
         )
         if "val_accuracy" in logs:
             line += f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
-        click.echo(f"{line}  {report.seconds:.1f} s")
+        line += f"  {report.seconds:.1f} s"
+        if report.best_epoch is not None:
+            line += f"  best {report.best_epoch}"
+        if report.stopping:
+            line += "  (early stop: no better validation accuracy)"
+        elif report.remaining_seconds:
+            line += f"  ~{_duration(report.remaining_seconds)} left"
+        click.echo(line)
 
     def show_start(config, first_epoch):
         if not first_epoch:
+            recipe = f"{config.optimizer}, {config.schedule} lr"
+            if config.label_smoothing:
+                recipe += f", label smoothing {config.label_smoothing:g}"
+            recipe += f", augment {config.augmentation.describe()}"
             click.echo(
-                f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}) "
-                f"into {run_dir}"
+                f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}; "
+                f"{recipe}) into {run_dir}"
             )
 
     progress = _progress()
@@ -234,6 +410,95 @@ def train_command(
         f"{metrics['parameters']} parameters, {metrics['mean_epoch_seconds']:.1f} s/epoch; "
         f"model in {run_dir}/model.keras"
     )
+
+
+@cli.command("augment")
+@click.option("--preview", is_flag=True, help="Write a grid of original and augmented images.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The PNG to write (each row: an original, then augmented copies).",
+)
+@click.option(
+    "--images", type=click.IntRange(1, 64), default=8, show_default=True, help="Rows (test images)."
+)
+@click.option(
+    "--variants",
+    type=click.IntRange(1, 16),
+    default=7,
+    show_default=True,
+    help="Augmented copies per image.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--scale", type=click.IntRange(1, 8), default=3, show_default=True, help="Pixels per pixel."
+)
+@_with_options(AUGMENT_OPTIONS)
+@data_dir_option
+@user_errors
+def augment_command(preview, out_path, images, variants, seed, scale, data_dir, **options) -> None:
+    """See what a model sees: training images through the augmentation they would get."""
+    from pathlib import Path
+
+    from tinycnn.augment import augmentation, write_preview
+
+    if not preview:
+        raise click.UsageError("nothing to do: pass --preview (the one action augment has)")
+    request = _augment_request(options)
+    chosen = augmentation(request["preset"] or "standard", **request["knobs"])
+    write_preview(Path(out_path), chosen, images, variants, seed, scale, data_dir)
+    click.echo(
+        f"wrote {out_path}: {images} training images x {variants} variants ({chosen.describe()})"
+    )
+
+
+@cli.command("zoo")
+@click.option(
+    "--width",
+    type=FiniteFloatRange(0.0, 8.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Channel multiplier the architectures are counted at.",
+)
+@click.option("--depth", type=click.IntRange(1, 8), default=None, help="Block repeats.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@user_errors
+def zoo_command(width, depth, as_json) -> None:
+    """The architectures (parameters and MACs) and the pretrained int8 models (zoo:NAME)."""
+    from dataclasses import asdict
+
+    from tinycnn.zoo import architectures, meets_target, pretrained
+
+    rows, models = architectures(width, depth), pretrained()
+    if as_json:
+        click.echo(json.dumps({"architectures": [asdict(r) for r in rows], "pretrained": models}))
+        return
+    click.echo(
+        f"architectures (at --width {width:g}{f' --depth {depth}' if depth else ''}; "
+        "`tinycnn train --model NAME`):"
+    )
+    click.echo(f"  {'name':<18} {'params':>9} {'MACs':>12}  description")
+    for r in rows:
+        click.echo(f"  {r.name:<18} {r.parameters:>9,} {r.macs:>12,}  {r.description}")
+    click.echo("")
+    if not models:
+        click.echo("pretrained: none shipped in this install")
+        return
+    click.echo("pretrained (int8, measured; use zoo:NAME wherever a RUN_DIR or .tflite goes):")
+    click.echo(
+        f"  {'name':<11} {'model':<26} {'params':>8} {'MACs':>10} {'flash B':>8} {'RAM B':>7} "
+        f"{'M4 instr':>10} {'int8 acc':>8}  target"
+    )
+    for m in models:
+        met = meets_target(m["target"].split(":", 1)[1], m)
+        verdict = {True: "met", False: "not met", None: "-"}[met]
+        click.echo(
+            f"  {m['target']:<11} {m['architecture']:<26} {m['parameters']:>8,} {m['macs']:>10,} "
+            f"{m['weight_bytes']:>8,} {m['arena_bytes']:>7,} {m['m4_instructions']:>10,} "
+            f"{100 * m['int8_accuracy']:>7.2f}%  {verdict}"
+        )
 
 
 @cli.command("quantize")
@@ -326,7 +591,7 @@ def evaluate_command(run_dir, as_json, data_dir) -> None:
 
 
 @cli.command("predict")
-@click.argument("model_path", metavar="MODEL.tflite", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL.tflite|RUN_DIR|zoo:NAME", type=click.Path())
 @click.option(
     "--input",
     "input_paths",
@@ -449,7 +714,7 @@ def _format_verify(report) -> str:
 
 
 @cli.command("verify")
-@click.argument("target", metavar="MODEL.tflite|RUN_DIR", type=click.Path(exists=False))
+@click.argument("target", metavar="MODEL.tflite|RUN_DIR|zoo:NAME", type=click.Path(exists=False))
 @click.option(
     "--images",
     type=click.IntRange(min=1),
@@ -494,7 +759,7 @@ def boards_command() -> None:
 
 
 @cli.command("export")
-@click.argument("target", metavar="MODEL.tflite|RUN_DIR", type=click.Path())
+@click.argument("target", metavar="MODEL.tflite|RUN_DIR|zoo:NAME", type=click.Path())
 @click.option(
     "--board",
     "board_name",
@@ -724,7 +989,9 @@ def _listen(link, port, model, duration) -> None:
         interrupt = exc
     summary = f"{stats.predictions} predictions"
     if stats.labelled:
-        summary += f", {stats.correct} correct of {stats.labelled} labelled ({100 * stats.accuracy:.1f} %)"
+        summary += (
+            f", {stats.correct} correct of {stats.labelled} labelled ({100 * stats.accuracy:.1f} %)"
+        )
     if stats.latencies_us:
         summary += f", latency mean {stats.latency()['mean_us']:.0f} us"
     if stats.protocol_errors:
@@ -768,15 +1035,6 @@ monitor_options = [
 ]
 
 
-def _with_options(options):
-    def decorate(command):
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
 @cli.command("monitor")
 @click.option(
     "--port",
@@ -784,7 +1042,9 @@ def _with_options(options):
     help="Serial port or pyserial URL (/dev/ttyACM0, socket://host:port, ...).",
 )
 @click.option(
-    "--model", default=None, help="MODEL.tflite or RUN_DIR the board runs (for --validate)."
+    "--model",
+    default=None,
+    help="MODEL.tflite, RUN_DIR or zoo:NAME the board runs (for --validate).",
 )
 @_with_options(monitor_options)
 @data_dir_option
@@ -808,7 +1068,7 @@ def monitor_command(
 
 
 @cli.command("emulate")
-@click.argument("target", metavar="RUN_DIR|MODEL.tflite|FIRMWARE.elf", type=click.Path())
+@click.argument("target", metavar="RUN_DIR|MODEL.tflite|zoo:NAME|FIRMWARE.elf", type=click.Path())
 @click.option("--board", type=click.Choice(["qemu_m4"]), default="qemu_m4", show_default=True)
 @click.option(
     "--monitor",

@@ -55,7 +55,10 @@ def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:
 
     model = read_model(content, name="the converted model")
     if int8_io:
-        for role, tensor in (("input", model.input_tensors()[0]), ("output", model.output_tensors()[0])):
+        for role, tensor in (
+            ("input", model.input_tensors()[0]),
+            ("output", model.output_tensors()[0]),
+        ):
             if tensor.dtype != np.int8:
                 raise ConversionError(
                     f"the converted model's {role} is {tensor.dtype.name}, not int8; "
@@ -126,6 +129,62 @@ def convert_int8(
     raise ConversionError(f"TFLite conversion failed: {failure}; {tail}".strip("; "))
 
 
+def _quantize_aware(model, tfmot):
+    """tfmot's quantize_model, taught the layers its registry lacks that have no weights
+    (the zoo's HardSwish, the Multiply of squeeze-excitation): each output gets an 8-bit
+    moving-average fake quantizer, like any activation."""
+    from tinycnn.models.blocks import custom_objects
+    from tinycnn.tfenv import keras
+
+    quant = tfmot.quantization.keras
+
+    class OutputQuantizeConfig(quant.QuantizeConfig):
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return [
+                quant.quantizers.MovingAverageQuantizer(
+                    num_bits=8, per_axis=False, symmetric=False, narrow_range=False
+                )
+            ]
+
+        def get_config(self):
+            return {}
+
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry,
+    )
+
+    supported = registry.Default8BitQuantizeRegistry().supports
+    custom = custom_objects()
+    if all(supported(layer) or not layer.weights and _is_input(layer) for layer in model.layers):
+        return quant.quantize_model(model)
+
+    def annotate(layer):
+        if not supported(layer) and not layer.weights:  # HardSwish, Multiply (excitation)
+            return quant.quantize_annotate_layer(layer, OutputQuantizeConfig())
+        return layer.__class__.from_config(layer.get_config())
+
+    with quant.quantize_scope({**custom, "OutputQuantizeConfig": OutputQuantizeConfig}):
+        annotated = keras.models.clone_model(model, clone_function=annotate)
+        annotated.set_weights(model.get_weights())
+        return quant.quantize_apply(quant.quantize_annotate_model(annotated))
+
+
+def _is_input(layer) -> bool:
+    return type(layer).__name__ == "InputLayer"
+
+
 def _qat_fine_tune(
     model,
     images: np.ndarray,
@@ -152,14 +211,18 @@ def _qat_fine_tune(
                     "was written"
                 )
             report(
-                on_progress, f"QAT epoch {self.epoch + 1}/{epochs}", batch + 1, steps, f"loss {loss:.4f}"
+                on_progress,
+                f"QAT epoch {self.epoch + 1}/{epochs}",
+                batch + 1,
+                steps,
+                f"loss {loss:.4f}",
             )
 
     with quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import tensorflow_model_optimization as tfmot
 
-        qat_model = tfmot.quantization.keras.quantize_model(model)
+        qat_model = _quantize_aware(model, tfmot)
     qat_model.compile(
         optimizer=keras.optimizers.Adam(1e-4),
         loss="sparse_categorical_crossentropy",

@@ -179,10 +179,10 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
     from tinycnn.codegen.render import sources_digest
     from tinycnn.export import export
     from tinycnn.outputs import cache_dir as default_cache_dir
-    from tinycnn.rundir import int8_model_path
+    from tinycnn.rundir import int8_model_path, resolve_target
     from tinycnn.tflite_io import read_tflite
 
-    target = Path(target)
+    target = resolve_target(target)
     if target.suffix == ".elf":
         if not target.is_file():
             raise EmulatorError(f"{target} not found")

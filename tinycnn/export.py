@@ -30,7 +30,7 @@ from tinycnn.ir import Model
 from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
 from tinycnn.ref.registry import BY_BUILTIN
-from tinycnn.rundir import class_names, int8_model_path
+from tinycnn.rundir import class_names, int8_model_path, resolve_target
 from tinycnn.tflite_io import read_model
 
 PROTOCOL_VERSION = 1
@@ -90,7 +90,7 @@ class ExportSource:
 
 def resolve_source(target: str | Path, test_images: int, data_dir=None) -> ExportSource:
     """The model, its class names and a few real test inputs, from a RUN_DIR or a .tflite."""
-    target = Path(target)
+    target = resolve_target(target)
     path = int8_model_path(target)
     labels = class_names(target) if target.is_dir() else None
     model = read_model(path, name=target.name if target.is_dir() else None)

@@ -63,7 +63,9 @@ def model_inputs(model: Model, count: int, data_dir=None) -> ModelInputs:
     shape = tuple(tensor.shape[1:])
     if int(np.prod(shape)) == 1:
         every = np.arange(-128, 128, dtype=np.int8).reshape(256, *shape)[:count]
-        description = "all 256 int8 input values" if count >= 256 else f"int8 values -128..{-129 + count}"
+        description = (
+            "all 256 int8 input values" if count >= 256 else f"int8 values -128..{-129 + count}"
+        )
         return ModelInputs(every, None, description)
     rng = np.random.default_rng(RANDOM_SEED)
     samples = rng.integers(-128, 128, size=(count, *shape)).astype(np.int8)

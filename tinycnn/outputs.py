@@ -32,7 +32,9 @@ def _probe_writable(folder: Path, what: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".tinycnn-probe-"):
             pass
     except OSError as exc:
-        raise OutputError(f"cannot write {what}: {folder} is not writable ({exc.strerror})") from None
+        raise OutputError(
+            f"cannot write {what}: {folder} is not writable ({exc.strerror})"
+        ) from None
 
 
 def _existing_ancestor(path: Path) -> tuple[Path, list[str]]:

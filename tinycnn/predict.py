@@ -14,6 +14,7 @@ from tinycnn.ir import Model
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs
 from tinycnn.progress import Progress
 from tinycnn.ref.runner import run_model
+from tinycnn.rundir import int8_model_path
 from tinycnn.tflite_io import read_model
 
 ENGINES = ("reference", "litert", "tflm", "c", "m4")  # what `predict --engine` offers
@@ -121,6 +122,7 @@ def predict_file(
 ) -> tuple[Model, np.ndarray]:
     """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs.
     The output path is checked before anything runs, and never replaces an input."""
+    model_path = int8_model_path(model_path)  # a .tflite, a RUN_DIR or zoo:NAME
     check_output_file(output_path, "--output")
     refuse_overwriting_inputs(output_path, [model_path, *input_paths], "--output")
     model = read_model(model_path)

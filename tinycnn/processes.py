@@ -165,7 +165,11 @@ def sweep_stale_work_dirs(parent: Path) -> None:
             if not (name.startswith(WORK_PREFIX) and entry.is_dir(follow_symlinks=False)):
                 continue
             pid_text = name[len(WORK_PREFIX) :].split("-", 1)[0]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            if (
+                pid_text.isdigit()
+                and int(pid_text) != os.getpid()
+                and not _pid_alive(int(pid_text))
+            ):
                 shutil.rmtree(entry.path, ignore_errors=True)
 
 

@@ -5,7 +5,8 @@ A run directory holds, once training has finished: ``config.json`` (what was ask
 versions, data source, class names), ``history.json`` (per-epoch figures), ``model.keras``
 (the float model, written last) and ``metrics.json``; after ``tinycnn quantize``,
 ``model_int8.tflite`` and ``quantize.json``. While training runs, ``checkpoint.keras`` and
-``checkpoint.json`` hold the last finished epoch; a folder without ``model.keras`` is not a
+``checkpoint.json`` hold the last finished epoch (and ``best.keras`` the best on validation
+with early stopping); a folder without ``model.keras`` is not a
 finished run. Every file is written to a temporary name and renamed: a reader never sees half.
 """
 
@@ -24,6 +25,7 @@ HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_FILE = "checkpoint.keras"
 CHECKPOINT_STATE_FILE = "checkpoint.json"
+BEST_FILE = "best.keras"  # the best epoch on validation so far, with --early-stopping
 INT8_MODEL_FILE = "model_int8.tflite"
 QUANTIZE_FILE = "quantize.json"
 # Everything tinycnn writes into a run directory; --force removes exactly these.
@@ -34,6 +36,7 @@ RUN_ARTIFACTS = (
     METRICS_FILE,
     CHECKPOINT_FILE,
     CHECKPOINT_STATE_FILE,
+    BEST_FILE,
     INT8_MODEL_FILE,
     QUANTIZE_FILE,
 )
@@ -93,21 +96,51 @@ def load_trained_model(run_dir: str | Path):
         )
         raise RunError(f"{run_dir} holds no trained model ({MODEL_FILE} missing); {hint}")
     try:
-        return keras.models.load_model(model_path)
+        from tinycnn.models.blocks import custom_objects
+
+        return keras.models.load_model(model_path, custom_objects=custom_objects())
     except Exception as exc:  # Keras raises many types for a damaged file
         raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
 
 
+ZOO_PREFIX = "zoo:"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"  # one run-directory-like folder each
+ZOO_FILE = "zoo.json"  # in a pretrained folder: how the model was trained, what it measured
+
+
+def pretrained_names() -> list[str]:
+    """The pretrained models shipped in the package, by name (``zoo:NAME``)."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / INT8_MODEL_FILE).is_file())
+
+
+def resolve_target(target: str | Path) -> Path:
+    """``zoo:NAME`` -> the shipped pretrained folder (it holds model_int8.tflite, config.json,
+    metrics.json and zoo.json, so it reads like a quantized run directory); anything else
+    is the path given. An unknown name is a RunError listing the known ones."""
+    text = str(target)
+    if not text.startswith(ZOO_PREFIX):
+        return Path(target)
+    name = text[len(ZOO_PREFIX) :]
+    known = pretrained_names()
+    if name not in known:
+        listed = ", ".join(ZOO_PREFIX + n for n in known) or "none are shipped in this install"
+        raise RunError(f"unknown pretrained model {text!r}; known: {listed}")
+    return PRETRAINED_DIR / name
+
+
 def float_model_path(run_dir: str | Path) -> Path | None:
     """``RUN_DIR/model.keras`` when the target is a run directory that has one."""
-    path = Path(run_dir) / MODEL_FILE
-    return path if Path(run_dir).is_dir() and path.is_file() else None
+    run_dir = resolve_target(run_dir)
+    path = run_dir / MODEL_FILE
+    return path if run_dir.is_dir() and path.is_file() else None
 
 
 def int8_model_path(target: str | Path) -> Path:
     """The int8 model of ``RUN_DIR`` (its model_int8.tflite; RunError with the fix when it is
-    missing) or the ``MODEL.tflite`` given, which its reader checks."""
-    target = Path(target)
+    missing) or the ``MODEL.tflite`` given, which its reader checks; ``zoo:NAME`` too."""
+    target = resolve_target(target)
     if target.is_dir():
         path = target / INT8_MODEL_FILE
         if not path.is_file():
@@ -118,7 +151,7 @@ def int8_model_path(target: str | Path) -> Path:
 
 def class_names(target: str | Path) -> list[str] | None:
     """The class names a run directory was trained with (config.json), or None."""
-    path = Path(target) / CONFIG_FILE
+    path = resolve_target(target) / CONFIG_FILE
     if not path.is_file():
         return None
     try:

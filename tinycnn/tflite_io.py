@@ -268,7 +268,9 @@ def _parse(content: bytes, name: str) -> Model:
         [int(i) for i in graph.InputsAsNumpy()] if graph.InputsLength() else [], tensor_count, where
     )
     graph_outputs = _indices(
-        [int(i) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else [], tensor_count, where
+        [int(i) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else [],
+        tensor_count,
+        where,
     )
     if not graph_inputs or not graph_outputs:
         raise ModelFormatError(f"{where} has no input or no output")

@@ -9,18 +9,21 @@ import platform
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from tinycnn import __version__
+from tinycnn.augment import Augmentation, AugmentError, augmentation, training_batches
 from tinycnn.data import Dataset, load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
 from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
+from tinycnn.recipe import OPTIMIZERS, SCHEDULES, learning_rate_at, make_optimizer
 from tinycnn.rundir import (
+    BEST_FILE,
     CHECKPOINT_FILE,
     CHECKPOINT_STATE_FILE,
     CONFIG_FILE,
@@ -82,9 +85,53 @@ class TrainConfig:
     seed: int = 0
     subset: int | None = None
     learning_rate: float | None = None
+    width: float | None = None  # channel multiplier (zoo architectures)
+    depth: int | None = None  # block repeats (zoo architectures)
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    augment: dict = field(default_factory=dict)  # augment.Augmentation fields; {} = none
+    early_stopping: int | None = None  # patience in epochs on val_accuracy; best weights kept
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(**self.augment)
 
     def validate(self) -> None:
-        get_model_spec(self.model)  # raises, naming the known models
+        spec = get_model_spec(self.model)  # raises, naming the known models
+        if not spec.scalable and (self.width is not None or self.depth is not None):
+            raise RunError(f"{self.model} has a fixed size: --width and --depth are for the zoo")
+        if self.width is not None and not (math.isfinite(self.width) and 0 < self.width <= 8):
+            raise RunError(f"width must be in (0, 8], got {self.width}")
+        if self.depth is not None and not 1 <= self.depth <= 8:
+            raise RunError(f"depth must be in [1, 8], got {self.depth}")
+        if self.optimizer not in OPTIMIZERS:
+            raise RunError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise RunError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.optimizer == "adam" and self.weight_decay:
+            raise RunError("weight decay needs --optimizer adamw or sgd (Adam's is not decoupled)")
+        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1):
+            raise RunError(f"weight decay must be in [0, 1), got {self.weight_decay}")
+        if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs < self.epochs):
+            raise RunError(f"warm-up must be in [0, epochs), got {self.warmup_epochs}")
+        if not (math.isfinite(self.label_smoothing) and 0 <= self.label_smoothing < 1):
+            raise RunError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.early_stopping is not None:
+            if self.early_stopping < 1:
+                raise RunError(
+                    f"early stopping patience must be at least 1, got {self.early_stopping}"
+                )
+            if not self.validation_split:
+                raise RunError("early stopping watches the validation split: it needs one above 0")
+        try:
+            self.augmentation.validate()
+        except (TypeError, AugmentError) as exc:
+            raise RunError(str(exc)) from None
         for name in ("validation_split", "learning_rate"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
@@ -101,15 +148,31 @@ class TrainConfig:
             raise RunError(f"learning rate must be positive, got {self.learning_rate}")
 
 
-def train_config(model: str, epochs: int | None = None, batch_size: int | None = None, **settings):
-    """The configuration of a run of ``model``: its registry defaults for what is not given.
-    UnknownModel names the known models."""
+def train_config(
+    model: str,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    *,
+    augment: str | None = None,
+    augment_knobs: dict | None = None,
+    **settings,
+):
+    """The configuration of a run of ``model``: its registry defaults (epochs, batch size and
+    recipe) for what is not given (None). ``augment`` is a preset name, ``augment_knobs``
+    replaces some of its knobs. UnknownModel names the known models; AugmentError a bad knob."""
     spec = get_model_spec(model)
+    recipe = {k: v for k, v in spec.recipe.items() if k != "augment"}
+    chosen = augmentation(augment or spec.recipe.get("augment", "none"), **(augment_knobs or {}))
+    given = {k: v for k, v in settings.items() if v is not None}
+    epochs = epochs or spec.default_epochs
+    if "warmup_epochs" in recipe:  # the recipe's warm-up, at most a tenth of a short run
+        recipe["warmup_epochs"] = min(recipe["warmup_epochs"], epochs / 10)
     return TrainConfig(
         model=model,
-        epochs=epochs or spec.default_epochs,
+        epochs=epochs,
         batch_size=batch_size or spec.default_batch_size,
-        **settings,
+        augment=chosen.as_dict() if chosen.active else {},
+        **{**recipe, **given},
     )
 
 
@@ -119,6 +182,9 @@ class EpochReport:
     epochs: int
     seconds: float
     logs: dict[str, float]
+    remaining_seconds: float = 0.0  # estimated from the epochs so far
+    best_epoch: int | None = None  # with early stopping: the best on validation so far
+    stopping: bool = False  # early stopping ends the run after this epoch
 
 
 def _check_run_dir(run_dir: Path, force: bool) -> list[str]:
@@ -193,6 +259,7 @@ def train(
     run_dir = Path(run_dir)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
+    best = {"epoch": 0, "val_accuracy": -1.0}
     if resume:
         config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
         if (run_dir / MODEL_FILE).exists():
@@ -201,6 +268,7 @@ def train(
             raise RunError(f"{run_dir} has no checkpoint to resume from")
         state = read_json(run_dir / CHECKPOINT_STATE_FILE)
         initial_epoch, history = state["epochs_done"], state["history"]
+        best = state.get("best", best)
         existing: list[str] = []
     config.validate()
     spec = get_model_spec(config.model)
@@ -210,21 +278,30 @@ def train(
     if on_start:
         on_start(config, initial_epoch)
     x_train, y_train = _training_arrays(config, dataset)
+    if config.label_smoothing:  # smoothing needs one-hot targets
+        y_train = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
     (x_fit, y_fit), validation = _split(x_train, y_train, config.validation_split)
+    base_rate = config.learning_rate or spec.learning_rate
 
+    from tinycnn.models.blocks import custom_objects
     from tinycnn.tfenv import keras, tf
 
     if resume:
-        model = keras.models.load_model(run_dir / CHECKPOINT_FILE)
+        model = keras.models.load_model(run_dir / CHECKPOINT_FILE, custom_objects=custom_objects())
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         for name in existing:
             (run_dir / name).unlink()
         _seed_stage(config.seed)  # the initial weights
-        model = spec.build(INPUT_SHAPE, NUM_CLASSES)
+        scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
+        model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
         model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate or spec.learning_rate),
-            loss="sparse_categorical_crossentropy",
+            optimizer=make_optimizer(config.optimizer, base_rate, config.weight_decay),
+            loss=(
+                keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+                if config.label_smoothing
+                else "sparse_categorical_crossentropy"
+            ),
             metrics=["accuracy"],
         )
         write_json(
@@ -244,6 +321,8 @@ def train(
             },
         )
     steps = math.ceil(len(x_fit) / config.batch_size)
+    scheduled = config.schedule != "constant" or config.warmup_epochs > 0
+    warmup_steps = round(config.warmup_epochs * steps)
 
     class Checkpoint(keras.callbacks.Callback):
         """Watches the steps (progress, a loss that stops being finite) and saves the model
@@ -256,6 +335,17 @@ def train(
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
             self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if scheduled:  # a function of the global step: a resumed run sets the same rates
+                rate = learning_rate_at(
+                    config.schedule,
+                    base_rate,
+                    self.epoch * steps + batch,
+                    config.epochs * steps,
+                    warmup_steps,
+                )
+                self.model.optimizer.learning_rate.assign(rate)
 
         def on_train_batch_end(self, batch, logs=None):
             if (batch + 1) % WATCH_STEPS and batch + 1 != steps:
@@ -281,24 +371,54 @@ def train(
                 raise TrainingDiverged(
                     run_dir, epoch + 1, steps, logs[bad[0]], len(history.get("seconds", []))
                 )
-            for key, value in {**logs, "seconds": seconds}.items():
+            rate = float(self.model.optimizer.learning_rate.numpy())
+            for key, value in {**logs, "seconds": seconds, "learning_rate": rate}.items():
                 history.setdefault(key, []).append(float(value))
+            self.stopping = False
+            if config.early_stopping:
+                if logs["val_accuracy"] > best["val_accuracy"]:
+                    best.update(epoch=epoch + 1, val_accuracy=logs["val_accuracy"])
+                    save_model(self.model, run_dir / BEST_FILE)
+                self.stopping = epoch + 1 - best["epoch"] >= config.early_stopping
             save_model(self.model, run_dir / CHECKPOINT_FILE)
             write_json(
-                run_dir / CHECKPOINT_STATE_FILE, {"epochs_done": epoch + 1, "history": history}
+                run_dir / CHECKPOINT_STATE_FILE,
+                {"epochs_done": epoch + 1, "history": history, "best": best},
             )
             if on_epoch:
-                on_epoch(EpochReport(epoch + 1, config.epochs, seconds, logs))
+                remaining = (config.epochs - epoch - 1) * float(np.mean(history["seconds"]))
+                on_epoch(
+                    EpochReport(
+                        epoch + 1,
+                        config.epochs,
+                        seconds,
+                        logs,
+                        0.0 if self.stopping else remaining,
+                        best["epoch"] if config.early_stopping else None,
+                        self.stopping,
+                    )
+                )
 
     callback = Checkpoint()
+    augment = config.augmentation
+    stopped = config.early_stopping and initial_epoch - best["epoch"] >= config.early_stopping
     try:
-        for epoch in range(initial_epoch, config.epochs):
+        for epoch in range(initial_epoch, config.epochs if not stopped else initial_epoch):
             order = _seed_stage(config.seed, epoch).permutation(len(x_fit))
             model.train_function = None  # traced again after the seed: fresh dropout RNGs
+            if augment.active:  # augmented on the fly, from a seed of (seed, epoch)
+                batches = training_batches(
+                    x_fit[order],
+                    y_fit[order],
+                    config.batch_size,
+                    augment,
+                    _derived_seed(config.seed, epoch, 1),
+                )
+                data = {"x": batches}
+            else:
+                data = {"x": x_fit[order], "y": y_fit[order], "batch_size": config.batch_size}
             model.fit(
-                x_fit[order],
-                y_fit[order],
-                batch_size=config.batch_size,
+                **data,
                 epochs=epoch + 1,
                 initial_epoch=epoch,
                 validation_data=validation,
@@ -306,10 +426,15 @@ def train(
                 verbose=0,
                 callbacks=[callback],
             )
+            if callback.stopping:
+                break
     except KeyboardInterrupt as interrupt:
         epochs_done = len(history.get("seconds", []))
         raise TrainingInterrupted(run_dir, epochs_done, config.epochs, interrupt) from None
 
+    if config.early_stopping:  # the best epoch on validation, not the last
+        model = keras.models.load_model(run_dir / BEST_FILE, custom_objects=custom_objects())
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _, test_accuracy = model.evaluate(
         to_float(dataset.test_images),
         dataset.test_labels.astype(np.int32),
@@ -327,10 +452,12 @@ def train(
         "test_accuracy": float(test_accuracy),
         "test_images": int(len(dataset.test_labels)),
         "parameters": int(model.count_params()),
+        "epochs_run": len(history["seconds"]),
+        "best_epoch": best["epoch"] if config.early_stopping else None,
         "mean_epoch_seconds": float(np.mean(history["seconds"])),
         "model_bytes": (run_dir / MODEL_FILE).stat().st_size,
     }
     write_json(run_dir / METRICS_FILE, metrics)
-    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
-    (run_dir / CHECKPOINT_STATE_FILE).unlink(missing_ok=True)
+    for name in (CHECKPOINT_FILE, CHECKPOINT_STATE_FILE, BEST_FILE):
+        (run_dir / name).unlink(missing_ok=True)
     return metrics

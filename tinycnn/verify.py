@@ -42,7 +42,7 @@ from tinycnn.ir import Model, UnsupportedOperator
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.ref.runner import check_supported, run_model, run_operators
-from tinycnn.rundir import float_model_path, int8_model_path, load_trained_model
+from tinycnn.rundir import float_model_path, int8_model_path, load_trained_model, resolve_target
 from tinycnn.tflite_io import read_model
 
 # Each engine with the rounding convention it reproduces: the two interpreters, then the
@@ -397,7 +397,7 @@ def verify(
 ) -> VerifyReport:
     """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras).
     Ctrl-C or a signal ends it early with the report so far (``report.interrupted``)."""
-    target = Path(target)
+    target = resolve_target(target)
     model_path = int8_model_path(target)
     keras_model = load_trained_model(target) if float_model_path(target) else None
     if images < 1:

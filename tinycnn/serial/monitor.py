@@ -335,7 +335,9 @@ def validation_model(target: str | Path):
         fits = takes_fashion_images(model) and int(np.prod(out.shape)) == NUM_CLASSES
         if fits and inp.dtype == np.int8:
             return model
-        takes = f"takes {inp.dtype.name} {list(inp.shape)} and gives {int(np.prod(out.shape))} outputs"
+        takes = (
+            f"takes {inp.dtype.name} {list(inp.shape)} and gives {int(np.prod(out.shape))} outputs"
+        )
     else:
         takes = f"has {len(inputs)} inputs and {len(outputs)} outputs"
     raise LinkError(
@@ -475,9 +477,9 @@ class ListenStats:
 
 def model_labels(target: str | Path | None) -> dict[int, str]:
     """Class names of a RUN_DIR's model (its config.json), or none for a bare .tflite."""
-    from tinycnn.rundir import class_names
+    from tinycnn.rundir import class_names, resolve_target
 
-    if target is None or not Path(target).is_dir():
+    if target is None or not resolve_target(target).is_dir():
         return {}
     return dict(enumerate(class_names(target) or []))
 
