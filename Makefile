@@ -3,7 +3,9 @@ RUN_DIR ?= runs/seed_cnn
 MODEL ?= seed_cnn
 TINYCNN := .venv/bin/tinycnn
 
-.PHONY: setup demo test lint clean
+ZOO ?= small
+
+.PHONY: setup demo demo-zoo test lint clean
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +17,13 @@ demo: setup
 	$(TINYCNN) verify $(RUN_DIR) --images 1000
 	$(TINYCNN) export $(RUN_DIR) --board qemu_m4 --out $(RUN_DIR)/qemu_fw --force
 	$(TINYCNN) emulate $(RUN_DIR)/qemu_fw/firmware.elf --model $(RUN_DIR) --monitor --validate 300
+
+# The pretrained path: no training; a shipped int8 model from verify to a validated board.
+demo-zoo: setup
+	$(TINYCNN) zoo
+	$(TINYCNN) verify zoo:$(ZOO) --images 1000
+	$(TINYCNN) export zoo:$(ZOO) --board qemu_m4 --out runs/zoo_$(ZOO)_fw --force
+	$(TINYCNN) emulate runs/zoo_$(ZOO)_fw/firmware.elf --model zoo:$(ZOO) --monitor --validate 300
 
 test: setup
 	.venv/bin/python -m pytest -q

@@ -1,0 +1,344 @@
+"""The zoo benchmark: train the chosen configurations, quantize (PTQ and QAT), verify, export,
+measure on the emulated Cortex-M4, and write benchmarks/zoo.md, zoo.json and zoo.png.
+
+    .venv/bin/python benchmarks/zoo.py --list                 # the configurations
+    .venv/bin/python benchmarks/zoo.py micro                  # one (or more) configurations
+    .venv/bin/python benchmarks/zoo.py --report               # zoo.md and zoo.png from zoo.json
+    .venv/bin/python benchmarks/zoo.py --package micro        # copy into tinycnn/pretrained/
+
+Hours of work: every step is resumable. A configuration's run lives in runs/zoo/NAME; an
+interrupted training continues from its checkpoint (`tinycnn train --resume`), finished
+steps are skipped, and each configuration's figures land in zoo.json as soon as it is done.
+Training goes through the real CLI (the command recorded is the one that ran); set
+TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 to run two configurations side by side.
+
+Choices are made on the validation split (the last 10 % of the training images), never on
+the test set: PTQ or QAT is kept by its int8 accuracy on that split. The test set is read
+once per model, for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs" / "zoo"
+RESULTS = Path(__file__).resolve().parent / "zoo.json"
+REPORT = Path(__file__).resolve().parent / "zoo.md"
+PLOT = Path(__file__).resolve().parent / "zoo.png"
+QAT_EPOCHS = 3
+VERIFY_IMAGES = 1000
+TIMED_IMAGES = 3
+
+# name: (size class or None, `tinycnn train` arguments). The size classes' targets are in
+# tinycnn/zoo.py; the others are the architectures at a comparable size, for the chart.
+CONFIGS: dict[str, tuple[str | None, list[str]]] = {
+    "micro": (
+        "micro",
+        "--model mobilenet_tiny --width 0.875 --epochs 60 --early-stopping 15".split(),
+    ),
+    "small": ("small", "--model mobilenet_tiny --width 2 --epochs 30 --early-stopping 10".split()),
+    "large": (
+        "large",
+        "--model mobilenet_tiny --width 3.5 --epochs 24 --early-stopping 8".split(),
+    ),
+    "seed_cnn": (None, "--model seed_cnn".split()),
+    "dnn": (None, "--model dnn".split()),
+    "lenet5": (None, "--model lenet5 --epochs 20".split()),
+    "vgg_tiny": (None, "--model vgg_tiny --width 0.5 --epochs 15".split()),
+    "inception_tiny": (None, "--model inception_tiny --epochs 15".split()),
+    "resnet_tiny": (None, "--model resnet_tiny --width 0.5 --epochs 15".split()),
+    "densenet_tiny": (None, "--model densenet_tiny --width 0.5 --epochs 15".split()),
+    "efficientnet_tiny": (None, "--model efficientnet_tiny --width 0.5 --epochs 15".split()),
+}
+
+# Published float accuracies (parameters; None when not stated) drawn on the chart.
+ANCHORS = [
+    ("course notebook CNN", 0.8992, None),
+    ("best < 100k params, official benchmark", 0.925, 83_000),
+    ("~600k params", 0.936, 600_000),
+    ("VGG-like + augmentation", 0.94, None),
+    ("ResNet-18", 0.949, 11_000_000),
+    ("wide ResNets", 0.967, 36_000_000),
+]
+
+
+def tinycnn(*args: str) -> None:
+    command = [str(ROOT / ".venv" / "bin" / "tinycnn"), *args]
+    print("$", shlex.join(["tinycnn", *args]), flush=True)
+    subprocess.run(command, check=True)
+
+
+def load_results() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def save_results(results: dict) -> None:
+    partial = RESULTS.with_suffix(".json.partial")
+    partial.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    partial.replace(RESULTS)
+
+
+def train_step(name: str, args: list[str]) -> Path:
+    run_dir = RUNS / name
+    if (run_dir / "model.keras").is_file():
+        return run_dir
+    if (run_dir / "checkpoint.json").is_file():
+        tinycnn("train", "--resume", "--out", str(run_dir))
+    else:
+        tinycnn("train", *args, "--out", str(run_dir), "--force")
+    return run_dir
+
+
+def validation_accuracy(content: bytes, config: dict) -> float:
+    """int8 accuracy on the run's validation split (LiteRT), for choosing PTQ or QAT."""
+    from tinycnn.affine import quantize
+    from tinycnn.data import load_fashion_mnist
+    from tinycnn.interpreters import run_interpreter
+    from tinycnn.tflite_io import read_model
+
+    train = config["train"]
+    dataset = load_fashion_mnist()
+    count = train["subset"] or len(dataset.train_images)
+    held_out = int(count * train["validation_split"])
+    images = dataset.train_images[count - held_out : count]
+    labels = dataset.train_labels[count - held_out : count]
+    quant = read_model(content).input_tensors()[0].quantization
+    x = quantize(images[..., None] / 255.0, quant.single_scale, quant.single_zero_point)
+    outputs = run_interpreter("litert", content, x.astype(np.int8), fast=True)
+    return float(np.mean(outputs.reshape(len(x), -1).argmax(axis=1) == labels))
+
+
+def test_accuracy(content: bytes) -> tuple[float, float]:
+    """int8 accuracy (LiteRT) on all 10,000 test images and on the first 1,000."""
+    from tinycnn.evaluate import int8_predict
+
+    outputs, labels = int8_predict(content)
+    correct = outputs.argmax(axis=1) == labels
+    return float(correct.mean()), float(correct[:1000].mean())
+
+
+def quantize_step(run_dir: Path, record: dict) -> None:
+    """PTQ and QAT int8 models side by side; the better on validation becomes model_int8."""
+    from tinycnn.rundir import read_json
+
+    config = read_json(run_dir / "config.json")
+    for kind, extra in (("ptq", []), ("qat", ["--qat", str(QAT_EPOCHS)])):
+        path = run_dir / f"model_int8_{kind}.tflite"
+        if not path.is_file():
+            started = time.perf_counter()
+            tinycnn("quantize", str(run_dir), *extra)
+            shutil.copy(run_dir / "model_int8.tflite", path)
+            record[f"{kind}_seconds"] = round(time.perf_counter() - started, 1)
+        content = path.read_bytes()
+        record[f"{kind}_validation_accuracy"] = validation_accuracy(content, config)
+        record[f"{kind}_int8_accuracy"], _ = test_accuracy(content)
+    chosen = max(("ptq", "qat"), key=lambda k: record[f"{k}_validation_accuracy"])
+    record["quantization"] = chosen
+    shutil.copy(run_dir / f"model_int8_{chosen}.tflite", run_dir / "model_int8.tflite")
+
+
+def measure_step(run_dir: Path, record: dict) -> None:
+    """Counts, verification, flash/RAM of the qemu_m4 export and instructions per inference."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from firmware import inference_microseconds
+    from tinycnn.export import export
+    from tinycnn.modelstats import model_stats
+    from tinycnn.tflite_io import read_model
+    from tinycnn.verify import verify
+
+    content = (run_dir / "model_int8.tflite").read_bytes()
+    stats = model_stats(read_model(content))
+    record.update(parameters=stats.parameters, macs=stats.macs, tflite_bytes=len(content))
+    record["int8_accuracy"], record["int8_accuracy_first_1000"] = test_accuracy(content)
+    report = verify(run_dir, images=VERIFY_IMAGES)
+    record["bit_exact"] = report.bit_exact
+    record["verified_images"] = VERIFY_IMAGES
+    with tempfile.TemporaryDirectory() as work:
+        qemu = export(run_dir, "qemu_m4", Path(work) / "qemu", test_images=TIMED_IMAGES)
+        timings = inference_microseconds(qemu.elf_path, TIMED_IMAGES)
+    record["weight_bytes"] = qemu.flash.items["weights"]
+    record["arena_bytes"] = qemu.planned_arena_bytes
+    record["m4_instructions"] = sum(timings) * 1000 // len(timings)
+
+
+def run_config(name: str) -> None:
+    from tinycnn.rundir import read_json
+
+    size, args = CONFIGS[name]
+    results = load_results()
+    record = results.get(name, {})
+    if record.get("done"):
+        print(f"{name}: done (delete its entry in zoo.json to measure again)")
+        return
+    run_dir = train_step(name, args)
+    metrics = read_json(run_dir / "metrics.json")
+    history = read_json(run_dir / "history.json")
+    train = read_json(run_dir / "config.json")["train"]
+    record.update(
+        size=size,
+        architecture=train["model"],
+        width=train.get("width"),
+        depth=train.get("depth"),
+        command=shlex.join(["tinycnn", "train", *args, "--out", f"runs/zoo/{name}"]),
+        float_accuracy=metrics["test_accuracy"],
+        float_validation_accuracy=max(history.get("val_accuracy", [0.0])),
+        epochs_run=len(history["seconds"]),
+        best_epoch=metrics.get("best_epoch"),
+        training_seconds=round(float(sum(history["seconds"])), 1),
+        threads=os.environ.get("TF_NUM_INTRAOP_THREADS", "all"),
+    )
+    quantize_step(run_dir, record)
+    measure_step(run_dir, record)
+    record["done"] = True
+    results = load_results()  # another configuration may have landed meanwhile
+    results[name] = record
+    save_results(results)
+    print(json.dumps({name: record}, indent=2))
+
+
+def package(name: str) -> None:
+    """Copy a measured configuration into tinycnn/pretrained/NAME (what pip users get)."""
+    from tinycnn.rundir import PRETRAINED_DIR, ZOO_FILE
+
+    record = load_results().get(name)
+    if not record or not record.get("done"):
+        sys.exit(f"{name} is not measured yet: run `benchmarks/zoo.py {name}` first")
+    run_dir = RUNS / name
+    target = PRETRAINED_DIR / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in ("model_int8.tflite", "config.json", "metrics.json"):
+        shutil.copy(run_dir / file, target / file)
+    (target / ZOO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    print(f"packaged {name} into {target}")
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
+
+
+def write_report() -> None:
+    from tinycnn.zoo import TARGETS, meets_target
+
+    results = {k: v for k, v in load_results().items() if v.get("done")}
+    lines = [
+        "# The zoo, measured",
+        "",
+        "Written by `benchmarks/zoo.py --report` from `benchmarks/zoo.json`. Accuracies are on",
+        "the 10,000 Fashion-MNIST test images; int8 ones with LiteRT on the committed model. PTQ",
+        f"or QAT ({QAT_EPOCHS} epochs) is chosen by int8 accuracy on the validation split.",
+        "Instructions: the qemu_m4 firmware under `-icount shift=0` (mean of "
+        f"{TIMED_IMAGES} images). RAM: the planned activation arena. Flash: weights, biases,",
+        "multipliers and shifts.",
+        "",
+        "| model | architecture | params | MACs | flash B | RAM B | M4 instr. | float | PTQ int8"
+        " | QAT int8 | kept | bit-exact | epochs | training | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|",
+    ]
+    for name, r in sorted(results.items(), key=lambda kv: kv[1]["weight_bytes"]):
+        met = meets_target(r["size"], r) if r.get("size") else None
+        target = "-" if met is None else ("met" if met else "**not met**")
+        if r.get("size"):
+            target = f"{r['size']} ({_pct(TARGETS[r['size']]['accuracy'])}): {target}"
+        lines.append(
+            f"| {name} | {r['architecture']} | {r['parameters']:,} | {r['macs']:,} | "
+            f"{r['weight_bytes']:,} | {r['arena_bytes']:,} | {r['m4_instructions']:,} | "
+            f"{_pct(r['float_accuracy'])} | {_pct(r['ptq_int8_accuracy'])} | "
+            f"{_pct(r['qat_int8_accuracy'])} | {r['quantization']} | "
+            f"{'yes' if r['bit_exact'] else 'NO'} | {r['epochs_run']} | "
+            f"{r['training_seconds'] / 60:.0f} min ({r['threads']} thr.) | {target} |"
+        )
+    lines += ["", "Commands (each then `benchmarks/zoo.py NAME` quantizes and measures it):", ""]
+    lines += [f"- {name}: `{r['command']}`" for name, r in sorted(results.items())]
+    REPORT.write_text("\n".join(lines) + "\n")
+    print(f"wrote {REPORT}")
+    _plot(results)
+
+
+def _plot(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (by_flash, by_instr) = plt.subplots(1, 2, figsize=(13, 5.5))
+    for name, r in results.items():
+        for axis, x in ((by_flash, r["weight_bytes"]), (by_instr, r["m4_instructions"])):
+            axis.scatter(x, 100 * r["int8_accuracy"], color="C0" if r.get("size") else "C1")
+            axis.annotate(
+                name,
+                (x, 100 * r["int8_accuracy"]),
+                fontsize=8,
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
+    for label, accuracy, params in ANCHORS:
+        if params:  # int8: one byte per parameter
+            by_flash.scatter(params, 100 * accuracy, marker="x", color="gray")
+            by_flash.annotate(
+                f"{label} (float)",
+                (params, 100 * accuracy),
+                fontsize=7,
+                color="gray",
+                xytext=(4, -9),
+                textcoords="offset points",
+            )
+        else:
+            for axis in (by_flash, by_instr):
+                axis.axhline(100 * accuracy, color="gray", linestyle=":", linewidth=0.8)
+                axis.annotate(
+                    f"{label} (float)",
+                    (0.01, 100 * accuracy),
+                    fontsize=7,
+                    color="gray",
+                    xycoords=("axes fraction", "data"),
+                )
+    for axis, label in (
+        (by_flash, "int8 flash bytes (weights)"),
+        (by_instr, "Cortex-M4 instructions per inference"),
+    ):
+        axis.set_xscale("log")
+        axis.set_xlabel(label)
+        axis.set_ylabel("int8 test accuracy, %")
+        axis.grid(True, which="both", alpha=0.3)
+    fig.suptitle("tinycnn zoo: int8 accuracy against size and work (blue: size classes)")
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=110)
+    print(f"wrote {PLOT}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="*", help="configurations to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="print the configurations")
+    parser.add_argument("--report", action="store_true", help="write zoo.md and zoo.png")
+    parser.add_argument("--package", action="append", default=[], metavar="NAME")
+    args = parser.parse_args()
+    unknown = [c for c in args.configs + args.package if c not in CONFIGS]
+    if unknown:
+        sys.exit(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+    if args.list:
+        for name, (size, train_args) in CONFIGS.items():
+            print(f"{name:<18} {size or '-':<6} tinycnn train {shlex.join(train_args)}")
+    for name in args.configs:
+        run_config(name)
+    for name in args.package:
+        package(name)
+    if args.report or args.configs:
+        write_report()
+
+
+if __name__ == "__main__":
+    main()
