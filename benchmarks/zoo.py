@@ -155,7 +155,7 @@ def measure_step(run_dir: Path, record: dict) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from firmware import inference_microseconds
     from tinycnn.export import export
-    from tinycnn.modelstats import model_stats
+    from tinycnn.ref.stats import model_stats
     from tinycnn.tflite_io import read_model
     from tinycnn.verify import verify
 

@@ -17,7 +17,7 @@ STAGES = [
     ["tinycnn", "errors", "progress", "processes", "outputs", "tfenv", "boards"],
     ["data", "affine", "augment"],  # the dataset, its augmentation, the affine int8 mapping
     ["models", "recipe", "train", "rundir"],  # Keras
-    ["ir", "tflite_io", "modelstats"],  # the .tflite format, its one reader, its counts
+    ["ir", "tflite_io"],  # the .tflite format and its one reader
     ["convert", "interpreters", "inputs", "evaluate"],  # .tflite files made and run
     ["ref"],  # the reference engine and the operator registry
     ["codegen"],  # C

@@ -20,8 +20,8 @@ from tinycnn.convert import quantize_run
 from tinycnn.data import to_float
 from tinycnn.inputs import fashion_images
 from tinycnn.models import REGISTRY
-from tinycnn.modelstats import model_stats
 from tinycnn.ref.runner import run_model
+from tinycnn.ref.stats import model_stats
 from tinycnn.rundir import INT8_MODEL_FILE, RunError, load_trained_model
 from tinycnn.tflite_io import read_model
 from tinycnn.train import train, train_config

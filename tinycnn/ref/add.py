@@ -94,4 +94,5 @@ OP = OpDefinition(
     lower=lower_add,
     c_sources=("tc_add_s8.c",),
     tflm_resolver={"ADD": "AddAdd"},
+    weighted=True,  # a constant operand (a standalone batch normalization) is a parameter
 )

@@ -66,4 +66,9 @@ OP = OpDefinition(
     c_sources=("tc_conv_s8.c",),
     tflm_resolver={"CONV_2D": "AddConv2D"},
     scratch_bytes=conv_scratch_bytes,
+    # weights [out_c, kh, kw, in_c]: one MAC per weight and output position
+    macs=lambda ctx: int(
+        np.prod(ctx.output_tensor().shape) * np.prod(ctx.input_tensor(1).shape[1:])
+    ),
+    weighted=True,
 )

@@ -1,6 +1,7 @@
 """What tinycnn knows about one operator, in one object: its TFLite builtin codes, its numpy
 reference kernel, its lowering to the parameters of a C call, the C runtime files and the call
-template that implement it, and the TFLite Micro resolver method that registers it.
+template that implement it, the TFLite Micro resolver method that registers it, and what it
+counts for a model's size and work (``ref/stats.py``).
 
 Each op module in ``tinycnn/ref/`` ends with its ``OpDefinition``; ``ref/registry.py`` lists
 them all, once. The runner, the code generator, export and the tests read only that list.
@@ -30,6 +31,9 @@ class OpDefinition:
     tflm_resolver: dict[str, str] = field(default_factory=dict)  # builtin -> resolver method
     # Scratch bytes the C kernel needs in the arena, from the operator's context.
     scratch_bytes: Callable[[OpContext], int] | None = None
+    # Multiply-accumulates per inference (conv, depthwise, dense: the usual count), if any.
+    macs: Callable[[OpContext], int] | None = None
+    weighted: bool = False  # its constant operands are the model's parameters (weights, biases)
 
     @property
     def template(self) -> str | None:

@@ -59,4 +59,9 @@ OP = OpDefinition(
     lower=lambda ctx: lower_convolution(ctx, depthwise=True),
     c_sources=("tc_depthwise_conv_s8.c",),
     tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},
+    # weights [1, kh, kw, out_c]: kh x kw MACs per output element
+    macs=lambda ctx: int(
+        np.prod(ctx.output_tensor().shape) * np.prod(ctx.input_tensor(1).shape[1:3])
+    ),
+    weighted=True,
 )

@@ -66,4 +66,5 @@ OP = OpDefinition(
     lower=lower_mul,
     c_sources=("tc_mul_s8.c",),
     tflm_resolver={"MUL": "AddMul"},
+    weighted=True,  # a constant operand (a standalone batch normalization) is a parameter
 )
