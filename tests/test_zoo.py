@@ -351,3 +351,20 @@ def test_recipe_options_are_checked_before_training(tmp_path):
         result = runner.invoke(cli, ["train", *args, "--out", str(tmp_path / "run")])
         assert result.exit_code != 0 and said in result.output, result.output
         assert not (tmp_path / "run").exists()
+
+
+def test_zoo_measures_an_architecture_on_the_emulated_board():
+    """`tinycnn zoo --measure`: int8 flash, planned RAM and Cortex-M4 instructions of lenet5."""
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["zoo", "--model", "lenet5", "--measure", "--json", "--width", "0.5"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output.splitlines()[-1])["architectures"]}
+    lenet = rows["lenet5"]
+    assert lenet["weight_bytes"] > lenet["parameters"]  # int32 biases, multipliers and shifts
+    assert 0 < lenet["arena_bytes"] < 64 * 1024
+    assert lenet["m4_instructions"] > lenet["macs"]  # at least one instruction per MAC
+    assert list(rows) == ["lenet5"]
+    unknown = runner.invoke(cli, ["zoo", "--model", "alexnet"])
+    assert unknown.exit_code == 1 and "known models: dnn" in unknown.output

@@ -463,25 +463,49 @@ def augment_command(preview, out_path, images, variants, seed, scale, data_dir, 
     help="Channel multiplier the architectures are counted at.",
 )
 @click.option("--depth", type=click.IntRange(1, 8), default=None, help="Block repeats.")
+@click.option(
+    "--model", "only", multiple=True, help="Only this architecture (repeatable) [default: all]."
+)
+@click.option(
+    "--measure",
+    is_flag=True,
+    help="Also convert each architecture to int8 and measure flash, planned RAM and Cortex-M4 "
+    "instructions per inference in QEMU (about 20 s each).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@data_dir_option
 @user_errors
-def zoo_command(width, depth, as_json) -> None:
+def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     """The architectures (parameters and MACs) and the pretrained int8 models (zoo:NAME)."""
     from dataclasses import asdict
 
-    from tinycnn.zoo import architectures, meets_target, pretrained
+    from tinycnn.models import get_model_spec
+    from tinycnn.zoo import architectures, measure_architecture, meets_target, pretrained
 
-    rows, models = architectures(width, depth), pretrained()
+    for name in only:
+        get_model_spec(name)  # an unknown name is one line naming the known ones
+    rows, models = architectures(width, depth, only or None), pretrained()
+    measured = {}
+    if measure:
+        for i, row in enumerate(rows, start=1):
+            click.echo(f"measuring {row.name} ({i}/{len(rows)})...", err=True)
+            measured[row.name] = measure_architecture(row.name, width, depth, data_dir)
     if as_json:
-        click.echo(json.dumps({"architectures": [asdict(r) for r in rows], "pretrained": models}))
+        architectures_json = [
+            {**asdict(r), **(asdict(measured[r.name]) if r.name in measured else {})} for r in rows
+        ]
+        click.echo(json.dumps({"architectures": architectures_json, "pretrained": models}))
         return
     click.echo(
         f"architectures (at --width {width:g}{f' --depth {depth}' if depth else ''}; "
         "`tinycnn train --model NAME`):"
     )
-    click.echo(f"  {'name':<18} {'params':>9} {'MACs':>12}  description")
+    extra = f" {'flash B':>9} {'RAM B':>8} {'M4 instr':>11}" if measured else ""
+    click.echo(f"  {'name':<18} {'params':>9} {'MACs':>12}{extra}  description")
     for r in rows:
-        click.echo(f"  {r.name:<18} {r.parameters:>9,} {r.macs:>12,}  {r.description}")
+        m = measured.get(r.name)
+        extra = f" {m.weight_bytes:>9,} {m.arena_bytes:>8,} {m.m4_instructions:>11,}" if m else ""
+        click.echo(f"  {r.name:<18} {r.parameters:>9,} {r.macs:>12,}{extra}  {r.description}")
     click.echo("")
     if not models:
         click.echo("pretrained: none shipped in this install")

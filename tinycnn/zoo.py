@@ -57,17 +57,60 @@ def _layers(model):
             yield layer
 
 
-def architectures(width: float = 1.0, depth: int | None = None) -> list[ArchitectureRow]:
-    """Every registered architecture, built at ``width``/``depth`` (fixed-size ones as they
-    are), with its parameters and MACs."""
+def architectures(
+    width: float = 1.0, depth: int | None = None, names: tuple[str, ...] | None = None
+) -> list[ArchitectureRow]:
+    """Every registered architecture (or those ``names``), built at ``width``/``depth``
+    (fixed-size ones as they are), with its parameters and MACs."""
     from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, REGISTRY
 
     rows = []
     for spec in REGISTRY.values():
+        if names and spec.name not in names:
+            continue
         scale = {"width": width, "depth": depth} if spec.scalable else {}
         parameters, macs = keras_counts(spec.build(INPUT_SHAPE, NUM_CLASSES, **scale))
         rows.append(ArchitectureRow(spec.name, spec.description, parameters, macs))
     return rows
+
+
+@dataclass(frozen=True)
+class Measurement:
+    weight_bytes: int  # flash: weights, biases, multipliers and shifts of the qemu_m4 build
+    arena_bytes: int  # RAM: the planned activation arena
+    m4_instructions: int  # per inference on the emulated Cortex-M4 (QEMU icount)
+
+
+def measure_architecture(name: str, width: float = 1.0, depth: int | None = None, data_dir=None):
+    """Flash, planned RAM and Cortex-M4 instructions of an architecture: its untrained model
+    (seeded weights) converted to int8 with 100 training images for calibration, exported for
+    qemu_m4 and run once in QEMU. Size and work do not depend on the weights' values."""
+    from tinycnn.convert import convert_int8
+    from tinycnn.data import load_fashion_mnist, to_float
+    from tinycnn.emulate import run_on_emulator
+    from tinycnn.export import export
+    from tinycnn.inputs import fashion_images
+    from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
+    from tinycnn.processes import work_dir
+    from tinycnn.tfenv import keras
+    from tinycnn.tflite_io import read_model
+
+    spec = get_model_spec(name)
+    keras.utils.set_random_seed(0)
+    scale = {"width": width, "depth": depth} if spec.scalable else {}
+    model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
+    calibration = to_float(load_fashion_mnist(data_dir).train_images[:100])
+    content = convert_int8(model, calibration)
+    with work_dir() as work:
+        (work / "model.tflite").write_bytes(content)
+        built = export(
+            work / "model.tflite", "qemu_m4", work / "fw", test_images=1, data_dir=data_dir
+        )
+    graph = read_model(content)
+    run = run_on_emulator(graph, fashion_images(graph, 1, data_dir).values)
+    return Measurement(
+        built.flash.items["weights"], built.planned_arena_bytes, run.microseconds[0] * 1000
+    )
 
 
 def pretrained() -> list[dict]:
