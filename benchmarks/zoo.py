@@ -36,7 +36,7 @@ RUNS = ROOT / "runs" / "zoo"
 RESULTS = Path(__file__).resolve().parent / "zoo.json"
 REPORT = Path(__file__).resolve().parent / "zoo.md"
 PLOT = Path(__file__).resolve().parent / "zoo.png"
-QAT_EPOCHS = 3
+QAT_EPOCHS = 2
 VERIFY_IMAGES = 1000
 TIMED_IMAGES = 3
 

@@ -37,3 +37,9 @@ def test_wheel_install_ships_firmware_and_boards(tmp_path):
     assert (package / "ref" / "conv.py").is_file() and (
         package / "codegen" / "planner.py"
     ).is_file()
+    templates = sorted(p.name for p in (REPO_ROOT / "tinycnn" / "templates" / "ops").glob("*.j2"))
+    assert sorted(p.name for p in (package / "templates" / "ops").glob("*.j2")) == templates
+    # The pretrained zoo ships whole, so `pip install` users can `export zoo:NAME`.
+    for folder in (REPO_ROOT / "tinycnn" / "pretrained").glob("*"):
+        for file in folder.iterdir():
+            assert (package / "pretrained" / folder.name / file.name).is_file(), file
