@@ -434,12 +434,11 @@ def train(
 
     if config.early_stopping:  # the best epoch on validation, not the last
         model = keras.models.load_model(run_dir / BEST_FILE, custom_objects=custom_objects())
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    test_labels = dataset.test_labels.astype(np.int32)
+    if config.label_smoothing:  # the labels the compiled loss takes
+        test_labels = np.eye(NUM_CLASSES, dtype=np.float32)[test_labels]
     _, test_accuracy = model.evaluate(
-        to_float(dataset.test_images),
-        dataset.test_labels.astype(np.int32),
-        batch_size=500,
-        verbose=0,
+        to_float(dataset.test_images), test_labels, batch_size=500, verbose=0
     )
     write_json(run_dir / HISTORY_FILE, history)
     save_model(model, run_dir / MODEL_FILE)
