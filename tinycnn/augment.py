@@ -124,9 +124,9 @@ def augmentation_layers(config: Augmentation, seed: int):
     if config.contrast:
         steps.append(layers.RandomContrast(config.contrast, seed=int(seeds[5])))
     if config.noise:
-        steps.append(_GaussianNoise(config.noise, int(seeds[6])))
+        steps.append(_gaussian_noise(config.noise, int(seeds[6])))
     if config.erase:
-        steps.append(_RandomErasing(config.erase, int(seeds[7])))
+        steps.append(_random_erasing(config.erase, int(seeds[7])))
     model = keras.Sequential(steps, name="augmentation")
 
     def apply(images):
@@ -135,7 +135,7 @@ def augmentation_layers(config: Augmentation, seed: int):
     return apply
 
 
-def _GaussianNoise(stddev: float, seed: int):
+def _gaussian_noise(stddev: float, seed: int):
     """Additive Gaussian noise from a seeded generator (Keras's GaussianNoise has no
     reproducible generator of its own in a tf.data map)."""
     from tinycnn.tfenv import keras, tf
@@ -151,7 +151,7 @@ def _GaussianNoise(stddev: float, seed: int):
     return GaussianNoise()
 
 
-def _RandomErasing(probability: float, seed: int):
+def _random_erasing(probability: float, seed: int):
     """Random erasing (Zhong et al. 2017): with ``probability``, one rectangle of 2 % to 25 %
     of the image, aspect 0.3 to 3.3, is filled with uniform noise."""
     from tinycnn.tfenv import keras, tf
