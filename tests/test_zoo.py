@@ -340,6 +340,12 @@ def test_learning_rate_schedules():
     assert learning_rate_at("constant", 0.5, 7, total) == 0.5
 
 
+def test_a_chosen_optimizer_drops_the_recipe_decay_it_cannot_take():
+    config = train_config("mobilenet_tiny", optimizer="adam")
+    assert config.weight_decay == 0.0 and config.schedule == "cosine"
+    config.validate()
+
+
 def test_recipe_options_are_checked_before_training(tmp_path):
     runner = CliRunner()
     for args, said in (

@@ -167,6 +167,8 @@ def train_config(
     epochs = epochs or spec.default_epochs
     if "warmup_epochs" in recipe:  # the recipe's warm-up, at most a tenth of a short run
         recipe["warmup_epochs"] = min(recipe["warmup_epochs"], epochs / 10)
+    if given.get("optimizer") == "adam" and "weight_decay" not in given:
+        recipe["weight_decay"] = 0.0  # the recipe's decay was for its own optimizer
     return TrainConfig(
         model=model,
         epochs=epochs,
