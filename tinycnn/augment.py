@@ -15,6 +15,7 @@ they are only in ``strong``.
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -235,15 +236,12 @@ def write_preview(
     from PIL import Image
 
     from tinycnn.data import load_fashion_mnist, to_float
-    from tinycnn.outputs import check_output_file
+    from tinycnn.outputs import check_output_file, write_atomically
 
     check_output_file(out_path, "--out")
     dataset = load_fashion_mnist(data_dir)
     grid = preview_grid(to_float(dataset.train_images[:images]), config, seed, variants)
     picture = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), 0)
-    partial = out_path.with_name(f".{out_path.name}.partial.png")
-    try:
-        picture.save(partial, format="PNG")
-        partial.replace(out_path)
-    finally:
-        partial.unlink(missing_ok=True)
+    png = io.BytesIO()
+    picture.save(png, format="PNG")
+    write_atomically(out_path, png.getvalue())

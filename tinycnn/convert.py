@@ -16,7 +16,7 @@ import numpy as np
 
 from tinycnn.data import load_fashion_mnist, to_float
 from tinycnn.errors import TinycnnError
-from tinycnn.outputs import check_output_dir
+from tinycnn.outputs import check_output_dir, write_atomically
 from tinycnn.progress import Progress, report
 from tinycnn.rundir import (
     CONFIG_FILE,
@@ -25,7 +25,6 @@ from tinycnn.rundir import (
     RunError,
     load_trained_model,
     read_json,
-    write_bytes,
     write_json,
 )
 from tinycnn.train import TrainConfig
@@ -167,7 +166,7 @@ def _quantize_aware(model, tfmot):
 
     supported = registry.Default8BitQuantizeRegistry().supports
     custom = custom_objects()
-    if all(supported(layer) or not layer.weights and _is_input(layer) for layer in model.layers):
+    if all(supported(layer) or _is_input(layer) for layer in model.layers):
         return quant.quantize_model(model)
 
     def annotate(layer):
@@ -289,7 +288,7 @@ def quantize_run(
     content = convert_int8(model, calibration, on_progress=on_progress)
 
     target = run_dir / INT8_MODEL_FILE
-    write_bytes(target, content)
+    write_atomically(target, content)
     input_q, output_q = _io_quantization(content)
     result = QuantizeResult(
         path=target,

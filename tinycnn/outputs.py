@@ -111,6 +111,18 @@ def refuse_overwriting_inputs(output: str | Path, inputs: list[str | Path], flag
             )
 
 
+def write_atomically(path: str | Path, content: bytes) -> None:
+    """Write a file through a temporary name beside it, renamed into place: a reader never
+    sees half a file, and the temporary is removed if anything fails."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def cache_dir(kind: str) -> Path:
     """``$XDG_CACHE_HOME/tinycnn/KIND`` (default ``~/.cache``), created; when it cannot be
     written, a per-user folder in the temporary directory, with a warning saying so."""

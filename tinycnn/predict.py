@@ -3,6 +3,7 @@ the generated C built for this machine or for a Cortex-M4 emulated in QEMU."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from tinycnn.affine import quantize
 from tinycnn.errors import TinycnnError
 from tinycnn.interpreters import run_interpreter
 from tinycnn.ir import Model
-from tinycnn.outputs import check_output_file, refuse_overwriting_inputs
+from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
 from tinycnn.progress import Progress
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import int8_model_path
@@ -134,10 +135,7 @@ def predict_file(
     else:
         raise InputError("give one .npy batch or one or more PNG/JPEG/BMP/GIF images")
     outputs = run_engine(engine, model, content, inputs, convention, on_progress)
-    partial = output_path.with_name(f".{output_path.name}.partial.npy")
-    try:
-        np.save(partial, outputs)
-        partial.replace(output_path)
-    finally:
-        partial.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, outputs)
+    write_atomically(output_path, buffer.getvalue())
     return model, outputs

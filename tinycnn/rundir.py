@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 
 from tinycnn.errors import TinycnnError
+from tinycnn.outputs import write_atomically
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -48,17 +49,7 @@ class RunError(TinycnnError):
 
 def write_json(path: Path, payload: dict) -> None:
     """Write JSON through a temporary file so a reader never sees half a file."""
-    write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode())
-
-
-def write_bytes(path: Path, content: bytes) -> None:
-    """Write a file through a temporary name beside it, removed if anything fails."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(content)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
 
 
 def save_model(model, path: Path) -> None:

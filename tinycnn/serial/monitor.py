@@ -247,22 +247,21 @@ class ValidationReport:
     def write_csv(self, path: Path) -> None:
         """One row per image sent: what the board and the host said, latency and attempts."""
         import csv
+        import io
+
+        from tinycnn.outputs import write_atomically
 
         columns = ("sample_id", "true_label", "board_class", "board_score", "host_class")
         columns += ("host_score", "agrees", "latency_us", "attempts")
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            with open(partial, "w", newline="") as stream:
-                writer = csv.writer(stream)
-                writer.writerow(columns)
-                for r in self.results:
-                    writer.writerow(
-                        [r.sample_id, r.true_label, r.board_class, r.board_score, r.host_class]
-                        + [r.host_score, int(r.agrees), r.latency_us, r.attempts]
-                    )
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+        stream = io.StringIO(newline="")
+        writer = csv.writer(stream)
+        writer.writerow(columns)
+        for r in self.results:
+            writer.writerow(
+                [r.sample_id, r.true_label, r.board_class, r.board_score, r.host_class]
+                + [r.host_score, int(r.agrees), r.latency_us, r.attempts]
+            )
+        write_atomically(path, stream.getvalue().encode())
 
     def summary(self) -> dict:
         answered = self.answered
