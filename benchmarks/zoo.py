@@ -50,7 +50,7 @@ CONFIGS: dict[str, tuple[str | None, list[str]]] = {
     "small": ("small", "--model mobilenet_tiny --width 2 --epochs 30 --early-stopping 10".split()),
     "large": (
         "large",
-        "--model mobilenet_tiny --width 3.5 --epochs 24 --early-stopping 8".split(),
+        "--model mobilenet_tiny --width 3 --epochs 20 --early-stopping 6".split(),
     ),
     "seed_cnn": (None, "--model seed_cnn".split()),
     "dnn": (None, "--model dnn".split()),

@@ -13,7 +13,17 @@
 #include <string.h>
 
 #include "tc_fixedpoint.h"
-#if defined(__ARM_FEATURE_SIMD32)
+
+/* TC_DSP: use the Cortex-M4/M7 DSP instructions. On where the compiler offers them
+ * (__ARM_FEATURE_SIMD32), unless the build defines TC_PORTABLE: then the plain C loops,
+ * which give the same results bit for bit (`tinycnn bench` measures both). */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TC_PORTABLE)
+#define TC_DSP 1
+#else
+#define TC_DSP 0
+#endif
+
+#if TC_DSP
 #include <arm_acle.h> /* the compiler's intrinsics for the Cortex-M4/M7 DSP instructions */
 #endif
 
@@ -43,7 +53,7 @@ static inline int32_t tc_broadcast_offset(const tc_dims_t *dims, int32_t n, int3
  * and with ROR #8 bytes 1 and 3, to 16-bit pairs; SMLAD adds two products. Elsewhere, and
  * for the last n % 4 bytes, the plain loop. |sum| <= n * 128 * 128, so int32 holds any n up
  * to 131,071 and the order of the additions cannot change the result. */
-#if defined(__ARM_FEATURE_SIMD32)
+#if TC_DSP
 static inline uint32_t tc_load4(const int8_t *p)
 {
     uint32_t word;
@@ -68,7 +78,7 @@ static inline int32_t tc_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
 {
     int32_t sum = 0;
     int32_t i = 0;
-#if defined(__ARM_FEATURE_SIMD32)
+#if TC_DSP
     for (; i + 4 <= n; i += 4) {
         const uint32_t a4 = tc_load4(a + i), b4 = tc_load4(b + i);
         sum = __smlad(__sxtb16((int32_t)a4), __sxtb16((int32_t)b4), sum);
@@ -88,7 +98,7 @@ static inline void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_
                                  const int8_t *b1, int32_t n, int32_t sums[4])
 {
     int32_t i = 0;
-#if defined(__ARM_FEATURE_SIMD32)
+#if TC_DSP
     int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
     for (; i + 4 <= n; i += 4) {
         const uint32_t b0_4 = tc_load4(b0 + i), b1_4 = tc_load4(b1 + i);

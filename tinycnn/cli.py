@@ -768,6 +768,60 @@ def verify_command(target, images, as_json, data_dir) -> None:
         raise SystemExit(1)
 
 
+@cli.command("bench")
+@click.argument("target", metavar="MODEL.tflite|RUN_DIR|zoo:NAME", type=click.Path(exists=False))
+@click.option(
+    "--board",
+    "board_name",
+    type=click.Choice(["qemu_m4"]),
+    default="qemu_m4",
+    show_default=True,
+    help="The board to measure on: the emulated Cortex-M4 (QEMU, instruction counts).",
+)
+@click.option(
+    "--images",
+    type=click.IntRange(min=1, max=100),
+    default=3,
+    show_default=True,
+    help="Test images (or inputs) profiled; instruction counts are their mean.",
+)
+@click.option(
+    "--cmsis-nn",
+    "cmsis_nn",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="CMSIS-NN checkout to measure beside tinycnn [default: $CMSIS_NN_DIR, or "
+    "../shared/third_party/cmsis-nn when present].",
+)
+@click.option(
+    "--host-rounds",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Interleaved rounds timing the C, TFLM and LiteRT on this machine (0: skip).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every figure.")
+@data_dir_option
+@user_errors
+def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, data_dir) -> None:
+    """Measure a model on the emulated Cortex-M4: instructions per layer with the DSP kernels
+    and the portable C, beside CMSIS-NN's kernels for the same layers; flash by owner; RAM
+    (planned arena, TFLM's arena, stack high-water mark); and on the host the generated C's
+    time against TFLM and LiteRT."""
+    from tinycnn.bench import bench, format_report
+
+    step = (lambda text: None) if as_json else (lambda text: click.echo(f"... {text}", err=True))
+    report = bench(
+        target,
+        images=images,
+        cmsis_nn=cmsis_nn,
+        host_rounds=host_rounds,
+        data_dir=data_dir,
+        on_step=step,
+    )
+    click.echo(json.dumps(report.to_json()) if as_json else format_report(report))
+
+
 @cli.command("boards")
 def boards_command() -> None:
     """List the boards `export --board` knows."""
