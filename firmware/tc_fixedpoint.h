@@ -46,7 +46,29 @@ static inline int32_t tc_rounding_divide(int32_t total, int32_t count)
     return total > 0 ? (total + count / 2) / count : (total - count / 2) / count;
 }
 
-/* x * multiplier * 2^(shift - 31); shift in [-31, 30], multiplier in [0, 2^31). */
+/* (x * multiplier + 2^30) >> 31 for multiplier >= 0: TFLite's
+ * SaturatingRoundingDoublingHighMul in one multiply-accumulate (SMLAL on a Cortex-M4).
+ * TFLite adds 2^30 to a product p >= 0 and 1 - 2^30 to a negative one, then divides by 2^31
+ * truncating towards zero. For p >= 0 that is floor((p + 2^30) / 2^31). For p < 0 the sum is
+ * negative, so truncation is the ceiling: ceil((p + 1 - 2^30) / 2^31)
+ * = floor((p + 1 - 2^30 + 2^31 - 1) / 2^31) = floor((p + 2^30) / 2^31). The same value either
+ * way, and the saturation TFLite needs (both operands INT32_MIN) cannot happen. */
+static inline int32_t tc_doubling_high_mul_nonnegative(int32_t x, int32_t multiplier)
+{
+    return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+}
+
+/* x * 2^shift for shift in [0, 31], saturated to int32 as the Python reference does (TFLite
+ * leaves an overflowing left shift undefined). */
+static inline int32_t tc_saturating_left_shift(int32_t x, int32_t shift)
+{
+    const int64_t wide = (int64_t)x * ((int64_t)1 << shift);
+    return (int32_t)(wide > INT32_MAX ? INT32_MAX : (wide < INT32_MIN ? INT32_MIN : wide));
+}
+
+/* x * multiplier * 2^(shift - 31); any int32 x, shift in [-31, 30], multiplier in [0, 2^31).
+ * Bit-identical to tinycnn/ref/fixedpoint.py's requantize for every such input
+ * (tests/test_ref_fixedpoint.py runs it on ties, extremes and every shift). */
 static inline int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift, tc_rounding_t rounding)
 {
     if (rounding == TC_ROUNDING_SINGLE) {
@@ -55,14 +77,10 @@ static inline int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift
         /* |x * multiplier| < 2^62: the sum cannot overflow. */
         return (int32_t)(((int64_t)x * multiplier + rounder) >> total_shift);
     }
-    int32_t shifted = x;
     if (shift > 0) { /* rare: a factor of 1 or more */
-        const int64_t wide = (int64_t)x * ((int64_t)1 << shift);
-        /* Saturate the left shift as the Python reference does (TFLite leaves it undefined). */
-        shifted = (int32_t)(wide > INT32_MAX ? INT32_MAX : (wide < INT32_MIN ? INT32_MIN : wide));
+        return tc_doubling_high_mul_nonnegative(tc_saturating_left_shift(x, shift), multiplier);
     }
-    return tc_rounding_divide_by_pot(tc_saturating_rounding_doubling_high_mul(shifted, multiplier),
-                                     shift > 0 ? 0 : -shift);
+    return tc_rounding_divide_by_pot(tc_doubling_high_mul_nonnegative(x, multiplier), -shift);
 }
 
 #endif /* TC_FIXEDPOINT_H */

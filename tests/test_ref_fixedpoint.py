@@ -140,3 +140,79 @@ def test_gemmlowp_exp_and_reciprocal_are_accurate():
     reciprocal = one_over_one_plus_x_for_x_in_0_1(x) / 2**31
     assert np.max(np.abs(reciprocal - 1 / (1 + x / 2**31))) < 1e-8
     assert count_leading_zeros_u32(np.array([0, 1, 1 << 31, 0xFFFF])).tolist() == [32, 31, 0, 16]
+
+
+REQUANTIZE_HARNESS = r"""
+#include <stdio.h>
+#include "tc_fixedpoint.h"
+int main(void)
+{
+    long long x, m, s, r;
+    while (scanf("%lld %lld %lld %lld", &x, &m, &s, &r) == 4) {
+        printf("%ld\n", (long)tc_requantize((int32_t)x, (int32_t)m, (int32_t)s, (tc_rounding_t)r));
+    }
+    return 0;
+}
+"""
+
+
+def _requantize_cases() -> np.ndarray:
+    """(x, multiplier, shift, rounding) rows: every shift, extreme and random accumulators and
+    multipliers, and ties built on purpose for both rounding steps."""
+    rng = np.random.default_rng(7)
+    rows = []
+    extremes = [INT32_MIN, INT32_MIN + 1, -(1 << 30), -3, -2, -1, 0, 1, 2, 3, 1 << 30, INT32_MAX]
+    multipliers = [0, 1, 1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX]
+    for shift in range(-31, 31):
+        for rounding in (0, 1):
+            for m in multipliers:
+                for x in extremes:
+                    rows.append((x, m, shift, rounding))
+            count = 400
+            xs = rng.integers(INT32_MIN, INT32_MAX, count, endpoint=True)
+            small = rng.integers(-(1 << 16), 1 << 16, count)
+            ms = rng.integers(1 << 30, INT32_MAX, count, endpoint=True)
+            rows += [(int(x), int(m), shift, rounding) for x, m in zip(xs, ms)]
+            rows += [(int(x), int(m), shift, rounding) for x, m in zip(small, ms)]
+            if shift <= 0:  # exact ties of the final division: multiplier 0.5, x = 2 * (k + 1/2) * 2^-shift
+                k = rng.integers(-1000, 1000, 50)
+                ties = 2 * ((2 * k + 1) << max(-shift - 1, 0)) if shift < 0 else 2 * k + 1
+                rows += [(int(t), 1 << 30, shift, rounding) for t in ties if INT32_MIN <= t <= INT32_MAX]
+    return np.array(rows, dtype=np.int64)
+
+
+def test_c_requantize_matches_the_reference(tmp_path):
+    """firmware/tc_fixedpoint.h's tc_requantize, compiled for this machine, against the
+    Python reference on every shift, both roundings, the int32 extremes and built ties."""
+    import subprocess
+
+    from tinycnn.codegen.host import HOST_CFLAGS, compiler
+    from tinycnn.codegen.render import firmware_dir
+
+    (tmp_path / "harness.c").write_text(REQUANTIZE_HARNESS)
+    subprocess.run(
+        [compiler(), *HOST_CFLAGS, "-I", str(firmware_dir()), "harness.c", "-o", "harness"],
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+    cases = _requantize_cases()
+    text = "\n".join(" ".join(map(str, row)) for row in cases.tolist())
+    result = subprocess.run(
+        [str(tmp_path / "harness")], input=text, capture_output=True, text=True, timeout=120, check=True
+    )
+    got = np.array(result.stdout.split(), dtype=np.int64)
+    expected = np.concatenate(
+        [
+            requantize(cases[i : i + 1, 0], cases[i, 1], cases[i, 2], ("double", "single")[cases[i, 3]])
+            for i in range(len(cases))
+        ]
+    )
+    # A single-rounding result outside int32 is outside TFLite's contract (it DCHECKs that the
+    # result fits); the reference returns it unwrapped, C's int32 cannot: compare the rest.
+    fits = (expected >= INT32_MIN) & (expected <= INT32_MAX)
+    assert np.all(fits[cases[:, 3] == 0])  # double rounding saturates: always in range
+    got, expected, cases = got[fits], expected[fits], cases[fits]
+    wrong = np.flatnonzero(got != expected)
+    assert len(got) > 50_000
+    assert wrong.size == 0, f"{wrong.size} differ, first {cases[wrong[0]].tolist()}: C {got[wrong[0]]}, reference {expected[wrong[0]]}"
