@@ -9,6 +9,19 @@
 
 #include <stdint.h>
 
+/* TC_DSP: use the Cortex-M4/M7 DSP instructions. On where the compiler offers them
+ * (__ARM_FEATURE_SIMD32), unless the build defines TC_PORTABLE: then the plain C loops,
+ * which give the same results bit for bit (`tinycnn bench` measures both). */
+#if defined(__ARM_FEATURE_SIMD32) && !defined(TC_PORTABLE)
+#define TC_DSP 1
+#else
+#define TC_DSP 0
+#endif
+
+#if TC_DSP
+#include <arm_acle.h> /* the compiler's intrinsics for the Cortex-M4/M7 DSP instructions */
+#endif
+
 /* How tc_requantize rounds. */
 typedef enum {
     TC_ROUNDING_DOUBLE = 0, /* SaturatingRoundingDoublingHighMul + RoundingDivideByPOT */
@@ -81,6 +94,53 @@ static inline int32_t tc_requantize(int32_t x, int32_t multiplier, int32_t shift
         return tc_doubling_high_mul_nonnegative(tc_saturating_left_shift(x, shift), multiplier);
     }
     return tc_rounding_divide_by_pot(tc_doubling_high_mul_nonnegative(x, multiplier), -shift);
+}
+
+/* The int8 value a kernel stores: requantize, add the output zero point, clamp. */
+static inline int32_t tc_requantize_clamp(int32_t x, int32_t multiplier, int32_t shift,
+                                          tc_rounding_t rounding, int32_t offset, int32_t act_min,
+                                          int32_t act_max)
+{
+    return tc_clamp(tc_requantize(x, multiplier, shift, rounding) + offset, act_min, act_max);
+}
+
+/* TC_FAST_SHIFT_MIN..-1: the shifts tc_requantize_clamp_fast takes (with double rounding). */
+#define TC_FAST_SHIFT_MIN (-23)
+
+/* tc_requantize_clamp in about a dozen instructions, for double rounding and shift in
+ * [TC_FAST_SHIFT_MIN, -1] (every channel of nearly every layer: the generator-side check is
+ * tc_fast_requantize_ok). The rounding division of h by 2^r, r = -shift >= 1, ties away from
+ * zero, is (h + 2^(r-1) - (h < 0)) >> r. The addition saturates (QADD) only when
+ * h > 2^31 - 2^(r-1); then the exact quotient is at least 2^(31-r) - 1/2 and the computed
+ * one 2^(31-r) - 1, both >= 255 for r <= 23, so after the zero point (>= -128) both clamp to
+ * act_max (<= 127): the stored value is exact. tests/test_ref_fixedpoint.py checks it. */
+static inline int32_t tc_requantize_clamp_fast(int32_t x, int32_t multiplier, int32_t shift,
+                                               int32_t offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t r = -shift;
+    const int32_t h = tc_doubling_high_mul_nonnegative(x, multiplier);
+#if TC_DSP
+    const int32_t rounded = __qadd(h, (int32_t)(UINT32_C(1) << (r - 1)));
+#else
+    const int64_t wide = (int64_t)h + (INT32_C(1) << (r - 1));
+    const int32_t rounded = (int32_t)(wide > INT32_MAX ? INT32_MAX : wide);
+#endif
+    const int32_t value = ((rounded + (h >> 31)) >> r) + offset; /* h >> 31: -1 when h < 0 */
+    return tc_clamp(value, act_min, act_max);
+}
+
+/* Whether tc_requantize_clamp_fast is exact for every channel's shift. */
+static inline int tc_fast_requantize_ok(const int32_t *shift, int32_t count, tc_rounding_t rounding)
+{
+    if (rounding != TC_ROUNDING_DOUBLE) {
+        return 0;
+    }
+    for (int32_t i = 0; i < count; ++i) {
+        if (shift[i] > -1 || shift[i] < TC_FAST_SHIFT_MIN) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 #endif /* TC_FIXEDPOINT_H */

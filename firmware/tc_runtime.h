@@ -14,19 +14,6 @@
 
 #include "tc_fixedpoint.h"
 
-/* TC_DSP: use the Cortex-M4/M7 DSP instructions. On where the compiler offers them
- * (__ARM_FEATURE_SIMD32), unless the build defines TC_PORTABLE: then the plain C loops,
- * which give the same results bit for bit (`tinycnn bench` measures both). */
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TC_PORTABLE)
-#define TC_DSP 1
-#else
-#define TC_DSP 0
-#endif
-
-#if TC_DSP
-#include <arm_acle.h> /* the compiler's intrinsics for the Cortex-M4/M7 DSP instructions */
-#endif
-
 typedef struct {
     int32_t n, h, w, c;
 } tc_dims_t;
@@ -53,14 +40,16 @@ static inline int32_t tc_broadcast_offset(const tc_dims_t *dims, int32_t n, int3
  * and with ROR #8 bytes 1 and 3, to 16-bit pairs; SMLAD adds two products. Elsewhere, and
  * for the last n % 4 bytes, the plain loop. |sum| <= n * 128 * 128, so int32 holds any n up
  * to 131,071 and the order of the additions cannot change the result. */
-#if TC_DSP
+/* Four bytes as a word: one LDR where unaligned loads are allowed (Cortex-M3/M4/M7), which
+ * compilers know; bytewise elsewhere. */
 static inline uint32_t tc_load4(const int8_t *p)
 {
     uint32_t word;
-    memcpy(&word, p, 4); /* one LDR: the Cortex-M4 loads unaligned words */
+    memcpy(&word, p, 4);
     return word;
 }
 
+#if TC_DSP
 static inline int32_t tc_sxtb16_ror8(uint32_t word)
 {
 #if defined(__GNUC__)
@@ -91,38 +80,93 @@ static inline int32_t tc_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
     return sum;
 }
 
-/* Four dot products of two vectors a0, a1 with two vectors b0, b1, each loaded byte used
- * twice (CMSIS-NN's 2x2 kernel): sums[0] += a0.b0, sums[1] += a0.b1, sums[2] += a1.b0,
- * sums[3] += a1.b1. */
-static inline void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_t *b0,
-                                 const int8_t *b1, int32_t n, int32_t sums[4])
-{
-    int32_t i = 0;
+/* Four dot products for CONV_2D: two input windows a0, a1 with the filters of two output
+ * channels b0, b1, stored pair-interleaved by the generator: for each group of 4 taps, b0's
+ * 4 bytes then b1's 4 bytes. n (a multiple of 4) taps; sums[0] += a0.b0, sums[1] += a0.b1,
+ * sums[2] += a1.b0, sums[3] += a1.b1.
+ *
+ * With the DSP instructions the two windows are first widened to int16 and interleaved by
+ * tc_widen_pair_s8 (per 4 taps: a0's bytes 0 and 2, a0's 1 and 3, a1's 0 and 2, a1's 1 and 3,
+ * each pair in one word, SXTB16's order), so each 4-tap step is one LDM of the windows, two
+ * weight loads, four SXTB16 and eight SMLAD: 16 multiply-accumulates in 17 instructions. */
 #if TC_DSP
-    int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
-    for (; i + 4 <= n; i += 4) {
-        const uint32_t b0_4 = tc_load4(b0 + i), b1_4 = tc_load4(b1 + i);
-        const int32_t b0_even = __sxtb16((int32_t)b0_4), b0_odd = tc_sxtb16_ror8(b0_4);
-        const int32_t b1_even = __sxtb16((int32_t)b1_4), b1_odd = tc_sxtb16_ror8(b1_4);
-        uint32_t a4 = tc_load4(a0 + i);
-        int32_t even = __sxtb16((int32_t)a4), odd = tc_sxtb16_ror8(a4);
-        s00 = __smlad(odd, b0_odd, __smlad(even, b0_even, s00));
-        s01 = __smlad(odd, b1_odd, __smlad(even, b1_even, s01));
-        a4 = tc_load4(a1 + i);
-        even = __sxtb16((int32_t)a4);
-        odd = tc_sxtb16_ror8(a4);
-        s10 = __smlad(odd, b0_odd, __smlad(even, b0_even, s10));
-        s11 = __smlad(odd, b1_odd, __smlad(even, b1_even, s11));
-    }
-    sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
-#endif
-    for (; i < n; ++i) {
-        sums[0] += (int32_t)a0[i] * (int32_t)b0[i];
-        sums[1] += (int32_t)a0[i] * (int32_t)b1[i];
-        sums[2] += (int32_t)a1[i] * (int32_t)b0[i];
-        sums[3] += (int32_t)a1[i] * (int32_t)b1[i];
+static inline void tc_widen_pair_s8(const int8_t *a0, const int8_t *a1, int32_t n, uint32_t *out)
+{
+    for (int32_t i = 0; i < n; i += 4) {
+        const uint32_t w0 = tc_load4(a0 + i), w1 = tc_load4(a1 + i);
+        out[0] = (uint32_t)__sxtb16((int32_t)w0);
+        out[1] = (uint32_t)tc_sxtb16_ror8(w0);
+        out[2] = (uint32_t)__sxtb16((int32_t)w1);
+        out[3] = (uint32_t)tc_sxtb16_ror8(w1);
+        out += 4;
     }
 }
+
+static inline void tc_dot_2x2_widened(const uint32_t *windows, const int8_t *pair_weights, int32_t n,
+                                      int32_t sums[4])
+{
+    int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
+    const uint32_t *a = windows;
+    const uint32_t *const end = windows + n; /* 4 words per 4 taps; n > 0 */
+    const int8_t *b = pair_weights;
+#if defined(__GNUC__)
+    /* gcc spills registers in this loop when it is written with intrinsics (26 instructions
+     * a step instead of 17): the windows go to r4, r5, r6, r8 so one LDM loads them. */
+    uint32_t t, te;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldm %[a]!, {r4, r5, r6, r8}\n\t"
+        "ldr %[t], [%[b]], #4\n\t"
+        "sxtb16 %[te], %[t]\n\t"
+        "sxtb16 %[t], %[t], ror #8\n\t"
+        "smlad %[s00], r4, %[te], %[s00]\n\t"
+        "smlad %[s00], r5, %[t], %[s00]\n\t"
+        "smlad %[s10], r6, %[te], %[s10]\n\t"
+        "smlad %[s10], r8, %[t], %[s10]\n\t"
+        "ldr %[t], [%[b]], #4\n\t"
+        "sxtb16 %[te], %[t]\n\t"
+        "sxtb16 %[t], %[t], ror #8\n\t"
+        "smlad %[s01], r4, %[te], %[s01]\n\t"
+        "smlad %[s01], r5, %[t], %[s01]\n\t"
+        "smlad %[s11], r6, %[te], %[s11]\n\t"
+        "smlad %[s11], r8, %[t], %[s11]\n\t"
+        "cmp %[a], %[end]\n\t"
+        "bne 1b\n\t"
+        : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [a] "+r"(a),
+          [b] "+r"(b), [t] "=&r"(t), [te] "=&r"(te)
+        : [end] "r"(end)
+        : "r4", "r5", "r6", "r8", "cc", "memory");
+#else
+    for (; a < end; a += 4, b += 8) {
+        const uint32_t b0 = tc_load4(b), b1 = tc_load4(b + 4);
+        const int32_t b0_even = __sxtb16((int32_t)b0), b0_odd = tc_sxtb16_ror8(b0);
+        const int32_t b1_even = __sxtb16((int32_t)b1), b1_odd = tc_sxtb16_ror8(b1);
+        s00 = __smlad((int32_t)a[1], b0_odd, __smlad((int32_t)a[0], b0_even, s00));
+        s01 = __smlad((int32_t)a[1], b1_odd, __smlad((int32_t)a[0], b1_even, s01));
+        s10 = __smlad((int32_t)a[3], b0_odd, __smlad((int32_t)a[2], b0_even, s10));
+        s11 = __smlad((int32_t)a[3], b1_odd, __smlad((int32_t)a[2], b1_even, s11));
+    }
+#endif
+    sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
+}
+#else
+static inline void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_t *pair_weights,
+                                 int32_t n, int32_t sums[4])
+{
+    int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
+    for (int32_t i = 0; i < n; i += 4, pair_weights += 8) {
+        for (int32_t j = 0; j < 4; ++j) {
+            const int32_t x0 = a0[i + j], x1 = a1[i + j];
+            const int32_t w0 = pair_weights[j], w1 = pair_weights[4 + j];
+            s00 += x0 * w0;
+            s01 += x0 * w1;
+            s10 += x1 * w0;
+            s11 += x1 * w1;
+        }
+    }
+    sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
+}
+#endif
 
 /* ---- tc_conv_s8.c, tc_depthwise_conv_s8.c ---- */
 typedef struct {
@@ -135,11 +179,18 @@ typedef struct {
     const int32_t *shift;
     tc_rounding_t rounding;
     /* CONV_2D, optional (0 for the plain loops): bias + input_offset * (sum of the channel's
-     * filter), and a scratch buffer of 2 * filter_h * filter_w * in_channels bytes for the
-     * input windows of two output cells; then output values come four at a time from
-     * tc_dot_2x2_s8. */
+     * filter), and a scratch buffer of tc_conv_scratch_bytes(); then the input windows of two
+     * output cells are gathered at a time and output values come four at a time. */
     const int32_t *folded_bias;
     int8_t *window;
+    /* CONV_2D: taps per output channel in the filter, filter_h * filter_w * in_channels
+     * rounded up to a multiple of 4 (the generator pads each filter with zeros); the filters
+     * are pair-interleaved (see tc_dot_2x2_widened), an odd last channel paired with zeros. */
+    int32_t filter_stride;
+    /* CONV_2D with a MAX_POOL_2D fused after it (valid padding): the pool's window and
+     * strides, and output_dims is the pooled grid; act_min/act_max are both ops' clamps
+     * composed. pool_h = 0: no pool. */
+    int32_t pool_h, pool_w, pool_stride_h, pool_stride_w;
 } tc_conv_params_t;
 
 void tc_conv_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims, const int8_t *input,

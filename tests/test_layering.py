@@ -24,7 +24,7 @@ STAGES = [
     ["export", "emulate"],  # firmware
     ["serial", "serial.protocol"],  # serial
     ["serial.monitor"],  # monitor
-    ["predict", "verify", "zoo"],  # drivers over every engine
+    ["predict", "verify", "zoo", "bench"],  # drivers over every engine
     ["cli"],
 ]
 

@@ -113,8 +113,11 @@ class BenchReport:
     flash: FlashSplit  # DSP build, at the firmware's flags
     portable_flash: FlashSplit
     cflags: list[str]
-    arena_bytes: int
-    lower_bound_bytes: int
+    arena_bytes: int  # the plan the firmware uses (fused)
+    lower_bound_bytes: int  # the most bytes alive at once, fused
+    unfused_arena_bytes: int  # the plan without fusion
+    unfused_lower_bound_bytes: int
+    naive_bytes: int  # every activation tensor in its own buffer
     tflm_arena_bytes: int | None
     stack_bytes: int
     cmsis_nn: str | None  # the folder used, or None
@@ -375,7 +378,7 @@ def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | No
 
     if name in ("conv", "depthwise_conv"):
         out_c = call.dims["output"][3]
-        out += [arrays["filter"], arrays["multiplier"], arrays["shift"],
+        out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"], arrays["shift"],
                 arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c)]
         layer["dims"] = {**call.dims, "bias": (1, 1, 1, out_c)}
     elif name == "fully_connected":
@@ -530,17 +533,16 @@ def bench_model(
     on_step=None,
 ) -> BenchReport:
     """Every figure of the report for ``model`` (``inputs``: int8, batch first)."""
-    from tinycnn.codegen.lowering import lower_model, scratch_requests
-    from tinycnn.codegen.planner import plan_memory
+    from tinycnn.codegen.fusion import original_operators
+    from tinycnn.codegen.render import lower_for_c
     from tinycnn.interpreters import tflm_arena_bytes
 
     step = on_step or (lambda text: None)
     board = load_board("qemu_m4")
     per_tick = 1_000_000_000 // board.clock_hz
     cmsis_dir, cmsis_note = find_cmsis_nn(cmsis_nn)
-    runtime_model = with_runtime_shapes(model)
-    plan = plan_memory(runtime_model, scratch_requests(runtime_model))
-    calls = lower_model(runtime_model, plan, convention)
+    runtime_model, plan, calls = lower_for_c(model, convention)
+    unfused_model, unfused_plan, unfused_calls = lower_for_c(model, convention, fuse=False)
 
     step("profiling the DSP build on the emulated Cortex-M4")
     dsp = _profile(model, inputs, convention, portable=False)
@@ -552,30 +554,35 @@ def bench_model(
     if dsp.output != expected:
         raise BenchError("the firmware's output differs from the reference engine's")
 
-    cmsis = {}
+    cmsis = {}  # by operator index of the file
     if cmsis_dir:
         step(f"running CMSIS-NN's kernels ({cmsis_dir})")
-        values = run_model(runtime_model, inputs[:1], convention="tflm", keep_tensors=True).tensors
-        cmsis = _run_cmsis(runtime_model, calls, values, cmsis_dir)
+        values = run_model(unfused_model, inputs[:1], convention="tflm", keep_tensors=True).tensors
+        by_call = _run_cmsis(unfused_model, unfused_calls, values, cmsis_dir)
+        cmsis = {unfused_calls[i].op.index: result for i, result in by_call.items()}
     images = len(inputs)
     layers = []
     for i, call in enumerate(calls):
-        definition = definition_for(call.op)
+        parts = original_operators(call.op)
         macs = 0
-        if definition.macs:
-            macs = definition.macs(OpContext(op=call.op, model=runtime_model, values={}, convention="tflm"))
-        ticks, note = cmsis.get(i, (None, "no CMSIS-NN kernel" if cmsis_dir else ""))
+        for op in parts:
+            definition = definition_for(op)
+            if definition.macs:
+                macs += definition.macs(OpContext(op=op, model=unfused_model, values={}, convention="tflm"))
+        counts = [cmsis.get(op.index, (None, "no CMSIS-NN kernel" if cmsis_dir else "")) for op in parts]
+        missing = [note for ticks, note in counts if ticks is None]
+        notes = [note for _, note in counts if note]
         layers.append(
             Layer(
                 call=i,
                 op_index=call.op.index,
-                opcode=call.op.opcode,
+                opcode="+".join(op.opcode for op in parts),
                 output=runtime_model.tensors[call.op.outputs[0]].name,
                 macs=int(macs),
                 instructions=round(dsp.ticks[i] * per_tick / images),
                 portable_instructions=round(portable.ticks[i] * per_tick / images),
-                cmsis_instructions=None if ticks is None else ticks * per_tick,
-                cmsis_note=note,
+                cmsis_instructions=None if missing else sum(t for t, _ in counts) * per_tick,
+                cmsis_note="; ".join(notes),
             )
         )
     compared = [layer for layer in layers if layer.cmsis_instructions is not None]
@@ -604,6 +611,9 @@ def bench_model(
         cflags=firmware_cflags(False),
         arena_bytes=plan.arena_bytes,
         lower_bound_bytes=plan.lower_bound_bytes,
+        unfused_arena_bytes=unfused_plan.arena_bytes,
+        unfused_lower_bound_bytes=unfused_plan.lower_bound_bytes,
+        naive_bytes=sum(t.size_bytes for t in unfused_model.tensors if not t.is_constant),
         tflm_arena_bytes=tflm_bytes,
         stack_bytes=dsp.stack_bytes,
         cmsis_nn=str(cmsis_dir) if cmsis_dir else None,
@@ -703,8 +713,10 @@ def format_report(report: BenchReport) -> str:
         else ""
     )
     lines.append(
-        f"RAM: planned arena {report.arena_bytes:,} B (lower bound {report.lower_bound_bytes:,} B"
-        f"{tflm}); stack high-water {report.stack_bytes:,} B"
+        f"RAM: planned arena {report.arena_bytes:,} B with fusion (its lower bound "
+        f"{report.lower_bound_bytes:,} B{tflm}); without fusion {report.unfused_arena_bytes:,} B "
+        f"(lower bound {report.unfused_lower_bound_bytes:,} B); every tensor apart "
+        f"{report.naive_bytes:,} B; stack high-water {report.stack_bytes:,} B"
     )
     lines.append(
         f"Nano 33 BLE at 64 MHz, estimate (one instruction per cycle, a lower bound): "

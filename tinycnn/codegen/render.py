@@ -12,6 +12,7 @@ import jinja2
 import numpy as np
 
 from tinycnn import __version__
+from tinycnn.codegen.fusion import fuse_operators, original_operators
 from tinycnn.codegen.identifiers import c_comment, c_identifier, c_string
 from tinycnn.codegen.lowering import CTYPES, KernelCall, lower_model, scratch_requests
 from tinycnn.codegen.planner import MemoryPlan, plan_memory
@@ -97,22 +98,33 @@ def with_runtime_shapes(model: Model) -> Model:
     return replace(model, tensors=tensors)
 
 
+def lower_for_c(model: Model, convention: str, fuse: bool = True):
+    """The model as the C runs it (runtime shapes; CONV_2D + MAX_POOL_2D fused unless ``fuse``
+    is False), its memory plan, and its kernel calls."""
+    model = with_runtime_shapes(model)
+    if fuse:
+        model = fuse_operators(model)
+    plan = plan_memory(model, scratch_requests(model))
+    return model, plan, lower_model(model, plan, convention)
+
+
 def render_model(
     model: Model,
     out_dir: Path,
     *,
     convention: str = "tflm",
+    fuse: bool = True,
     prefix: str | None = None,
     labels: list[str] | None = None,
     source: str | None = None,
 ) -> GeneratedModel:
     """Write ``{prefix}_model.h/.c`` and the runtime sources they need into ``out_dir``."""
     prefix = c_identifier(prefix or model.name)
-    model = with_runtime_shapes(model)
-    plan = plan_memory(model, scratch_requests(model))
-    calls = lower_model(model, plan, convention)
+    model, plan, calls = lower_for_c(model, convention, fuse=fuse)
     for call in calls:
-        call.op_comment = c_comment(model.tensors[call.op.outputs[0]].name)
+        parts = original_operators(call.op)
+        fused = "".join(f", {op.opcode} #{op.index} fused" for op in parts[1:])
+        call.op_comment = c_comment(model.tensors[call.op.outputs[0]].name + fused)
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
     classes = int(np.prod(out.shape))
     labels = list(labels) if labels else [f"class_{i}" for i in range(classes)]

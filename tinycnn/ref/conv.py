@@ -12,7 +12,7 @@ import numpy as np
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
-from tinycnn.ref.lowering import lower_convolution
+from tinycnn.ref.lowering import lower_conv, padded_taps
 from tinycnn.ref.multipliers import output_multipliers
 from tinycnn.ref.window import window_for
 
@@ -54,15 +54,18 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
 
 
 def conv_scratch_bytes(ctx: OpContext) -> int:
-    """The C kernel gathers the input windows of two output cells at a time (im2col)."""
-    return 2 * int(np.prod(ctx.input_tensor(1).shape[1:]))
+    """The C kernel gathers the input windows of two output cells at a time (im2col): two
+    int8 windows and the same widened to int16 (the DSP path), plus an int32 running maximum
+    per output channel when a max pool is fused after it (firmware/tc_conv_s8.c)."""
+    taps = padded_taps(int(np.prod(ctx.input_tensor(1).shape[1:])))
+    return 6 * taps + 4 * int(ctx.output_tensor().shape[-1])
 
 
 OP = OpDefinition(
     name="conv",
     builtins=("CONV_2D",),
     kernel=conv_2d,
-    lower=lambda ctx: lower_convolution(ctx, depthwise=False),
+    lower=lower_conv,
     c_sources=("tc_conv_s8.c",),
     tflm_resolver={"CONV_2D": "AddConv2D"},
     scratch_bytes=conv_scratch_bytes,

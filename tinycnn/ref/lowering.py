@@ -8,7 +8,7 @@ result is plain data for the op's call template (templates/ops/<name>.c.j2), nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,24 @@ def folded_bias(ctx: OpContext, weights: np.ndarray, input_offset: int) -> Const
     return ConstArray("folded_bias", "int32_t", folded.tolist())
 
 
+def padded_taps(taps: int) -> int:
+    """A convolution filter's bytes per output channel in the C layout: rounded up to 4."""
+    return (taps + 3) // 4 * 4
+
+
+def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
+    """CONV_2D weights [out_c, kh, kw, in_c] in tc_conv_s8's layout: each channel's taps padded
+    with zeros to a multiple of 4, then channels paired (2p, 2p + 1; an odd last one with a
+    zero channel) and interleaved 4 taps at a time, so one pointer walks both filters."""
+    out_c = weights.shape[0]
+    taps = int(np.prod(weights.shape[1:]))
+    stride = padded_taps(taps)
+    padded = np.zeros((out_c + out_c % 2, stride), dtype=np.int64)
+    padded[:out_c, :taps] = weights.reshape(out_c, taps)
+    pairs = padded.reshape(-1, 2, stride // 4, 4)  # [pair, channel in pair, group, 4 taps]
+    return pairs.transpose(0, 2, 1, 3).reshape(-1)
+
+
 def lower_convolution(ctx: OpContext, depthwise: bool):
     """CONV_2D and DEPTHWISE_CONV_2D: one parameter set (tc_conv_params_t) for both."""
     input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
@@ -100,8 +118,40 @@ def lower_convolution(ctx: OpContext, depthwise: bool):
         ConstArray("shift", "int32_t", shift.tolist()),
     ]
     arrays.append(folded_bias(ctx, filter_t.data, params["input_offset"]))
+    if not depthwise:
+        params["filter_stride"] = padded_taps(int(np.prod(filter_dims[1:])))
+        arrays[0] = ConstArray("filter", "int8_t", conv_weight_layout(filter_t.data).ravel().tolist())
+    params.update(filter_stride=params.get("filter_stride", 0), pool_h=0, pool_w=0,
+                  pool_stride_h=0, pool_stride_w=0)
     dims = {"input": dims4(input_t.shape), "filter": filter_dims, "output": dims4(output_t.shape)}
     return params, dims, [a for a in arrays if a is not None]
+
+
+# Operator option naming the CONV_2D and MAX_POOL_2D one fused operator stands for
+# (tinycnn/codegen/fusion.py makes them).
+FUSED_MAX_POOL = "fused_max_pool"
+
+
+def lower_conv(ctx: OpContext):
+    """CONV_2D, or CONV_2D with a MAX_POOL_2D fused after it: the convolution's parameters,
+    the pool's window and strides, the pooled output dims, and both clamps composed (a clamp
+    to [a, b] then to [c, d] is a clamp to [clip(a, c, d), clip(b, c, d)])."""
+    fused = ctx.op.options.get(FUSED_MAX_POOL)
+    if not fused:
+        return lower_convolution(ctx, depthwise=False)
+    params, dims, arrays = lower_convolution(replace(ctx, op=fused["conv"]), depthwise=False)
+    pool, pool_dims, _ = lower_pool(replace(ctx, op=fused["pool"]))
+    low, high = pool["act_min"], pool["act_max"]
+    params.update(
+        pool_h=pool["filter_h"],
+        pool_w=pool["filter_w"],
+        pool_stride_h=pool["stride_h"],
+        pool_stride_w=pool["stride_w"],
+        act_min=int(np.clip(params["act_min"], low, high)),
+        act_max=int(np.clip(params["act_max"], low, high)),
+    )
+    dims["output"] = pool_dims["output"]
+    return params, dims, arrays
 
 
 def lower_pool(ctx: OpContext):
