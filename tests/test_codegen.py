@@ -121,6 +121,35 @@ CASES = {
     "maxpool_1x9x9x3_p3_s2_same": Case(
         lambda k, L, x: L.MaxPooling2D(3, strides=2, padding="same")(x), (9, 9, 3), ("MAX_POOL_2D",)
     ),
+    # CONV_2D + MAX_POOL_2D: fused into one kernel call (tinycnn/codegen/fusion.py) ...
+    "conv_relu_maxpool_fused": Case(
+        lambda k, L, x: L.MaxPooling2D(2)(L.Conv2D(6, 3, activation="relu")(x)),
+        (10, 10, 4),
+        ("CONV_2D", "MAX_POOL_2D"),
+    ),
+    "conv_1ch_odd_channels_maxpool_3x3_s2": Case(
+        lambda k, L, x: L.MaxPooling2D(3, strides=2)(L.Conv2D(7, 3, padding="same")(x)),
+        (11, 11, 1),
+        ("CONV_2D", "MAX_POOL_2D"),
+    ),
+    "conv_relu6_maxpool_2x1": Case(
+        lambda k, L, x: L.MaxPooling2D((2, 1))(L.Conv2D(3, (1, 3), activation="relu6")(x)),
+        (7, 8, 2),
+        ("CONV_2D", "MAX_POOL_2D"),
+    ),
+    # ... and left apart: a SAME-padded pool, and a convolution whose output has two readers.
+    "conv_maxpool_same_unfused": Case(
+        lambda k, L, x: L.MaxPooling2D(2, padding="same")(L.Conv2D(4, 3)(x)),
+        (8, 8, 2),
+        ("CONV_2D", "MAX_POOL_2D"),
+    ),
+    "conv_maxpool_branch_unfused": Case(
+        lambda k, L, x: (lambda c: L.Concatenate()([L.MaxPooling2D(2)(c), L.AveragePooling2D(2)(c)]))(
+            L.Conv2D(4, 3)(x)
+        ),
+        (8, 8, 2),
+        ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"),
+    ),
     "avgpool_1x7x7x3_p3_s2_same": Case(
         lambda k, L, x: L.AveragePooling2D(3, strides=2, padding="same")(x),
         (7, 7, 3),

@@ -1,5 +1,6 @@
 """The static memory planner: no two live tensors share bytes, and the plan is tight."""
 
+import numpy as np
 import pytest
 from conftest import SHARED_MODELS
 
@@ -51,3 +52,112 @@ def test_shared_model_arenas(name, arena):
     if not (SHARED_MODELS / name).is_file():
         pytest.skip("shared models absent")
     assert plan_memory(read_model(SHARED_MODELS / name)).arena_bytes == arena
+
+
+POISON_HARNESS = r"""
+#include <stdio.h>
+#include <string.h>
+#include "model_model.h"
+
+/* After kernel call k, every arena byte the plan says nothing alive needs is overwritten. */
+static const int free_starts[] = { %(starts)s };
+static const int free_ends[] = { %(ends)s };
+static const int free_first[] = { %(first)s }; /* call k's ranges: free_first[k] .. free_first[k + 1] */
+
+void tc_profile_mark(int call)
+{
+    int8_t *arena = (int8_t *)model_input() - %(input_offset)d;
+    if (call < 0) {
+        return;
+    }
+    for (int r = free_first[call]; r < free_first[call + 1]; ++r) {
+        memset(arena + free_starts[r], 0x5A ^ (call & 0x7F), (size_t)(free_ends[r] - free_starts[r]));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    long count = argc > 1 ? strtol(argv[1], 0, 10) : 0;
+    for (long i = 0; i < count; ++i) {
+        if (fread(model_input(), 1, MODEL_INPUT_BYTES, stdin) != MODEL_INPUT_BYTES) return 1;
+        model_invoke();
+        fwrite(model_output(), 1, MODEL_OUTPUT_BYTES, stdout);
+    }
+    return 0;
+}
+"""
+
+
+def _free_ranges(model, plan, calls):
+    """Per kernel call, the arena byte ranges no tensor alive after it occupies."""
+    step_of = {op.index: step for step, op in enumerate(model.operators)}
+    ranges = []
+    for call in calls:
+        step = step_of[call.op.index]
+        kept = sorted(
+            (b.offset, b.offset + b.size_bytes)
+            for b in plan.buffers
+            if b.tensors and b.first_step <= step < b.last_step
+        )
+        free, cursor = [], 0
+        for start, end in kept:
+            if start > cursor:
+                free.append((cursor, start))
+            cursor = max(cursor, end)
+        if cursor < plan.arena_bytes:
+            free.append((cursor, plan.arena_bytes))
+        ranges.append(free)
+    return ranges
+
+
+def test_poisoning_freed_bytes_between_ops_changes_nothing(seed_cnn_run, tmp_path):
+    """The generated C of seed_cnn (fused and not) and person_detect with every byte the plan
+    frees overwritten after each kernel call: the outputs stay bit-exact, so no kernel reads
+    a tensor the plan thinks dead, nor scratch left by another op."""
+    import subprocess
+
+    from op_harness import first_mismatch, random_inputs
+
+    from tinycnn.codegen.host import HOST_CFLAGS, compiler
+    from tinycnn.codegen.render import lower_for_c, render_model
+    from tinycnn.ref.runner import run_model
+
+    models = [(read_model(seed_cnn_run / INT8_MODEL_FILE), True), (read_model(seed_cnn_run / INT8_MODEL_FILE), False)]
+    if (SHARED_MODELS / "person_detect.tflite").is_file():
+        models.append((read_model(SHARED_MODELS / "person_detect.tflite"), True))
+    for number, (model, fuse) in enumerate(models):
+        work = tmp_path / f"m{number}"
+        generated = render_model(model, work, prefix="model", fuse=fuse)
+        runtime_model, plan, calls = lower_for_c(model, "tflm", fuse=fuse)
+        ranges = _free_ranges(runtime_model, plan, calls)
+        assert sum(map(len, ranges)) > 0
+        firsts = np.cumsum([0] + [len(r) for r in ranges]).tolist()
+        flat = [r for call in ranges for r in call]
+        (work / "main.c").write_text(
+            "#include <stdlib.h>\n"
+            + POISON_HARNESS
+            % {
+                "starts": ", ".join(str(a) for a, _ in flat),
+                "ends": ", ".join(str(b) for _, b in flat),
+                "first": ", ".join(map(str, firsts)),
+                "input_offset": plan.offset_of(runtime_model.inputs[0]),
+            }
+        )
+        sources = [str(p) for p in generated.files if p.suffix == ".c"] + [str(work / "main.c")]
+        subprocess.run(
+            [compiler(), *HOST_CFLAGS, "-DTC_PROFILE", "-o", str(work / "runner"), *sources],
+            check=True,
+            timeout=300,
+        )
+        inputs = random_inputs(model, 8)
+        done = subprocess.run(
+            [str(work / "runner"), str(len(inputs))],
+            input=inputs.tobytes(),
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+        out = model.output_tensors()[0]
+        got = np.frombuffer(done.stdout, dtype=out.dtype).reshape(len(inputs), *out.shape[1:])
+        reference = run_model(model, inputs, convention="tflm").outputs[0]
+        assert first_mismatch(reference, got) == "identical", (model.name, fuse)

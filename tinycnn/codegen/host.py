@@ -34,15 +34,16 @@ def compiler() -> str:
     return found
 
 
-def build_host_runner(model: Model, convention: str) -> Path:
-    """Generate and compile the model with a stdin/stdout harness; return the executable."""
-    key = f"{model.sha256[:16]}-{convention}-{sources_digest()}"
+def build_host_runner(model: Model, convention: str, fuse: bool = True) -> Path:
+    """Generate and compile the model with a stdin/stdout harness; return the executable.
+    ``fuse=False`` keeps every operator a kernel call of its own (for comparing)."""
+    key = f"{model.sha256[:16]}-{convention}-{'fused' if fuse else 'unfused'}-{sources_digest()}"
     root = cache_dir("c")
     executable = root / key / "runner"
     if executable.is_file():
         return executable
     with work_dir(root) as work:
-        generated = render_model(model, work, convention=convention, prefix="model")
+        generated = render_model(model, work, convention=convention, prefix="model", fuse=fuse)
         main = work / "main.c"
         main.write_text(
             template_environment()
@@ -69,10 +70,12 @@ def build_host_runner(model: Model, convention: str) -> Path:
     return executable
 
 
-def run_c(model: Model, inputs: np.ndarray, convention: str = "tflm") -> np.ndarray:
+def run_c(
+    model: Model, inputs: np.ndarray, convention: str = "tflm", fuse: bool = True
+) -> np.ndarray:
     """Raw outputs of the generated C for a batch of quantized inputs (single input/output)."""
     (out,) = model.output_tensors()
-    executable = build_host_runner(model, convention)
+    executable = build_host_runner(model, convention, fuse)
     payload = np.ascontiguousarray(inputs).tobytes()
     result = run(
         [str(executable), str(len(inputs))], input=payload, capture_output=True, timeout=600

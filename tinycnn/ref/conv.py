@@ -54,11 +54,14 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
 
 
 def conv_scratch_bytes(ctx: OpContext) -> int:
-    """The C kernel gathers the input windows of two output cells at a time (im2col): two
-    int8 windows and the same widened to int16 (the DSP path), plus an int32 running maximum
-    per output channel when a max pool is fused after it (firmware/tc_conv_s8.c)."""
+    """The C kernel gathers the input windows of two output cells at a time (im2col), widened
+    to int16 in the DSP build (4 bytes a tap), staged as int8 first unless the input channels
+    are a multiple of 4 (2 more), plus an int32 running maximum per output channel (an even count) for
+    a fused max pool (firmware/tc_conv_s8.c's scratch_for)."""
     taps = padded_taps(int(np.prod(ctx.input_tensor(1).shape[1:])))
-    return 6 * taps + 4 * int(ctx.output_tensor().shape[-1])
+    staged = ctx.input_tensor(0).shape[-1] % 4 != 0
+    channels = int(ctx.output_tensor().shape[-1])
+    return (6 if staged else 4) * taps + 4 * (channels + channels % 2)
 
 
 OP = OpDefinition(
