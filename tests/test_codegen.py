@@ -113,6 +113,16 @@ CASES = {
         (9, 9, 3),
         ("DEPTHWISE_CONV_2D",),
     ),
+    "dw_1x8x8x6_k3_same_relu6": Case(  # four channels a step and a tail of two; border windows
+        lambda k, L, x: L.DepthwiseConv2D(3, padding="same", activation="relu6")(x),
+        (8, 8, 6),
+        ("DEPTHWISE_CONV_2D",),
+    ),
+    "dw_1x9x9x8_k5_s2_valid_nobias": Case(
+        lambda k, L, x: L.DepthwiseConv2D(5, strides=2, use_bias=False)(x),
+        (9, 9, 8),
+        ("DEPTHWISE_CONV_2D",),
+    ),
     "dw_1x11x11x2_k3_d2_same": Case(
         lambda k, L, x: L.DepthwiseConv2D(3, padding="same", dilation_rate=2)(x),
         (11, 11, 2),
