@@ -1,31 +1,116 @@
 /* FULLY_CONNECTED int8 (tinycnn/ref/fully_connected.py): weights [out_units, accum_depth],
- * multiplier per output unit or one for all. int32 holds 66k products of 127 * 255. */
+ * multiplier per output unit or one for all. int32 holds 66k products of 127 * 255.
+ *
+ * The generator lays the weights out for four units at a time (ref/lowering.py's
+ * fc_weight_layout): the depth padded with zeros to a multiple of 4, units in blocks of four
+ * (the last block holds the remaining 1 to 3), and per 4 inputs a block's weights together.
+ * Each step widens 4 inputs once and uses them for every unit of the block. The folded bias holds the bias and the
+ * input offset's share, so the loop multiplies raw int8 values. */
 #include "tc_runtime.h"
+
+/* Four units' sums over `depth` inputs; weights: the quad's block. */
+static inline void dot_quad(const int8_t *input, int32_t depth, const int8_t *weights, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+#if TC_DSP
+    const int32_t whole = depth & ~3;
+    for (; i < whole; i += 4, weights += 16) {
+        const uint32_t x4 = tc_load4(input + i);
+        const int32_t x_even = __sxtb16((int32_t)x4), x_odd = tc_sxtb16_ror8(x4);
+        uint32_t w4 = tc_load4(weights);
+        a0 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a0));
+        w4 = tc_load4(weights + 4);
+        a1 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a1));
+        w4 = tc_load4(weights + 8);
+        a2 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a2));
+        w4 = tc_load4(weights + 12);
+        a3 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a3));
+    }
+#endif
+    for (; i < depth; i += 4, weights += 16) {
+        for (int32_t j = 0; j < 4 && i + j < depth; ++j) { /* the padded weights beyond are 0 */
+            const int32_t x = input[i + j];
+            a0 += x * weights[j];
+            a1 += x * weights[4 + j];
+            a2 += x * weights[8 + j];
+            a3 += x * weights[12 + j];
+        }
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* One or two units' sums (`count`) of the last block, whose weights are interleaved `width`
+ * units wide, starting at unit `first` of the block. */
+static TC_NOINLINE void dot_rest(const int8_t *input, int32_t depth, const int8_t *weights, int32_t width,
+                                 int32_t first, int32_t count, int32_t acc[4])
+{
+    const int32_t step = 4 * width;
+    const int8_t *w = weights + 4 * first;
+    int32_t a0 = acc[first], a1 = count == 2 ? acc[first + 1] : 0;
+    int32_t i = 0;
+#if TC_DSP
+    for (const int32_t whole = depth & ~3; i < whole; i += 4, w += step) {
+        const uint32_t x4 = tc_load4(input + i);
+        const int32_t x_even = __sxtb16((int32_t)x4), x_odd = tc_sxtb16_ror8(x4);
+        uint32_t w4 = tc_load4(w);
+        a0 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a0));
+        if (count == 2) {
+            w4 = tc_load4(w + 4);
+            a1 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a1));
+        }
+    }
+#endif
+    for (; i < depth; i += 4, w += step) {
+        for (int32_t k = 0; k < 4 && i + k < depth; ++k) {
+            a0 += input[i + k] * w[k];
+            a1 += count == 2 ? input[i + k] * w[4 + k] : 0;
+        }
+    }
+    acc[first] = a0;
+    if (count == 2) {
+        acc[first + 1] = a1;
+    }
+}
+
+static TC_NOINLINE int8_t store_exact(const tc_fully_connected_params_t *params, int32_t acc, int32_t channel)
+{
+    return (int8_t)tc_requantize_clamp(acc, params->multiplier[channel], params->shift[channel],
+                                       params->rounding, params->output_offset, params->act_min,
+                                       params->act_max);
+}
 
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
                            int32_t accum_depth, const int8_t *input, int32_t out_units,
                            const int8_t *weights, const int32_t *bias, int8_t *output)
 {
+    (void)bias; /* folded into params->folded_bias */
+    const int32_t quad_bytes = 4 * ((accum_depth + 3) & ~3);
+    const int fast = tc_fast_requantize_ok(params->shift, params->per_channel ? out_units : 1, params->rounding);
     for (int32_t row = 0; row < rows; ++row) {
         const int8_t *in_row = input + row * accum_depth;
-        for (int32_t unit = 0; unit < out_units; ++unit) {
-            const int8_t *w_row = weights + unit * accum_depth;
-            int32_t acc = 0;
-            if (params->folded_bias) {
-                /* the offset's share, sum(w) * input_offset, is in folded_bias with the bias */
-                acc = params->folded_bias[unit] + tc_dot_s8(w_row, in_row, accum_depth);
+        for (int32_t unit = 0; unit < out_units; unit += 4) {
+            int32_t acc[4];
+            for (int32_t j = 0; j < 4; ++j) {
+                acc[j] = unit + j < out_units ? params->folded_bias[unit + j] : 0;
+            }
+            const int32_t block = out_units - unit < 4 ? out_units - unit : 4;
+            if (block == 4) {
+                dot_quad(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
             } else {
-                for (int32_t k = 0; k < accum_depth; ++k) {
-                    acc += (int32_t)w_row[k] * ((int32_t)in_row[k] + params->input_offset);
-                }
-                if (bias) {
-                    acc += bias[unit];
+                const int8_t *rest = weights + (unit / 4) * quad_bytes;
+                dot_rest(in_row, accum_depth, rest, block, 0, block >= 2 ? 2 : 1, acc);
+                if (block == 3) {
+                    dot_rest(in_row, accum_depth, rest, block, 2, 1, acc);
                 }
             }
-            const int32_t channel = params->per_channel ? unit : 0;
-            acc = tc_requantize(acc, params->multiplier[channel], params->shift[channel], params->rounding);
-            acc += params->output_offset;
-            output[row * out_units + unit] = (int8_t)tc_clamp(acc, params->act_min, params->act_max);
+            for (int32_t j = 0; j < 4 && unit + j < out_units; ++j) {
+                const int32_t channel = params->per_channel ? unit + j : 0;
+                output[row * out_units + unit + j] =
+                    fast ? (int8_t)tc_requantize_clamp_fast(acc[j], params->multiplier[channel], params->shift[channel],
+                                                            params->output_offset, params->act_min, params->act_max)
+                         : store_exact(params, acc[j], channel);
+            }
         }
     }
 }

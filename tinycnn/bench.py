@@ -385,7 +385,7 @@ def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | No
         rows, depth, units = p["rows"], p["accum_depth"], p["out_units"]
         bias = (tensor_array(2, "bias", "int32_t") if len(op.inputs) > 2 and op.inputs[2] >= 0
                 else ConstArray("bias", "int32_t", [0] * units))
-        out += [ConstArray("filter", "int8_t", arrays["weights"].values), arrays["multiplier"],
+        out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"],
                 arrays["shift"], bias]
         if p["per_channel"]:
             layer["function"] = "arm_fully_connected_per_channel_s8"

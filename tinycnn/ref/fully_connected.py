@@ -11,7 +11,7 @@ import numpy as np
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
-from tinycnn.ref.lowering import C_ROUNDING, ConstArray, const_array, folded_bias
+from tinycnn.ref.lowering import C_ROUNDING, ConstArray, fc_weight_layout, folded_bias
 from tinycnn.ref.multipliers import output_multipliers
 
 
@@ -73,7 +73,7 @@ def lower_fully_connected(ctx: OpContext):
     }
     # The folded bias holds the bias: the kernel never reads the bias array itself.
     arrays = [
-        const_array(ctx, 1, "weights"),
+        ConstArray("weights", "int8_t", fc_weight_layout(weights_t.data).ravel().tolist()),
         ConstArray("multiplier", "int32_t", multiplier.tolist()),
         ConstArray("shift", "int32_t", shift.tolist()),
         folded_bias(ctx, weights_t.data, params["input_offset"]),

@@ -82,6 +82,21 @@ def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
     return pairs.transpose(0, 2, 1, 3).reshape(-1)
 
 
+def fc_weight_layout(weights: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED weights [units, depth] in tc_fully_connected_s8's layout: depth padded
+    with zeros to a multiple of 4, units in blocks of 4 (the last holds the 1 to 3 left), and
+    per 4 inputs a block's weights together: [block, group, unit in block, 4]."""
+    units, depth = weights.shape
+    padded = np.zeros((units, padded_taps(depth)), dtype=np.int64)
+    padded[:, :depth] = weights
+    groups = padded.shape[1] // 4
+    blocks = [
+        padded[start : start + 4].reshape(-1, groups, 4).transpose(1, 0, 2).reshape(-1)
+        for start in range(0, units, 4)
+    ]
+    return np.concatenate(blocks)
+
+
 def lower_convolution(ctx: OpContext, depthwise: bool):
     """CONV_2D and DEPTHWISE_CONV_2D: one parameter set (tc_conv_params_t) for both."""
     input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
