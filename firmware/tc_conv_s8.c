@@ -68,7 +68,7 @@ static inline void gather_window(const tc_conv_params_t *params, const tc_dims_t
 #if TC_DSP
 /* `groups` groups of 4 input bytes widened into cell `slot`'s words of the interleaved pair
  * layout (tc_widen_pair_s8's: per group, cell 0's two words, then cell 1's). */
-static inline void widen_into(const int8_t *src, int32_t groups, uint32_t *out)
+static TC_INLINE void widen_into(const int8_t *src, int32_t groups, uint32_t *out)
 {
     for (; groups > 0; --groups, src += 4, out += 4) {
         const uint32_t four = tc_load4(src);
@@ -77,7 +77,7 @@ static inline void widen_into(const int8_t *src, int32_t groups, uint32_t *out)
     }
 }
 
-static inline void fill_widened(uint32_t pair, int32_t groups, uint32_t *out)
+static TC_INLINE void fill_widened(uint32_t pair, int32_t groups, uint32_t *out)
 {
     for (; groups > 0; --groups, out += 4) {
         out[0] = out[1] = pair;
@@ -173,7 +173,7 @@ static void load_pair(const tc_conv_params_t *params, const tc_dims_t *input_dim
 
 /* The four sums of the two loaded cells with a channel pair's filters (pair_weights), added
  * to sums[]: cell 0 with channels 2p and 2p + 1, then cell 1 with them. */
-static inline void dot_pair(const scratch_t *s, const int8_t *pair_weights, int32_t k, int32_t sums[4])
+static TC_INLINE void dot_pair(const scratch_t *s, const int8_t *pair_weights, int32_t k, int32_t sums[4])
 {
 #if TC_DSP
     tc_dot_2x2_widened(s->wide, pair_weights, k, sums);
@@ -182,24 +182,15 @@ static inline void dot_pair(const scratch_t *s, const int8_t *pair_weights, int3
 #endif
 }
 
-/* The general requantization, out of line: layers rarely need it, and inlined at every store
- * it would double the kernel's code. */
-static TC_NOINLINE int8_t finish_exact(int32_t acc, int32_t multiplier, int32_t shift,
-                                      tc_rounding_t rounding, int32_t output_offset, int32_t act_min,
-                                      int32_t act_max)
-{
-    return (int8_t)tc_requantize_clamp(acc, multiplier, shift, rounding, output_offset, act_min, act_max);
-}
-
 /* The stored value; `fast` (tc_fast_requantize_ok for the layer) picks the short path. */
-static inline int8_t finish(int fast, int32_t acc, int32_t multiplier, int32_t shift, tc_rounding_t rounding,
+static TC_INLINE int8_t finish(int fast, int32_t acc, int32_t multiplier, int32_t shift, tc_rounding_t rounding,
                             int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     return fast ? (int8_t)tc_requantize_clamp_fast(acc, multiplier, shift, output_offset, act_min, act_max)
-                : finish_exact(acc, multiplier, shift, rounding, output_offset, act_min, act_max);
+                : tc_requantize_store(acc, multiplier, shift, rounding, output_offset, act_min, act_max);
 }
 
-static inline int32_t max32(int32_t a, int32_t b)
+static TC_INLINE int32_t max32(int32_t a, int32_t b)
 {
     return a > b ? a : b;
 }

@@ -51,13 +51,13 @@ static inline int32_t inner_window_sum(const tc_conv_params_t *params, const tc_
 
 /* The stored value of channel oc; `fast` (tc_fast_requantize_ok) picks the short path, the
  * general one stays out of line. */
-static TC_NOINLINE int8_t store_exact(int32_t acc, const tc_conv_params_t *params, int32_t oc)
+static int8_t store_exact(int32_t acc, const tc_conv_params_t *params, int32_t oc)
 {
-    return (int8_t)tc_requantize_clamp(acc, params->multiplier[oc], params->shift[oc], params->rounding,
-                                       params->output_offset, params->act_min, params->act_max);
+    return tc_requantize_store(acc, params->multiplier[oc], params->shift[oc], params->rounding,
+                               params->output_offset, params->act_min, params->act_max);
 }
 
-static inline int8_t store(int fast, int32_t acc, const tc_conv_params_t *params, int32_t oc,
+static TC_INLINE int8_t store(int fast, int32_t acc, const tc_conv_params_t *params, int32_t oc,
                            tc_rounding_t rounding, int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     (void)rounding;

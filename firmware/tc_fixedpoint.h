@@ -22,13 +22,21 @@
 #include <arm_acle.h> /* the compiler's intrinsics for the Cortex-M4/M7 DSP instructions */
 #endif
 
+/* TC_INLINE: inlined even when the build optimizes for size (-Os, as Arduino builds do): the
+ * per-output and per-step helpers of the kernels' hot loops. */
+#if defined(__GNUC__)
+#define TC_INLINE inline __attribute__((always_inline))
+#else
+#define TC_INLINE inline
+#endif
+
 /* How tc_requantize rounds. */
 typedef enum {
     TC_ROUNDING_DOUBLE = 0, /* SaturatingRoundingDoublingHighMul + RoundingDivideByPOT */
     TC_ROUNDING_SINGLE = 1  /* one 64-bit rounding, TFLITE_SINGLE_ROUNDING */
 } tc_rounding_t;
 
-static inline int32_t tc_clamp(int32_t x, int32_t low, int32_t high)
+static TC_INLINE int32_t tc_clamp(int32_t x, int32_t low, int32_t high)
 {
     return x < low ? low : (x > high ? high : x);
 }
@@ -66,7 +74,7 @@ static inline int32_t tc_rounding_divide(int32_t total, int32_t count)
  * negative, so truncation is the ceiling: ceil((p + 1 - 2^30) / 2^31)
  * = floor((p + 1 - 2^30 + 2^31 - 1) / 2^31) = floor((p + 2^30) / 2^31). The same value either
  * way, and the saturation TFLite needs (both operands INT32_MIN) cannot happen. */
-static inline int32_t tc_doubling_high_mul_nonnegative(int32_t x, int32_t multiplier)
+static TC_INLINE int32_t tc_doubling_high_mul_nonnegative(int32_t x, int32_t multiplier)
 {
     return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
 }
@@ -114,7 +122,7 @@ static inline int32_t tc_requantize_clamp(int32_t x, int32_t multiplier, int32_t
  * h > 2^31 - 2^(r-1); then the exact quotient is at least 2^(31-r) - 1/2 and the computed
  * one 2^(31-r) - 1, both >= 255 for r <= 23, so after the zero point (>= -128) both clamp to
  * act_max (<= 127): the stored value is exact. tests/test_ref_fixedpoint.py checks it. */
-static inline int32_t tc_requantize_clamp_fast(int32_t x, int32_t multiplier, int32_t shift,
+static TC_INLINE int32_t tc_requantize_clamp_fast(int32_t x, int32_t multiplier, int32_t shift,
                                                int32_t offset, int32_t act_min, int32_t act_max)
 {
     const int32_t r = -shift;

@@ -9,7 +9,7 @@
 #include "tc_runtime.h"
 
 /* Four units' sums over `depth` inputs; weights: the quad's block. */
-static inline void dot_quad(const int8_t *input, int32_t depth, const int8_t *weights, int32_t acc[4])
+static TC_INLINE void dot_quad(const int8_t *input, int32_t depth, const int8_t *weights, int32_t acc[4])
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t i = 0;
@@ -73,13 +73,6 @@ static TC_NOINLINE void dot_rest(const int8_t *input, int32_t depth, const int8_
     }
 }
 
-static TC_NOINLINE int8_t store_exact(const tc_fully_connected_params_t *params, int32_t acc, int32_t channel)
-{
-    return (int8_t)tc_requantize_clamp(acc, params->multiplier[channel], params->shift[channel],
-                                       params->rounding, params->output_offset, params->act_min,
-                                       params->act_max);
-}
-
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
                            int32_t accum_depth, const int8_t *input, int32_t out_units,
                            const int8_t *weights, const int32_t *bias, int8_t *output)
@@ -109,7 +102,9 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
                 output[row * out_units + unit + j] =
                     fast ? (int8_t)tc_requantize_clamp_fast(acc[j], params->multiplier[channel], params->shift[channel],
                                                             params->output_offset, params->act_min, params->act_max)
-                         : store_exact(params, acc[j], channel);
+                         : tc_requantize_store(acc[j], params->multiplier[channel], params->shift[channel],
+                                               params->rounding, params->output_offset, params->act_min,
+                                               params->act_max);
             }
         }
     }

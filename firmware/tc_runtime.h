@@ -18,6 +18,11 @@ typedef struct {
     int32_t n, h, w, c;
 } tc_dims_t;
 
+/* ---- tc_fixedpoint.c ---- */
+/* tc_requantize_clamp out of line: the general path of the kernels' stores. */
+int8_t tc_requantize_store(int32_t acc, int32_t multiplier, int32_t shift, tc_rounding_t rounding,
+                           int32_t offset, int32_t act_min, int32_t act_max);
+
 /* Keeps a rarely taken path out of line, so the hot loop that calls it stays small. */
 #if defined(__GNUC__)
 #define TC_NOINLINE __attribute__((noinline))
@@ -49,7 +54,7 @@ static inline int32_t tc_broadcast_offset(const tc_dims_t *dims, int32_t n, int3
  * to 131,071 and the order of the additions cannot change the result. */
 /* Four bytes as a word: one LDR where unaligned loads are allowed (Cortex-M3/M4/M7), which
  * compilers know; bytewise elsewhere. */
-static inline uint32_t tc_load4(const int8_t *p)
+static TC_INLINE uint32_t tc_load4(const int8_t *p)
 {
     uint32_t word;
     memcpy(&word, p, 4);
@@ -57,7 +62,7 @@ static inline uint32_t tc_load4(const int8_t *p)
 }
 
 #if TC_DSP
-static inline int32_t tc_sxtb16_ror8(uint32_t word)
+static TC_INLINE int32_t tc_sxtb16_ror8(uint32_t word)
 {
 #if defined(__GNUC__)
     int32_t result;
@@ -97,7 +102,7 @@ static inline int32_t tc_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
  * each pair in one word, SXTB16's order), so each 4-tap step is one LDM of the windows, two
  * weight loads, four SXTB16 and eight SMLAD: 16 multiply-accumulates in 17 instructions. */
 #if TC_DSP
-static inline void tc_widen_pair_s8(const int8_t *a0, const int8_t *a1, int32_t n, uint32_t *out)
+static TC_INLINE void tc_widen_pair_s8(const int8_t *a0, const int8_t *a1, int32_t n, uint32_t *out)
 {
     for (int32_t i = 0; i < n; i += 4) {
         const uint32_t w0 = tc_load4(a0 + i), w1 = tc_load4(a1 + i);
@@ -109,7 +114,7 @@ static inline void tc_widen_pair_s8(const int8_t *a0, const int8_t *a1, int32_t 
     }
 }
 
-static inline void tc_dot_2x2_widened(const uint32_t *windows, const int8_t *pair_weights, int32_t n,
+static TC_INLINE void tc_dot_2x2_widened(const uint32_t *windows, const int8_t *pair_weights, int32_t n,
                                       int32_t sums[4])
 {
     int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
@@ -169,7 +174,7 @@ static inline void tc_dot_2x2_widened(const uint32_t *windows, const int8_t *pai
     sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
 }
 #else
-static inline void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_t *pair_weights,
+static TC_INLINE void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_t *pair_weights,
                                  int32_t n, int32_t sums[4])
 {
     int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];

@@ -57,7 +57,7 @@ OP = OpDefinition(
     builtins=("DEPTHWISE_CONV_2D",),
     kernel=depthwise_conv_2d,
     lower=lambda ctx: lower_convolution(ctx, depthwise=True),
-    c_sources=("tc_depthwise_conv_s8.c",),
+    c_sources=("tc_depthwise_conv_s8.c", "tc_fixedpoint.c"),
     tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},
     # weights [1, kh, kw, out_c]: kh x kw MACs per output element
     macs=lambda ctx: int(
