@@ -173,6 +173,48 @@ static TC_INLINE void tc_dot_2x2_widened(const uint32_t *windows, const int8_t *
 #endif
     sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
 }
+/* tc_dot_2x2_widened with weights the generator stored widened (int16, SXTB16's order: per
+ * 4 taps, channel 2p's words (t0 t2) (t1 t3), then channel 2p + 1's): a step is one LDM of
+ * the windows, two LDRD of the weights and eight SMLAD, 11 instructions for 16
+ * multiply-accumulates. */
+static TC_INLINE void tc_dot_2x2_wide_weights(const uint32_t *windows, const int16_t *pair_weights,
+                                               int32_t n, int32_t sums[4])
+{
+    int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
+    const uint32_t *a = windows;
+    const uint32_t *const end = windows + n;
+    const uint32_t *b = (const uint32_t *)(const void *)pair_weights;
+#if defined(__GNUC__)
+    uint32_t even, odd;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldm %[a]!, {r4, r5, r6, r8}\n\t"
+        "ldrd %[even], %[odd], [%[b]], #8\n\t"
+        "smlad %[s00], r4, %[even], %[s00]\n\t"
+        "smlad %[s00], r5, %[odd], %[s00]\n\t"
+        "smlad %[s10], r6, %[even], %[s10]\n\t"
+        "smlad %[s10], r8, %[odd], %[s10]\n\t"
+        "ldrd %[even], %[odd], [%[b]], #8\n\t"
+        "smlad %[s01], r4, %[even], %[s01]\n\t"
+        "smlad %[s01], r5, %[odd], %[s01]\n\t"
+        "smlad %[s11], r6, %[even], %[s11]\n\t"
+        "smlad %[s11], r8, %[odd], %[s11]\n\t"
+        "cmp %[a], %[end]\n\t"
+        "bne 1b\n\t"
+        : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [a] "+r"(a),
+          [b] "+r"(b), [even] "=&r"(even), [odd] "=&r"(odd)
+        : [end] "r"(end)
+        : "r4", "r5", "r6", "r8", "cc", "memory");
+#else
+    for (; a < end; a += 4, b += 4) {
+        s00 = __smlad((int32_t)a[1], (int32_t)b[1], __smlad((int32_t)a[0], (int32_t)b[0], s00));
+        s10 = __smlad((int32_t)a[3], (int32_t)b[1], __smlad((int32_t)a[2], (int32_t)b[0], s10));
+        s01 = __smlad((int32_t)a[1], (int32_t)b[3], __smlad((int32_t)a[0], (int32_t)b[2], s01));
+        s11 = __smlad((int32_t)a[3], (int32_t)b[3], __smlad((int32_t)a[2], (int32_t)b[2], s11));
+    }
+#endif
+    sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
+}
 #else
 static TC_INLINE void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const int8_t *pair_weights,
                                  int32_t n, int32_t sums[4])
@@ -193,6 +235,31 @@ static TC_INLINE void tc_dot_2x2_s8(const int8_t *a0, const int8_t *a1, const in
         TC_TAP(1);
         TC_TAP(2);
         TC_TAP(3);
+#undef TC_TAP
+    }
+    sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
+}
+
+/* tc_dot_2x2_s8 with the weights stored widened (see tc_dot_2x2_wide_weights). */
+static TC_INLINE void tc_dot_2x2_s8_wide_weights(const int8_t *a0, const int8_t *a1,
+                                                 const int16_t *w, int32_t n, int32_t sums[4])
+{
+    int32_t s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3];
+    for (int32_t i = 0; i < n; i += 4, w += 8) {
+        /* w[0..3]: channel 2p's taps 0, 2, 1, 3; w[4..7]: channel 2p + 1's */
+#define TC_TAP(tap, slot)                                                          \
+    do {                                                                           \
+        const int32_t x0 = a0[i + (tap)], x1 = a1[i + (tap)];                      \
+        const int32_t w0 = w[(slot)], w1 = w[4 + (slot)];                          \
+        s00 += x0 * w0;                                                            \
+        s01 += x0 * w1;                                                            \
+        s10 += x1 * w0;                                                            \
+        s11 += x1 * w1;                                                            \
+    } while (0)
+        TC_TAP(0, 0);
+        TC_TAP(2, 1);
+        TC_TAP(1, 2);
+        TC_TAP(3, 3);
 #undef TC_TAP
     }
     sums[0] = s00, sums[1] = s01, sums[2] = s10, sums[3] = s11;
@@ -222,6 +289,10 @@ typedef struct {
      * strides, and output_dims is the pooled grid; act_min/act_max are both ops' clamps
      * composed. pool_h = 0: no pool. */
     int32_t pool_h, pool_w, pool_stride_h, pool_stride_w;
+    /* CONV_2D: 1 when the generator stored the filter widened to int16 in SXTB16's order
+     * (each 4 taps t0 t1 t2 t3 as t0 t2 t1 t3; `filter` then points at int16 values): twice
+     * the flash, and the DSP loop loads the weights ready (tc_dot_2x2_wide_weights). */
+    int32_t wide_weights;
 } tc_conv_params_t;
 
 void tc_conv_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims, const int8_t *input,

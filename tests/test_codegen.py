@@ -239,7 +239,10 @@ def test_op_cases_bit_exact(name):
     for convention in ("tflm", "tflite"):
         reference = run_model(model, inputs, convention=convention).outputs[0]
         host = run_c(model, inputs, convention)
-        cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs
+        cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs  # int16 conv weights
+        if "CONV_2D" in model.opcodes():
+            wide = run_c(model, inputs, convention, wide_weights=True)
+            assert first_mismatch(reference, wide) == "identical", f"host, int16 weights, {convention}"
         assert host.dtype == cortex_m4.dtype == reference.dtype
         assert first_mismatch(reference, host) == "identical", f"host, {convention}"
         assert first_mismatch(reference[:16], cortex_m4) == "identical", f"M4, {convention}"

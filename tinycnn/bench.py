@@ -33,7 +33,7 @@ import numpy as np
 from tinycnn import __version__
 from tinycnn.boards import load_board
 from tinycnn.codegen.projects import FIRMWARE_CFLAGS, QEMU_LDFLAGS, ExportError, write_qemu_platform
-from tinycnn.codegen.render import render_model, template_environment, with_runtime_shapes
+from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 from tinycnn.emulate import qemu_command, read_lines
 from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
@@ -271,8 +271,9 @@ def _profile(model: Model, inputs: np.ndarray, convention: str, portable: bool) 
     ``inputs``, the stack high-water mark, the first output and the flash split."""
     environment = template_environment()
     with work_dir() as work:
-        generated = render_model(model, work, convention=convention, prefix="model")
         board = load_board("qemu_m4")
+        generated = render_model(model, work, convention=convention, prefix="model",
+                                 wide_weights=wide_weights_fit(model, board.flash_bytes))
         context = {
             "version": __version__,
             "board": board,

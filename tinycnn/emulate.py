@@ -231,11 +231,13 @@ def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: flo
     """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
     from tinycnn import __version__
     from tinycnn.codegen.projects import build_qemu, write_qemu_platform
-    from tinycnn.codegen.render import render_model, template_environment
+    from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 
     environment = template_environment()
     with work_dir() as work:
-        generated = render_model(model, work, convention=convention, prefix="model")
+        board = load_board("qemu_m4")
+        generated = render_model(model, work, convention=convention, prefix="model",
+                                 wide_weights=wide_weights_fit(model, board.flash_bytes))
         context = {
             "version": __version__,
             "board": load_board("qemu_m4"),

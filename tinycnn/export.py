@@ -22,7 +22,7 @@ from tinycnn.boards import Board, load_board
 from tinycnn.codegen.identifiers import c_identifier
 from tinycnn.codegen.lowering import CTYPES
 from tinycnn.codegen.projects import PROJECT_WRITERS, ExportError
-from tinycnn.codegen.render import render_model, template_environment
+from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 from tinycnn.errors import TinycnnWarning
 from tinycnn.inputs import model_inputs
 from tinycnn.interpreters import tflm_arena_bytes
@@ -326,6 +326,7 @@ def export(
             prefix=c_identifier(source.model.name),
             labels=source.labels,
             source=source.path.name,
+            wide_weights=wide_weights_fit(source.model, board.flash_bytes - board.framework_flash_bytes),
         )
         context = _context(source, board, convention, generated)
         arena_bytes, flash_items = _write_model(environment, work, source, board, runtime, context)

@@ -34,16 +34,22 @@ def compiler() -> str:
     return found
 
 
-def build_host_runner(model: Model, convention: str, fuse: bool = True) -> Path:
+def build_host_runner(
+    model: Model, convention: str, fuse: bool = True, wide_weights: bool = False
+) -> Path:
     """Generate and compile the model with a stdin/stdout harness; return the executable.
-    ``fuse=False`` keeps every operator a kernel call of its own (for comparing)."""
-    key = f"{model.sha256[:16]}-{convention}-{'fused' if fuse else 'unfused'}-{sources_digest()}"
+    ``fuse=False`` keeps every operator a kernel call of its own, ``wide_weights`` stores
+    CONV_2D weights as int16 (for comparing)."""
+    layout = f"{'fused' if fuse else 'unfused'}{'-w16' if wide_weights else ''}"
+    key = f"{model.sha256[:16]}-{convention}-{layout}-{sources_digest()}"
     root = cache_dir("c")
     executable = root / key / "runner"
     if executable.is_file():
         return executable
     with work_dir(root) as work:
-        generated = render_model(model, work, convention=convention, prefix="model", fuse=fuse)
+        generated = render_model(
+            model, work, convention=convention, prefix="model", fuse=fuse, wide_weights=wide_weights
+        )
         main = work / "main.c"
         main.write_text(
             template_environment()
@@ -71,11 +77,15 @@ def build_host_runner(model: Model, convention: str, fuse: bool = True) -> Path:
 
 
 def run_c(
-    model: Model, inputs: np.ndarray, convention: str = "tflm", fuse: bool = True
+    model: Model,
+    inputs: np.ndarray,
+    convention: str = "tflm",
+    fuse: bool = True,
+    wide_weights: bool = False,
 ) -> np.ndarray:
     """Raw outputs of the generated C for a batch of quantized inputs (single input/output)."""
     (out,) = model.output_tensors()
-    executable = build_host_runner(model, convention, fuse)
+    executable = build_host_runner(model, convention, fuse, wide_weights)
     payload = np.ascontiguousarray(inputs).tobytes()
     result = run(
         [str(executable), str(len(inputs))], input=payload, capture_output=True, timeout=600

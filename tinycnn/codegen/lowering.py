@@ -32,8 +32,8 @@ class KernelCall:
     arrays: list[ConstArray] = field(default_factory=list)
 
 
-def _context(model: Model, op: Operator, convention: str = "tflm") -> OpContext:
-    return OpContext(op=op, model=model, values={}, convention=convention)
+def _context(model: Model, op: Operator, convention: str = "tflm", wide_weights: bool = False) -> OpContext:
+    return OpContext(op=op, model=model, values={}, convention=convention, wide_weights=wide_weights)
 
 
 def scratch_requests(model: Model) -> dict[int, int]:
@@ -47,7 +47,9 @@ def scratch_requests(model: Model) -> dict[int, int]:
     return requests
 
 
-def lower_model(model: Model, plan: MemoryPlan, convention: str) -> list[KernelCall]:
+def lower_model(
+    model: Model, plan: MemoryPlan, convention: str, wide_weights: bool = False
+) -> list[KernelCall]:
     """One KernelCall per operator that computes; UnsupportedOperator for an unregistered one.
 
     Floats only appear at the edges of a model with a float interface (QUANTIZE, DEQUANTIZE);
@@ -61,7 +63,7 @@ def lower_model(model: Model, plan: MemoryPlan, convention: str) -> list[KernelC
             continue  # no call: the planner made its output an alias of its input
         if definition.lower is None:
             raise UnsupportedOperator(op, f"no C kernel for {op.opcode} in the tinycnn runtime yet")
-        params, dims, arrays = definition.lower(_context(model, op, convention))
+        params, dims, arrays = definition.lower(_context(model, op, convention, wide_weights))
         if op.index in plan.scratch_offsets:
             params["scratch_offset"] = plan.scratch_offsets[op.index]
         inputs = [

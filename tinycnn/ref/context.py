@@ -17,6 +17,9 @@ class OpContext:
     model: Model
     values: dict[int, np.ndarray]  # computed tensors, batch first
     convention: str  # "tflite" (LiteRT) or "tflm": whose rounding to reproduce
+    # C lowering only: CONV_2D weights stored widened to int16 (twice the flash, a faster
+    # inner loop); see tinycnn/codegen/render.py's wide_weights_fit
+    wide_weights: bool = False
 
     def __post_init__(self):
         if self.convention not in CONVENTIONS:

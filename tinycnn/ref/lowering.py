@@ -28,7 +28,7 @@ class ConstArray:
 
     @property
     def size_bytes(self) -> int:
-        return len(self.values) * (1 if self.ctype == "int8_t" else 4)
+        return len(self.values) * {"int8_t": 1, "int16_t": 2}.get(self.ctype, 4)
 
 
 def dims4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -97,6 +97,12 @@ def fc_weight_layout(weights: np.ndarray) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+def widened_layout(layout: np.ndarray) -> np.ndarray:
+    """conv_weight_layout's int8 bytes as int16 in SXTB16's order, what the DSP loop would make
+    of them at run time: each 4 bytes b0 b1 b2 b3 become b0 b2 b1 b3."""
+    return layout.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1)
+
+
 def lower_convolution(ctx: OpContext, depthwise: bool):
     """CONV_2D and DEPTHWISE_CONV_2D: one parameter set (tc_conv_params_t) for both."""
     input_t, filter_t, output_t = ctx.input_tensor(0), ctx.input_tensor(1), ctx.output_tensor()
@@ -135,9 +141,13 @@ def lower_convolution(ctx: OpContext, depthwise: bool):
     arrays.append(folded_bias(ctx, filter_t.data, params["input_offset"]))
     if not depthwise:
         params["filter_stride"] = padded_taps(int(np.prod(filter_dims[1:])))
-        arrays[0] = ConstArray("filter", "int8_t", conv_weight_layout(filter_t.data).ravel().tolist())
+        layout = conv_weight_layout(filter_t.data)
+        if ctx.wide_weights:
+            arrays[0] = ConstArray("filter", "int16_t", widened_layout(layout).tolist())
+        else:
+            arrays[0] = ConstArray("filter", "int8_t", layout.tolist())
     params.update(filter_stride=params.get("filter_stride", 0), pool_h=0, pool_w=0,
-                  pool_stride_h=0, pool_stride_w=0)
+                  pool_stride_h=0, pool_stride_w=0, wide_weights=int(ctx.wide_weights and not depthwise))
     dims = {"input": dims4(input_t.shape), "filter": filter_dims, "output": dims4(output_t.shape)}
     return params, dims, [a for a in arrays if a is not None]
 
