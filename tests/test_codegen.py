@@ -118,6 +118,11 @@ CASES = {
         (8, 8, 6),
         ("DEPTHWISE_CONV_2D",),
     ),
+    "dw_1x9x9x1_k3_m5_same_as_conv": Case(  # one input channel: runs on the conv kernel
+        lambda k, L, x: L.DepthwiseConv2D(3, padding="same", depth_multiplier=5)(x),
+        (9, 9, 1),
+        ("DEPTHWISE_CONV_2D",),
+    ),
     "dw_1x9x9x8_k5_s2_valid_nobias": Case(
         lambda k, L, x: L.DepthwiseConv2D(5, strides=2, use_bias=False)(x),
         (9, 9, 8),

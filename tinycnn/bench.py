@@ -381,7 +381,12 @@ def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | No
         out_c = call.dims["output"][3]
         out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"], arrays["shift"],
                 arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c)]
-        layer["dims"] = {**call.dims, "bias": (1, 1, 1, out_c)}
+        # the file's filter shape and multiplier (the C may run a 1-channel depthwise as a conv)
+        filter_shape = tuple(model.tensors[op.inputs[1]].shape)
+        layer["dims"] = {**call.dims, "filter": (1,) * (4 - len(filter_shape)) + filter_shape,
+                         "bias": (1, 1, 1, out_c)}
+        if name == "depthwise_conv":
+            p["depth_multiplier"] = out_c // call.dims["input"][3]
     elif name == "fully_connected":
         rows, depth, units = p["rows"], p["accum_depth"], p["out_units"]
         bias = (tensor_array(2, "bias", "int32_t") if len(op.inputs) > 2 and op.inputs[2] >= 0

@@ -12,7 +12,7 @@ import numpy as np
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
-from tinycnn.ref.lowering import FUSED_MAX_POOL, lower_conv, padded_taps
+from tinycnn.ref.lowering import FUSED_MAX_POOL, conv_scratch, lower_conv
 from tinycnn.ref.multipliers import output_multipliers
 from tinycnn.ref.window import window_for
 
@@ -54,17 +54,13 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
 
 
 def conv_scratch_bytes(ctx: OpContext) -> int:
-    """The C kernel gathers the input windows of two output cells at a time (im2col), widened
-    to int16 in the DSP build (4 bytes a tap), staged as int8 first unless the input channels
-    are a multiple of 4 (2 more), plus for a fused max pool an int32 running maximum per
-    output channel (an even count), or, for a 2x2 pool whose padded filter is no longer than
-    that count, a second pair of windows in the same bytes (firmware/tc_conv_s8.c's
-    scratch_for)."""
-    taps = padded_taps(int(np.prod(ctx.input_tensor(1).shape[1:])))
-    staged = ctx.input_tensor(0).shape[-1] % 4 != 0
-    channels = int(ctx.output_tensor().shape[-1])
-    fused = FUSED_MAX_POOL in ctx.op.options
-    return (6 if staged else 4) * taps + (4 * (channels + channels % 2) if fused else 0)
+    """The C kernel's im2col windows (and maxima for a fused pool): ref/lowering.py's conv_scratch."""
+    return conv_scratch(
+        int(np.prod(ctx.input_tensor(1).shape[1:])),
+        int(ctx.input_tensor(0).shape[-1]),
+        int(ctx.output_tensor().shape[-1]),
+        FUSED_MAX_POOL in ctx.op.options,
+    )
 
 
 OP = OpDefinition(

@@ -11,7 +11,7 @@ import numpy as np
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
-from tinycnn.ref.lowering import lower_convolution
+from tinycnn.ref.lowering import conv_scratch, lower_convolution
 from tinycnn.ref.multipliers import output_multipliers
 from tinycnn.ref.window import window_for
 
@@ -52,12 +52,23 @@ def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 
+def depthwise_scratch_bytes(ctx: OpContext) -> int:
+    """One input channel runs on the convolution kernel (ref/lowering.py), which gathers
+    windows; the depthwise kernel itself needs no scratch."""
+    in_channels = int(ctx.input_tensor(0).shape[-1])
+    if in_channels != 1:
+        return 0
+    taps = int(np.prod(ctx.input_tensor(1).shape[1:3]))
+    return conv_scratch(taps, 1, int(ctx.output_tensor().shape[-1]), False)
+
+
 OP = OpDefinition(
     name="depthwise_conv",
     builtins=("DEPTHWISE_CONV_2D",),
     kernel=depthwise_conv_2d,
     lower=lambda ctx: lower_convolution(ctx, depthwise=True),
-    c_sources=("tc_depthwise_conv_s8.c", "tc_fixedpoint.c"),
+    c_sources=("tc_depthwise_conv_s8.c", "tc_conv_s8.c", "tc_fixedpoint.c"),
+    scratch_bytes=depthwise_scratch_bytes,
     tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},
     # weights [1, kh, kw, out_c]: kh x kw MACs per output element
     macs=lambda ctx: int(

@@ -69,6 +69,18 @@ def padded_taps(taps: int) -> int:
     return (taps + 3) // 4 * 4
 
 
+def conv_scratch(taps: int, in_channels: int, out_channels: int, fused_pool: bool) -> int:
+    """tc_conv_s8's scratch (firmware/tc_conv_s8.c's scratch_for): the input windows of two
+    output cells at a time (im2col), widened to int16 in the DSP build (4 bytes a tap),
+    staged as int8 first unless the input channels are a multiple of 4 (2 more), plus for a
+    fused max pool an int32 running maximum per output channel (an even count), or, for a 2x2
+    pool whose padded filter is no longer than that count, a second pair of windows in the
+    same bytes."""
+    staged = in_channels % 4 != 0
+    maxima = 4 * (out_channels + out_channels % 2) if fused_pool else 0
+    return (6 if staged else 4) * padded_taps(taps) + maxima
+
+
 def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
     """CONV_2D weights [out_c, kh, kw, in_c] in tc_conv_s8's layout: each channel's taps padded
     with zeros to a multiple of 4, then channels paired (2p, 2p + 1; an odd last one with a
@@ -139,15 +151,24 @@ def lower_convolution(ctx: OpContext, depthwise: bool):
         ConstArray("shift", "int32_t", shift.tolist()),
     ]
     arrays.append(folded_bias(ctx, filter_t.data, params["input_offset"]))
-    if not depthwise:
+    # A depthwise convolution of one input channel is a CONV_2D with depth_multiplier output
+    # channels (person_detect's first layer): it runs on the convolution kernel.
+    as_conv = depthwise and in_c == 1
+    if not depthwise or as_conv:
+        weights = filter_t.data
+        if as_conv:  # [1, kh, kw, m] -> [m, kh, kw, 1]
+            weights = np.transpose(weights.reshape(filter_dims[1:]), (2, 0, 1))[..., None]
+            filter_dims = dims4(weights.shape)
+            params["depth_multiplier"] = 1
         params["filter_stride"] = padded_taps(int(np.prod(filter_dims[1:])))
-        layout = conv_weight_layout(filter_t.data)
+        layout = conv_weight_layout(weights)
         if ctx.wide_weights:
             arrays[0] = ConstArray("filter", "int16_t", widened_layout(layout).tolist())
         else:
             arrays[0] = ConstArray("filter", "int8_t", layout.tolist())
     params.update(filter_stride=params.get("filter_stride", 0), pool_h=0, pool_w=0,
-                  pool_stride_h=0, pool_stride_w=0, wide_weights=int(ctx.wide_weights and not depthwise))
+                  pool_stride_h=0, pool_stride_w=0, as_conv=int(as_conv),
+                  wide_weights=int(ctx.wide_weights and (not depthwise or as_conv)))
     dims = {"input": dims4(input_t.shape), "filter": filter_dims, "output": dims4(output_t.shape)}
     return params, dims, [a for a in arrays if a is not None]
 
