@@ -216,3 +216,109 @@ def test_c_requantize_matches_the_reference(tmp_path):
     wrong = np.flatnonzero(got != expected)
     assert len(got) > 50_000
     assert wrong.size == 0, f"{wrong.size} differ, first {cases[wrong[0]].tolist()}: C {got[wrong[0]]}, reference {expected[wrong[0]]}"
+
+
+FAST_HARNESS_BODY = r"""
+static int32_t check(const int32_t *rows, int32_t count)
+{
+    int32_t wrong = 0;
+    for (int32_t i = 0; i < count; ++i) {
+        const int32_t *r = rows + 7 * i; /* x, multiplier, shift, offset, low, high, expected */
+        const int32_t fast = tc_requantize_clamp_fast(r[0], r[1], r[2], r[3], r[4], r[5]);
+        const int32_t exact = tc_requantize_clamp(r[0], r[1], r[2], TC_ROUNDING_DOUBLE, r[3], r[4], r[5]);
+        wrong += (fast != r[6]) + (exact != r[6]);
+    }
+    return wrong;
+}
+"""
+
+
+def _fast_cases(count_per_shift: int = 300) -> np.ndarray:
+    """Rows (x, multiplier, shift, offset, act_min, act_max, reference) for every shift the fast
+    path takes, with accumulators up to the int32 extremes (where its addition saturates)."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for shift in range(-23, 0):
+        r = -shift
+        extremes = np.array([INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1, -1, 0, 1])
+        k = rng.integers(-5000, 5000, 60)
+        ties = (2 * k + 1) << r  # with multiplier 0.5: h = (2k + 1) * 2^(r-1), a tie at 2^r
+        random = np.concatenate(
+            [
+                rng.integers(INT32_MIN, INT32_MAX, count_per_shift, endpoint=True),
+                rng.integers(-(1 << 20), 1 << 20, count_per_shift),
+            ]
+        )
+        xs = np.concatenate([extremes, ties, random])
+        ms = rng.integers(1 << 30, INT32_MAX, len(xs), endpoint=True)
+        ms[: len(extremes)] = INT32_MAX  # h near the int32 limits: the saturating addition
+        ms[len(extremes) : len(extremes) + len(ties)] = 1 << 30
+        keep = (xs >= INT32_MIN) & (xs <= INT32_MAX)
+        xs, ms = xs[keep], ms[keep]
+        offsets = rng.integers(-128, 128, len(xs))
+        lows = rng.integers(-128, 0, len(xs))
+        highs = rng.integers(0, 128, len(xs))
+        for x, m, o, lo, hi in zip(xs, ms, offsets, lows, highs):
+            x = int(np.clip(x, INT32_MIN, INT32_MAX))
+            value = requantize(np.array([x]), int(m), shift, "double")[0] + o
+            rows.append((x, int(m), shift, int(o), int(lo), int(hi), int(np.clip(value, lo, hi))))
+    return np.array(rows, dtype=np.int64)
+
+
+def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
+    """tc_requantize_clamp_fast (and tc_requantize_clamp) against the Python reference plus
+    zero point and clamp, for every shift -23..-1: compiled for this machine (the portable
+    saturation) and for the Cortex-M4 in QEMU (QADD)."""
+    import subprocess
+
+    from tinycnn.codegen.host import HOST_CFLAGS, compiler
+    from tinycnn.codegen.render import firmware_dir
+
+    cases = _fast_cases()
+    table = ",\n".join(", ".join(map(str, row)) for row in cases.tolist())
+    source = (
+        '#include <stdint.h>\n#include "tc_runtime.h"\n'
+        f"static const int32_t rows[] = {{\n{table}\n}};\n" + FAST_HARNESS_BODY
+    )
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "harness.c").write_text(
+        source.replace("#include <stdint.h>\n", "#include <stdint.h>\n#include <stdio.h>\n")
+        + f"int main(void) {{ printf(\"%d\\n\", (int)check(rows, {len(cases)})); return 0; }}\n"
+    )
+    subprocess.run(
+        [compiler(), *HOST_CFLAGS, "-I", str(firmware_dir()), "harness.c", "-o", "harness"],
+        cwd=host, check=True, timeout=120,
+    )
+    done = subprocess.run([str(host / "harness")], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "0"
+
+    from tinycnn import __version__
+    from tinycnn.bench import _compile, _link, firmware_cflags
+    from tinycnn.boards import load_board
+    from tinycnn.codegen.projects import write_qemu_platform
+    from tinycnn.codegen.render import template_environment
+    from tinycnn.emulate import qemu_command, read_lines
+
+    board = tmp_path / "m4"
+    board.mkdir()
+    main = source.replace('#include "tc_runtime.h"', '#include "tc_runtime.h"\n#include "platform.h"') + (
+        "int main(void) {\n    tc_platform_init();\n"
+        f"    tc_platform_write(check(rows, {len(cases)}) == 0 ? \"FAST OK\\r\\n\" : \"FAST WRONG\\r\\n\");\n"
+        "    for (;;) {\n    }\n}\n"
+    )
+    (board / "main.c").write_text(main)
+    write_qemu_platform(
+        template_environment(), board,
+        {"version": __version__, "board": load_board("qemu_m4")},
+        main=("qemu/startup.c.j2", "startup.c"),
+    )
+    for name in ("tc_runtime.h", "tc_fixedpoint.h"):
+        (board / name).write_text((firmware_dir() / name).read_text())
+    objects = []
+    for path in sorted(board.glob("*.c")):
+        _compile(board, path, firmware_cflags(False), path.with_suffix(".o"))
+        objects.append(path.with_suffix(".o"))
+    elf = _link(board, objects)
+    lines = read_lines(qemu_command(elf, serial="stdio"), lambda got: any("FAST" in x for x in got), 120)
+    assert "FAST OK" in lines, lines
