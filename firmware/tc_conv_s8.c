@@ -122,9 +122,7 @@ static void gather_widened(const tc_conv_params_t *params, const tc_dims_t *inpu
  * the DSP build keeps the two cells' windows widened and interleaved (4k bytes), after them
  * two int8 staging windows (2k) unless in_channels is a multiple of 4; the portable build
  * keeps the two int8 windows at the start. Then, for a fused pool, an int32 running maximum
- * per output channel (an even count), at 4k (in_channels a multiple of 4) or 6k, except for
- * a 2x2 pool with k <= the even channel count: then a second pair of windows there instead
- * (conv_pooled_2x2), which takes no more bytes and no running maxima. */
+ * per output channel (an even count), at 4k (in_channels a multiple of 4) or 6k. */
 typedef struct {
     int8_t *bytes[2];
     uint32_t *wide;
@@ -146,27 +144,6 @@ static scratch_t scratch_for(const tc_conv_params_t *params, int32_t in_c)
     s.bytes[1] = s.bytes[0] + k;
     s.best = (int32_t *)(void *)(params->window + (staged ? 6 : 4) * k);
     return s;
-}
-
-/* The second pair's slot for conv_pooled_2x2: its windows where the running maxima would be
- * (the int8 staging, DSP, is shared: each pair is widened before the next is staged). */
-static scratch_t second_slot(const scratch_t *first, int32_t k)
-{
-    scratch_t s = *first;
-#if TC_DSP
-    (void)k;
-    s.wide = (uint32_t *)(void *)first->best;
-#else
-    s.bytes[0] = (int8_t *)(void *)first->best;
-    s.bytes[1] = s.bytes[0] + k;
-#endif
-    return s;
-}
-
-/* Whether a fused pool uses conv_pooled_2x2 (ref/conv.py decides the scratch alike). */
-static int two_pairs(const tc_conv_params_t *params, int32_t out_c)
-{
-    return params->pool_h == 2 && params->pool_w == 2 && params->filter_stride <= out_c + out_c % 2;
 }
 
 /* Gathers the windows of conv cells (y0, x0) and (y1, x1) into the scratch. */
@@ -197,7 +174,7 @@ static void load_pair(const tc_conv_params_t *params, const tc_dims_t *input_dim
 /* The four sums of the two loaded cells with a channel pair's filters (pair_weights: int8,
  * or int16 when params->wide_weights), added to sums[]: cell 0 with channels 2p and 2p + 1,
  * then cell 1 with them. */
-static TC_INLINE void dot_pair(const tc_conv_params_t *params, const scratch_t *s, const int8_t *pair_weights,
+static TC_NOINLINE void dot_pair(const tc_conv_params_t *params, const scratch_t *s, const int8_t *pair_weights,
                                int32_t k, int32_t sums[4])
 {
     const int16_t *wide = (const int16_t *)(const void *)pair_weights;
@@ -264,14 +241,11 @@ static void conv_cells(const tc_conv_params_t *params, const tc_dims_t *input_di
                 const int32_t m0 = params->multiplier[oc], m1 = params->multiplier[oc1];
                 const int32_t s0 = params->shift[oc], s1 = params->shift[oc1];
                 /* oc1 == oc: the last of an odd count, its partner's sums are dropped */
-                out[oc] = finish(fast, sums[0], m0, s0, rounding, output_offset, act_min, act_max);
-                if (oc1 != oc) {
-                    out[oc1] = finish(fast, sums[1], m1, s1, rounding, output_offset, act_min, act_max);
-                }
-                if (count == 2) {
-                    out[out_c + oc] = finish(fast, sums[2], m0, s0, rounding, output_offset, act_min, act_max);
+                for (int32_t cell_k = 0; cell_k < count; ++cell_k) {
+                    int8_t *o = out + cell_k * out_c;
+                    o[oc] = finish(fast, sums[2 * cell_k], m0, s0, rounding, output_offset, act_min, act_max);
                     if (oc1 != oc) {
-                        out[out_c + oc1] = finish(fast, sums[3], m1, s1, rounding, output_offset, act_min, act_max);
+                        o[oc1] = finish(fast, sums[2 * cell_k + 1], m1, s1, rounding, output_offset, act_min, act_max);
                     }
                 }
             }
@@ -325,57 +299,13 @@ static void conv_pooled(const tc_conv_params_t *params, const tc_dims_t *input_d
     }
 }
 
-/* A fused 2x2 max pool with a small filter: the four cells' windows are gathered at once
- * (two pairs), so each channel pair's maximum is taken in registers and stored requantized,
- * with no running maxima in memory. */
-static void conv_pooled_2x2(const tc_conv_params_t *params, const tc_dims_t *input_dims,
-                            const int8_t *input, const tc_dims_t *filter_dims, const int8_t *filter,
-                            const tc_dims_t *output_dims, int8_t *output, const scratch_t *s)
-{
-    const int32_t out_c = output_dims->c, k = params->filter_stride;
-    const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
-    const tc_rounding_t rounding = params->rounding;
-    const int fast = tc_fast_requantize_ok(params->shift, out_c, rounding);
-    const int32_t step = pair_bytes(params);
-    const scratch_t second = second_slot(s, k);
-    for (int32_t b = 0; b < input_dims->n; ++b) {
-        for (int32_t py = 0; py < output_dims->h; ++py) {
-            for (int32_t px = 0; px < output_dims->w; ++px) {
-                const int32_t y0 = py * params->pool_stride_h, x0 = px * params->pool_stride_w;
-                const int32_t top[4] = {y0, x0, y0, x0 + 1}, bottom[4] = {y0 + 1, x0, y0 + 1, x0 + 1};
-                load_pair(params, input_dims, input, filter_dims, b, top, s);
-                load_pair(params, input_dims, input, filter_dims, b, bottom, &second);
-                int8_t *out = output + ((b * output_dims->h + py) * output_dims->w + px) * out_c;
-                const int8_t *w = filter;
-                for (int32_t oc = 0; oc < out_c; oc += 2, w += step) {
-                    const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
-                    const int32_t b0 = params->folded_bias[oc], b1 = params->folded_bias[oc1];
-                    int32_t upper[4] = {b0, b1, b0, b1}, lower[4] = {b0, b1, b0, b1};
-                    dot_pair(params, s, w, k, upper);
-                    dot_pair(params, &second, w, k, lower);
-                    const int32_t m0 = max32(max32(upper[0], upper[2]), max32(lower[0], lower[2]));
-                    const int32_t m1 = max32(max32(upper[1], upper[3]), max32(lower[1], lower[3]));
-                    out[oc] = finish(fast, m0, params->multiplier[oc], params->shift[oc], rounding,
-                                     output_offset, act_min, act_max);
-                    if (oc1 != oc) {
-                        out[oc1] = finish(fast, m1, params->multiplier[oc1], params->shift[oc1], rounding,
-                                          output_offset, act_min, act_max);
-                    }
-                }
-            }
-        }
-    }
-}
-
 void tc_conv_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims, const int8_t *input,
                 const tc_dims_t *filter_dims, const int8_t *filter, const int32_t *bias,
                 const tc_dims_t *output_dims, int8_t *output)
 {
     (void)bias; /* folded into params->folded_bias */
     const scratch_t s = scratch_for(params, input_dims->c);
-    if (params->pool_h > 0 && two_pairs(params, output_dims->c)) {
-        conv_pooled_2x2(params, input_dims, input, filter_dims, filter, output_dims, output, &s);
-    } else if (params->pool_h > 0) {
+    if (params->pool_h > 0) {
         conv_pooled(params, input_dims, input, filter_dims, filter, output_dims, output, &s);
     } else {
         conv_cells(params, input_dims, input, filter_dims, filter, output_dims, output, &s);

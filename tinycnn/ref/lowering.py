@@ -73,9 +73,7 @@ def conv_scratch(taps: int, in_channels: int, out_channels: int, fused_pool: boo
     """tc_conv_s8's scratch (firmware/tc_conv_s8.c's scratch_for): the input windows of two
     output cells at a time (im2col), widened to int16 in the DSP build (4 bytes a tap),
     staged as int8 first unless the input channels are a multiple of 4 (2 more), plus for a
-    fused max pool an int32 running maximum per output channel (an even count), or, for a 2x2
-    pool whose padded filter is no longer than that count, a second pair of windows in the
-    same bytes."""
+    fused max pool an int32 running maximum per output channel (an even count)."""
     staged = in_channels % 4 != 0
     maxima = 4 * (out_channels + out_channels % 2) if fused_pool else 0
     return (6 if staged else 4) * padded_taps(taps) + maxima
