@@ -25,12 +25,21 @@ SHARED = ROOT.parent / "shared" / "models"
 # name: (target, where it comes from)
 MODELS = {
     "seed_cnn": ("runs/zoo/seed_cnn", "`benchmarks/zoo.py seed_cnn` (tinycnn's 2-layer CNN)"),
-    "person_detect": (str(SHARED / "person_detect.tflite"), "the TFLite Micro repository (../shared/models)"),
+    "person_detect": (
+        str(SHARED / "person_detect.tflite"),
+        "the TFLite Micro repository (../shared/models)",
+    ),
     "zoo:micro": ("zoo:micro", "shipped pretrained (benchmarks/zoo.md)"),
     "zoo:small": ("zoo:small", "shipped pretrained (benchmarks/zoo.md)"),
     "zoo:large": ("zoo:large", "shipped pretrained (benchmarks/zoo.md)"),
 }
-GOALS = {"dsp_per_mac": 1.2, "portable_per_mac": 4.0, "ram_vs_tflm": 0.30, "runtime_code": 6 * 1024, "host_vs_tflm": 3.0}
+GOALS = {
+    "dsp_per_mac": 1.2,
+    "portable_per_mac": 4.0,
+    "ram_vs_tflm": 0.30,
+    "runtime_code": 6 * 1024,
+    "host_vs_tflm": 3.0,
+}
 
 
 def load() -> dict:
@@ -49,12 +58,20 @@ def measure(name: str) -> dict | None:
 
     target, _ = MODELS[name]
     try:
-        report = bench(target, images=3, host_rounds=5, on_step=lambda text: print(f"  {name}: {text}", flush=True))
+        report = bench(
+            target,
+            images=3,
+            host_rounds=5,
+            on_step=lambda text: print(f"  {name}: {text}", flush=True),
+        )
     except TinycnnError as exc:
         print(f"  {name}: skipped ({exc})", flush=True)
         return None
     data = report.to_json()
-    data["command"] = f"tinycnn bench {target if not target.startswith(str(ROOT.parent)) else '../shared/models/' + Path(target).name}"
+    shown = target
+    if target.startswith(str(ROOT.parent)):
+        shown = "../shared/models/" + Path(target).name
+    data["command"] = f"tinycnn bench {shown}"
     return data
 
 
@@ -80,7 +97,10 @@ def report(results: dict) -> str:
         "engine gave each layer; its outputs are compared with the reference's (every layer below",
         "agreed unless noted). tinycnn's firmware is built at the flags `tinycnn export` uses.",
         "",
-        "| model | MACs | DSP instr. | instr./MAC | portable instr./MAC | CMSIS-NN instr. | tinycnn / CMSIS-NN | runtime code B | weights B | arena B (fused) | unfused | TFLM arena B | arena / TFLM | stack B | host C us | TFLM us | LiteRT ref us | LiteRT us | Nano 33 BLE ms (est.) |",
+        "| model | MACs | DSP instr. | instr./MAC | portable instr./MAC | CMSIS-NN instr. "
+        "| tinycnn / CMSIS-NN | runtime code B | weights B | arena B (fused) | unfused "
+        "| TFLM arena B | arena / TFLM | stack B | host C us | TFLM us | LiteRT ref us "
+        "| LiteRT us | Nano 33 BLE ms (est.) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in MODELS:
@@ -88,14 +108,25 @@ def report(results: dict) -> str:
         if not r:
             continue
         host = r.get("host", {})
-        lines.append(
-            f"| {name} | {r['macs']:,} | {r['instructions']:,} | {r['per_mac']:.2f} | {r['portable_per_mac']:.2f} | "
-            f"{(r['cmsis_instructions'] or 0):,} | {_ratio(r['tinycnn_instructions_on_cmsis_layers'], r['cmsis_instructions'])} | "
-            f"{r['flash']['runtime_code']:,} | {r['flash']['weights']:,} | {r['arena_bytes']:,} | {r['unfused_arena_bytes']:,} | "
-            f"{(r['tflm_arena_bytes'] or 0):,} | {_ratio(r['arena_bytes'], r['tflm_arena_bytes'])} | {r['stack_bytes']:,} | "
-            f"{host.get('c', 0):,.0f} | {host.get('tflm', 0):,.0f} | {host.get('litert_ref', 0):,.0f} | {host.get('litert', 0):,.0f} | "
-            f"{r['instructions'] / 64_000:.1f} |"
-        )
+        cells = [
+            name,
+            f"{r['macs']:,}",
+            f"{r['instructions']:,}",
+            f"{r['per_mac']:.2f}",
+            f"{r['portable_per_mac']:.2f}",
+            f"{(r['cmsis_instructions'] or 0):,}",
+            _ratio(r["tinycnn_instructions_on_cmsis_layers"], r["cmsis_instructions"]),
+            f"{r['flash']['runtime_code']:,}",
+            f"{r['flash']['weights']:,}",
+            f"{r['arena_bytes']:,}",
+            f"{r['unfused_arena_bytes']:,}",
+            f"{(r['tflm_arena_bytes'] or 0):,}",
+            _ratio(r["arena_bytes"], r["tflm_arena_bytes"]),
+            f"{r['stack_bytes']:,}",
+            *(f"{host.get(key, 0):,.0f}" for key in ("c", "tflm", "litert_ref", "litert")),
+            f"{r['instructions'] / 64_000:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## The issue's goals", "", "| model | goal | measured | |", "|---|---|---|---|"]
     for name in MODELS:
         r = results.get(name)
@@ -103,26 +134,56 @@ def report(results: dict) -> str:
             continue
         host = r.get("host", {})
         checks = [
-            ("at most 1.2 instructions/MAC, DSP", f"{r['per_mac']:.2f}", r["per_mac"] <= GOALS["dsp_per_mac"]),
-            ("at most 4 instructions/MAC, portable", f"{r['portable_per_mac']:.2f}", r["portable_per_mac"] <= GOALS["portable_per_mac"]),
+            (
+                "at most 1.2 instructions/MAC, DSP",
+                f"{r['per_mac']:.2f}",
+                r["per_mac"] <= GOALS["dsp_per_mac"],
+            ),
+            (
+                "at most 4 instructions/MAC, portable",
+                f"{r['portable_per_mac']:.2f}",
+                r["portable_per_mac"] <= GOALS["portable_per_mac"],
+            ),
         ]
         slower = [
             f"{layer['call']} {layer['opcode']} ({layer['instructions'] / layer['cmsis_instructions']:.2f}x)"
             for layer in r["layers"]
-            if layer["cmsis_instructions"] and layer["instructions"] > layer["cmsis_instructions"]
+            if layer["cmsis_instructions"]
+            and layer["instructions"] > layer["cmsis_instructions"]
             and any(k in layer["opcode"] for k in ("CONV", "FULLY"))
         ]
         checks.append(
-            ("fewer instructions than CMSIS-NN on every conv, depthwise and dense layer",
-             "all" if not slower else "slower on " + ", ".join(slower), not slower)
+            (
+                "fewer instructions than CMSIS-NN on every conv, depthwise and dense layer",
+                "all" if not slower else "slower on " + ", ".join(slower),
+                not slower,
+            )
         )
         if r["tflm_arena_bytes"]:
             ratio = r["arena_bytes"] / r["tflm_arena_bytes"]
-            checks.append(("arena at most 30 % of TFLM's", f"{100 * ratio:.0f} %", ratio <= GOALS["ram_vs_tflm"]))
-        checks.append(("runtime code at most 6 KB", f"{r['flash']['runtime_code']:,} B", r["flash"]["runtime_code"] <= GOALS["runtime_code"]))
+            checks.append(
+                (
+                    "arena at most 30 % of TFLM's",
+                    f"{100 * ratio:.0f} %",
+                    ratio <= GOALS["ram_vs_tflm"],
+                )
+            )
+        checks.append(
+            (
+                "runtime code at most 6 KB",
+                f"{r['flash']['runtime_code']:,} B",
+                r["flash"]["runtime_code"] <= GOALS["runtime_code"],
+            )
+        )
         if host.get("c") and host.get("tflm"):
             speedup = host["tflm"] / host["c"]
-            checks.append(("host C at least 3x faster than TFLM", f"{speedup:.2f}x", speedup >= GOALS["host_vs_tflm"]))
+            checks.append(
+                (
+                    "host C at least 3x faster than TFLM",
+                    f"{speedup:.2f}x",
+                    speedup >= GOALS["host_vs_tflm"],
+                )
+            )
         for goal, measured, ok in checks:
             lines.append(f"| {name} | {goal} | {measured} | {_mark(ok)} |")
     for name in MODELS:
@@ -141,13 +202,21 @@ def report(results: dict) -> str:
         ]
         for layer in r["layers"]:
             per_mac = f"{layer['per_mac']:.2f}" if layer["per_mac"] else "-"
-            cmsis = f"{layer['cmsis_instructions']:,}" if layer["cmsis_instructions"] else (layer["cmsis_note"] or "-")
-            lines.append(
-                f"| {layer['call']} | {layer['opcode']} | {layer['macs']:,} | {layer['instructions']:,} | {per_mac} | "
-                f"{layer['portable_instructions']:,} | {cmsis} | {_ratio(layer['instructions'], layer['cmsis_instructions'])} |"
+            cmsis = (
+                f"{layer['cmsis_instructions']:,}"
+                if layer["cmsis_instructions"]
+                else (layer["cmsis_note"] or "-")
             )
-        notes = [f"call {layer['call']}: {layer['cmsis_note']}" for layer in r["layers"]
-                 if layer["cmsis_note"] and layer["cmsis_note"] != "no CMSIS-NN kernel"]
+            ratio = _ratio(layer["instructions"], layer["cmsis_instructions"])
+            lines.append(
+                f"| {layer['call']} | {layer['opcode']} | {layer['macs']:,} | {layer['instructions']:,} "
+                f"| {per_mac} | {layer['portable_instructions']:,} | {cmsis} | {ratio} |"
+            )
+        notes = [
+            f"call {layer['call']}: {layer['cmsis_note']}"
+            for layer in r["layers"]
+            if layer["cmsis_note"] and layer["cmsis_note"] != "no CMSIS-NN kernel"
+        ]
         if notes:
             lines += ["", *notes]
         if r.get("host_note"):
@@ -158,7 +227,9 @@ def report(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", help=f"among {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--force", action="store_true", help="measure again models already in the JSON")
+    parser.add_argument(
+        "--force", action="store_true", help="measure again models already in the JSON"
+    )
     parser.add_argument("--report", action="store_true", help="only write cortex-m.md")
     args = parser.parse_args()
     unknown = [m for m in args.models if m not in MODELS]

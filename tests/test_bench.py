@@ -37,7 +37,9 @@ def test_layers_are_the_kernel_calls_with_their_macs(seed_cnn_run, seed_cnn_benc
         "FULLY_CONNECTED",
         "SOFTMAX",
     ]
-    assert sum(layer["macs"] for layer in layers) == model_stats(model).macs == seed_cnn_bench["macs"]
+    assert (
+        sum(layer["macs"] for layer in layers) == model_stats(model).macs == seed_cnn_bench["macs"]
+    )
     for layer in layers:
         assert layer["instructions"] > 0 and layer["portable_instructions"] > 0
     assert sum(layer["instructions"] for layer in layers) == seed_cnn_bench["instructions"]
@@ -78,9 +80,15 @@ def test_memory_figures(seed_cnn_run, seed_cnn_bench):
     flash = seed_cnn_bench["flash"]
     weights = sum(array.size_bytes for call in calls for array in call.arrays)
     # the map counts the const arrays and the parameter structs, padded to alignment
-    assert weights <= flash["weights"] <= weights + 64 * len(calls) + 16 * sum(len(c.arrays) for c in calls)
+    assert (
+        weights
+        <= flash["weights"]
+        <= weights + 64 * len(calls) + 16 * sum(len(c.arrays) for c in calls)
+    )
     assert flash["runtime_code"] > 1000 and flash["other"] > 0
-    assert flash["total"] == sum(flash[k] for k in ("runtime_code", "model_code", "weights", "other"))
+    assert flash["total"] == sum(
+        flash[k] for k in ("runtime_code", "model_code", "weights", "other")
+    )
 
 
 def test_host_timings(seed_cnn_bench):

@@ -159,9 +159,9 @@ CASES = {
         ("CONV_2D", "MAX_POOL_2D"),
     ),
     "conv_maxpool_branch_unfused": Case(
-        lambda k, L, x: (lambda c: L.Concatenate()([L.MaxPooling2D(2)(c), L.AveragePooling2D(2)(c)]))(
-            L.Conv2D(4, 3)(x)
-        ),
+        lambda k, L, x: (
+            lambda c: L.Concatenate()([L.MaxPooling2D(2)(c), L.AveragePooling2D(2)(c)])
+        )(L.Conv2D(4, 3)(x)),
         (8, 8, 2),
         ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"),
     ),
@@ -247,7 +247,9 @@ def test_op_cases_bit_exact(name):
         cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs  # int16 conv weights
         if "CONV_2D" in model.opcodes():
             wide = run_c(model, inputs, convention, wide_weights=True)
-            assert first_mismatch(reference, wide) == "identical", f"host, int16 weights, {convention}"
+            assert first_mismatch(reference, wide) == "identical", (
+                f"host, int16 weights, {convention}"
+            )
         assert host.dtype == cortex_m4.dtype == reference.dtype
         assert first_mismatch(reference, host) == "identical", f"host, {convention}"
         assert first_mismatch(reference[:16], cortex_m4) == "identical", f"M4, {convention}"

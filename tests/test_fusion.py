@@ -45,7 +45,10 @@ def test_which_pairs_are_fused(build, shape, fused):
     assert len(merged) == (1 if fused else 0), model.opcodes()
     assert len(after.operators) == len(model.operators) - len(merged)
     if fused:
-        conv, pool = merged[0].options[FUSED_MAX_POOL]["conv"], merged[0].options[FUSED_MAX_POOL]["pool"]
+        conv, pool = (
+            merged[0].options[FUSED_MAX_POOL]["conv"],
+            merged[0].options[FUSED_MAX_POOL]["pool"],
+        )
         assert merged[0].outputs == pool.outputs and merged[0].inputs == conv.inputs
 
 

@@ -122,7 +122,10 @@ def test_poisoning_freed_bytes_between_ops_changes_nothing(seed_cnn_run, tmp_pat
     from tinycnn.codegen.render import lower_for_c, render_model
     from tinycnn.ref.runner import run_model
 
-    models = [(read_model(seed_cnn_run / INT8_MODEL_FILE), True), (read_model(seed_cnn_run / INT8_MODEL_FILE), False)]
+    models = [
+        (read_model(seed_cnn_run / INT8_MODEL_FILE), True),
+        (read_model(seed_cnn_run / INT8_MODEL_FILE), False),
+    ]
     if (SHARED_MODELS / "person_detect.tflite").is_file():
         models.append((read_model(SHARED_MODELS / "person_detect.tflite"), True))
     for number, (model, fuse) in enumerate(models):

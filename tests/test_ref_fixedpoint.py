@@ -172,12 +172,16 @@ def _requantize_cases() -> np.ndarray:
             xs = rng.integers(INT32_MIN, INT32_MAX, count, endpoint=True)
             small = rng.integers(-(1 << 16), 1 << 16, count)
             ms = rng.integers(1 << 30, INT32_MAX, count, endpoint=True)
-            rows += [(int(x), int(m), shift, rounding) for x, m in zip(xs, ms)]
-            rows += [(int(x), int(m), shift, rounding) for x, m in zip(small, ms)]
-            if shift <= 0:  # exact ties of the final division: multiplier 0.5, x = 2 * (k + 1/2) * 2^-shift
+            rows += [(int(x), int(m), shift, rounding) for x, m in zip(xs, ms, strict=True)]
+            rows += [(int(x), int(m), shift, rounding) for x, m in zip(small, ms, strict=True)]
+            if (
+                shift <= 0
+            ):  # exact ties of the final division: multiplier 0.5, x = 2 * (k + 1/2) * 2^-shift
                 k = rng.integers(-1000, 1000, 50)
                 ties = 2 * ((2 * k + 1) << max(-shift - 1, 0)) if shift < 0 else 2 * k + 1
-                rows += [(int(t), 1 << 30, shift, rounding) for t in ties if INT32_MIN <= t <= INT32_MAX]
+                rows += [
+                    (int(t), 1 << 30, shift, rounding) for t in ties if INT32_MIN <= t <= INT32_MAX
+                ]
     return np.array(rows, dtype=np.int64)
 
 
@@ -199,12 +203,19 @@ def test_c_requantize_matches_the_reference(tmp_path):
     cases = _requantize_cases()
     text = "\n".join(" ".join(map(str, row)) for row in cases.tolist())
     result = subprocess.run(
-        [str(tmp_path / "harness")], input=text, capture_output=True, text=True, timeout=120, check=True
+        [str(tmp_path / "harness")],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     got = np.array(result.stdout.split(), dtype=np.int64)
     expected = np.concatenate(
         [
-            requantize(cases[i : i + 1, 0], cases[i, 1], cases[i, 2], ("double", "single")[cases[i, 3]])
+            requantize(
+                cases[i : i + 1, 0], cases[i, 1], cases[i, 2], ("double", "single")[cases[i, 3]]
+            )
             for i in range(len(cases))
         ]
     )
@@ -215,7 +226,9 @@ def test_c_requantize_matches_the_reference(tmp_path):
     got, expected, cases = got[fits], expected[fits], cases[fits]
     wrong = np.flatnonzero(got != expected)
     assert len(got) > 50_000
-    assert wrong.size == 0, f"{wrong.size} differ, first {cases[wrong[0]].tolist()}: C {got[wrong[0]]}, reference {expected[wrong[0]]}"
+    assert wrong.size == 0, (
+        f"{wrong.size} differ, first {cases[wrong[0]].tolist()}: C {got[wrong[0]]}, reference {expected[wrong[0]]}"
+    )
 
 
 FAST_HARNESS_BODY = r"""
@@ -258,7 +271,7 @@ def _fast_cases(count_per_shift: int = 300) -> np.ndarray:
         offsets = rng.integers(-128, 128, len(xs))
         lows = rng.integers(-128, 0, len(xs))
         highs = rng.integers(0, 128, len(xs))
-        for x, m, o, lo, hi in zip(xs, ms, offsets, lows, highs):
+        for x, m, o, lo, hi in zip(xs, ms, offsets, lows, highs, strict=True):
             x = int(np.clip(x, INT32_MIN, INT32_MAX))
             value = requantize(np.array([x]), int(m), shift, "double")[0] + o
             rows.append((x, int(m), shift, int(o), int(lo), int(hi), int(np.clip(value, lo, hi))))
@@ -284,13 +297,17 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
     host.mkdir()
     (host / "harness.c").write_text(
         source.replace("#include <stdint.h>\n", "#include <stdint.h>\n#include <stdio.h>\n")
-        + f"int main(void) {{ printf(\"%d\\n\", (int)check(rows, {len(cases)})); return 0; }}\n"
+        + f'int main(void) {{ printf("%d\\n", (int)check(rows, {len(cases)})); return 0; }}\n'
     )
     subprocess.run(
         [compiler(), *HOST_CFLAGS, "-I", str(firmware_dir()), "harness.c", "-o", "harness"],
-        cwd=host, check=True, timeout=120,
+        cwd=host,
+        check=True,
+        timeout=120,
     )
-    done = subprocess.run([str(host / "harness")], capture_output=True, text=True, check=True, timeout=60)
+    done = subprocess.run(
+        [str(host / "harness")], capture_output=True, text=True, check=True, timeout=60
+    )
     assert done.stdout.strip() == "0"
 
     from tinycnn import __version__
@@ -302,14 +319,17 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
 
     board = tmp_path / "m4"
     board.mkdir()
-    main = source.replace('#include "tc_runtime.h"', '#include "tc_runtime.h"\n#include "platform.h"') + (
+    main = source.replace(
+        '#include "tc_runtime.h"', '#include "tc_runtime.h"\n#include "platform.h"'
+    ) + (
         "int main(void) {\n    tc_platform_init();\n"
-        f"    tc_platform_write(check(rows, {len(cases)}) == 0 ? \"FAST OK\\r\\n\" : \"FAST WRONG\\r\\n\");\n"
+        f'    tc_platform_write(check(rows, {len(cases)}) == 0 ? "FAST OK\\r\\n" : "FAST WRONG\\r\\n");\n'
         "    for (;;) {\n    }\n}\n"
     )
     (board / "main.c").write_text(main)
     write_qemu_platform(
-        template_environment(), board,
+        template_environment(),
+        board,
         {"version": __version__, "board": load_board("qemu_m4")},
         main=("qemu/startup.c.j2", "startup.c"),
     )
@@ -320,5 +340,7 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
         _compile(board, path, firmware_cflags(False), path.with_suffix(".o"))
         objects.append(path.with_suffix(".o"))
     elf = _link(board, objects)
-    lines = read_lines(qemu_command(elf, serial="stdio"), lambda got: any("FAST" in x for x in got), 120)
+    lines = read_lines(
+        qemu_command(elf, serial="stdio"), lambda got: any("FAST" in x for x in got), 120
+    )
     assert "FAST OK" in lines, lines

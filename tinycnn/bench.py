@@ -32,6 +32,7 @@ import numpy as np
 
 from tinycnn import __version__
 from tinycnn.boards import load_board
+from tinycnn.codegen.host import HOST_CFLAGS
 from tinycnn.codegen.projects import FIRMWARE_CFLAGS, QEMU_LDFLAGS, ExportError, write_qemu_platform
 from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 from tinycnn.emulate import qemu_command, read_lines
@@ -65,7 +66,9 @@ CMSIS_SOURCE_DIRS = (
     "PoolingFunctions",
     "SoftmaxFunctions",
 )
-SHARED_CMSIS_NN = Path(__file__).resolve().parent.parent.parent / "shared" / "third_party" / "cmsis-nn"
+SHARED_CMSIS_NN = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "third_party" / "cmsis-nn"
+)
 
 
 class BenchError(TinycnnError):
@@ -141,7 +144,7 @@ class BenchReport:
         data["portable_per_mac"] = self.portable_per_mac
         data["flash"]["total"] = self.flash.total
         data["portable_flash"]["total"] = self.portable_flash.total
-        for layer, row in zip(self.layers, data["layers"]):
+        for layer, row in zip(self.layers, data["layers"], strict=True):
             row["per_mac"] = layer.per_mac
         return data
 
@@ -195,8 +198,16 @@ def _compile(work: Path, source: Path, flags: list[str], obj: Path) -> None:
 
 def _link(work: Path, objects: list[Path], libraries: list[Path] = ()) -> Path:
     result = run(
-        [_gcc(), *load_board("qemu_m4").cflags, *map(str, objects), *map(str, libraries),
-         *QEMU_LDFLAGS, "-Wl,-Map=firmware.map", "-o", "firmware.elf"],
+        [
+            _gcc(),
+            *load_board("qemu_m4").cflags,
+            *map(str, objects),
+            *map(str, libraries),
+            *QEMU_LDFLAGS,
+            "-Wl,-Map=firmware.map",
+            "-o",
+            "firmware.elf",
+        ],
         cwd=work,
         capture_output=True,
         text=True,
@@ -213,7 +224,11 @@ def _link(work: Path, objects: list[Path], libraries: list[Path] = ()) -> Path:
 
 def firmware_cflags(portable: bool) -> list[str]:
     """The flags tinycnn builds its qemu_m4 firmware with (plus -DTC_PORTABLE for the plain C)."""
-    return [*load_board("qemu_m4").cflags, *FIRMWARE_CFLAGS, *(["-DTC_PORTABLE"] if portable else [])]
+    return [
+        *load_board("qemu_m4").cflags,
+        *FIRMWARE_CFLAGS,
+        *(["-DTC_PORTABLE"] if portable else []),
+    ]
 
 
 # A map file's input section: " .text.name  0xADDR  0xSIZE  file" (the name may wrap alone
@@ -272,8 +287,13 @@ def _profile(model: Model, inputs: np.ndarray, convention: str, portable: bool) 
     environment = template_environment()
     with work_dir() as work:
         board = load_board("qemu_m4")
-        generated = render_model(model, work, convention=convention, prefix="model",
-                                 wide_weights=wide_weights_fit(model, board.flash_bytes))
+        generated = render_model(
+            model,
+            work,
+            convention=convention,
+            prefix="model",
+            wide_weights=wide_weights_fit(model, board.flash_bytes),
+        )
         context = {
             "version": __version__,
             "board": board,
@@ -323,8 +343,14 @@ def _cmsis_library(cmsis_dir: Path) -> Path:
     )
     if not sources:
         raise BenchError(f"{cmsis_dir}/Source holds no CMSIS-NN kernels")
-    flags = [*load_board("qemu_m4").cflags, "-O2", "-ffunction-sections", "-fdata-sections",
-             "-I", str(cmsis_dir / "Include")]
+    flags = [
+        *load_board("qemu_m4").cflags,
+        "-O2",
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-I",
+        str(cmsis_dir / "Include"),
+    ]
     digest = hashlib.sha256(" ".join(flags[:-2]).encode())
     for path in sources:
         digest.update(path.name.encode() + path.read_bytes())
@@ -343,8 +369,12 @@ def _cmsis_library(cmsis_dir: Path) -> Path:
         ar = shutil.which("arm-none-eabi-ar")
         if not ar:
             raise BenchError("arm-none-eabi-ar not found (it comes with gcc-arm-none-eabi)")
-        run([ar, "rcs", str(work / library.name), *map(str, objects)], check=True, timeout=300,
-            capture_output=True)
+        run(
+            [ar, "rcs", str(work / library.name), *map(str, objects)],
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
         os.replace(work / library.name, library)
     return library
 
@@ -371,35 +401,55 @@ def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | No
         "dims": {},
         "second_input": False,
     }
-    out = [ConstArray("input", "int8_t", first.ravel().astype(int).tolist()),
-           ConstArray("expected", "int8_t", expected.ravel().astype(int).tolist())]
+    out = [
+        ConstArray("input", "int8_t", first.ravel().astype(int).tolist()),
+        ConstArray("expected", "int8_t", expected.ravel().astype(int).tolist()),
+    ]
 
     def tensor_array(position: int, array_name: str, ctype: str) -> ConstArray:
-        return ConstArray(array_name, ctype, model.tensors[op.inputs[position]].data.ravel().astype(int).tolist())
+        return ConstArray(
+            array_name, ctype, model.tensors[op.inputs[position]].data.ravel().astype(int).tolist()
+        )
 
     if name in ("conv", "depthwise_conv"):
         out_c = call.dims["output"][3]
-        out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"], arrays["shift"],
-                arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c)]
+        out += [
+            tensor_array(1, "filter", "int8_t"),
+            arrays["multiplier"],
+            arrays["shift"],
+            arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c),
+        ]
         # the file's filter shape and multiplier (the C may run a 1-channel depthwise as a conv)
         filter_shape = tuple(model.tensors[op.inputs[1]].shape)
-        layer["dims"] = {**call.dims, "filter": (1,) * (4 - len(filter_shape)) + filter_shape,
-                         "bias": (1, 1, 1, out_c)}
+        layer["dims"] = {
+            **call.dims,
+            "filter": (1,) * (4 - len(filter_shape)) + filter_shape,
+            "bias": (1, 1, 1, out_c),
+        }
         if name == "depthwise_conv":
             p["depth_multiplier"] = out_c // call.dims["input"][3]
     elif name == "fully_connected":
         rows, depth, units = p["rows"], p["accum_depth"], p["out_units"]
-        bias = (tensor_array(2, "bias", "int32_t") if len(op.inputs) > 2 and op.inputs[2] >= 0
-                else ConstArray("bias", "int32_t", [0] * units))
-        out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"],
-                arrays["shift"], bias]
+        bias = (
+            tensor_array(2, "bias", "int32_t")
+            if len(op.inputs) > 2 and op.inputs[2] >= 0
+            else ConstArray("bias", "int32_t", [0] * units)
+        )
+        out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"], arrays["shift"], bias]
         if p["per_channel"]:
             layer["function"] = "arm_fully_connected_per_channel_s8"
-        layer["dims"] = {"input": (rows, 1, 1, depth), "filter": (depth, 1, 1, units),
-                         "bias": (1, 1, 1, units), "output": (rows, 1, 1, units)}
+        layer["dims"] = {
+            "input": (rows, 1, 1, depth),
+            "filter": (depth, 1, 1, units),
+            "bias": (1, 1, 1, units),
+            "output": (rows, 1, 1, units),
+        }
     elif name in ("max_pool", "average_pool"):
-        layer["dims"] = {"input": call.dims["input"], "output": call.dims["output"],
-                         "filter": (1, p["filter_h"], p["filter_w"], 1)}
+        layer["dims"] = {
+            "input": call.dims["input"],
+            "output": call.dims["output"],
+            "filter": (1, p["filter_h"], p["filter_w"], 1),
+        }
     elif name == "add":
         second = values[op.inputs[1]]
         if first.shape != second.shape:
@@ -419,9 +469,13 @@ def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | No
     return layer
 
 
-def _run_cmsis(model: Model, calls, values: dict, cmsis_dir: Path) -> dict[int, tuple[int | None, str]]:
+def _run_cmsis(
+    model: Model, calls, values: dict, cmsis_dir: Path
+) -> dict[int, tuple[int | None, str]]:
     """CMSIS-NN's ticks and a note per kernel call index."""
-    layers = [layer for i, call in enumerate(calls) if (layer := _cmsis_layer(model, i, call, values))]
+    layers = [
+        layer for i, call in enumerate(calls) if (layer := _cmsis_layer(model, i, call, values))
+    ]
     results = {layer["call"]: (None, layer["skip"]) for layer in layers if "skip" in layer}
     layers = [layer for layer in layers if "skip" not in layer]
     if not layers:
@@ -436,13 +490,23 @@ def _run_cmsis(model: Model, calls, values: dict, cmsis_dir: Path) -> dict[int, 
             "name": model.name,
             "layers": layers,
             "input_capacity": max(layer["input_bytes"] for layer in layers),
-            "second_capacity": max([layer["input_bytes"] for layer in layers if layer["second_input"]] or [4]),
+            "second_capacity": max(
+                [layer["input_bytes"] for layer in layers if layer["second_input"]] or [4]
+            ),
             "output_capacity": max(layer["output_bytes"] for layer in layers),
             "scratch_capacity": max(layer["scratch_guess"] for layer in layers),
         }
         write_qemu_platform(environment, work, context, main=("qemu/cmsis_nn.c.j2", "cmsis_nn.c"))
-        flags = [*board.cflags, "-std=gnu11", "-O2", "-Wall", "-ffunction-sections",
-                 "-fdata-sections", "-I", str(cmsis_dir / "Include")]
+        flags = [
+            *board.cflags,
+            "-std=gnu11",
+            "-O2",
+            "-Wall",
+            "-ffunction-sections",
+            "-fdata-sections",
+            "-I",
+            str(cmsis_dir / "Include"),
+        ]
         objects = []
         for source in sorted(work.glob("*.c")):
             obj = source.with_suffix(".o")
@@ -454,7 +518,9 @@ def _run_cmsis(model: Model, calls, values: dict, cmsis_dir: Path) -> dict[int, 
         )
     if "TC CMSIS END" not in lines:
         raise BenchError(f"the CMSIS-NN firmware did not finish within {QEMU_TIMEOUT_S:.0f} s")
-    pattern = re.compile(r"TC CMSIS call=(\d+) ticks=(\d+) status=(-?\d+) differ=(\d+) maxdiff=(\d+)")
+    pattern = re.compile(
+        r"TC CMSIS call=(\d+) ticks=(\d+) status=(-?\d+) differ=(\d+) maxdiff=(\d+)"
+    )
     for line in lines:
         if m := pattern.fullmatch(line):
             call, ticks, status, differ, maxdiff = (int(g) for g in m.groups())
@@ -463,12 +529,16 @@ def _run_cmsis(model: Model, calls, values: dict, cmsis_dir: Path) -> dict[int, 
             elif status != 0:
                 results[call] = (None, f"CMSIS-NN refused the layer (status {status})")
             else:
-                note = f"{differ} values differ from the reference (max {maxdiff})" if differ else ""
+                note = (
+                    f"{differ} values differ from the reference (max {maxdiff})" if differ else ""
+                )
                 results[call] = (ticks, note)
     return results
 
 
-def _host_times(model: Model, content: bytes, inputs: np.ndarray, convention: str, rounds: int) -> tuple[dict[str, float], str]:
+def _host_times(
+    model: Model, content: bytes, inputs: np.ndarray, convention: str, rounds: int
+) -> tuple[dict[str, float], str]:
     """Median microseconds per inference on this machine: the generated C (compiled for the
     host), the TFLM interpreter and LiteRT (reference and default kernels), timed in
     interleaved rounds so that a busy machine slows them all alike."""
@@ -483,7 +553,9 @@ def _host_times(model: Model, content: bytes, inputs: np.ndarray, convention: st
 
     def c_once() -> float:
         started = time.perf_counter()
-        subprocess.run([str(runner), str(count)], input=payload, capture_output=True, check=True, timeout=600)
+        subprocess.run(
+            [str(runner), str(count)], input=payload, capture_output=True, check=True, timeout=600
+        )
         whole = time.perf_counter() - started
         started = time.perf_counter()
         subprocess.run([str(runner), "0"], input=b"", capture_output=True, check=True, timeout=60)
@@ -574,8 +646,12 @@ def bench_model(
         for op in parts:
             definition = definition_for(op)
             if definition.macs:
-                macs += definition.macs(OpContext(op=op, model=unfused_model, values={}, convention="tflm"))
-        counts = [cmsis.get(op.index, (None, "no CMSIS-NN kernel" if cmsis_dir else "")) for op in parts]
+                macs += definition.macs(
+                    OpContext(op=op, model=unfused_model, values={}, convention="tflm")
+                )
+        counts = [
+            cmsis.get(op.index, (None, "no CMSIS-NN kernel" if cmsis_dir else "")) for op in parts
+        ]
         missing = [note for ticks, note in counts if ticks is None]
         notes = [note for _, note in counts if note]
         layers.append(
@@ -601,8 +677,13 @@ def bench_model(
     if host_rounds > 0:
         step("timing the host engines")
         host, host_note = _host_times(
-            model, content, inputs[:1].repeat(host_images, axis=0) if len(inputs) < host_images else inputs[:host_images],
-            convention, host_rounds,
+            model,
+            content,
+            inputs[:1].repeat(host_images, axis=0)
+            if len(inputs) < host_images
+            else inputs[:host_images],
+            convention,
+            host_rounds,
         )
     return BenchReport(
         model=model.name,
@@ -624,8 +705,12 @@ def bench_model(
         stack_bytes=dsp.stack_bytes,
         cmsis_nn=str(cmsis_dir) if cmsis_dir else None,
         cmsis_note=cmsis_note,
-        cmsis_instructions=sum(layer.cmsis_instructions for layer in compared) if compared else None,
-        tinycnn_instructions_on_cmsis_layers=sum(layer.instructions for layer in compared) if compared else None,
+        cmsis_instructions=sum(layer.cmsis_instructions for layer in compared)
+        if compared
+        else None,
+        tinycnn_instructions_on_cmsis_layers=sum(layer.instructions for layer in compared)
+        if compared
+        else None,
         host=host,
         host_note=host_note,
     )
@@ -708,7 +793,8 @@ def format_report(report: BenchReport) -> str:
     flash = report.flash
     lines += [
         "",
-        f"Flash ({next(f for f in report.cflags if f.startswith('-O'))}, DSP build): runtime code {flash.runtime_code:,} B, "
+        f"Flash ({next(f for f in report.cflags if f.startswith('-O'))}, DSP build): "
+        f"runtime code {flash.runtime_code:,} B, "
         f"model code {flash.model_code:,} B, weights {flash.weights:,} B, other {flash.other:,} B "
         f"= {flash.total:,} B (portable build: runtime code {report.portable_flash.runtime_code:,} B)",
     ]
@@ -730,8 +816,11 @@ def format_report(report: BenchReport) -> str:
     )
     if report.host:
         c = report.host.get("c")
-        names = {"tflm": "TFLM interpreter", "litert_ref": "LiteRT reference kernels",
-                 "litert": "LiteRT default kernels"}
+        names = {
+            "tflm": "TFLM interpreter",
+            "litert_ref": "LiteRT reference kernels",
+            "litert": "LiteRT default kernels",
+        }
         others = ", ".join(
             f"{names[key]} {value:,.0f} us ({value / c:.2f}x the C's time)"
             for key, value in report.host.items()
@@ -739,7 +828,7 @@ def format_report(report: BenchReport) -> str:
         )
         lines.append(
             f"Host, this machine (median per inference, interleaved rounds): generated C "
-            f"{c:,.0f} us; {others}"
+            f"({' '.join(HOST_CFLAGS[:2])}) {c:,.0f} us; {others}"
         )
     if report.host_note:
         lines.append(f"  {report.host_note}")

@@ -236,8 +236,13 @@ def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: flo
     environment = template_environment()
     with work_dir() as work:
         board = load_board("qemu_m4")
-        generated = render_model(model, work, convention=convention, prefix="model",
-                                 wide_weights=wide_weights_fit(model, board.flash_bytes))
+        generated = render_model(
+            model,
+            work,
+            convention=convention,
+            prefix="model",
+            wide_weights=wide_weights_fit(model, board.flash_bytes),
+        )
         context = {
             "version": __version__,
             "board": load_board("qemu_m4"),

@@ -326,7 +326,9 @@ def export(
             prefix=c_identifier(source.model.name),
             labels=source.labels,
             source=source.path.name,
-            wide_weights=wide_weights_fit(source.model, board.flash_bytes - board.framework_flash_bytes),
+            wide_weights=wide_weights_fit(
+                source.model, board.flash_bytes - board.framework_flash_bytes
+            ),
         )
         context = _context(source, board, convention, generated)
         arena_bytes, flash_items = _write_model(environment, work, source, board, runtime, context)

@@ -36,7 +36,11 @@ def _readers(model: Model) -> dict[int, int]:
 
 
 def _positive_scales(model: Model, conv: Operator) -> bool:
-    tensors = [model.tensors[conv.inputs[0]], model.tensors[conv.inputs[1]], model.tensors[conv.outputs[0]]]
+    tensors = [
+        model.tensors[conv.inputs[0]],
+        model.tensors[conv.inputs[1]],
+        model.tensors[conv.outputs[0]],
+    ]
     for tensor in tensors:
         quant = tensor.quantization
         if quant is None or not np.all(np.asarray(quant.scale, dtype=np.float64) > 0):

@@ -20,7 +20,7 @@ from tinycnn.ir import Model
 from tinycnn.outputs import cache_dir
 from tinycnn.processes import run, work_dir
 
-HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+HOST_CFLAGS = ("-std=c99", "-O3", "-Wall", "-Wextra", "-Werror", "-pedantic")
 
 
 class CompileError(TinycnnError):

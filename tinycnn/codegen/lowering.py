@@ -32,8 +32,12 @@ class KernelCall:
     arrays: list[ConstArray] = field(default_factory=list)
 
 
-def _context(model: Model, op: Operator, convention: str = "tflm", wide_weights: bool = False) -> OpContext:
-    return OpContext(op=op, model=model, values={}, convention=convention, wide_weights=wide_weights)
+def _context(
+    model: Model, op: Operator, convention: str = "tflm", wide_weights: bool = False
+) -> OpContext:
+    return OpContext(
+        op=op, model=model, values={}, convention=convention, wide_weights=wide_weights
+    )
 
 
 def scratch_requests(model: Model) -> dict[int, int]:

@@ -164,9 +164,15 @@ def lower_convolution(ctx: OpContext, depthwise: bool):
             arrays[0] = ConstArray("filter", "int16_t", widened_layout(layout).tolist())
         else:
             arrays[0] = ConstArray("filter", "int8_t", layout.tolist())
-    params.update(filter_stride=params.get("filter_stride", 0), pool_h=0, pool_w=0,
-                  pool_stride_h=0, pool_stride_w=0, as_conv=int(as_conv),
-                  wide_weights=int(ctx.wide_weights and (not depthwise or as_conv)))
+    params.update(
+        filter_stride=params.get("filter_stride", 0),
+        pool_h=0,
+        pool_w=0,
+        pool_stride_h=0,
+        pool_stride_w=0,
+        as_conv=int(as_conv),
+        wide_weights=int(ctx.wide_weights and (not depthwise or as_conv)),
+    )
     dims = {"input": dims4(input_t.shape), "filter": filter_dims, "output": dims4(output_t.shape)}
     return params, dims, [a for a in arrays if a is not None]
 
