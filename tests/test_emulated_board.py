@@ -240,3 +240,12 @@ def test_monitor_listens_for_the_duration_asked(firmware):
     lines = result.output.splitlines()
     assert lines[0].startswith("board: seed_cnn") and "10 classes" in lines[0]
     assert lines[-1].endswith("predictions") or "predictions," in lines[-1], result.output
+
+
+def test_validate_alone_implies_the_monitor(seed_cnn_run):
+    """`emulate --validate N` without --monitor once booted the board and waited for Ctrl-C,
+    the images asked for silently ignored; now it validates."""
+    result = CliRunner().invoke(cli, ["emulate", str(seed_cnn_run), "--validate", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["answered"] == 5 and summary["agreement"] == 1.0

@@ -1152,7 +1152,7 @@ def monitor_command(
     "--monitor",
     "run_monitor",
     is_flag=True,
-    help="Run `tinycnn monitor` on the emulated board's port.",
+    help="Run `tinycnn monitor` on the emulated board's port (implied by --validate, --json, --csv).",
 )
 @click.option("--model", default=None, help="The model of a FIRMWARE.elf, for --validate.")
 @_with_options(monitor_options)
@@ -1177,6 +1177,9 @@ def emulate_command(
     from tinycnn.serial.monitor import wait_for_board
 
     model = model or (None if str(target).endswith(".elf") else target)
+    # What only the monitor does asks for the monitor: --validate alone once booted the board
+    # and waited for Ctrl-C, silently ignoring the images asked for.
+    run_monitor = run_monitor or bool(validate_count) or as_json or csv_path is not None
     if run_monitor and validate_count:
         _validation_model(model, csv_path)  # before building or booting anything
     elf = firmware_for(target, data_dir=data_dir)
