@@ -121,7 +121,7 @@ static TC_INLINE void tc_dot_2x2_widened(const uint32_t *windows, const int8_t *
     const uint32_t *a = windows;
     const uint32_t *const end = windows + n; /* 4 words per 4 taps; n > 0 */
     const int8_t *b = pair_weights;
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
     /* gcc spills registers in this loop when it is written with intrinsics (26 instructions
      * a step instead of 17): the windows go to r4, r5, r6, r8 so one LDM loads them. The
      * loop runs two steps a turn (16.5 instructions a step); an odd step runs first. */
@@ -184,7 +184,7 @@ static TC_INLINE void tc_dot_2x2_wide_weights(const uint32_t *windows, const int
     const uint32_t *a = windows;
     const uint32_t *const end = windows + n;
     const uint32_t *b = (const uint32_t *)(const void *)pair_weights;
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) /* at -O0 gcc cannot spare the registers */
     uint32_t even, odd;
     __asm__ volatile(
         "1:\n\t"
