@@ -9,10 +9,6 @@
  * taps, more than any filter a microcontroller runs. */
 #include "tc_runtime.h"
 
-/* Copies the input window of one output cell into `window`, laid out like one output
- * channel's filter, then the zero point up to filter_stride. Cells outside the input get the
- * input zero point (a real 0), so with the offset folded into the bias they add nothing, as
- * the bounds check above does; the padding bytes meet zero weights. */
 /* n bytes from src to dst, words while it can: windows are short, and a library memcpy call
  * costs more than the copy. */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
@@ -33,6 +29,10 @@ static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
     }
 }
 
+/* Copies the input window of one output cell into `window`, laid out like one output
+ * channel's filter, then the zero point up to filter_stride. Cells outside the input get the
+ * input zero point (a real 0): with the offset folded into the bias they add nothing, as
+ * TFLite's bounds check skips them; the padding bytes meet zero weights. */
 static inline void gather_window(const tc_conv_params_t *params, const tc_dims_t *input_dims,
                           const int8_t *input, const tc_dims_t *filter_dims, int32_t b,
                           int32_t in_y0, int32_t in_x0, int8_t *window)
@@ -45,10 +45,13 @@ static inline void gather_window(const tc_conv_params_t *params, const tc_dims_t
     const int whole_rows = params->dilation_w == 1 && in_x0 >= 0 && in_x0 + filter_w <= in_w;
     for (int32_t fy = 0; fy < filter_dims->h; ++fy) {
         const int32_t in_y = in_y0 + params->dilation_h * fy;
-        const int8_t *row = input + ((b * in_h + in_y) * in_w) * in_c;
         if (in_y < 0 || in_y >= in_h) {
             fill_bytes(window, zero_point, row_bytes);
-        } else if (whole_rows) {
+            window += row_bytes;
+            continue;
+        }
+        const int8_t *row = input + ((b * in_h + in_y) * in_w) * in_c;
+        if (whole_rows) {
             copy_bytes(window, row + in_x0 * in_c, row_bytes);
         } else {
             for (int32_t fx = 0; fx < filter_w; ++fx) {
@@ -66,8 +69,9 @@ static inline void gather_window(const tc_conv_params_t *params, const tc_dims_t
 }
 
 #if TC_DSP
-/* `groups` groups of 4 input bytes widened into cell `slot`'s words of the interleaved pair
- * layout (tc_widen_pair_s8's: per group, cell 0's two words, then cell 1's). */
+/* `groups` groups of 4 input bytes widened into one cell's two words of each group of the
+ * interleaved pair layout (tc_widen_pair_s8's: per group, cell 0's two words, then cell 1's);
+ * `out` points at the cell's first word. */
 static TC_INLINE void widen_into(const int8_t *src, int32_t groups, uint32_t *out)
 {
     for (; groups > 0; --groups, src += 4, out += 4) {
@@ -97,10 +101,13 @@ static void gather_widened(const tc_conv_params_t *params, const tc_dims_t *inpu
     const int whole_rows = params->dilation_w == 1 && in_x0 >= 0 && in_x0 + filter_w <= in_w;
     for (int32_t fy = 0; fy < filter_dims->h; ++fy) {
         const int32_t in_y = in_y0 + params->dilation_h * fy;
-        const int8_t *row = input + ((b * in_h + in_y) * in_w) * in_c;
         if (in_y < 0 || in_y >= in_h) {
             fill_widened(zero_pair, filter_w * tap_groups, out);
-        } else if (whole_rows) {
+            out += 4 * filter_w * tap_groups;
+            continue;
+        }
+        const int8_t *row = input + ((b * in_h + in_y) * in_w) * in_c;
+        if (whole_rows) {
             widen_into(row + in_x0 * in_c, filter_w * tap_groups, out);
         } else {
             for (int32_t fx = 0; fx < filter_w; ++fx) {

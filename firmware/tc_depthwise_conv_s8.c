@@ -1,6 +1,9 @@
 /* DEPTHWISE_CONV_2D int8 with per-channel weights (tinycnn/ref/depthwise_conv.py).
  * Filter layout [1, filter_h, filter_w, out_channels]; output channel ic * m + k reads input
- * channel ic. Same int32 headroom argument as tc_conv_s8.c. */
+ * channel ic. Same int32 headroom argument as tc_conv_s8.c.
+ * Depth multiplier 1 without dilation (nearly every model) takes depthwise_channels, four
+ * channels at a time; other multipliers and dilations the loop nest of the Python reference.
+ * A layer with one input channel never comes here: the generator runs it on tc_conv_s8. */
 #include "tc_runtime.h"
 
 /* The reference loop nest for one output value: any padding (taps outside are skipped). */
@@ -58,9 +61,8 @@ static int8_t store_exact(int32_t acc, const tc_conv_params_t *params, int32_t o
 }
 
 static TC_INLINE int8_t store(int fast, int32_t acc, const tc_conv_params_t *params, int32_t oc,
-                           tc_rounding_t rounding, int32_t output_offset, int32_t act_min, int32_t act_max)
+                              int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    (void)rounding;
     return fast ? (int8_t)tc_requantize_clamp_fast(acc, params->multiplier[oc], params->shift[oc],
                                                    output_offset, act_min, act_max)
                 : store_exact(acc, params, oc);
@@ -171,10 +173,10 @@ static void depthwise_channels(const tc_conv_params_t *params, const tc_dims_t *
                             }
                         }
                     }
-                    out[c] = store(fast, acc0, params, c, rounding, output_offset, act_min, act_max);
-                    out[c + 1] = store(fast, acc1, params, c + 1, rounding, output_offset, act_min, act_max);
-                    out[c + 2] = store(fast, acc2, params, c + 2, rounding, output_offset, act_min, act_max);
-                    out[c + 3] = store(fast, acc3, params, c + 3, rounding, output_offset, act_min, act_max);
+                    out[c] = store(fast, acc0, params, c, output_offset, act_min, act_max);
+                    out[c + 1] = store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
+                    out[c + 2] = store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
+                    out[c + 3] = store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
                 }
                 for (; c < channels; ++c) {
                     int32_t acc = start ? start[c] : 0;
@@ -184,7 +186,7 @@ static void depthwise_channels(const tc_conv_params_t *params, const tc_dims_t *
                             acc += (*in + offset) * *f;
                         }
                     }
-                    out[c] = store(fast, acc, params, c, rounding, output_offset, act_min, act_max);
+                    out[c] = store(fast, acc, params, c, output_offset, act_min, act_max);
                 }
             }
         }
