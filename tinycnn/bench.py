@@ -33,9 +33,15 @@ import numpy as np
 from tinycnn import __version__
 from tinycnn.boards import load_board
 from tinycnn.codegen.host import HOST_CFLAGS
-from tinycnn.codegen.projects import FIRMWARE_CFLAGS, QEMU_LDFLAGS, ExportError, write_qemu_platform
-from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
-from tinycnn.emulate import qemu_command, read_lines
+from tinycnn.codegen.projects import (
+    FIRMWARE_CFLAGS,
+    QEMU_LDFLAGS,
+    arm_tool,
+    first_error,
+    write_qemu_platform,
+)
+from tinycnn.codegen.render import template_environment
+from tinycnn.emulate import qemu_command, read_lines, write_runner
 from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
 from tinycnn.outputs import cache_dir
@@ -46,7 +52,6 @@ from tinycnn.ref.runner import run_model
 
 STACK_PROBE_BYTES = 64 * 1024
 QEMU_TIMEOUT_S = 600.0
-GCC = "arm-none-eabi-gcc"
 # tinycnn op -> the CMSIS-NN function TFLite Micro's CMSIS-NN kernels call for it.
 CMSIS_FUNCTIONS = {
     "conv": "arm_convolve_wrapper_s8",
@@ -169,37 +174,22 @@ def find_cmsis_nn(option: str | Path | None) -> tuple[Path | None, str]:
     )
 
 
-def _gcc() -> str:
-    import shutil
-
-    gcc = shutil.which(GCC)
-    if not gcc:
-        raise ExportError(
-            "arm-none-eabi-gcc not found; install it with "
-            "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi`"
-        )
-    return gcc
-
-
 def _compile(work: Path, source: Path, flags: list[str], obj: Path) -> None:
     result = run(
-        [_gcc(), *flags, "-c", str(source), "-o", str(obj)],
+        [arm_tool(), *flags, "-c", str(source), "-o", str(obj)],
         cwd=work,
         capture_output=True,
         text=True,
         timeout=300,
     )
     if result.returncode != 0:
-        first = next(
-            (line for line in result.stderr.splitlines() if "error" in line), result.stderr[-300:]
-        )
-        raise BenchError(f"compiling {source.name} failed: {first}")
+        raise BenchError(f"compiling {source.name} failed: {first_error(result.stderr)}")
 
 
 def _link(work: Path, objects: list[Path], libraries: list[Path] = ()) -> Path:
     result = run(
         [
-            _gcc(),
+            arm_tool(),
             *load_board("qemu_m4").cflags,
             *map(str, objects),
             *map(str, libraries),
@@ -214,11 +204,7 @@ def _link(work: Path, objects: list[Path], libraries: list[Path] = ()) -> Path:
         timeout=300,
     )
     if result.returncode != 0:
-        first = next(
-            (line for line in result.stderr.splitlines() if "error" in line or "undefined" in line),
-            result.stderr[-300:],
-        )
-        raise BenchError(f"linking the benchmark firmware failed: {first}")
+        raise BenchError(f"linking the benchmark firmware failed: {first_error(result.stderr)}")
     return work / "firmware.elf"
 
 
@@ -284,26 +270,15 @@ class _Profile:
 def _profile(model: Model, inputs: np.ndarray, convention: str, portable: bool) -> _Profile:
     """Build and run the profiling firmware; the timer ticks of each kernel call summed over
     ``inputs``, the stack high-water mark, the first output and the flash split."""
-    environment = template_environment()
     with work_dir() as work:
-        board = load_board("qemu_m4")
-        generated = render_model(
+        generated = write_runner(
             model,
             work,
-            convention=convention,
-            prefix="model",
-            wide_weights=wide_weights_fit(model, board.flash_bytes),
+            convention,
+            inputs,
+            ("qemu/profile.c.j2", "profile.c"),
+            stack_probe_bytes=STACK_PROBE_BYTES,
         )
-        context = {
-            "version": __version__,
-            "board": board,
-            "prefix": generated.prefix,
-            "count": len(inputs),
-            "calls": len(generated.calls),
-            "stack_probe_bytes": STACK_PROBE_BYTES,
-            "input_bytes": np.frombuffer(np.ascontiguousarray(inputs).tobytes(), np.uint8),
-        }
-        write_qemu_platform(environment, work, context, main=("qemu/profile.c.j2", "profile.c"))
         flags = [*firmware_cflags(portable), "-DTC_PROFILE"]
         objects = []
         for source in sorted(work.glob("*.c")):
@@ -358,17 +333,13 @@ def _cmsis_library(cmsis_dir: Path) -> Path:
     library = root / f"libcmsisnn-{digest.hexdigest()[:16]}.a"
     if library.is_file():
         return library
-    import shutil
-
     with work_dir(root) as work:
         objects = []
         for source in sources:
             obj = work / f"{source.stem}.o"
             _compile(work, source, flags, obj)
             objects.append(obj)
-        ar = shutil.which("arm-none-eabi-ar")
-        if not ar:
-            raise BenchError("arm-none-eabi-ar not found (it comes with gcc-arm-none-eabi)")
+        ar = arm_tool("arm-none-eabi-ar")
         run(
             [ar, "rcs", str(work / library.name), *map(str, objects)],
             check=True,

@@ -227,30 +227,41 @@ def run_on_emulator(
     return EmulatedRun(np.stack(outputs).reshape(len(inputs), *out.shape[1:]), microseconds)
 
 
-def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: float) -> list[str]:
-    """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
+def write_runner(model: Model, work: Path, convention: str, inputs: np.ndarray, main, **context):
+    """The model's generated C (CONV_2D weights as int16: the qemu_m4 board has the flash), the
+    bare-metal layer and ``main`` (a (template, file) pair) with ``inputs`` embedded, in
+    ``work``; more template values in ``context``. Returns the GeneratedModel."""
     from tinycnn import __version__
-    from tinycnn.codegen.projects import build_qemu, write_qemu_platform
+    from tinycnn.codegen.projects import write_qemu_platform
     from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 
-    environment = template_environment()
+    board = load_board("qemu_m4")
+    generated = render_model(
+        model,
+        work,
+        convention=convention,
+        prefix="model",
+        wide_weights=wide_weights_fit(model, board.flash_bytes),
+    )
+    values = {
+        "version": __version__,
+        "board": board,
+        "prefix": generated.prefix,
+        "calls": len(generated.calls),
+        "count": len(inputs),
+        "input_bytes": np.frombuffer(np.ascontiguousarray(inputs).tobytes(), np.uint8),
+        **context,
+    }
+    write_qemu_platform(template_environment(), work, values, main=main)
+    return generated
+
+
+def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: float) -> list[str]:
+    """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
+    from tinycnn.codegen.projects import build_qemu
+
     with work_dir() as work:
-        board = load_board("qemu_m4")
-        generated = render_model(
-            model,
-            work,
-            convention=convention,
-            prefix="model",
-            wide_weights=wide_weights_fit(model, board.flash_bytes),
-        )
-        context = {
-            "version": __version__,
-            "board": load_board("qemu_m4"),
-            "prefix": generated.prefix,
-            "count": len(inputs),
-            "input_bytes": np.frombuffer(np.ascontiguousarray(inputs).tobytes(), np.uint8),
-        }
-        write_qemu_platform(environment, work, context, main=("qemu/runner.c.j2", "runner.c"))
+        write_runner(model, work, convention, inputs, ("qemu/runner.c.j2", "runner.c"))
         elf, _ = build_qemu(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
         return read_lines(
             qemu_command(elf, serial="stdio"), lambda lines: "TC1 END" in lines, timeout_s

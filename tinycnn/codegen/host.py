@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import __version__
+from tinycnn.codegen.projects import first_error
 from tinycnn.codegen.render import render_model, sources_digest, template_environment
 from tinycnn.errors import TinycnnError
 from tinycnn.ir import Model
@@ -64,11 +65,7 @@ def build_host_runner(
             timeout=300,
         )
         if result.returncode != 0:
-            first = next(
-                (line for line in result.stderr.splitlines() if "error" in line),
-                result.stderr[:200],
-            )
-            raise CompileError(f"compiling the generated C failed: {first}")
+            raise CompileError(f"compiling the generated C failed: {first_error(result.stderr)}")
         final_dir = executable.parent
         if not final_dir.exists():
             os.replace(work, final_dir)  # whole or not at all: a killed build leaves no entry

@@ -118,14 +118,26 @@ PROJECT_WRITERS: dict[str, Callable[..., ProjectBuild]] = {
 }
 
 
-def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
-    """Compile and link ``sources`` in ``work`` into work/firmware.elf; its section sizes."""
-    gcc, size = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-size")
-    if not (gcc and size):
+def arm_tool(name: str = "arm-none-eabi-gcc") -> str:
+    """The path of an arm-none-eabi tool (gcc, size, ar), or ExportError with the install."""
+    path = shutil.which(name)
+    if not path:
         raise ExportError(
-            "arm-none-eabi-gcc not found; install it with "
+            f"{name} not found; install it with "
             "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi`"
         )
+    return path
+
+
+def first_error(stderr: str) -> str:
+    """The line of a compiler's or linker's output that says what went wrong."""
+    lines = stderr.splitlines()
+    return next((line for line in lines if "error" in line or "undefined" in line), stderr[-300:])
+
+
+def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
+    """Compile and link ``sources`` in ``work`` into work/firmware.elf; its section sizes."""
+    gcc, size = arm_tool(), arm_tool("arm-none-eabi-size")
     board = load_board("qemu_m4")
     result = run(
         [gcc, *board.cflags, *FIRMWARE_CFLAGS, *sources, *QEMU_LDFLAGS, "-o", "firmware.elf"],
@@ -135,10 +147,7 @@ def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
         timeout=300,
     )
     if result.returncode != 0:
-        first = next(
-            (line for line in result.stderr.splitlines() if "error" in line), result.stderr[-300:]
-        )
-        raise ExportError(f"building the firmware failed: {first}")
+        raise ExportError(f"building the firmware failed: {first_error(result.stderr)}")
     report = run(
         [size, "firmware.elf"], cwd=work, check=True, capture_output=True, text=True, timeout=60
     ).stdout
