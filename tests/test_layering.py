@@ -14,9 +14,19 @@ PACKAGE = Path(tinycnn.__file__).parent
 # Each module's stage, left to right. Modules of one stage may import each other.
 STAGES = [
     # foundations every stage may use
-    ["tinycnn", "errors", "progress", "processes", "outputs", "tfenv", "boards"],
+    [
+        "tinycnn",
+        "errors",
+        "progress",
+        "processes",
+        "outputs",
+        "tfenv",
+        "boards",
+        "figures",
+        "browser",
+    ],
     ["data", "affine", "augment"],  # the dataset, its augmentation, the affine int8 mapping
-    ["models", "recipe", "train", "rundir"],  # Keras
+    ["models", "recipe", "train", "rundir", "explain"],  # Keras
     ["ir", "tflite_io"],  # the .tflite format and its one reader
     ["convert", "interpreters", "inputs", "evaluate"],  # .tflite files made and run
     ["ref"],  # the reference engine and the operator registry
@@ -24,7 +34,8 @@ STAGES = [
     ["export", "emulate"],  # firmware
     ["serial", "serial.protocol"],  # serial
     ["serial.monitor"],  # monitor
-    ["predict", "verify", "zoo", "bench"],  # drivers over every engine
+    # drivers over every engine, and the pictures and report drawn from them
+    ["predict", "verify", "zoo", "bench", "quantization_plots", "visualize", "report"],
     ["cli"],
 ]
 

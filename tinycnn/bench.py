@@ -579,9 +579,11 @@ def bench_model(
     cmsis_nn: str | Path | None = None,
     host_rounds: int = 5,
     host_images: int = 100,
+    compare_cmsis: bool = True,
     on_step=None,
 ) -> BenchReport:
-    """Every figure of the report for ``model`` (``inputs``: int8, batch first)."""
+    """Every figure of the report for ``model`` (``inputs``: int8, batch first);
+    ``compare_cmsis`` False leaves CMSIS-NN out."""
     from tinycnn.codegen.fusion import original_operators
     from tinycnn.codegen.render import lower_for_c
     from tinycnn.interpreters import tflm_arena_bytes
@@ -589,7 +591,7 @@ def bench_model(
     step = on_step or (lambda text: None)
     board = load_board("qemu_m4")
     per_tick = 1_000_000_000 // board.clock_hz
-    cmsis_dir, cmsis_note = find_cmsis_nn(cmsis_nn)
+    cmsis_dir, cmsis_note = find_cmsis_nn(cmsis_nn) if compare_cmsis else (None, "not asked for")
     runtime_model, plan, calls = lower_for_c(model, convention)
     unfused_model, unfused_plan, unfused_calls = lower_for_c(model, convention, fuse=False)
 

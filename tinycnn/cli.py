@@ -747,21 +747,38 @@ def _format_verify(report) -> str:
     help="How many test images (or random inputs) to compare on.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every figure.")
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write PNGs here: SQNR per layer, the worst layer's activation histogram, "
+    "per-channel weight ranges.",
+)
 @data_dir_option
 @user_errors
-def verify_command(target, images, as_json, data_dir) -> None:
+def verify_command(target, images, as_json, plots_dir, data_dir) -> None:
     """Check the int8 reference engine bit for bit against LiteRT and TFLite Micro, and the
     int8 model against the float model layer by layer. Exits 1 unless every engine that
     should run did and is bit-exact."""
+    from tinycnn.outputs import check_output_dir
     from tinycnn.processes import exit_code_for
     from tinycnn.verify import verify
 
+    if plots_dir:
+        check_output_dir(plots_dir, "--plots")
     progress = _progress(as_json)
     try:
         report = verify(target, images=images, data_dir=data_dir, on_progress=progress)
     finally:
         progress.close()
     click.echo(json.dumps(report.as_dict(), default=float) if as_json else _format_verify(report))
+    if plots_dir and not report.interrupted:
+        from tinycnn.quantization_plots import write_plots
+
+        written, skipped = write_plots(report, plots_dir)
+        for line in [f"wrote {path}" for path in written] + [f"not drawn: {s}" for s in skipped]:
+            click.echo(line, err=as_json)
     if report.interrupted:
         raise SystemExit(exit_code_for(report.interrupt))
     if not report.bit_exact:
@@ -820,6 +837,141 @@ def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, da
         on_step=step,
     )
     click.echo(json.dumps(report.to_json()) if as_json else format_report(report))
+
+
+@cli.command("visualize")
+@click.argument("target", metavar="RUN_DIR|MODEL.tflite|zoo:NAME", type=click.Path(exists=False))
+@click.option(
+    "--image",
+    default="0",
+    show_default=True,
+    help="A Fashion-MNIST test-image index, or a picture file (PNG, JPEG...).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for the PNGs (created; files of the same names are replaced).",
+)
+@click.option(
+    "--layer",
+    default=None,
+    help="Layer for the filter patterns and DeepDream [default: the last convolution].",
+)
+@click.option(
+    "--class",
+    "other_class",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Second class for Grad-CAM [default: the runner-up].",
+)
+@data_dir_option
+@user_errors
+def visualize_command(target, image, out_dir, layer, other_class, data_dir) -> None:
+    """Write pictures of what the model sees: first-layer filters, float and int8 feature maps,
+    hand-made edge filters with pooling, what filters respond to (gradient ascent), DeepDream
+    and Grad-CAM (the last three need a run directory's float model)."""
+    from tinycnn.visualize import visualize
+
+    progress = _progress()
+    try:
+        result = visualize(
+            target,
+            out_dir,
+            image=image,
+            layer=layer,
+            other_class=other_class,
+            data_dir=data_dir,
+            on_progress=progress,
+        )
+    finally:
+        progress.close()
+    for picture in result.pictures:
+        click.echo(f"{picture.path}  {picture.title}")
+    for reason in result.skipped:
+        click.echo(f"not drawn: {reason}")
+
+
+@cli.command("report")
+@click.argument("target", metavar="RUN_DIR|zoo:NAME", type=click.Path(exists=False))
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The HTML file [default: RUN_DIR/report.html; report_NAME.html for zoo:NAME].",
+)
+@click.option(
+    "--images",
+    type=click.IntRange(min=1, max=10_000),
+    default=1000,
+    show_default=True,
+    help="Test images the verification compares on (accuracy always uses all 10,000).",
+)
+@click.option(
+    "--image",
+    default="0",
+    show_default=True,
+    help="The test-image index or picture file the visualisations look at.",
+)
+@click.option(
+    "--no-emulate",
+    is_flag=True,
+    help="Skip the emulated Cortex-M4 (it needs arm-none-eabi-gcc and QEMU).",
+)
+@click.option(
+    "--screenshot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also open the page in headless Chromium, check it and save a PNG of its top.",
+)
+@click.option("--force", is_flag=True, help="Replace --out even when it is not a tinycnn report.")
+@data_dir_option
+@user_errors
+def report_command(
+    target, out_path, images, image, no_emulate, screenshot, force, data_dir
+) -> None:
+    """Write one self-contained HTML page about a model: summary, training curves, float and
+    int8 accuracy, confusion matrix, misclassified images, verification, flash/RAM on every
+    board, Cortex-M4 instructions and the visualisations. Opens offline in any browser."""
+    from tinycnn.report import write_report
+
+    if screenshot:
+        from tinycnn.outputs import check_output_file
+
+        check_output_file(screenshot, "--screenshot")
+    progress = _progress()
+    try:
+        path, report = write_report(
+            target,
+            out_path,
+            force=force,
+            verify_images=images,
+            image=image,
+            emulate=not no_emulate,
+            data_dir=data_dir,
+            on_progress=progress,
+        )
+    finally:
+        progress.close()
+    click.echo(f"wrote {path} ({path.stat().st_size:,} bytes, {report.seconds:.1f} s)")
+    for part, why in report.missing:
+        click.echo(f"not computed: {part}: {why}")
+    if screenshot:
+        from tinycnn.browser import check_page
+
+        page = check_page(path, screenshot)
+        click.echo(
+            f"chromium: loaded in {page.load_ms:.0f} ms, {page.images} images, "
+            f"{len(page.broken_images)} broken, {len(page.console_errors)} console errors; "
+            f"screenshot {page.screenshot}"
+        )
+        if not page.clean:
+            raise click.ClickException(
+                "the page did not render cleanly: "
+                + "; ".join(page.console_errors + page.broken_images + page.outside_requests)[:500]
+            )
 
 
 @cli.command("boards")

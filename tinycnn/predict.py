@@ -54,17 +54,11 @@ def run_engine(
     return run_interpreter(engine, content, inputs, on_progress)
 
 
-def load_images(paths: list[Path], model: Model) -> np.ndarray:
-    """Pictures of any size -> the model's input: grey or RGB by channel count, resized,
-    scaled to [0, 1] and quantized with the input tensor's scale and zero point."""
+def read_images(paths: list[Path], height: int, width: int, channels: int) -> np.ndarray:
+    """Pictures of any size -> float32 ``[N, height, width, channels]`` in [0, 1]: grey or
+    RGB by channel count, resized."""
     from PIL import Image, UnidentifiedImageError
 
-    tensor = model.input_tensors()[0]
-    if len(tensor.shape) != 4 or tensor.shape[3] not in (1, 3):
-        raise InputError(
-            f"images need an [N, H, W, 1 or 3] input; this model takes {list(tensor.shape)}"
-        )
-    _, height, width, channels = tensor.shape
     arrays = []
     for path in paths:
         try:
@@ -75,7 +69,18 @@ def load_images(paths: list[Path], model: Model) -> np.ndarray:
                 )
         except (OSError, UnidentifiedImageError) as exc:
             raise InputError(f"{path}: not a readable image ({exc})") from None
-    batch = np.stack(arrays)
+    return np.stack(arrays)
+
+
+def load_images(paths: list[Path], model: Model) -> np.ndarray:
+    """Pictures of any size -> the model's input: ``read_images``, then quantized with the
+    input tensor's scale and zero point."""
+    tensor = model.input_tensors()[0]
+    if len(tensor.shape) != 4 or tensor.shape[3] not in (1, 3):
+        raise InputError(
+            f"images need an [N, H, W, 1 or 3] input; this model takes {list(tensor.shape)}"
+        )
+    batch = read_images(paths, *tensor.shape[1:])
     if tensor.dtype == np.float32:
         return batch
     if tensor.quantization is None:

@@ -4,7 +4,8 @@ loading what it holds, and turning ``RUN_DIR|MODEL.tflite`` into the int8 model'
 A run directory holds, once training has finished: ``config.json`` (what was asked, library
 versions, data source, class names), ``history.json`` (per-epoch figures), ``model.keras``
 (the float model, written last) and ``metrics.json``; after ``tinycnn quantize``,
-``model_int8.tflite`` and ``quantize.json``. While training runs, ``checkpoint.keras`` and
+``model_int8.tflite`` and ``quantize.json``; after ``tinycnn report``, ``report.html``.
+While training runs, ``checkpoint.keras`` and
 ``checkpoint.json`` hold the last finished epoch (and ``best.keras`` the best on validation
 with early stopping); a folder without ``model.keras`` is not a
 finished run. Every file is written to a temporary name and renamed: a reader never sees half.
@@ -29,6 +30,7 @@ CHECKPOINT_STATE_FILE = "checkpoint.json"
 BEST_FILE = "best.keras"  # the best epoch on validation so far, with --early-stopping
 INT8_MODEL_FILE = "model_int8.tflite"
 QUANTIZE_FILE = "quantize.json"
+REPORT_FILE = "report.html"  # `tinycnn report`'s page, by default
 # Everything tinycnn writes into a run directory; --force removes exactly these.
 RUN_ARTIFACTS = (
     MODEL_FILE,
@@ -40,6 +42,7 @@ RUN_ARTIFACTS = (
     BEST_FILE,
     INT8_MODEL_FILE,
     QUANTIZE_FILE,
+    REPORT_FILE,
 )
 
 

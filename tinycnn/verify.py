@@ -101,6 +101,9 @@ class LayerComparison:
     mean_abs_error_lsb: float
     cosine: float
     worst: bool = False
+    # The float and dequantized int8 outputs (a sample of them) of the layer that loses most,
+    # for the histogram of `verify --plots`; not part of the JSON.
+    values: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -136,10 +139,17 @@ class VerifyReport:
 
     def as_dict(self) -> dict:
         interrupt, self.interrupt = self.interrupt, None  # an exception is not data
+        values = [layer.values for layer in self.layers or []]
+        for layer in self.layers or []:
+            layer.values = None  # arrays are not data either
         try:
             payload = asdict(self)
         finally:
             self.interrupt = interrupt
+            for layer, kept in zip(self.layers or [], values, strict=True):
+                layer.values = kept
+        for layer in payload.get("layers") or []:
+            layer.pop("values", None)
         payload["interrupted"] = self.interrupted
         payload["bit_exact"] = self.bit_exact
         # The JSON names the convention as the CLI does (--rounding), key order kept.
@@ -277,6 +287,9 @@ def compare_engine(
     return comparison
 
 
+HISTOGRAM_VALUES = 200_000  # activations kept for the worst layer's histogram
+
+
 def _sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
     signal = float(np.sum(reference.astype(np.float64) ** 2))
     noise = float(np.sum((reference.astype(np.float64) - approximation) ** 2))
@@ -293,7 +306,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / norms) if norms else float(np.array_equal(a, b))
 
 
-def _layer_tensors(keras_model, model: Model) -> list[tuple[object, int]]:
+def keras_layer_ends(keras_model, model: Model) -> list[tuple[object, int]]:
     """(Keras layer, TFLite op index) pairs: each layer ends at the last op whose output
     tensor is named after it; the model output ends the last layer."""
     layer_end: dict[str, int] = {}
@@ -320,12 +333,12 @@ def compare_layers(
 ) -> list[LayerComparison]:
     from tinycnn.tfenv import keras
 
-    pairs = _layer_tensors(keras_model, model)
+    pairs = keras_layer_ends(keras_model, model)
     probe = keras.Model(keras_model.inputs, [layer.output for layer, _ in pairs])
     float_outputs = probe.predict(float_inputs, batch_size=500, verbose=0)
     if len(pairs) == 1:
         float_outputs = [float_outputs]
-    layers = []
+    layers, samples = [], []
     previous_end, previous_float = -1, None
     for (layer, op_index), reference in zip(pairs, float_outputs, strict=True):
         op = model.operators[op_index]
@@ -355,9 +368,14 @@ def compare_layers(
                 cosine=_cosine(reference, approximation),
             )
         )
+        samples.append((reference, approximation))
         previous_end, previous_float = op_index, reference
     if layers:
-        min(layers, key=lambda lc: lc.local_sqnr_db).worst = True
+        worst = min(range(len(layers)), key=lambda i: layers[i].local_sqnr_db)
+        layers[worst].worst = True
+        reference, approximation = samples[worst]
+        keep = np.random.default_rng(0).permutation(reference.size)[:HISTOGRAM_VALUES]
+        layers[worst].values = (reference.ravel()[keep], approximation.ravel()[keep])
     return layers
 
 

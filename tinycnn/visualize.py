@@ -1,0 +1,468 @@
+"""Seeing inside a model: its first-layer filters, the feature maps of one image (float from
+Keras beside int8 from tinycnn's reference engine), hand-made 3x3 filters with 2x2 max
+pooling, what a filter responds to most, a DeepDream picture and Grad-CAM.
+
+``visualize`` writes them as PNGs; the functions before it compute the arrays, so that tests,
+the report and a notebook use the same numbers the pictures show. The int8 parts need only
+a .tflite file; the parts that follow gradients need the float model of a run directory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.affine import dequantize, quantize
+from tinycnn.data import CLASS_NAMES, load_fashion_mnist, to_float
+from tinycnn.errors import TinycnnError
+from tinycnn.figures import grid_shape, image_axis, pyplot, save_png, symmetric_limit
+from tinycnn.ir import Model
+from tinycnn.outputs import check_output_dir
+from tinycnn.progress import Progress
+from tinycnn.progress import report as report_progress
+from tinycnn.ref.runner import check_supported, run_model
+from tinycnn.rundir import (
+    class_names,
+    float_model_path,
+    int8_model_path,
+    load_trained_model,
+    resolve_target,
+)
+from tinycnn.tflite_io import read_model
+
+# The course's hand-made 3x3 filters. Like a Keras Conv2D they are correlated with the image
+# (not flipped), so "vertical edge" (a Sobel kernel) answers dark-to-bright steps from left
+# to right, and "horizontal edge" dark-to-bright steps from top to bottom.
+HANDMADE_FILTERS = {
+    "vertical edge": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32),
+    "horizontal edge": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], np.float32),
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], np.float32),
+}
+MAP_OPCODES = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+MAX_CHANNELS_SHOWN = 16
+
+
+class VisualizeError(TinycnnError):
+    """An image, layer or request that cannot be shown."""
+
+
+def convolve_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """2-D correlation of ``image [H, W]`` with ``kernel [k, k]``, no padding: [H-k+1, W-k+1]."""
+    k_h, k_w = kernel.shape
+    height, width = image.shape[0] - k_h + 1, image.shape[1] - k_w + 1
+    out = np.zeros((height, width), np.float32)
+    for dy in range(k_h):
+        for dx in range(k_w):
+            out += kernel[dy, dx] * image[dy : dy + height, dx : dx + width]
+    return out
+
+
+def max_pool_2x2(feature_map: np.ndarray) -> np.ndarray:
+    """2x2 max pooling with stride 2 (VALID): an odd last row or column is dropped."""
+    height, width = feature_map.shape[0] // 2, feature_map.shape[1] // 2
+    blocks = feature_map[: 2 * height, : 2 * width].reshape(height, 2, width, 2)
+    return blocks.max(axis=(1, 3))
+
+
+def handmade_response(image: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The course's demonstration on ``image [H, W]``: convolve, ReLU (a conv layer's
+    activation), then 2x2 max pooling. Returns (the ReLU'd map, the pooled map)."""
+    convolved = np.maximum(convolve_valid(image, kernel), 0.0)
+    return convolved, max_pool_2x2(convolved)
+
+
+@dataclass
+class FeatureMap:
+    op_index: int
+    opcode: str
+    name: str  # the int8 tensor's name, shortened
+    int8: np.ndarray  # [h, w, c], dequantized to real values
+    float: np.ndarray | None  # [h, w, c] from the Keras layer that ends at this op, if any
+    float_layer: str | None
+
+
+def _short_name(tensor_name: str) -> str:
+    """``sequential/conv1/Relu;...`` -> ``conv1``: the TFLite tensor name without the model
+    prefix and the fused-op suffixes, safe in a file name."""
+    first = tensor_name.split(";")[0]
+    parts = [p for p in first.split("/") if p]
+    name = parts[1] if len(parts) > 1 else (parts[0] if parts else "tensor")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "tensor"
+
+
+def int8_feature_maps(
+    model: Model, quantized_image: np.ndarray, keras_model=None, float_image=None
+):
+    """The dequantized output of every convolution and pooling op for one int8 image
+    ``[H, W, C]``, each beside the float model's output of the Keras layer that ends at the
+    same op (when a float model is given)."""
+    run = run_model(model, quantized_image[np.newaxis], convention="tflite", keep_tensors=True)
+    float_by_op = {}
+    if keras_model is not None:
+        from tinycnn.explain import layer_outputs
+        from tinycnn.verify import keras_layer_ends
+
+        ends = keras_layer_ends(keras_model, model)
+        shaped = [(layer, op) for layer, op in ends if len(layer.output.shape) == 4]
+        outputs = layer_outputs(
+            keras_model, float_image[np.newaxis], [layer for layer, _ in shaped]
+        )
+        float_by_op = {
+            op: (layer.name, out[0]) for (layer, op), out in zip(shaped, outputs, strict=True)
+        }
+    maps = []
+    for op in model.operators:
+        tensor = model.tensors[op.outputs[0]]
+        if op.opcode not in MAP_OPCODES or len(tensor.shape) != 4 or tensor.quantization is None:
+            continue
+        quant = tensor.quantization
+        values = dequantize(
+            run.tensors[tensor.index][0], quant.single_scale, quant.single_zero_point
+        )
+        layer_name, float_map = float_by_op.get(op.index, (None, None))
+        if float_map is not None and float_map.shape != values.shape:
+            layer_name, float_map = None, None
+        maps.append(
+            FeatureMap(op.index, op.opcode, _short_name(tensor.name), values, float_map, layer_name)
+        )
+    return maps
+
+
+def first_layer_filters(model: Model) -> tuple[str, np.ndarray] | None:
+    """(tensor name, real-valued kernels [filters, k_h, k_w]) of the first convolution, its
+    int8 weights times their per-channel scale, input channel 0; None without one."""
+    for op in model.operators:
+        if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            continue
+        weights = model.tensors[op.inputs[1]]
+        quant = weights.quantization
+        data = weights.data.astype(np.float32)
+        if op.opcode == "CONV_2D":  # [out, k_h, k_w, in]
+            kernels = data[..., 0]
+        else:  # [1, k_h, k_w, channels]
+            kernels = np.moveaxis(data[0], -1, 0)
+        scales = np.broadcast_to(quant.scale.astype(np.float32), (kernels.shape[0],))
+        return _short_name(model.tensors[op.outputs[0]].name), kernels * scales[:, None, None]
+    return None
+
+
+@dataclass
+class Picture:
+    path: Path
+    title: str
+
+
+@dataclass
+class VisualizeResult:
+    pictures: list[Picture] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # what could not be drawn, and why
+    predicted: int | None = None
+    label: int | None = None
+
+
+@dataclass
+class Subject:
+    """The image being looked at, as the float model and the int8 model take it."""
+
+    float_image: np.ndarray  # [H, W, C] in [0, 1]
+    quantized: np.ndarray  # [H, W, C] int8
+    label: int | None
+    description: str
+
+
+def load_subject(model: Model, image: str | int, data_dir=None) -> Subject:
+    """``--image N`` (a Fashion-MNIST test image) or ``--image PATH`` (a picture file)."""
+    from tinycnn.predict import read_images
+
+    tensor = model.input_tensors()[0]
+    if (
+        len(tensor.shape) != 4
+        or tensor.shape[3] not in (1, 3)
+        or tensor.quantization is None
+        or tensor.dtype != np.int8
+    ):
+        raise VisualizeError(
+            f"visualize needs an int8 image input [1, H, W, 1 or 3]; this model takes "
+            f"{list(tensor.shape)} {tensor.dtype.name}"
+        )
+    text = str(image)
+    if text.isdigit():
+        index = int(text)
+        dataset = load_fashion_mnist(data_dir)
+        if index >= len(dataset.test_images):
+            raise VisualizeError(
+                f"--image {index}: the test set has images 0..{len(dataset.test_images) - 1}"
+            )
+        if tuple(tensor.shape[1:]) != (28, 28, 1):
+            raise VisualizeError(
+                f"the model takes {list(tensor.shape[1:])}, not Fashion-MNIST's [28, 28, 1]; "
+                "give --image PATH"
+            )
+        float_image = to_float(dataset.test_images[index : index + 1])[0]
+        label, description = int(dataset.test_labels[index]), f"test image {index}"
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise VisualizeError(
+                f"--image {text}: no such file (give a test-image index or a file)"
+            )
+        float_image = read_images([path], *tensor.shape[1:])[0]
+        label, description = None, path.name
+    quant = tensor.quantization
+    quantized = quantize(float_image, quant.single_scale, quant.single_zero_point, tensor.dtype)
+    return Subject(float_image, quantized, label, description)
+
+
+def _class_label(names: list[str], index: int | None) -> str:
+    if index is None:
+        return "unknown"
+    return f"{index} {names[index]}" if index < len(names) else str(index)
+
+
+def draw_filters(name: str, kernels: np.ndarray, path: Path) -> Picture:
+    plt = pyplot()
+    rows, columns = grid_shape(len(kernels), 8)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.4 * rows + 0.6))
+    axes = np.atleast_1d(axes).ravel()
+    limit = symmetric_limit(kernels)
+    artist = None
+    for i, axis in enumerate(axes):
+        if i < len(kernels):
+            artist = image_axis(
+                axis, kernels[i], f"filter {i}", cmap="RdBu_r", vmin=-limit, vmax=limit
+            )
+        else:
+            axis.axis("off")
+    title = f"{name}: {len(kernels)} learned {kernels.shape[1]}x{kernels.shape[2]} filters"
+    figure.suptitle(title + " (int8 weights x scale; red +, blue -)", fontsize=10)
+    figure.colorbar(artist, ax=list(axes), shrink=0.8, label="weight (real value)")
+    return Picture(save_png(figure, path), title)
+
+
+def draw_feature_map(feature: FeatureMap, subject: Subject, path: Path) -> Picture:
+    """Up to 16 channels, the float model's map beside the int8 one on the same colour scale."""
+    plt = pyplot()
+    height, width, channels = feature.int8.shape
+    shown = min(channels, MAX_CHANNELS_SHOWN)
+    sides = [("int8 (tinycnn reference engine)", feature.int8)]
+    if feature.float is not None:
+        sides.insert(0, (f"float (Keras layer {feature.float_layer})", feature.float))
+    rows, columns = grid_shape(shown, 4)
+    figure = plt.figure(figsize=(2.9 * columns * len(sides) / 2 + 0.8, 1.5 * rows + 1.0))
+    panels = figure.subfigures(1, len(sides), squeeze=False)[0]
+    for panel, (label, values) in zip(panels, sides, strict=True):
+        axes = np.atleast_1d(panel.subplots(rows, columns)).ravel()
+        for c, axis in enumerate(axes):
+            if c >= shown:
+                axis.axis("off")
+                continue
+            both = [side[1][..., c] for side in sides]
+            low = min(float(v.min()) for v in both)
+            high = max(float(v.max()) for v in both)
+            image_axis(
+                axis,
+                values[..., c],
+                f"ch {c}",
+                cmap="viridis",
+                vmin=low,
+                vmax=max(high, low + 1e-6),
+            )
+        panel.suptitle(label, fontsize=9)
+    title = f"{feature.name} ({feature.opcode}): {height}x{width}x{channels}" + (
+        f", channels 0-{shown - 1} shown" if shown < channels else ""
+    )
+    figure.suptitle(
+        f"{title}; {subject.description}; each channel on its own colour scale", fontsize=10, y=1.02
+    )
+    return Picture(save_png(figure, path), title)
+
+
+def draw_handmade(subject: Subject, path: Path) -> Picture:
+    plt = pyplot()
+    image = subject.float_image[..., 0]
+    figure, axes = plt.subplots(len(HANDMADE_FILTERS), 4, figsize=(9, 2.4 * len(HANDMADE_FILTERS)))
+    for row, (name, kernel) in zip(axes, HANDMADE_FILTERS.items(), strict=True):
+        convolved, pooled = handmade_response(image, kernel)
+        image_axis(
+            row[0], image, f"input {image.shape[0]}x{image.shape[1]}", cmap="gray", vmin=0, vmax=1
+        )
+        limit = symmetric_limit(kernel)
+        image_axis(row[1], kernel, f"{name} 3x3 filter", cmap="RdBu_r", vmin=-limit, vmax=limit)
+        for (y, x), value in np.ndenumerate(kernel):
+            row[1].text(x, y, f"{value:g}", ha="center", va="center", fontsize=9)
+        high = max(float(convolved.max()), 1e-6)
+        image_axis(
+            row[2],
+            convolved,
+            f"convolved + ReLU {convolved.shape[0]}x{convolved.shape[1]}",
+            cmap="magma",
+            vmin=0,
+            vmax=high,
+        )
+        image_axis(
+            row[3],
+            pooled,
+            f"2x2 max pool {pooled.shape[0]}x{pooled.shape[1]}",
+            cmap="magma",
+            vmin=0,
+            vmax=high,
+        )
+    figure.suptitle(
+        f"Hand-made filters on {subject.description}: convolution, then pooling", fontsize=10
+    )
+    return Picture(save_png(figure, path), "hand-made 3x3 filters with 2x2 max pooling")
+
+
+def draw_patterns(patterns, path: Path) -> Picture:
+    plt = pyplot()
+    rows, columns = grid_shape(len(patterns.filters), 8)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows + 0.6))
+    axes = np.atleast_1d(axes).ravel()
+    for i, axis in enumerate(axes):
+        if i >= len(patterns.filters):
+            axis.axis("off")
+            continue
+        image_axis(
+            axis,
+            patterns.images[i][..., 0],
+            f"filter {patterns.filters[i]}\n{patterns.random_activation[i]:.2f} -> {patterns.final_activation[i]:.2f}",
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+        )
+    title = f"What the filters of {patterns.layer} respond to most"
+    figure.suptitle(
+        f"{title} (gradient ascent from random noise; mean pre-activation noise -> found)",
+        fontsize=10,
+    )
+    return Picture(save_png(figure, path), title)
+
+
+def draw_dream(subject: Subject, dreamed: np.ndarray, layer: str, path: Path) -> Picture:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(9, 3.4))
+    image_axis(
+        axes[0], subject.float_image[..., 0], subject.description, cmap="gray", vmin=0, vmax=1
+    )
+    image_axis(axes[1], dreamed[..., 0], f"DeepDream on {layer}", cmap="gray", vmin=0, vmax=1)
+    change = dreamed[..., 0] - subject.float_image[..., 0]
+    limit = symmetric_limit(change)
+    artist = image_axis(axes[2], change, "what was added", cmap="RdBu_r", vmin=-limit, vmax=limit)
+    figure.colorbar(artist, ax=axes[2], shrink=0.8, label="brightness change")
+    title = f"DeepDream: {layer}'s features amplified"
+    figure.suptitle(title, fontsize=10)
+    return Picture(save_png(figure, path), title)
+
+
+def draw_grad_cam(subject: Subject, cams: list, names: list[str], path: Path) -> Picture:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, len(cams) + 1, figsize=(3.2 * (len(cams) + 1), 3.6))
+    image_axis(
+        axes[0],
+        subject.float_image[..., 0],
+        f"{subject.description}\ntrue: {_class_label(names, subject.label)}",
+        cmap="gray",
+        vmin=0,
+        vmax=1,
+    )
+    artist = None
+    for axis, (role, cam) in zip(axes[1:], cams, strict=True):
+        image_axis(axis, subject.float_image[..., 0], "", cmap="gray", vmin=0, vmax=1)
+        artist = axis.imshow(cam.upsampled, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        axis.set_title(
+            f"{role}: {_class_label(names, cam.class_index)}\np = {cam.probability:.2f}", fontsize=8
+        )
+    figure.colorbar(artist, ax=list(axes[1:]), shrink=0.8, label="Grad-CAM weight (0-1)")
+    title = f"Grad-CAM on {cams[0][1].layer}: where the model looked"
+    figure.suptitle(title, fontsize=10)
+    return Picture(save_png(figure, path), title)
+
+
+def visualize(
+    target: str | Path,
+    out_dir: str | Path,
+    *,
+    image: str | int = 0,
+    layer: str | None = None,
+    other_class: int | None = None,
+    data_dir=None,
+    on_progress: Progress | None = None,
+) -> VisualizeResult:
+    """Write the pictures for ``RUN_DIR|MODEL.tflite|zoo:NAME`` into ``out_dir``. ``layer``
+    chooses the layer for the filter patterns and DeepDream (the last convolution when None);
+    ``other_class`` the second Grad-CAM class (the runner-up when None)."""
+    target = resolve_target(target)
+    model_path = int8_model_path(target)
+    model = read_model(model_path)
+    check_supported(model)
+    keras_model = load_trained_model(target) if float_model_path(target) else None
+    subject = load_subject(model, image, data_dir)
+    out_dir = check_output_dir(out_dir, "--out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = class_names(target) or list(CLASS_NAMES)
+    result = VisualizeResult(label=subject.label)
+    steps = 5
+    report_progress(on_progress, "filters", 0, steps)
+
+    filters = first_layer_filters(model)
+    if filters is None:
+        result.skipped.append("filters: the model has no convolution")
+    else:
+        result.pictures.append(draw_filters(filters[0], filters[1], out_dir / "filters.png"))
+    report_progress(on_progress, "feature maps", 1, steps)
+    maps = int8_feature_maps(model, subject.quantized, keras_model, subject.float_image)
+    if not maps:
+        result.skipped.append("feature maps: the model has no convolution or pooling layer")
+    for number, feature in enumerate(maps, 1):
+        path = out_dir / f"feature_maps_{number:02d}_{feature.name}.png"
+        result.pictures.append(draw_feature_map(feature, subject, path))
+    if subject.float_image.shape[-1] == 1:
+        result.pictures.append(draw_handmade(subject, out_dir / "handmade_filters.png"))
+    else:
+        result.skipped.append("hand-made filters: shown for grey images only")
+    output = run_model(model, subject.quantized[np.newaxis], convention="tflite").outputs[0]
+    result.predicted = int(np.argmax(output.reshape(-1)))
+
+    if keras_model is None:
+        why = f"{target} has no float model (model.keras): gradients need a run directory"
+        result.skipped += [f"filter patterns and DeepDream: {why}", f"Grad-CAM: {why}"]
+        report_progress(on_progress, "done", steps, steps)
+        return result
+    from tinycnn import explain
+
+    try:
+        chosen = explain.find_layer(keras_model, layer)
+    except explain.ExplainError as exc:
+        if layer is not None:
+            raise VisualizeError(f"--layer: {exc}") from None
+        chosen = None
+        result.skipped.append(f"filter patterns, DeepDream and Grad-CAM: {exc}")
+    if chosen is not None:
+        report_progress(on_progress, f"gradient ascent on {chosen.name}", 2, steps)
+        patterns = explain.maximize_filters(keras_model, chosen.name)
+        result.pictures.append(
+            draw_patterns(patterns, out_dir / f"filter_patterns_{chosen.name}.png")
+        )
+        report_progress(on_progress, f"DeepDream on {chosen.name}", 3, steps)
+        dreamed = explain.deep_dream(keras_model, subject.float_image, chosen.name)
+        result.pictures.append(
+            draw_dream(subject, dreamed, chosen.name, out_dir / f"deep_dream_{chosen.name}.png")
+        )
+        report_progress(on_progress, "Grad-CAM", 4, steps)
+        predicted = explain.grad_cam(keras_model, subject.float_image)
+        if other_class is None:
+            probabilities = np.asarray(
+                keras_model(subject.float_image[np.newaxis], training=False)
+            )[0]
+            other_class = int(np.argsort(probabilities)[-2])
+        try:
+            other = explain.grad_cam(keras_model, subject.float_image, other_class)
+        except explain.ExplainError as exc:
+            raise VisualizeError(f"--class: {exc}") from None
+        cams = [("predicted", predicted), ("other class", other)]
+        result.pictures.append(draw_grad_cam(subject, cams, names, out_dir / "grad_cam.png"))
+    report_progress(on_progress, "done", steps, steps)
+    return result
