@@ -164,6 +164,18 @@ class GradCam:
     heatmap: np.ndarray  # [h, w] at the layer's resolution, in [0, 1]
     upsampled: np.ndarray  # [H, W] at the input's resolution, in [0, 1]
     score_kind: str  # "logit" or "log probability": what was differentiated
+    method: str  # "grad-cam" or "hirescam"
+
+
+CAM_METHODS = ("auto", "grad-cam", "hirescam")
+
+
+def _flattens_after(keras_model, layer) -> bool:
+    """True when a Flatten lies between ``layer`` and the output: the head then weighs every
+    position on its own, and averaging the gradient over positions (Grad-CAM) can cancel."""
+    names = [item.name for item in keras_model.layers]
+    after = keras_model.layers[names.index(layer.name) + 1 :]
+    return any(type(item).__name__ == "Flatten" for item in after)
 
 
 def _class_scores(keras_model):
@@ -186,14 +198,28 @@ def _class_scores(keras_model):
 
 
 def grad_cam(
-    keras_model, image: np.ndarray, class_index: int | None = None, layer_name: str | None = None
+    keras_model,
+    image: np.ndarray,
+    class_index: int | None = None,
+    layer_name: str | None = None,
+    method: str = "auto",
 ) -> GradCam:
-    """Grad-CAM (Selvaraju et al. 2017) for one image ``[H, W, C]``: the layer's channels
-    weighted by the mean gradient of the class score over each channel, summed, ReLU'd and
-    scaled to [0, 1]; ``class_index`` None means the predicted class."""
+    """A class activation map for one image ``[H, W, C]``, ReLU'd and scaled to [0, 1];
+    ``class_index`` None means the predicted class.
+
+    ``grad-cam`` (Selvaraju et al. 2017) weighs each channel by the class score's gradient
+    averaged over the positions. ``hirescam`` (Draelos and Carin 2020) multiplies gradient and
+    activation position by position before summing the channels, which is exact for a
+    Flatten-Dense head, where Grad-CAM's averaged weights can all turn negative and the map
+    vanish; for a global-pooling head the two agree up to a factor. ``auto`` takes HiResCAM
+    when a Flatten follows the layer, Grad-CAM otherwise."""
     from tinycnn.tfenv import keras, tf
 
+    if method not in CAM_METHODS:
+        raise ExplainError(f"unknown method {method!r}; choose one of {', '.join(CAM_METHODS)}")
     layer = find_layer(keras_model, layer_name)
+    if method == "auto":
+        method = "hirescam" if _flattens_after(keras_model, layer) else "grad-cam"
     score_of, score_kind, score_input = _class_scores(keras_model)
     extra = [score_input] if score_input is not None else []
     probe = keras.Model(keras_model.inputs, [layer.output, keras_model.output, *extra])
@@ -207,11 +233,11 @@ def grad_cam(
             raise ExplainError(f"class {chosen} does not exist; the model has 0..{classes - 1}")
         score = scores[0, chosen]
     gradient = tape.gradient(score, maps)[0].numpy()  # [h, w, channels]
-    weights = gradient.mean(axis=(0, 1))
+    weights = gradient if method == "hirescam" else gradient.mean(axis=(0, 1))
     cam = np.maximum((maps[0].numpy() * weights).sum(axis=-1), 0.0)
     cam = cam / cam.max() if cam.max() > 0 else cam
     height, width = image.shape[:2]
     upsampled = tf.image.resize(cam[..., np.newaxis], (height, width), method="bilinear")
     upsampled = np.clip(upsampled.numpy()[..., 0], 0.0, 1.0)
     probability = float(np.asarray(outputs)[0, chosen])
-    return GradCam(layer.name, chosen, probability, cam, upsampled, score_kind)
+    return GradCam(layer.name, chosen, probability, cam, upsampled, score_kind, method)

@@ -376,7 +376,8 @@ def draw_grad_cam(subject: Subject, cams: list, names: list[str], path: Path) ->
             f"{role}: {_class_label(names, cam.class_index)}\np = {cam.probability:.2f}", fontsize=8
         )
     figure.colorbar(artist, ax=list(axes[1:]), shrink=0.8, label="Grad-CAM weight (0-1)")
-    title = f"Grad-CAM on {cams[0][1].layer}: where the model looked"
+    method = {"hirescam": "HiResCAM, Grad-CAM for a Flatten-Dense head", "grad-cam": "Grad-CAM"}
+    title = f"{method[cams[0][1].method]} on {cams[0][1].layer}: where the model looked"
     figure.suptitle(title, fontsize=10)
     return Picture(save_png(figure, path), title)
 
@@ -401,8 +402,8 @@ def visualize(
     keras_model = load_trained_model(target) if float_model_path(target) else None
     subject = load_subject(model, image, data_dir)
     out_dir = check_output_dir(out_dir, "--out")
+    chosen = _check_gradient_request(model, keras_model, layer, other_class)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = class_names(target) or list(CLASS_NAMES)
     result = VisualizeResult(label=subject.label)
     steps = 5
     report_progress(on_progress, "filters", 0, steps)
@@ -429,40 +430,58 @@ def visualize(
     if keras_model is None:
         why = f"{target} has no float model (model.keras): gradients need a run directory"
         result.skipped += [f"filter patterns and DeepDream: {why}", f"Grad-CAM: {why}"]
-        report_progress(on_progress, "done", steps, steps)
-        return result
-    from tinycnn import explain
-
-    try:
-        chosen = explain.find_layer(keras_model, layer)
-    except explain.ExplainError as exc:
-        if layer is not None:
-            raise VisualizeError(f"--layer: {exc}") from None
-        chosen = None
-        result.skipped.append(f"filter patterns, DeepDream and Grad-CAM: {exc}")
-    if chosen is not None:
-        report_progress(on_progress, f"gradient ascent on {chosen.name}", 2, steps)
-        patterns = explain.maximize_filters(keras_model, chosen.name)
-        result.pictures.append(
-            draw_patterns(patterns, out_dir / f"filter_patterns_{chosen.name}.png")
+    elif chosen is None:
+        result.skipped.append(
+            "filter patterns, DeepDream and Grad-CAM: the float model has no convolution layer"
         )
-        report_progress(on_progress, f"DeepDream on {chosen.name}", 3, steps)
-        dreamed = explain.deep_dream(keras_model, subject.float_image, chosen.name)
-        result.pictures.append(
-            draw_dream(subject, dreamed, chosen.name, out_dir / f"deep_dream_{chosen.name}.png")
+    else:
+        names = class_names(target) or list(CLASS_NAMES)
+        _gradient_pictures(
+            keras_model, chosen, subject, other_class, names, out_dir, result, on_progress
         )
-        report_progress(on_progress, "Grad-CAM", 4, steps)
-        predicted = explain.grad_cam(keras_model, subject.float_image)
-        if other_class is None:
-            probabilities = np.asarray(
-                keras_model(subject.float_image[np.newaxis], training=False)
-            )[0]
-            other_class = int(np.argsort(probabilities)[-2])
-        try:
-            other = explain.grad_cam(keras_model, subject.float_image, other_class)
-        except explain.ExplainError as exc:
-            raise VisualizeError(f"--class: {exc}") from None
-        cams = [("predicted", predicted), ("other class", other)]
-        result.pictures.append(draw_grad_cam(subject, cams, names, out_dir / "grad_cam.png"))
     report_progress(on_progress, "done", steps, steps)
     return result
+
+
+def _check_gradient_request(model: Model, keras_model, layer: str | None, other_class: int | None):
+    """The layer the gradient pictures use (None when the float model has no convolution),
+    checked with ``--class`` before any work."""
+    classes = int(np.prod(model.output_tensors()[0].shape))
+    if other_class is not None and other_class >= classes:
+        raise VisualizeError(
+            f"--class: class {other_class} does not exist; the model has 0..{classes - 1}"
+        )
+    if keras_model is None:
+        return None
+    from tinycnn.explain import ExplainError, find_layer
+
+    try:
+        return find_layer(keras_model, layer)
+    except ExplainError as exc:
+        if layer is not None:
+            raise VisualizeError(f"--layer: {exc}") from None
+        return None
+
+
+def _gradient_pictures(
+    keras_model, chosen, subject, other_class, names, out_dir, result, on_progress
+):
+    """Filter patterns and DeepDream on ``chosen``; Grad-CAM on the last convolution."""
+    from tinycnn import explain
+
+    report_progress(on_progress, f"gradient ascent on {chosen.name}", 2, 5)
+    patterns = explain.maximize_filters(keras_model, chosen.name)
+    result.pictures.append(draw_patterns(patterns, out_dir / f"filter_patterns_{chosen.name}.png"))
+    report_progress(on_progress, f"DeepDream on {chosen.name}", 3, 5)
+    dreamed = explain.deep_dream(keras_model, subject.float_image, chosen.name)
+    result.pictures.append(
+        draw_dream(subject, dreamed, chosen.name, out_dir / f"deep_dream_{chosen.name}.png")
+    )
+    report_progress(on_progress, "Grad-CAM", 4, 5)
+    predicted = explain.grad_cam(keras_model, subject.float_image)
+    if other_class is None:
+        probabilities = np.asarray(keras_model(subject.float_image[np.newaxis], training=False))[0]
+        other_class = int(np.argsort(probabilities)[-2])
+    other = explain.grad_cam(keras_model, subject.float_image, other_class)
+    cams = [("predicted", predicted), ("other class", other)]
+    result.pictures.append(draw_grad_cam(subject, cams, names, out_dir / "grad_cam.png"))
