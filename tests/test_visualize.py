@@ -17,8 +17,8 @@ from tinycnn.visualize import (
     first_layer_filters,
     handmade_response,
     int8_feature_maps,
-    load_subject,
     max_pool_2x2,
+    model_subject,
 )
 
 
@@ -64,7 +64,7 @@ def test_int8_feature_maps_follow_the_float_ones(seed_cnn_run):
     from tinycnn.tflite_io import read_model
 
     model = read_model(seed_cnn_run / "model_int8.tflite")
-    subject = load_subject(model, 3)
+    subject = model_subject(model, None, 3)
     maps = int8_feature_maps(
         model, subject.quantized, load_trained_model(seed_cnn_run), subject.float_image
     )
@@ -135,6 +135,19 @@ def test_visualize_a_tflite_alone_and_a_picture_file(seed_cnn_run, tmp_path, dat
     assert (
         "not drawn: Grad-CAM" in result.output and "gradients need a run directory" in result.output
     )
+
+
+def test_visualize_before_quantizing_draws_the_float_model(seed_cnn_run, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model.keras", "config.json"):
+        shutil.copy(seed_cnn_run / name, run / name)
+    out = tmp_path / "pictures"
+    result = CliRunner().invoke(cli, ["visualize", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(_png_sizes(out)) == 9
+    assert "not drawn: int8 feature maps" in result.output and "tinycnn quantize" in result.output
+    assert not (run / "model_int8.tflite").exists()
 
 
 @pytest.mark.parametrize(

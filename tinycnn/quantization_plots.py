@@ -13,8 +13,9 @@ import numpy as np
 from tinycnn.figures import pyplot, save_png
 from tinycnn.ir import Model
 from tinycnn.outputs import check_output_dir
+from tinycnn.ref import depthwise_conv
+from tinycnn.ref.registry import definition_for
 
-WEIGHTED_OPCODES = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 MAX_WEIGHT_PANELS = 9
 EXACT_DB_SHOWN = 100.0  # where an error-free layer's bar ends (its SQNR is infinite)
 
@@ -77,10 +78,13 @@ def activation_histogram(layer, path: Path) -> Path:
 
 
 def weighted_layers(model: Model) -> list:
+    """The ops with weights and multiply-accumulates (conv, depthwise, dense), constant and
+    quantized."""
     return [
         op
         for op in model.operators
-        if op.opcode in WEIGHTED_OPCODES
+        if definition_for(op).weighted
+        and definition_for(op).macs
         and model.tensors[op.inputs[1]].is_constant
         and model.tensors[op.inputs[1]].quantization is not None
     ]
@@ -90,7 +94,7 @@ def channel_ranges(model: Model, op) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """(min, max, scale) per output channel of an op's weights, in real values."""
     weights = model.tensors[op.inputs[1]]
     axis = weights.quantization.axis if weights.quantization.per_channel else 0
-    if op.opcode == "DEPTHWISE_CONV_2D":
+    if definition_for(op) is depthwise_conv.OP:  # [1, k_h, k_w, channels]
         axis = len(weights.shape) - 1
     values = np.moveaxis(weights.data.astype(np.float64), axis, 0).reshape(weights.shape[axis], -1)
     scale = np.broadcast_to(weights.quantization.scale.astype(np.float64), (values.shape[0],))

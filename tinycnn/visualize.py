@@ -23,8 +23,11 @@ from tinycnn.ir import Model
 from tinycnn.outputs import check_output_dir
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
+from tinycnn.ref import conv, depthwise_conv
+from tinycnn.ref.registry import definition_for
 from tinycnn.ref.runner import check_supported, run_model
 from tinycnn.rundir import (
+    INT8_MODEL_FILE,
     class_names,
     float_model_path,
     int8_model_path,
@@ -41,7 +44,13 @@ HANDMADE_FILTERS = {
     "horizontal edge": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], np.float32),
     "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], np.float32),
 }
-MAP_OPCODES = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+MAP_LAYERS = (  # the Keras layers drawn when there is no int8 model yet
+    "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+)
 MAX_CHANNELS_SHOWN = 16
 
 
@@ -79,7 +88,7 @@ class FeatureMap:
     op_index: int
     opcode: str
     name: str  # the int8 tensor's name, shortened
-    int8: np.ndarray  # [h, w, c], dequantized to real values
+    int8: np.ndarray | None  # [h, w, c], dequantized to real values; None before quantizing
     float: np.ndarray | None  # [h, w, c] from the Keras layer that ends at this op, if any
     float_layer: str | None
 
@@ -116,7 +125,7 @@ def int8_feature_maps(
     maps = []
     for op in model.operators:
         tensor = model.tensors[op.outputs[0]]
-        if op.opcode not in MAP_OPCODES or len(tensor.shape) != 4 or tensor.quantization is None:
+        if not definition_for(op).feature_map or len(tensor.shape) != 4 or not tensor.quantization:
             continue
         quant = tensor.quantization
         values = dequantize(
@@ -131,16 +140,38 @@ def int8_feature_maps(
     return maps
 
 
+def float_feature_maps(keras_model, float_image: np.ndarray) -> list[FeatureMap]:
+    """The float model's convolution and pooling outputs for one image (no int8 model yet)."""
+    from tinycnn.explain import layer_outputs
+
+    layers = [layer for layer in keras_model.layers if type(layer).__name__ in MAP_LAYERS]
+    outputs = layer_outputs(keras_model, float_image[np.newaxis], layers)
+    return [
+        FeatureMap(-1, type(layer).__name__, layer.name, None, output[0], layer.name)
+        for layer, output in zip(layers, outputs, strict=True)
+    ]
+
+
+def keras_first_filters(keras_model) -> tuple[str, np.ndarray] | None:
+    """(layer name, kernels [filters, k_h, k_w]) of the float model's first Conv2D, input
+    channel 0; None without one."""
+    for layer in keras_model.layers:
+        if type(layer).__name__ == "Conv2D":
+            return layer.name, np.moveaxis(layer.get_weights()[0][:, :, 0, :], -1, 0)
+    return None
+
+
 def first_layer_filters(model: Model) -> tuple[str, np.ndarray] | None:
     """(tensor name, real-valued kernels [filters, k_h, k_w]) of the first convolution, its
     int8 weights times their per-channel scale, input channel 0; None without one."""
     for op in model.operators:
-        if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        definition = definition_for(op)
+        if definition not in (conv.OP, depthwise_conv.OP):
             continue
         weights = model.tensors[op.inputs[1]]
         quant = weights.quantization
         data = weights.data.astype(np.float32)
-        if op.opcode == "CONV_2D":  # [out, k_h, k_w, in]
+        if definition is conv.OP:  # [out, k_h, k_w, in]
             kernels = data[..., 0]
         else:  # [1, k_h, k_w, channels]
             kernels = np.moveaxis(data[0], -1, 0)
@@ -168,25 +199,22 @@ class Subject:
     """The image being looked at, as the float model and the int8 model take it."""
 
     float_image: np.ndarray  # [H, W, C] in [0, 1]
-    quantized: np.ndarray  # [H, W, C] int8
+    quantized: np.ndarray | None  # [H, W, C] int8; None without an int8 model
     label: int | None
     description: str
 
 
-def load_subject(model: Model, image: str | int, data_dir=None) -> Subject:
-    """``--image N`` (a Fashion-MNIST test image) or ``--image PATH`` (a picture file)."""
+def load_subject(
+    image: str | int, input_shape: tuple[int, ...], input_tensor=None, data_dir=None
+) -> Subject:
+    """``--image N`` (a Fashion-MNIST test image) or ``--image PATH`` (a picture file), for a
+    model taking ``input_shape`` [H, W, C]; quantized with ``input_tensor`` (the int8 model's
+    input) when one is given."""
     from tinycnn.predict import read_images
 
-    tensor = model.input_tensors()[0]
-    if (
-        len(tensor.shape) != 4
-        or tensor.shape[3] not in (1, 3)
-        or tensor.quantization is None
-        or tensor.dtype != np.int8
-    ):
+    if len(input_shape) != 3 or input_shape[2] not in (1, 3):
         raise VisualizeError(
-            f"visualize needs an int8 image input [1, H, W, 1 or 3]; this model takes "
-            f"{list(tensor.shape)} {tensor.dtype.name}"
+            f"visualize needs an image input [H, W, 1 or 3]; this model takes {list(input_shape)}"
         )
     text = str(image)
     if text.isdigit():
@@ -196,9 +224,9 @@ def load_subject(model: Model, image: str | int, data_dir=None) -> Subject:
             raise VisualizeError(
                 f"--image {index}: the test set has images 0..{len(dataset.test_images) - 1}"
             )
-        if tuple(tensor.shape[1:]) != (28, 28, 1):
+        if tuple(input_shape) != (28, 28, 1):
             raise VisualizeError(
-                f"the model takes {list(tensor.shape[1:])}, not Fashion-MNIST's [28, 28, 1]; "
+                f"the model takes {list(input_shape)}, not Fashion-MNIST's [28, 28, 1]; "
                 "give --image PATH"
             )
         float_image = to_float(dataset.test_images[index : index + 1])[0]
@@ -209,11 +237,28 @@ def load_subject(model: Model, image: str | int, data_dir=None) -> Subject:
             raise VisualizeError(
                 f"--image {text}: no such file (give a test-image index or a file)"
             )
-        float_image = read_images([path], *tensor.shape[1:])[0]
+        float_image = read_images([path], *input_shape)[0]
         label, description = None, path.name
-    quant = tensor.quantization
-    quantized = quantize(float_image, quant.single_scale, quant.single_zero_point, tensor.dtype)
+    quantized = None
+    if input_tensor is not None:
+        quant = input_tensor.quantization
+        quantized = quantize(
+            float_image, quant.single_scale, quant.single_zero_point, input_tensor.dtype
+        )
     return Subject(float_image, quantized, label, description)
+
+
+def model_subject(model: Model | None, keras_model, image: str | int, data_dir=None) -> Subject:
+    """The subject for the int8 model (its input quantization) or, without one, the float."""
+    if model is None:
+        return load_subject(image, tuple(keras_model.input_shape[1:]), None, data_dir)
+    tensor = model.input_tensors()[0]
+    if tensor.dtype != np.int8 or tensor.quantization is None or len(tensor.shape) != 4:
+        raise VisualizeError(
+            f"visualize needs an int8 image input [1, H, W, C]; this model takes "
+            f"{list(tensor.shape)} {tensor.dtype.name}"
+        )
+    return load_subject(image, tuple(tensor.shape[1:]), tensor, data_dir)
 
 
 def _class_label(names: list[str], index: int | None) -> str:
@@ -222,7 +267,7 @@ def _class_label(names: list[str], index: int | None) -> str:
     return f"{index} {names[index]}" if index < len(names) else str(index)
 
 
-def draw_filters(name: str, kernels: np.ndarray, path: Path) -> Picture:
+def draw_filters(name: str, kernels: np.ndarray, source: str, path: Path) -> Picture:
     plt = pyplot()
     rows, columns = grid_shape(len(kernels), 8)
     figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.4 * rows + 0.6))
@@ -237,7 +282,7 @@ def draw_filters(name: str, kernels: np.ndarray, path: Path) -> Picture:
         else:
             axis.axis("off")
     title = f"{name}: {len(kernels)} learned {kernels.shape[1]}x{kernels.shape[2]} filters"
-    figure.suptitle(title + " (int8 weights x scale; red +, blue -)", fontsize=10)
+    figure.suptitle(f"{title} ({source}; red +, blue -)", fontsize=10)
     figure.colorbar(artist, ax=list(axes), shrink=0.8, label="weight (real value)")
     return Picture(save_png(figure, path), title)
 
@@ -245,13 +290,18 @@ def draw_filters(name: str, kernels: np.ndarray, path: Path) -> Picture:
 def draw_feature_map(feature: FeatureMap, subject: Subject, path: Path) -> Picture:
     """Up to 16 channels, the float model's map beside the int8 one on the same colour scale."""
     plt = pyplot()
-    height, width, channels = feature.int8.shape
+    sides = [
+        (label, values)
+        for label, values in (
+            (f"float (Keras layer {feature.float_layer})", feature.float),
+            ("int8 (tinycnn reference engine)", feature.int8),
+        )
+        if values is not None
+    ]
+    height, width, channels = sides[0][1].shape
     shown = min(channels, MAX_CHANNELS_SHOWN)
-    sides = [("int8 (tinycnn reference engine)", feature.int8)]
-    if feature.float is not None:
-        sides.insert(0, (f"float (Keras layer {feature.float_layer})", feature.float))
     rows, columns = grid_shape(shown, 4)
-    figure = plt.figure(figsize=(2.9 * columns * len(sides) / 2 + 0.8, 1.5 * rows + 1.0))
+    figure = plt.figure(figsize=(2.9 * columns * len(sides) / 2 + 1.4, 1.5 * rows + 1.0))
     panels = figure.subfigures(1, len(sides), squeeze=False)[0]
     for panel, (label, values) in zip(panels, sides, strict=True):
         axes = np.atleast_1d(panel.subplots(rows, columns)).ravel()
@@ -392,29 +442,41 @@ def visualize(
     data_dir=None,
     on_progress: Progress | None = None,
 ) -> VisualizeResult:
-    """Write the pictures for ``RUN_DIR|MODEL.tflite|zoo:NAME`` into ``out_dir``. ``layer``
-    chooses the layer for the filter patterns and DeepDream (the last convolution when None);
-    ``other_class`` the second Grad-CAM class (the runner-up when None)."""
+    """Write the pictures for ``RUN_DIR|MODEL.tflite|zoo:NAME`` into ``out_dir``. A run
+    directory not quantized yet gets the float pictures only. ``layer`` chooses the layer for
+    the filter patterns and DeepDream (the last convolution when None); ``other_class`` the
+    second Grad-CAM class (the runner-up when None)."""
     target = resolve_target(target)
-    model_path = int8_model_path(target)
-    model = read_model(model_path)
-    check_supported(model)
     keras_model = load_trained_model(target) if float_model_path(target) else None
-    subject = load_subject(model, image, data_dir)
+    model = None
+    if keras_model is None or (target / INT8_MODEL_FILE).is_file():
+        model = read_model(int8_model_path(target))
+        check_supported(model)
+    subject = model_subject(model, keras_model, image, data_dir)
     out_dir = check_output_dir(out_dir, "--out")
     chosen = _check_gradient_request(model, keras_model, layer, other_class)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = VisualizeResult(label=subject.label)
     steps = 5
     report_progress(on_progress, "filters", 0, steps)
+    if model is None:
+        result.skipped.append(
+            f"int8 feature maps: {target} is not quantized yet (`tinycnn quantize {target}`)"
+        )
 
-    filters = first_layer_filters(model)
+    filters = first_layer_filters(model) if model else keras_first_filters(keras_model)
     if filters is None:
         result.skipped.append("filters: the model has no convolution")
     else:
-        result.pictures.append(draw_filters(filters[0], filters[1], out_dir / "filters.png"))
+        source = "int8 weights x scale" if model else "float weights"
+        result.pictures.append(
+            draw_filters(filters[0], filters[1], source, out_dir / "filters.png")
+        )
     report_progress(on_progress, "feature maps", 1, steps)
-    maps = int8_feature_maps(model, subject.quantized, keras_model, subject.float_image)
+    if model is not None:
+        maps = int8_feature_maps(model, subject.quantized, keras_model, subject.float_image)
+    else:
+        maps = float_feature_maps(keras_model, subject.float_image)
     if not maps:
         result.skipped.append("feature maps: the model has no convolution or pooling layer")
     for number, feature in enumerate(maps, 1):
@@ -424,7 +486,10 @@ def visualize(
         result.pictures.append(draw_handmade(subject, out_dir / "handmade_filters.png"))
     else:
         result.skipped.append("hand-made filters: shown for grey images only")
-    output = run_model(model, subject.quantized[np.newaxis], convention="tflite").outputs[0]
+    if model is not None:
+        output = run_model(model, subject.quantized[np.newaxis], convention="tflite").outputs[0]
+    else:
+        output = np.asarray(keras_model(subject.float_image[np.newaxis], training=False))
     result.predicted = int(np.argmax(output.reshape(-1)))
 
     if keras_model is None:
@@ -443,10 +508,13 @@ def visualize(
     return result
 
 
-def _check_gradient_request(model: Model, keras_model, layer: str | None, other_class: int | None):
+def _check_gradient_request(model: Model | None, keras_model, layer, other_class):
     """The layer the gradient pictures use (None when the float model has no convolution),
     checked with ``--class`` before any work."""
-    classes = int(np.prod(model.output_tensors()[0].shape))
+    if model is not None:
+        classes = int(np.prod(model.output_tensors()[0].shape))
+    else:
+        classes = int(np.prod(keras_model.output_shape[1:]))
     if other_class is not None and other_class >= classes:
         raise VisualizeError(
             f"--class: class {other_class} does not exist; the model has 0..{classes - 1}"

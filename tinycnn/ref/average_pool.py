@@ -42,4 +42,5 @@ OP = OpDefinition(
     lower=lower_pool,
     c_sources=("tc_average_pool_s8.c",),
     tflm_resolver={"AVERAGE_POOL_2D": "AddAveragePool2D"},
+    feature_map=True,
 )

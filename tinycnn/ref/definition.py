@@ -34,6 +34,7 @@ class OpDefinition:
     # Multiply-accumulates per inference (conv, depthwise, dense: the usual count), if any.
     macs: Callable[[OpContext], int] | None = None
     weighted: bool = False  # its constant operands are the model's parameters (weights, biases)
+    feature_map: bool = False  # its output is what `visualize` draws (convolution, pooling)
 
     @property
     def template(self) -> str | None:

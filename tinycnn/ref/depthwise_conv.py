@@ -75,4 +75,5 @@ OP = OpDefinition(
         np.prod(ctx.output_tensor().shape) * np.prod(ctx.input_tensor(1).shape[1:3])
     ),
     weighted=True,
+    feature_map=True,
 )

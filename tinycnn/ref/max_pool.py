@@ -33,4 +33,5 @@ OP = OpDefinition(
     lower=lower_pool,
     c_sources=("tc_max_pool_s8.c",),
     tflm_resolver={"MAX_POOL_2D": "AddMaxPool2D"},
+    feature_map=True,
 )
