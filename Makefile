@@ -17,6 +17,7 @@ demo: setup
 	$(TINYCNN) verify $(RUN_DIR) --images 1000
 	$(TINYCNN) export $(RUN_DIR) --board qemu_m4 --out $(RUN_DIR)/qemu_fw --force
 	$(TINYCNN) emulate $(RUN_DIR)/qemu_fw/firmware.elf --model $(RUN_DIR) --monitor --validate 300
+	$(TINYCNN) report $(RUN_DIR)
 
 # The pretrained path: no training; a shipped int8 model from verify to a validated board.
 demo-zoo: setup
@@ -24,6 +25,7 @@ demo-zoo: setup
 	$(TINYCNN) verify zoo:$(ZOO) --images 1000
 	$(TINYCNN) export zoo:$(ZOO) --board qemu_m4 --out runs/zoo_$(ZOO)_fw --force
 	$(TINYCNN) emulate runs/zoo_$(ZOO)_fw/firmware.elf --model zoo:$(ZOO) --monitor --validate 300
+	$(TINYCNN) report zoo:$(ZOO) --out runs/zoo_$(ZOO)_report.html
 
 test: setup
 	.venv/bin/python -m pytest -q

@@ -287,8 +287,22 @@ def draw_filters(name: str, kernels: np.ndarray, source: str, path: Path) -> Pic
     return Picture(save_png(figure, path), title)
 
 
+def channel_mosaic(values: np.ndarray, low: np.ndarray, high: np.ndarray, columns: int):
+    """Channels ``[h, w, c]`` tiled ``columns`` wide, each scaled to [0, 1] by its own
+    ``low``/``high``, one NaN pixel between tiles (drawn as the background)."""
+    height, width, channels = values.shape
+    rows = -(-channels // columns)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan, np.float32)
+    for c in range(channels):
+        top, left = (c // columns) * (height + 1), (c % columns) * (width + 1)
+        span = max(float(high[c] - low[c]), 1e-6)
+        mosaic[top : top + height, left : left + width] = (values[..., c] - low[c]) / span
+    return mosaic
+
+
 def draw_feature_map(feature: FeatureMap, subject: Subject, path: Path) -> Picture:
-    """Up to 16 channels, the float model's map beside the int8 one on the same colour scale."""
+    """Up to 16 channels, the float model's map beside the int8 one, each channel on one
+    colour scale shared by the two (so that their difference shows)."""
     plt = pyplot()
     sides = [
         (label, values)
@@ -300,32 +314,23 @@ def draw_feature_map(feature: FeatureMap, subject: Subject, path: Path) -> Pictu
     ]
     height, width, channels = sides[0][1].shape
     shown = min(channels, MAX_CHANNELS_SHOWN)
-    rows, columns = grid_shape(shown, 4)
-    figure = plt.figure(figsize=(2.9 * columns * len(sides) / 2 + 1.4, 1.5 * rows + 1.0))
-    panels = figure.subfigures(1, len(sides), squeeze=False)[0]
-    for panel, (label, values) in zip(panels, sides, strict=True):
-        axes = np.atleast_1d(panel.subplots(rows, columns)).ravel()
-        for c, axis in enumerate(axes):
-            if c >= shown:
-                axis.axis("off")
-                continue
-            both = [side[1][..., c] for side in sides]
-            low = min(float(v.min()) for v in both)
-            high = max(float(v.max()) for v in both)
-            image_axis(
-                axis,
-                values[..., c],
-                f"ch {c}",
-                cmap="viridis",
-                vmin=low,
-                vmax=max(high, low + 1e-6),
-            )
-        panel.suptitle(label, fontsize=9)
+    columns = min(4, shown)
+    low = np.min([values[..., :shown].min(axis=(0, 1)) for _, values in sides], axis=0)
+    high = np.max([values[..., :shown].max(axis=(0, 1)) for _, values in sides], axis=0)
+    figure, axes = plt.subplots(1, len(sides), figsize=(4.6 * len(sides), 4.9), squeeze=False)
+    for axis, (label, values) in zip(axes[0], sides, strict=True):
+        mosaic = channel_mosaic(values[..., :shown], low, high, columns)
+        image_axis(axis, mosaic, label, cmap="viridis", vmin=0, vmax=1)
+        for c in range(shown):
+            top, left = (c // columns) * (height + 1), (c % columns) * (width + 1)
+            axis.text(left, top, f"ch {c}", color="white", fontsize=7, va="top", ha="left")
     title = f"{feature.name} ({feature.opcode}): {height}x{width}x{channels}" + (
         f", channels 0-{shown - 1} shown" if shown < channels else ""
     )
     figure.suptitle(
-        f"{title}; {subject.description}; each channel on its own colour scale", fontsize=10, y=1.02
+        f"{title}; {subject.description}\neach channel from its minimum (dark) to its maximum "
+        "(yellow)",
+        fontsize=10,
     )
     return Picture(save_png(figure, path), title)
 
@@ -426,7 +431,10 @@ def draw_grad_cam(subject: Subject, cams: list, names: list[str], path: Path) ->
             f"{role}: {_class_label(names, cam.class_index)}\np = {cam.probability:.2f}", fontsize=8
         )
     figure.colorbar(artist, ax=list(axes[1:]), shrink=0.8, label="Grad-CAM weight (0-1)")
-    method = {"hirescam": "HiResCAM, Grad-CAM for a Flatten-Dense head", "grad-cam": "Grad-CAM"}
+    method = {
+        "hirescam": "Grad-CAM (HiResCAM form, for a Flatten-Dense head)",
+        "grad-cam": "Grad-CAM",
+    }
     title = f"{method[cams[0][1].method]} on {cams[0][1].layer}: where the model looked"
     figure.suptitle(title, fontsize=10)
     return Picture(save_png(figure, path), title)
