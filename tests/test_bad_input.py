@@ -176,6 +176,42 @@ CASES = [
         "not a finite number",
     ),
     (
+        "visualize into a file",
+        ["visualize", "{model}", "--out", "{x}"],
+        2,
+        "is a file",
+    ),
+    (
+        "visualize into an unwritable folder",
+        ["visualize", "{model}", "--out", "/proc/self/pictures"],
+        1,
+        "not writable",
+    ),
+    (
+        "visualize a float model",
+        ["visualize", "{float}", "--out", "{tmp}/pictures"],
+        1,
+        "float32",
+    ),
+    (
+        "verify plots into an unwritable folder",
+        ["verify", "{model}", "--images", "2", "--plots", "/proc/self/plots"],
+        1,
+        "cannot write --plots",
+    ),
+    (
+        "report in a missing folder",
+        ["report", "{model}", "--no-emulate", "--out", "{tmp}/missing/r.html"],
+        1,
+        "the folder",
+    ),
+    (
+        "report screenshot in a missing folder",
+        ["report", "{model}", "--out", "{tmp}/r.html", "--screenshot", "{tmp}/missing/r.png"],
+        1,
+        "cannot write --screenshot",
+    ),
+    (
         "predict an int8 batch with a float model",
         ["predict", "{float}", "--input", "{x}", "--output", "{tmp}/y.npy"],
         1,
