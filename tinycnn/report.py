@@ -122,6 +122,8 @@ def summary_part(model, content: bytes, path: Path, keras_model) -> dict:
 
 
 def training_part(run_dir: Path) -> dict:
+    if not run_dir.is_dir():
+        raise ReportError("a .tflite file alone has no training history (give its run directory)")
     if not (run_dir / HISTORY_FILE).is_file():
         raise ReportError(f"no {HISTORY_FILE} (a pretrained model ships without its history)")
     history = read_json(run_dir / HISTORY_FILE)
@@ -188,11 +190,18 @@ def accuracy_part(run_dir: Path, content: bytes, keras_model, names: list[str], 
     from tinycnn.affine import dequantize
     from tinycnn.data import to_float
     from tinycnn.evaluate import int8_predict
+    from tinycnn.inputs import takes_fashion_images
     from tinycnn.tflite_io import read_model
 
+    model = read_model(content)
+    if not takes_fashion_images(model):
+        shape = list(model.input_tensors()[0].shape)
+        raise ReportError(
+            f"the model takes {shape}, not Fashion-MNIST images: no test set to score"
+        )
     outputs, labels = int8_predict(content, data_dir)
     predicted = np.argmax(outputs, axis=1)
-    out = read_model(content).output_tensors()[0].quantization
+    out = model.output_tensors()[0].quantization
     confidence = dequantize(
         outputs[np.arange(len(outputs)), predicted], out.single_scale, out.single_zero_point
     )
