@@ -373,6 +373,10 @@ void tc_mul_s8(const tc_mul_params_t *params, const tc_dims_t *input1_dims, cons
                const tc_dims_t *input2_dims, const int8_t *input2, const tc_dims_t *output_dims,
                int8_t *output);
 
+/* ---- tc_strided_slice_s8.c ---- */
+void tc_strided_slice_s8(const tc_dims_t *input_dims, const int8_t *input, const int32_t *slice,
+                         int8_t *output);
+
 /* ---- tc_concatenation_s8.c ---- */
 void tc_concatenation_s8(int32_t count, const int8_t *const *inputs, const int32_t *axis_sizes,
                          int32_t outer, int32_t inner, int8_t *output);

@@ -90,6 +90,16 @@ class Case(NamedTuple):
 
 
 CASES = {
+    "strided_slice_1x5x4x3_last_row": Case(  # what x[:, -1] of an LSTM sequence becomes
+        lambda k, L, x: L.Lambda(lambda v: v[:, -1])(L.Conv2D(3, 1)(x)),
+        (5, 4, 3),
+        ("STRIDED_SLICE",),
+    ),
+    "strided_slice_1x9x8x4_steps_reversed": Case(
+        lambda k, L, x: L.Lambda(lambda v: v[:, 1:8:3, ::-1, 1:])(L.Conv2D(4, 1)(x)),
+        (9, 8, 4),
+        ("STRIDED_SLICE",),
+    ),
     "conv_1x9x9x3_k3_s2_same_relu6": Case(
         lambda k, L, x: L.Conv2D(5, 3, strides=2, padding="same", activation="relu6")(x),
         (9, 9, 3),

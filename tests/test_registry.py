@@ -15,8 +15,9 @@ from tinycnn.ref.registry import BY_BUILTIN, OPS
 
 # RELU_N1_TO_1 shares RELU's kernel and lowering; no Keras layer converts to it.
 NOT_PRODUCED_BY_KERAS = {"RELU_N1_TO_1"}
-# The one known gap: PADV2 runs in the reference engine but has no C kernel yet.
-WITHOUT_C_KERNEL = {"padv2"}
+# The known gaps: PADV2 and the LSTM (issue 14, in progress) run in the reference engine but
+# have no C kernel yet.
+WITHOUT_C_KERNEL = {"padv2", "lstm"}
 
 
 @pytest.mark.parametrize("definition", OPS, ids=[d.name for d in OPS])

@@ -107,7 +107,7 @@ def convert_int8(
             yield [image[np.newaxis].astype(np.float32)]
             report(on_progress, "calibration", done, len(calibration_images))
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch_if_recurrent(model))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -126,6 +126,24 @@ def convert_int8(
         return content
     tail = " | ".join(line for line in log[0].splitlines()[-3:] if line.strip())
     raise ConversionError(f"TFLite conversion failed: {failure}; {tail}".strip("; "))
+
+
+RECURRENT_LAYERS = ("LSTM",)
+
+
+def _fixed_batch_if_recurrent(model):
+    """A recurrent model called on a batch-1 input. The converter fuses a Keras LSTM into one
+    integer UNIDIRECTIONAL_SEQUENCE_LSTM only when the batch is static; with the usual
+    dynamic batch its TensorList ops fail to convert. (Keras 3 LSTMs never fuse: a WHILE
+    loop; tinycnn uses tf-keras.) Convolutional models are converted as they are."""
+    from tinycnn.tfenv import keras
+
+    if not any(type(layer).__name__ in RECURRENT_LAYERS for layer in model.layers):
+        return model
+    fixed = keras.layers.Input(
+        shape=model.input_shape[1:], batch_size=1, name=model.inputs[0].name.split(":")[0]
+    )
+    return keras.Model(fixed, model(fixed), name=model.name)
 
 
 def _quantize_aware(model, tfmot):

@@ -183,12 +183,17 @@ def run_interpreter(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     outputs = []
+    # An LSTM's state lives in variable tensors that an interpreter keeps between invocations:
+    # every input is its own sequence, so the state is reset before each.
+    stateful = has_state(content)
     if engine == "litert":
         interpreter = litert_interpreter(content, reference=not fast)
         (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
         if len(inputs) == 0:
             return np.empty((0, *out["shape"][1:]), out["dtype"])
         for done, sample in enumerate(inputs, 1):
+            if stateful:
+                interpreter.reset_all_variables()
             interpreter.set_tensor(inp["index"], sample[np.newaxis])
             interpreter.invoke()
             outputs.append(interpreter.get_tensor(out["index"])[0])
@@ -200,6 +205,8 @@ def run_interpreter(
             details = interpreter.get_output_details(0)
             return np.empty((0, *details["shape"][1:]), details["dtype"])
         for done, sample in enumerate(inputs, 1):
+            if stateful:
+                interpreter.reset()
             interpreter.set_input(sample[np.newaxis], 0)
             try:
                 with log.capture():
@@ -212,6 +219,13 @@ def run_interpreter(
             outputs.append(np.array(interpreter.get_output(0))[0])
             report(on_progress, "TFLite Micro", done, len(inputs))
     return np.stack(outputs)
+
+
+def has_state(content: bytes) -> bool:
+    """Whether the model keeps state between invocations (variable tensors: an LSTM's)."""
+    from tinycnn.tflite_io import read_model
+
+    return any(tensor.is_variable for tensor in read_model(content).tensors)
 
 
 def tflm_arena_bytes(content: bytes) -> int:

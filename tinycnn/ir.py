@@ -54,6 +54,7 @@ class Tensor:
     dtype: np.dtype
     quantization: Quantization | None
     data: np.ndarray | None = None  # constant contents (weights, biases, shapes); None if computed
+    is_variable: bool = False  # state an op keeps between invocations (an LSTM's h and c)
 
     @property
     def is_constant(self) -> bool:
@@ -72,6 +73,7 @@ class Operator:
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict)  # snake_case builtin options
     version: int = 1
+    intermediates: tuple[int, ...] = ()  # tensors carrying the converter's extra scales (LSTM)
 
 
 @dataclass

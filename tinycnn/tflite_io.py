@@ -229,6 +229,7 @@ def _parse(content: bytes, name: str) -> Model:
                 dtype=dtype,
                 quantization=_read_quantization(tensor, shape, dtype, where),
                 data=_buffer_data(model, content, tensor, shape, dtype, where),
+                is_variable=bool(tensor.IsVariable()),
             )
         )
     operators = []
@@ -260,6 +261,11 @@ def _parse(content: bytes, name: str) -> Model:
                 outputs=_indices([int(i) for i in op.OutputsAsNumpy()], tensor_count, where),
                 options=_read_options(op),
                 version=code.Version(),
+                intermediates=_indices(
+                    [int(i) for i in op.IntermediatesAsNumpy()] if op.IntermediatesLength() else [],
+                    tensor_count,
+                    where,
+                ),
             )
         )
     description = (model.Description() or b"").decode("utf-8", "replace")

@@ -13,7 +13,12 @@ import numpy as np
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
-from tinycnn.ref.gemmlowp import ONE_Q0, exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1
+from tinycnn.ref.gemmlowp import (
+    exp_on_negative_values,
+    one_over_one_plus_x_for_x_in_0_1,
+    one_q0,
+    wrap,
+)
 from tinycnn.ref.lowering import per_element
 
 INPUT_INTEGER_BITS = 4
@@ -28,16 +33,17 @@ def input_radius(integer_bits: int, left_shift: int) -> int:
     return math.floor(max_input_rescaled)
 
 
-def logistic_q0(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp's logistic: 1 / (1 + exp(-|a|)), mirrored for negative a; 1/2 at 0."""
+def logistic_q0(a: np.ndarray, integer_bits: int, bits: int = 32) -> np.ndarray:
+    """gemmlowp's logistic: 1 / (1 + exp(-|a|)), mirrored for negative a; 1/2 at 0. ``bits``
+    is the raw width (32, or 16 for the LSTM's gates)."""
     a = np.asarray(a, dtype=np.int64)
     positive = a > 0
-    magnitude = np.where(positive, a, -a)
+    magnitude = np.where(positive, a, wrap(-a, bits))
     result_if_positive = one_over_one_plus_x_for_x_in_0_1(
-        exp_on_negative_values(-magnitude, integer_bits)
+        exp_on_negative_values(wrap(-magnitude, bits), integer_bits, bits), bits
     )
-    result = np.where(positive, result_if_positive, ONE_Q0 - result_if_positive)
-    return np.where(a == 0, 1 << 30, result)
+    result = np.where(positive, result_if_positive, one_q0(bits) - result_if_positive)
+    return np.where(a == 0, 1 << (bits - 2), result)
 
 
 def logistic_params(ctx: OpContext) -> tuple[int, int, int]:

@@ -19,6 +19,7 @@ from tinycnn.ref import (
     hard_swish,
     leaky_relu,
     logistic,
+    lstm,
     max_pool,
     mean,
     mul,
@@ -28,6 +29,7 @@ from tinycnn.ref import (
     reshape,
     softmax,
     space_to_batch_nd,
+    strided_slice,
 )
 from tinycnn.ref.definition import OpDefinition
 
@@ -39,6 +41,7 @@ OPS: tuple[OpDefinition, ...] = (
     average_pool.OP,
     mean.OP,
     reshape.OP,
+    strided_slice.OP,
     add.OP,
     mul.OP,
     concatenation.OP,
@@ -51,6 +54,7 @@ OPS: tuple[OpDefinition, ...] = (
     space_to_batch_nd.SPACE_TO_BATCH_OP,
     space_to_batch_nd.BATCH_TO_SPACE_OP,
     softmax.OP,
+    lstm.OP,
     quantize.OP,
     dequantize.OP,
 )

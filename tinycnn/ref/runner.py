@@ -39,8 +39,14 @@ def check_supported(model: Model) -> None:
 
 
 def _batchable(model: Model) -> bool:
-    """Whether every computed tensor has a leading batch dimension of 1 that can grow."""
-    return all(t.is_constant or (len(t.shape) > 0 and t.shape[0] == 1) for t in model.tensors)
+    """Whether every computed tensor an op reads or writes has a leading batch dimension of 1
+    that can grow (an op's intermediates, scale carriers of shape [0], are not computed)."""
+    used = {i for op in model.operators for i in (*op.inputs, *op.outputs) if i >= 0}
+    return all(
+        t.is_constant or (len(t.shape) > 0 and t.shape[0] == 1)
+        for t in model.tensors
+        if t.index in used
+    )
 
 
 def run_operators(

@@ -1,0 +1,97 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM: one-layer Keras LSTMs converted by the real converter, the
+reference engine bit for bit against LiteRT (convention "tflite") and TFLite Micro ("tflm"),
+which compute the integer LSTM differently; and TFLite Micro's own trained LSTM model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SHARED_MODELS
+from op_harness import check_bit_exact, convert_case, random_inputs
+
+from tinycnn.interpreters import run_interpreter
+from tinycnn.ref.activations16 import SIGMOID_TABLE, table_sigmoid, table_tanh
+from tinycnn.ref.gemmlowp import tanh as gemmlowp_tanh
+from tinycnn.ref.logistic import logistic_q0
+from tinycnn.ref.runner import run_model
+from tinycnn.tflite_io import read_model
+
+# name: (builder, input shape [time, features], calibration range)
+CASES = {
+    "lstm_8_t5_sequence": (lambda k, L, x: L.LSTM(8, return_sequences=True)(x), (5, 6), 1.0),
+    "lstm_16_t12_last": (lambda k, L, x: L.LSTM(16)(x), (12, 7), 1.0),
+    "lstm_32_t28_last_dense": (
+        lambda k, L, x: L.Dense(10, activation="softmax")(L.LSTM(32)(x)),
+        (28, 28),
+        1.0,
+    ),
+    "lstm_12_wide_inputs": (lambda k, L, x: L.LSTM(12, return_sequences=True)(x), (9, 4), 6.0),
+    "lstm_stacked_10_6": (
+        lambda k, L, x: L.LSTM(6)(L.LSTM(10, return_sequences=True)(x)),
+        (7, 5),
+        1.0,
+    ),
+    "lstm_sequence_flatten_dense": (
+        lambda k, L, x: L.Dense(4)(L.Flatten()(L.LSTM(5, return_sequences=True)(x))),
+        (6, 3),
+        1.0,
+    ),
+    "lstm_1_unit_t1": (lambda k, L, x: L.LSTM(1, return_sequences=True)(x), (1, 2), 1.0),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_lstm(name):
+    build, shape, calibration_range = CASES[name]
+    content = convert_case(build, shape, calibration_range=calibration_range)
+    opcodes = read_model(content).opcodes()
+    assert opcodes[0] == "UNIDIRECTIONAL_SEQUENCE_LSTM", opcodes
+    assert "WHILE" not in opcodes and len(opcodes) <= 5
+    assert check_bit_exact(content) == {"litert": "identical", "tflm": "identical"}
+
+
+def test_the_two_interpreters_differ_and_each_convention_follows_its_own():
+    """Not a tolerance: LiteRT and TFLM disagree on some inputs, and the reference engine
+    reproduces each exactly (so a test comparing one convention with the other engine fails)."""
+    content = convert_case(CASES["lstm_32_t28_last_dense"][0], (28, 28), calibration_range=1.0)
+    model = read_model(content)
+    inputs = random_inputs(model, samples=64)
+    litert = run_interpreter("litert", content, inputs)
+    tflm = run_interpreter("tflm", content, inputs)
+    assert not np.array_equal(litert, tflm)
+    assert np.array_equal(run_model(model, inputs, convention="tflite").outputs[0], litert)
+    assert np.array_equal(run_model(model, inputs, convention="tflm").outputs[0], tflm)
+
+
+def test_tflm_trained_lstm_is_bit_exact():
+    path = SHARED_MODELS / "trained_lstm_int8.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    content = path.read_bytes()
+    model = read_model(content)
+    # Random rows, and the Fashion-MNIST test images read row by row.
+    from tinycnn.data import load_fashion_mnist
+
+    images = load_fashion_mnist().test_images[:300].astype(np.int64) - 128
+    rng = np.random.default_rng(5)
+    inputs = np.concatenate([rng.integers(-128, 128, (200, 28, 28)), images]).astype(np.int8)
+    for engine, convention in (("tflm", "tflm"), ("litert", "tflite")):
+        expected = run_interpreter(engine, content, inputs)
+        assert np.array_equal(
+            run_model(model, inputs, convention=convention).outputs[0], expected
+        ), engine
+
+
+def test_int16_activations_on_every_input():
+    """The table sigmoid and tanh are monotone, odd/centred, and end at the Q0.15 limits; the
+    gemmlowp ones stay within a few LSB of them (they are different approximations)."""
+    x = np.arange(-32768, 32768)
+    assert int(SIGMOID_TABLE.sum()) == 15670629  # TFLite Micro's table, checksum
+    sigmoid = table_sigmoid(x)
+    assert sigmoid[32768] == 16384 and np.all(np.diff(sigmoid) >= 0)
+    assert np.abs(sigmoid - 32768 / (1 + np.exp(-x / 4096.0))).max() < 8
+    tanh = table_tanh(x, 3)
+    assert tanh[32768] == 0 and np.all(np.diff(tanh) >= 0)
+    assert np.abs(tanh - 32768 * np.tanh(x / 4096.0)).max() < 16
+    assert 0 < np.abs(logistic_q0(x, 3, bits=16) - sigmoid).max() <= 7
+    assert 0 < np.abs(gemmlowp_tanh(x, 3, bits=16) - tanh).max() <= 13
