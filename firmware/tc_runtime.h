@@ -373,6 +373,29 @@ void tc_mul_s8(const tc_mul_params_t *params, const tc_dims_t *input1_dims, cons
                const tc_dims_t *input2_dims, const int8_t *input2, const tc_dims_t *output_dims,
                int8_t *output);
 
+/* ---- tc_activations16.c: the LSTM's int16 sigmoid and tanh, Q0.15 out ---- */
+int16_t tc_sigmoid_q15(int16_t x); /* x in Q3.12 */
+int16_t tc_tanh_q15(int16_t x, int32_t multiplier, int32_t right_shift); /* to 3 x Q3.12 first */
+
+/* ---- tc_lstm_s8.c ---- */
+typedef struct {
+    int32_t steps, input_size, units;
+    int32_t input_multiplier[4], input_shift[4];         /* per gate: input part -> Q3.12 */
+    int32_t recurrent_multiplier[4], recurrent_shift[4]; /* per gate: recurrent part -> Q3.12 */
+    int32_t forget_multiplier, forget_shift;             /* f * c (Q0.15 x 2^p) -> 2^p */
+    int32_t input_cell_multiplier, input_cell_shift;     /* i * g (Q0.15 x Q0.15) -> 2^p */
+    int32_t cell_clip;                                   /* |c| bound; 0: none */
+    int32_t tanh_multiplier, tanh_shift;                 /* the cell state -> 3 x Q3.12 */
+    int32_t output_multiplier, output_shift, output_zero_point; /* tanh(c) * o -> hidden */
+    int32_t hidden_zero_point;
+} tc_lstm_params_t;
+/* weights: the 4 input then the 4 recurrent matrices (gates input, forget, cell, output);
+ * folded_biases likewise (bias - zp_x * row sums; -zp_h * row sums). hidden (units int8),
+ * cell (units int16) and gates (4 * units int16) are working memory in the arena. */
+void tc_lstm_s8(const tc_lstm_params_t *p, const int8_t *input, const int8_t *const *weights,
+                const int32_t *const *folded_biases, int8_t *hidden, int16_t *cell, int16_t *gates,
+                int8_t *output);
+
 /* ---- tc_strided_slice_s8.c ---- */
 void tc_strided_slice_s8(const tc_dims_t *input_dims, const int8_t *input, const int32_t *slice,
                          int8_t *output);

@@ -265,6 +265,34 @@ def test_op_cases_bit_exact(name):
         assert first_mismatch(reference[:16], cortex_m4) == "identical", f"M4, {convention}"
 
 
+LSTM_CASES = {
+    "lstm_16_t12_last": (lambda k, L, x: L.LSTM(16)(x), (12, 7)),
+    "lstm_stacked_10_6_dense": (
+        lambda k, L, x: L.Dense(5)(L.LSTM(6)(L.LSTM(10, return_sequences=True)(x))),
+        (7, 5),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", [*LSTM_CASES, "trained_lstm_int8.tflite"])
+def test_lstm_c_kernel_bit_exact(name):
+    """The C LSTM computes as TFLite Micro does (its convention only): host and Cortex-M4."""
+    if name in LSTM_CASES:
+        model = read_model(convert_case(*LSTM_CASES[name]))
+    else:
+        path = SHARED_MODELS / name
+        if not path.is_file():
+            pytest.skip(f"{path} absent")
+        model = read_model(path)
+    inputs = random_inputs(model, 40)
+    reference = run_model(model, inputs, convention="tflm").outputs[0]
+    assert first_mismatch(reference, run_c(model, inputs, "tflm")) == "identical"
+    emulated = run_on_emulator(model, inputs[:8], "tflm").outputs
+    assert first_mismatch(reference[:8], emulated) == "identical"
+    with pytest.raises(UnsupportedOperator, match="the C LSTM computes as TFLite Micro does"):
+        run_c(model, inputs[:1], "tflite")
+
+
 def test_unsupported_option_is_named():
     """The reference engine averages over any axes; the C kernel only over height and width."""
     model = read_model(

@@ -308,16 +308,31 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def keras_layer_ends(keras_model, model: Model) -> list[tuple[object, int]]:
     """(Keras layer, TFLite op index) pairs: each layer ends at the last op whose output
-    tensor is named after it; the model output ends the last layer."""
+    tensor is named after it; the model output ends the last layer. A layer none of whose
+    tensors keeps its name (the converter calls an LSTM's ``tfl.unidirectional_sequence_lstm``)
+    ends just before the next named layer begins, when it is the only one in that gap and
+    the gap holds ops."""
+    layer_start: dict[str, int] = {}
     layer_end: dict[str, int] = {}
     names = [layer.name for layer in keras_model.layers]
     for op in model.operators:
         tensor_name = model.tensors[op.outputs[0]].name
         for name in names:
             if f"/{name}/" in tensor_name or tensor_name.startswith(f"{name}/"):
+                layer_start.setdefault(name, op.index)
                 layer_end[name] = op.index
     output_op = next(op.index for op in model.operators if op.outputs[0] == model.outputs[0])
     layer_end[names[-1]] = output_op
+    layer_start.setdefault(names[-1], output_op)
+    previous_end, unnamed = -1, []
+    for name in names:
+        if name not in layer_end:
+            unnamed.append(name)
+            continue
+        gap_end = layer_start[name] - 1
+        if len(unnamed) == 1 and gap_end > previous_end:
+            layer_end[unnamed[0]] = gap_end
+        previous_end, unnamed = layer_end[name], []
     ordered = [
         (layer, layer_end[layer.name]) for layer in keras_model.layers if layer.name in layer_end
     ]
@@ -399,7 +414,8 @@ def _run_layer_alone(
         ).reshape(len(previous_float), *boundary.shape[1:])
     for op in operators:  # branches from earlier layers read the int8 engine's values
         for index in op.inputs:
-            if index >= 0 and index not in values and not model.tensors[index].is_constant:
+            tensor = model.tensors[index] if index >= 0 else None
+            if tensor and index not in values and not (tensor.is_constant or tensor.is_variable):
                 values[index] = tensors[index]
     run_operators(model, operators, values, "tflite")
     return values[model.operators[end].outputs[0]]

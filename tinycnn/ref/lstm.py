@@ -33,11 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinycnn.ref.activations16 import GATE_INTEGER_BITS, sigmoid_q15, tanh_q15
+from tinycnn.ref.activations16 import (
+    GATE_INTEGER_BITS,
+    sigmoid_q15,
+    table_input_scaling,
+    tanh_q15,
+)
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
 from tinycnn.ref.gemmlowp import wrap
+from tinycnn.ref.lowering import ConstArray
 
 GATES = ("input", "forget", "cell", "output")
 INPUT_WEIGHTS = dict(zip(GATES, (1, 2, 3, 4), strict=True))
@@ -228,11 +234,68 @@ def lstm(ctx: OpContext) -> np.ndarray:
     return output
 
 
+def lower_lstm(ctx: OpContext):
+    """TFLite Micro's arithmetic in C (firmware/tc_lstm_s8.c): the convention ``"tflm"`` only.
+    Zero points fold into the biases: ``b - zp_x sum(W row)`` and ``-zp_h sum(R row)``."""
+    if ctx.convention != "tflm":
+        raise ctx.unsupported(
+            "the C LSTM computes as TFLite Micro does; generate it with --rounding tflm"
+        )
+    params = lstm_params(ctx)
+    input_t = ctx.input_tensor(0)
+    if len(input_t.shape) != 3 or input_t.shape[0] != 1:
+        raise ctx.unsupported("the C LSTM takes one sequence [1, time, features]")
+    _, steps, input_size = input_t.shape
+    units = ctx.input_tensor(CELL_STATE).shape[-1]
+    arrays, tanh_multiplier, tanh_shift = [], *table_input_scaling(15 + params.cell_exponent)
+    for kind, positions, zero_point in (
+        ("input", INPUT_WEIGHTS, params.input_zero_point),
+        ("recurrent", RECURRENT_WEIGHTS, params.hidden_zero_point),
+    ):
+        for gate in GATES:
+            weights = ctx.input(positions[gate]).astype(np.int64)
+            bias = ctx.input(BIASES[gate]).astype(np.int64) if kind == "input" else 0
+            folded = wrap(bias - zero_point * weights.sum(axis=1), 32)
+            arrays.append(ConstArray(f"{kind}_{gate}_weights", "int8_t", weights.ravel().tolist()))
+            arrays.append(ConstArray(f"{kind}_{gate}_bias", "int32_t", folded.tolist()))
+    forget = quantize_multiplier(Q15)
+    input_cell = quantize_multiplier(Q15 * Q15 / 2.0**params.cell_exponent)
+    lowered = {
+        "steps": steps,
+        "input_size": input_size,
+        "units": units,
+        "input_multiplier": [params.input_multipliers[g][0] for g in GATES],
+        "input_shift": [params.input_multipliers[g][1] for g in GATES],
+        "recurrent_multiplier": [params.recurrent_multipliers[g][0] for g in GATES],
+        "recurrent_shift": [params.recurrent_multipliers[g][1] for g in GATES],
+        "forget_multiplier": forget[0],
+        "forget_shift": forget[1],
+        "input_cell_multiplier": input_cell[0],
+        "input_cell_shift": input_cell[1],
+        "cell_clip": params.cell_clip,
+        "tanh_multiplier": tanh_multiplier,
+        "tanh_shift": tanh_shift,
+        "output_multiplier": params.output_multiplier[0],
+        "output_shift": params.output_multiplier[1],
+        "output_zero_point": params.output_zero_point,
+        "hidden_zero_point": params.hidden_zero_point,
+        "gates": list(GATES),
+    }
+    return lowered, {}, arrays
+
+
+def lstm_scratch_bytes(ctx: OpContext) -> int:
+    """The four gates' int16 pre-activations of one step."""
+    return 4 * 2 * int(ctx.input_tensor(CELL_STATE).shape[-1])
+
+
 OP = OpDefinition(
     name="lstm",
     builtins=("UNIDIRECTIONAL_SEQUENCE_LSTM",),
     kernel=lstm,
-    lower=None,
+    lower=lower_lstm,
+    c_sources=("tc_lstm_s8.c", "tc_activations16.c"),
+    scratch_bytes=lstm_scratch_bytes,
     tflm_resolver={"UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM"},
     # four gates, each input and recurrent weights once per time step
     macs=lambda ctx: int(

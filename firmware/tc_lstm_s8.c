@@ -1,0 +1,83 @@
+/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 input, weights and hidden state, int16 cell state, in
+ * TFLite Micro's arithmetic (tinycnn/ref/lstm.py, convention "tflm"). Gates in the order
+ * input, forget, cell, output.
+ *
+ * Every call is one sequence: the hidden state starts at its zero point and the cell state at
+ * zero. Per step and unit, each gate's Q3.12 pre-activation is the input part (bias and zero
+ * point folded in at generation) and the recurrent part, each requantized and saturated to
+ * int16, then added with saturation. Accumulators: |x| <= 255 and |w| <= 127, so a row of
+ * up to 66,000 inputs fits int32; the state products (Q0.15 x int16) stay below 2^30. */
+#include "tc_runtime.h"
+
+static TC_INLINE int32_t tc_saturate16(int32_t x)
+{
+    return tc_clamp(x, INT16_MIN, INT16_MAX);
+}
+
+/* The Q3.12 pre-activations of the four gates for every unit, from the input row x and the
+ * previous hidden state. */
+static void tc_lstm_gates(const tc_lstm_params_t *p, const int8_t *x, const int8_t *hidden,
+                          const int8_t *const *weights, const int32_t *const *folded_biases,
+                          int16_t *gates)
+{
+    const int32_t units = p->units, input_size = p->input_size;
+    for (int32_t g = 0; g < 4; ++g) {
+        const int8_t *input_weights = weights[g], *recurrent_weights = weights[4 + g];
+        const int32_t *input_bias = folded_biases[g], *recurrent_bias = folded_biases[4 + g];
+        for (int32_t u = 0; u < units; ++u) {
+            int32_t acc = input_bias[u];
+            const int8_t *row = input_weights + u * input_size;
+            for (int32_t k = 0; k < input_size; ++k) {
+                acc += row[k] * x[k];
+            }
+            int32_t recurrent = recurrent_bias[u];
+            row = recurrent_weights + u * units;
+            for (int32_t k = 0; k < units; ++k) {
+                recurrent += row[k] * hidden[k];
+            }
+            const int32_t from_input = tc_saturate16(
+                tc_requantize(acc, p->input_multiplier[g], p->input_shift[g], TC_ROUNDING_DOUBLE));
+            const int32_t from_state = tc_saturate16(tc_requantize(
+                recurrent, p->recurrent_multiplier[g], p->recurrent_shift[g], TC_ROUNDING_DOUBLE));
+            gates[g * units + u] = (int16_t)tc_saturate16(from_input + from_state);
+        }
+    }
+}
+
+void tc_lstm_s8(const tc_lstm_params_t *p, const int8_t *input, const int8_t *const *weights,
+                const int32_t *const *folded_biases, int8_t *hidden, int16_t *cell, int16_t *gates,
+                int8_t *output)
+{
+    const int32_t units = p->units;
+    for (int32_t u = 0; u < units; ++u) {
+        hidden[u] = (int8_t)p->hidden_zero_point;
+        cell[u] = 0;
+    }
+    for (int32_t t = 0; t < p->steps; ++t) {
+        tc_lstm_gates(p, input + t * p->input_size, hidden, weights, folded_biases, gates);
+        for (int32_t u = 0; u < units; ++u) {
+            const int32_t input_gate = tc_sigmoid_q15(gates[u]);
+            const int32_t forget_gate = tc_sigmoid_q15(gates[units + u]);
+            const int32_t candidate = tc_tanh_q15(gates[2 * units + u], 3, 0);
+            const int32_t output_gate = tc_sigmoid_q15(gates[3 * units + u]);
+            const int32_t kept = tc_saturate16(tc_requantize(
+                forget_gate * cell[u], p->forget_multiplier, p->forget_shift, TC_ROUNDING_DOUBLE));
+            const int32_t added = tc_saturate16(tc_requantize(
+                input_gate * candidate, p->input_cell_multiplier, p->input_cell_shift,
+                TC_ROUNDING_DOUBLE));
+            int32_t c = tc_saturate16(kept + added);
+            if (p->cell_clip > 0) {
+                c = tc_clamp(c, -p->cell_clip, p->cell_clip);
+            }
+            cell[u] = (int16_t)c;
+            const int32_t squashed = tc_tanh_q15((int16_t)c, p->tanh_multiplier, p->tanh_shift);
+            const int32_t h = tc_requantize(squashed * output_gate, p->output_multiplier,
+                                            p->output_shift, TC_ROUNDING_DOUBLE);
+            output[t * units + u] = (int8_t)tc_clamp(h + p->output_zero_point, -128, 127);
+        }
+        /* The new hidden state, read by the next step's recurrent products. */
+        for (int32_t u = 0; u < units; ++u) {
+            hidden[u] = output[t * units + u];
+        }
+    }
+}
