@@ -1,6 +1,8 @@
-/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 input, weights and hidden state, int16 cell state, in
- * TFLite Micro's arithmetic (tinycnn/ref/lstm.py, convention "tflm"). Gates in the order
- * input, forget, cell, output.
+/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 input, weights and hidden state, int16 cell state
+ * (tinycnn/ref/lstm.py), in TFLite Micro's arithmetic or, with p->litert, LiteRT's: their
+ * sigmoid and tanh, the recurrent product saturated or not before the add, the cell products
+ * requantized and saturated or shifted once and wrapped, and LiteRT's skipped cell tanh when
+ * 15 + p is outside 0..6. Gates in the order input, forget, cell, output.
  *
  * Every call is one sequence: the hidden state starts at its zero point and the cell state at
  * zero. Per step and unit, each gate's Q3.12 pre-activation is the input part (bias and zero
@@ -37,11 +39,64 @@ static void tc_lstm_gates(const tc_lstm_params_t *p, const int8_t *x, const int8
             }
             const int32_t from_input = tc_saturate16(
                 tc_requantize(acc, p->input_multiplier[g], p->input_shift[g], TC_ROUNDING_DOUBLE));
-            const int32_t from_state = tc_saturate16(tc_requantize(
-                recurrent, p->recurrent_multiplier[g], p->recurrent_shift[g], TC_ROUNDING_DOUBLE));
+            int32_t from_state = tc_requantize(recurrent, p->recurrent_multiplier[g],
+                                               p->recurrent_shift[g], TC_ROUNDING_DOUBLE);
+            if (!p->litert) {
+                from_state = tc_saturate16(from_state);
+            }
             gates[g * units + u] = (int16_t)tc_saturate16(from_input + from_state);
         }
     }
+}
+
+/* One unit's new cell state (stored) and hidden state (returned), TFLite Micro's form. */
+static int8_t tc_lstm_unit_tflm(const tc_lstm_params_t *p, const int16_t *gates, int16_t *cell,
+                                int32_t u)
+{
+    const int32_t units = p->units;
+    const int32_t input_gate = tc_sigmoid_q15(gates[u]);
+    const int32_t forget_gate = tc_sigmoid_q15(gates[units + u]);
+    const int32_t candidate = tc_tanh_q15(gates[2 * units + u], 3, 0);
+    const int32_t output_gate = tc_sigmoid_q15(gates[3 * units + u]);
+    const int32_t kept = tc_saturate16(tc_requantize(forget_gate * cell[u], p->forget_multiplier,
+                                                     p->forget_shift, TC_ROUNDING_DOUBLE));
+    const int32_t added = tc_saturate16(tc_requantize(
+        input_gate * candidate, p->input_cell_multiplier, p->input_cell_shift, TC_ROUNDING_DOUBLE));
+    int32_t c = tc_saturate16(kept + added);
+    if (p->cell_clip > 0) {
+        c = tc_clamp(c, -p->cell_clip, p->cell_clip);
+    }
+    cell[u] = (int16_t)c;
+    const int32_t squashed = tc_tanh_q15((int16_t)c, p->tanh_multiplier, p->tanh_shift);
+    const int32_t h = tc_requantize(squashed * output_gate, p->output_multiplier, p->output_shift,
+                                    TC_ROUNDING_DOUBLE);
+    return (int8_t)tc_clamp(h + p->output_zero_point, -128, 127);
+}
+
+/* The same in LiteRT's form. */
+static int8_t tc_lstm_unit_litert(const tc_lstm_params_t *p, const int16_t *gates, int16_t *cell,
+                                  int32_t u)
+{
+    const int32_t units = p->units, cell_bits = 15 + p->cell_exponent;
+    const int32_t input_gate = tc_gemmlowp_sigmoid_q15(gates[u]);
+    const int32_t forget_gate = tc_gemmlowp_sigmoid_q15(gates[units + u]);
+    const int32_t candidate = tc_gemmlowp_tanh_q15(gates[2 * units + u], 3);
+    const int32_t output_gate = tc_gemmlowp_sigmoid_q15(gates[3 * units + u]);
+    const int32_t kept = (int16_t)tc_rounding_divide_by_pot(forget_gate * cell[u], 15);
+    const int32_t added =
+        (int16_t)tc_rounding_divide_by_pot(input_gate * candidate, 30 + p->cell_exponent);
+    int32_t c = tc_saturate16(kept + added);
+    if (p->cell_clip > 0) {
+        c = tc_clamp(c, -p->cell_clip, p->cell_clip);
+    }
+    cell[u] = (int16_t)c;
+    /* LiteRT's tanh returns without writing outside 0..6 integer bits: its buffer holds i. */
+    const int32_t squashed = (cell_bits >= 0 && cell_bits <= 6)
+                                 ? tc_gemmlowp_tanh_q15((int16_t)c, cell_bits)
+                                 : input_gate;
+    const int32_t h = tc_requantize(squashed * output_gate, p->output_multiplier, p->output_shift,
+                                    TC_ROUNDING_DOUBLE);
+    return (int8_t)tc_clamp(h + p->output_zero_point, -128, 127);
 }
 
 void tc_lstm_s8(const tc_lstm_params_t *p, const int8_t *input, const int8_t *const *weights,
@@ -56,24 +111,8 @@ void tc_lstm_s8(const tc_lstm_params_t *p, const int8_t *input, const int8_t *co
     for (int32_t t = 0; t < p->steps; ++t) {
         tc_lstm_gates(p, input + t * p->input_size, hidden, weights, folded_biases, gates);
         for (int32_t u = 0; u < units; ++u) {
-            const int32_t input_gate = tc_sigmoid_q15(gates[u]);
-            const int32_t forget_gate = tc_sigmoid_q15(gates[units + u]);
-            const int32_t candidate = tc_tanh_q15(gates[2 * units + u], 3, 0);
-            const int32_t output_gate = tc_sigmoid_q15(gates[3 * units + u]);
-            const int32_t kept = tc_saturate16(tc_requantize(
-                forget_gate * cell[u], p->forget_multiplier, p->forget_shift, TC_ROUNDING_DOUBLE));
-            const int32_t added = tc_saturate16(tc_requantize(
-                input_gate * candidate, p->input_cell_multiplier, p->input_cell_shift,
-                TC_ROUNDING_DOUBLE));
-            int32_t c = tc_saturate16(kept + added);
-            if (p->cell_clip > 0) {
-                c = tc_clamp(c, -p->cell_clip, p->cell_clip);
-            }
-            cell[u] = (int16_t)c;
-            const int32_t squashed = tc_tanh_q15((int16_t)c, p->tanh_multiplier, p->tanh_shift);
-            const int32_t h = tc_requantize(squashed * output_gate, p->output_multiplier,
-                                            p->output_shift, TC_ROUNDING_DOUBLE);
-            output[t * units + u] = (int8_t)tc_clamp(h + p->output_zero_point, -128, 127);
+            output[t * units + u] = p->litert ? tc_lstm_unit_litert(p, gates, cell, u)
+                                              : tc_lstm_unit_tflm(p, gates, cell, u);
         }
         /* The new hidden state, read by the next step's recurrent products. */
         for (int32_t u = 0; u < units; ++u) {

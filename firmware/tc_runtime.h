@@ -374,8 +374,12 @@ void tc_mul_s8(const tc_mul_params_t *params, const tc_dims_t *input1_dims, cons
                int8_t *output);
 
 /* ---- tc_activations16.c: the LSTM's int16 sigmoid and tanh, Q0.15 out ---- */
+/* TFLite Micro's table form */
 int16_t tc_sigmoid_q15(int16_t x); /* x in Q3.12 */
 int16_t tc_tanh_q15(int16_t x, int32_t multiplier, int32_t right_shift); /* to 3 x Q3.12 first */
+/* LiteRT's gemmlowp form */
+int16_t tc_gemmlowp_sigmoid_q15(int16_t x);                       /* x in Q3.12 */
+int16_t tc_gemmlowp_tanh_q15(int16_t x, int32_t integer_bits);    /* x in Q(integer_bits), 0..6 */
 
 /* ---- tc_lstm_s8.c ---- */
 typedef struct {
@@ -388,6 +392,8 @@ typedef struct {
     int32_t tanh_multiplier, tanh_shift;                 /* the cell state -> 3 x Q3.12 */
     int32_t output_multiplier, output_shift, output_zero_point; /* tanh(c) * o -> hidden */
     int32_t hidden_zero_point;
+    int32_t cell_exponent;  /* p: the cell state's scale is 2^p */
+    int32_t litert;         /* 1: LiteRT's arithmetic (convention "tflite"); 0: TFLite Micro's */
 } tc_lstm_params_t;
 /* weights: the 4 input then the 4 recurrent matrices (gates input, forget, cell, output);
  * folded_biases likewise (bias - zp_x * row sums; -zp_h * row sums). hidden (units int8),

@@ -274,23 +274,31 @@ LSTM_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", [*LSTM_CASES, "trained_lstm_int8.tflite"])
+@pytest.mark.parametrize(
+    "name", [*LSTM_CASES, "tiny_cell_2^-16", "large_recurrent_weights", "trained_lstm_int8.tflite"]
+)
 def test_lstm_c_kernel_bit_exact(name):
-    """The C LSTM computes as TFLite Micro does (its convention only): host and Cortex-M4."""
+    """The C LSTM in both interpreters' arithmetic, on the host and the Cortex-M4: converted
+    cases, the edge cases of tests/test_ref_lstm.py and TFLite Micro's trained model."""
+    from test_ref_lstm import EDGE_CASES, set_weights_case
+
     if name in LSTM_CASES:
         model = read_model(convert_case(*LSTM_CASES[name]))
+    elif name in EDGE_CASES:
+        model = read_model(set_weights_case(**EDGE_CASES[name][0]))
     else:
         path = SHARED_MODELS / name
         if not path.is_file():
             pytest.skip(f"{path} absent")
         model = read_model(path)
     inputs = random_inputs(model, 40)
-    reference = run_model(model, inputs, convention="tflm").outputs[0]
-    assert first_mismatch(reference, run_c(model, inputs, "tflm")) == "identical"
-    emulated = run_on_emulator(model, inputs[:8], "tflm").outputs
-    assert first_mismatch(reference[:8], emulated) == "identical"
-    with pytest.raises(UnsupportedOperator, match="the C LSTM computes as TFLite Micro does"):
-        run_c(model, inputs[:1], "tflite")
+    for convention in ("tflm", "tflite"):
+        reference = run_model(model, inputs, convention=convention).outputs[0]
+        assert first_mismatch(reference, run_c(model, inputs, convention)) == "identical", (
+            convention
+        )
+        emulated = run_on_emulator(model, inputs[:6], convention).outputs
+        assert first_mismatch(reference[:6], emulated) == "identical", convention
 
 
 def test_unsupported_option_is_named():

@@ -40,6 +40,77 @@ CASES = {
 }
 
 
+def set_weights_case(
+    steps, features, units, seed, biases, low=-1.0, high=1.0, scale=0.3, recurrent_scale=1.0
+) -> bytes:
+    """An LSTM with chosen weights (gate biases in the order input, forget, cell, output),
+    calibrated on uniform inputs in [low, high): the ranges that put the cell state's scale
+    where a case wants it."""
+    from tinycnn.convert import convert_int8
+    from tinycnn.tfenv import keras
+
+    rng = np.random.default_rng(seed)
+    inputs = keras.layers.Input((steps, features))
+    layer = keras.layers.LSTM(units, return_sequences=True)
+    model = keras.Model(inputs, layer(inputs))
+    kernel = rng.normal(0, scale, (features, 4 * units))
+    recurrent = rng.normal(0, scale * recurrent_scale, (units, 4 * units))
+    bias = np.repeat(np.asarray(biases, np.float64), units) + rng.normal(0, 0.3, 4 * units)
+    layer.set_weights([w.astype(np.float32) for w in (kernel, recurrent, bias)])
+    calibration = rng.uniform(low, high, (48, steps, features)).astype(np.float32)
+    return convert_int8(model, calibration)
+
+
+# name: (set_weights_case arguments, the cell state's scale it must give)
+EDGE_CASES = {
+    # a cell driven to the clip at 10: scale 2^-11, |c| clipped at 20480
+    "cell_clipped_2^-11": (
+        dict(steps=40, features=4, units=6, seed=11, biases=[4, 5, 2.5, 0.5]),
+        -11,
+    ),
+    # a tiny cell range: scale 2^-16, where LiteRT skips the cell tanh (its bug, reproduced)
+    "tiny_cell_2^-16": (
+        dict(
+            steps=5,
+            features=6,
+            units=9,
+            seed=14,
+            biases=[-1, -1, 0.2, 0],
+            low=-0.5,
+            high=0.1,
+            scale=0.1,
+        ),
+        -16,
+    ),
+    # large recurrent weights: recurrent products beyond int16, saturated in TFLM only
+    "large_recurrent_weights": (
+        dict(
+            steps=20,
+            features=3,
+            units=5,
+            seed=3,
+            biases=[1, 1, 0, 0],
+            low=-3,
+            high=3,
+            scale=0.8,
+            recurrent_scale=4.0,
+        ),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", EDGE_CASES)
+def test_lstm_edge_cases(name):
+    arguments, exponent = EDGE_CASES[name]
+    content = set_weights_case(**arguments)
+    model = read_model(content)
+    if exponent is not None:
+        cell = model.tensors[model.operators[0].inputs[19]]
+        assert cell.quantization.single_scale == 2.0**exponent
+    assert check_bit_exact(content) == {"litert": "identical", "tflm": "identical"}
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_lstm(name):
     build, shape, calibration_range = CASES[name]

@@ -131,6 +131,10 @@ def convert_int8(
 RECURRENT_LAYERS = ("LSTM",)
 
 
+def _is_recurrent(model) -> bool:
+    return any(type(layer).__name__ in RECURRENT_LAYERS for layer in model.layers)
+
+
 def _fixed_batch_if_recurrent(model):
     """A recurrent model called on a batch-1 input. The converter fuses a Keras LSTM into one
     integer UNIDIRECTIONAL_SEQUENCE_LSTM only when the batch is static; with the usual
@@ -138,7 +142,7 @@ def _fixed_batch_if_recurrent(model):
     loop; tinycnn uses tf-keras.) Convolutional models are converted as they are."""
     from tinycnn.tfenv import keras
 
-    if not any(type(layer).__name__ in RECURRENT_LAYERS for layer in model.layers):
+    if not _is_recurrent(model):
         return model
     fixed = keras.layers.Input(
         shape=model.input_shape[1:], batch_size=1, name=model.inputs[0].name.split(":")[0]
@@ -277,6 +281,12 @@ def quantize_run(
     check_output_dir(run_dir, "the int8 model")
     model = load_trained_model(run_dir)
     check_finite_weights(model)
+    if qat_epochs and _is_recurrent(model):
+        raise ConversionError(
+            "quantization-aware training cannot handle an LSTM (tensorflow-model-optimization has "
+            "no quantize config for it); quantize without --qat: post-training quantization "
+            "gives the converter's integer LSTM"
+        )
     config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
     dataset = load_fashion_mnist(data_dir)
     train_images = dataset.train_images

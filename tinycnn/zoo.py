@@ -33,10 +33,16 @@ class ArchitectureRow:
 def keras_counts(model) -> tuple[int, int]:
     """(parameters, MACs) of a float Keras model as its int8 conversion will have them:
     conv, depthwise and dense weights plus one bias per output channel (batch normalization
-    folds into them); MACs of those three layer kinds."""
+    folds into them), an LSTM's input and recurrent weights and biases; MACs of those
+    layer kinds (an LSTM's per time step)."""
     parameters = macs = 0
     for layer in _layers(model):
         kind = type(layer).__name__
+        if kind == "LSTM":  # four gates: input and recurrent weights, one bias each
+            kernel, recurrent, bias = layer.get_weights()
+            parameters += kernel.size + recurrent.size + bias.size
+            macs += layer.input.shape[1] * (kernel.size + recurrent.size)  # per time step
+            continue
         if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
             continue
         kernel = layer.get_weights()[0]

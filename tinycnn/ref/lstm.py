@@ -235,12 +235,8 @@ def lstm(ctx: OpContext) -> np.ndarray:
 
 
 def lower_lstm(ctx: OpContext):
-    """TFLite Micro's arithmetic in C (firmware/tc_lstm_s8.c): the convention ``"tflm"`` only.
-    Zero points fold into the biases: ``b - zp_x sum(W row)`` and ``-zp_h sum(R row)``."""
-    if ctx.convention != "tflm":
-        raise ctx.unsupported(
-            "the C LSTM computes as TFLite Micro does; generate it with --rounding tflm"
-        )
+    """firmware/tc_lstm_s8.c in the convention's arithmetic. Zero points fold into the
+    biases: ``b - zp_x sum(W row)`` and ``-zp_h sum(R row)``."""
     params = lstm_params(ctx)
     input_t = ctx.input_tensor(0)
     if len(input_t.shape) != 3 or input_t.shape[0] != 1:
@@ -279,6 +275,8 @@ def lower_lstm(ctx: OpContext):
         "output_shift": params.output_multiplier[1],
         "output_zero_point": params.output_zero_point,
         "hidden_zero_point": params.hidden_zero_point,
+        "cell_exponent": params.cell_exponent,
+        "litert": int(ctx.convention == "tflite"),
         "gates": list(GATES),
     }
     return lowered, {}, arrays
