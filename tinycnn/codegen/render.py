@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 from dataclasses import dataclass, field, replace
@@ -54,12 +55,20 @@ def firmware_dir() -> Path:
     return Path(str(resources.files("tinycnn.firmware")))
 
 
+@functools.lru_cache(maxsize=1)
 def sources_digest() -> str:
-    """A hash of tinycnn's version, the C runtime and the templates: part of the key of every
-    cached build, so that a changed kernel or template never reuses an old binary."""
+    """A hash of tinycnn's version, the C runtime, the templates and the Python that lowers
+    operators to C parameters (ref/ and codegen/): part of the key of every cached build, so
+    that a changed kernel, template or lowering never reuses an old binary."""
     digest = hashlib.sha256(__version__.encode())
-    templates = Path(__file__).resolve().parent.parent / "templates"
-    for path in sorted([*firmware_dir().glob("*.[ch]"), *templates.rglob("*.j2")]):
+    package = Path(__file__).resolve().parent.parent
+    sources = [
+        *firmware_dir().glob("*.[ch]"),
+        *(package / "templates").rglob("*.j2"),
+        *(package / "ref").glob("*.py"),
+        *(package / "codegen").glob("*.py"),
+    ]
+    for path in sorted(sources):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
