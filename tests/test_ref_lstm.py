@@ -166,3 +166,25 @@ def test_int16_activations_on_every_input():
     assert np.abs(tanh - 32768 * np.tanh(x / 4096.0)).max() < 16
     assert 0 < np.abs(logistic_q0(x, 3, bits=16) - sigmoid).max() <= 7
     assert 0 < np.abs(gemmlowp_tanh(x, 3, bits=16) - tanh).max() <= 13
+
+
+# The test images on which zoo:lstm80's TFLite Micro output depends on the gate multipliers'
+# last bits: TFLite Micro multiplies the scales in double, LiteRT rounds the product to float32.
+MULTIPLIER_EDGE_IMAGES = [3204, 3926, 4272, 4673, 8332, 8782]
+
+
+def test_gate_multipliers_follow_each_interpreter():
+    from tinycnn.inputs import fashion_images
+    from tinycnn.rundir import INT8_MODEL_FILE, PRETRAINED_DIR
+
+    path = PRETRAINED_DIR / "lstm80" / INT8_MODEL_FILE
+    if not path.is_file():
+        pytest.skip(f"{path} not shipped")
+    content = path.read_bytes()
+    model = read_model(content)
+    inputs = fashion_images(model, max(MULTIPLIER_EDGE_IMAGES) + 1).values[MULTIPLIER_EDGE_IMAGES]
+    for engine, convention in (("tflm", "tflm"), ("litert", "tflite")):
+        expected = run_interpreter(engine, content, inputs)
+        assert np.array_equal(
+            run_model(model, inputs, convention=convention).outputs[0], expected
+        ), engine
