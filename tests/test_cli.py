@@ -9,7 +9,6 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED_MODELS
 
 from tinycnn.cli import cli
 
@@ -225,10 +224,12 @@ def test_verify_exits_non_zero_when_not_bit_exact(runner, tmp_path):
 
 
 def test_verify_unsupported_and_corrupt_models(runner, tmp_path):
-    lstm = SHARED_MODELS / "trained_lstm_int8.tflite"
-    if lstm.is_file():
-        result = runner.invoke(cli, ["verify", str(lstm)])
-        _one_line_error(result, 1, "operator #0 UNIDIRECTIONAL_SEQUENCE_LSTM: no int8 kernel")
+    from op_harness import convert_case
+
+    transpose = tmp_path / "transpose.tflite"  # TRANSPOSE: an operator tinycnn lacks
+    transpose.write_bytes(convert_case(lambda k, L, x: L.Permute((2, 1))(x), (4, 3)))
+    result = runner.invoke(cli, ["verify", str(transpose)])
+    _one_line_error(result, 1, "operator #0 TRANSPOSE: no int8 kernel")
     (tmp_path / "junk.tflite").write_bytes(b"junk" * 10)
     _one_line_error(
         runner.invoke(cli, ["verify", str(tmp_path / "junk.tflite")]), 1, "is not a TFLite model"

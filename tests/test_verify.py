@@ -204,11 +204,18 @@ def test_an_engine_that_cannot_run_fails_verify(wide_conv_model, monkeypatch, ca
     assert "Failed to resize buffer" not in "".join(capfd.readouterr())  # in the report only
 
 
-def test_lstm_is_refused_by_name():
-    from tinycnn.ir import UnsupportedOperator
-
-    with pytest.raises(UnsupportedOperator, match="operator #0 UNIDIRECTIONAL_SEQUENCE_LSTM"):
-        verify(_shared("trained_lstm_int8.tflite"), images=5)
+def test_tflm_lstm_model_is_bit_exact_on_every_engine():
+    """TFLite Micro's trained LSTM: random int8 rows (its input is [1, 28, 28], not an image)."""
+    report = verify(_shared("trained_lstm_int8.tflite"), images=60)
+    assert report.bit_exact, [
+        (e.engine, e.identical_share, e.unavailable, e.failed) for e in report.engines
+    ]
+    assert [e.engine for e in report.engines if e.unavailable is None] == [
+        "litert",
+        "tflm",
+        "c",
+        "m4",
+    ]
 
 
 def test_wide_model_on_the_tflm_engines(wide_conv_model, tmp_path, capfd):
