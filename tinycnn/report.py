@@ -12,8 +12,6 @@ listed with the reason instead of failing the page.
 from __future__ import annotations
 
 import base64
-import html
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -416,12 +414,10 @@ def render_html(report: Report) -> str:
     environment.filters["percent"] = lambda value: (
         "n/a" if value is None else f"{100 * value:.2f} %"
     )
-    environment.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=1, default=str)
     template = environment.get_template("report/report.html.j2")
     return template.render(
         report=report,
         generator=GENERATOR,
-        escape=html.escape,
         sections=report.sections,
         missing=report.missing,
     )
