@@ -79,14 +79,6 @@ REGISTRY: dict[str, ModelSpec] = {
             default_batch_size=128,
             scalable=False,
         ),
-        ModelSpec(
-            "lstm_rows",
-            "Image rows as 28 time steps -> LSTM 32 units (x --width) -> Dense 10 softmax",
-            recurrent.build_lstm_rows,
-            default_epochs=15,
-            default_batch_size=128,
-            learning_rate=3e-3,
-        ),
         _zoo("lenet5", "LeNet-5: 5x5 convs, average pooling, dense 120-84-10", lenet.build_lenet5),
         _zoo("vgg_tiny", "VGG: stages of 3x3 conv + BN, max pooling", vgg.build_vgg_tiny),
         _zoo(
@@ -109,6 +101,14 @@ REGISTRY: dict[str, ModelSpec] = {
             "efficientnet_tiny",
             "EfficientNet/MobileNetV3: inverted residuals, squeeze-excitation, hard-swish",
             efficientnet.build_efficientnet_tiny,
+        ),
+        ModelSpec(
+            "lstm_rows",
+            "Image rows as 28 time steps -> LSTM 32 units (x --width) -> Dense 10 softmax",
+            recurrent.build_lstm_rows,
+            default_epochs=15,
+            default_batch_size=128,
+            learning_rate=3e-3,
         ),
     )
 }
