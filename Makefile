@@ -31,7 +31,7 @@ test: setup
 	.venv/bin/python -m pytest -q
 
 lint: setup
-	.venv/bin/ruff check tinycnn tests benchmarks
+	.venv/bin/ruff check tinycnn tests benchmarks examples
 
 clean:
 	rm -rf runs .pytest_cache
