@@ -153,6 +153,17 @@ def test_tflm_trained_lstm_is_bit_exact():
         ), engine
 
 
+def test_the_c_runtime_holds_the_same_sigmoid_table():
+    """firmware/tc_activations16.c carries its own copy of the table: the same 256 values."""
+    import re
+
+    from tinycnn.codegen.render import firmware_dir
+
+    source = (firmware_dir() / "tc_activations16.c").read_text()
+    body = re.search(r"tc_sigmoid_table\[256\] = \{([^}]*)\}", source).group(1)
+    assert [int(v) for v in re.findall(r"\d+", body)] == SIGMOID_TABLE.tolist()
+
+
 def test_int16_activations_on_every_input():
     """The table sigmoid and tanh are monotone, odd/centred, and end at the Q0.15 limits; the
     gemmlowp ones stay within a few LSB of them (they are different approximations)."""
