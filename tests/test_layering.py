@@ -26,7 +26,7 @@ STAGES = [
         "browser",
     ],
     ["data", "affine", "augment"],  # the dataset, its augmentation, the affine int8 mapping
-    ["models", "recipe", "train", "rundir", "explain"],  # Keras
+    ["models", "recipe", "distribute", "train", "rundir", "explain"],  # Keras
     ["ir", "tflite_io"],  # the .tflite format and its one reader
     ["convert", "interpreters", "inputs", "evaluate"],  # .tflite files made and run
     ["ref"],  # the reference engine and the operator registry
@@ -36,7 +36,7 @@ STAGES = [
     ["serial.monitor"],  # monitor
     # drivers over every engine, and the pictures and report drawn from them
     ["predict", "verify", "zoo", "bench", "quantization_plots", "visualize", "report"],
-    ["cli"],
+    ["cli", "__main__"],
 ]
 
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import warnings
+from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from tinycnn import __version__
 from tinycnn.augment import PRESETS as AUGMENT_PRESETS
+from tinycnn.distribute import DEFAULT_WORKER_TIMEOUT_S, WORKER_PROCESS_ENV
+from tinycnn.distribute import STRATEGIES as STRATEGY_NAMES
 from tinycnn.errors import TinycnnError, TinycnnWarning
 from tinycnn.recipe import OPTIMIZERS as OPTIMIZER_NAMES
 from tinycnn.recipe import SCHEDULES as SCHEDULE_NAMES
@@ -311,6 +316,35 @@ AUGMENT_OPTIONS = [
 @click.option(
     "--resume", is_flag=True, help="Continue the interrupted run in --out from its checkpoint."
 )
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGY_NAMES),
+    default="default",
+    show_default=True,
+    help="tf.distribute strategy: default (one process), mirrored (this machine's GPUs, or its "
+    "CPU) or multiworker (a cluster of processes; see --workers and TF_CONFIG).",
+)
+@click.option(
+    "--workers",
+    default=None,
+    metavar="HOST:PORT,...",
+    help="The multiworker cluster, the same list on every worker (else $TF_CONFIG); the first "
+    "is the chief, the only one that writes --out.",
+)
+@click.option(
+    "--worker-index",
+    type=click.IntRange(min=0),
+    default=None,
+    help="This process's place in --workers, from 0.",
+)
+@click.option(
+    "--worker-timeout",
+    type=FiniteFloatRange(0.0, 86400.0, min_open=True),
+    default=DEFAULT_WORKER_TIMEOUT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a multiworker worker waits for the others, at start and after losing one.",
+)
 @data_dir_option
 @user_errors
 def train_command(
@@ -332,13 +366,28 @@ def train_command(
     run_dir,
     force,
     resume,
+    strategy,
+    workers,
+    worker_index,
+    worker_timeout,
     data_dir,
     **augment_options,
 ) -> None:
-    """Train a model on Fashion-MNIST into a run directory."""
+    """Train a model on Fashion-MNIST into a run directory.
+
+    With --strategy multiworker, start the same command on every worker (each with its own
+    --worker-index); a worker whose cluster loses a peer starts its training again and
+    continues from the last epoch's backup in --out.
+    """
     augment = _augment_request(augment_options)
+    from tinycnn.distribute import ClusterLost, Distribution, cluster_from
     from tinycnn.models import UnknownModel
-    from tinycnn.train import train, train_config
+    from tinycnn.train import check_distribution, train, train_config
+
+    if strategy != "multiworker" and (workers is not None or worker_index is not None):
+        raise click.BadParameter("goes with --strategy multiworker", param_hint="'--workers'")
+    cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
+    distribution = Distribution(strategy, cluster, worker_timeout)
 
     try:
         config = train_config(
@@ -362,6 +411,10 @@ def train_command(
         )
     except UnknownModel as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
+    if distribution.multiworker and not os.environ.get(WORKER_PROCESS_ENV):
+        config.validate()  # a bad request fails here, once, not in every restart
+        check_distribution(config, distribution, resume)
+        _supervise_worker(click.get_current_context(), cluster, worker_timeout, run_dir)
 
     def show_epoch(report):
         logs = report.logs
@@ -399,17 +452,56 @@ def train_command(
             data_dir=data_dir,
             force=force,
             resume=resume,
+            distribution=distribution,
             on_epoch=show_epoch,
             on_progress=progress,
             on_start=show_start,
         )
+    except ClusterLost as exc:  # not an error: the supervisor starts this process again
+        progress.close()
+        click.echo(str(exc), err=True)
+        click.get_current_context().exit(exc.exit_code)
     finally:
         progress.close()
+    where = f"{cluster.describe()}: " if cluster else ""
     click.echo(
-        f"done: test accuracy {100 * metrics['test_accuracy']:.2f} % on {metrics['test_images']} images, "
+        f"{where}done: test accuracy {100 * metrics['test_accuracy']:.2f} % on {metrics['test_images']} images, "
         f"{metrics['parameters']} parameters, {metrics['mean_epoch_seconds']:.1f} s/epoch; "
         f"model in {run_dir}/model.keras"
     )
+
+
+def _command_line(ctx: click.Context) -> list[str]:
+    """The command name and the options that give it the parameters it has now."""
+    args = [ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
+            continue
+        if param.is_flag:
+            args += (param.opts if value else param.secondary_opts)[:1]
+        else:
+            args += [param.opts[0], str(value)]
+    return args
+
+
+def _supervise_worker(ctx: click.Context, cluster, timeout_s: float, run_dir: str) -> None:
+    """Run this multiworker command as a training process that is started again whenever its
+    cluster loses a worker; exit with its status."""
+    from tinycnn.distribute import MAX_RESTARTS, supervise
+    from tinycnn.train import resume_note
+
+    def restarting(attempt: int, status: int) -> None:
+        why = "lost a worker" if status >= 0 else f"was killed by signal {-status}"
+        click.echo(
+            f"{cluster.describe()}: the training process {why}; starting it again to continue "
+            f"from the last backup (restart {attempt} of at most {MAX_RESTARTS})",
+            err=True,
+        )
+
+    command = [sys.executable, "-m", "tinycnn", *_command_line(ctx)]
+    note = (lambda: resume_note(Path(run_dir))) if cluster.is_chief else str
+    ctx.exit(supervise(command, cluster, timeout_s, on_restart=restarting, note=note))
 
 
 @cli.command("augment")

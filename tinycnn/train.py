@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import platform
 import shlex
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,17 @@ import numpy as np
 from tinycnn import __version__
 from tinycnn.augment import Augmentation, AugmentError, augmentation, training_batches
 from tinycnn.data import Dataset, load_fashion_mnist, to_float
+from tinycnn.distribute import (
+    BACKUP_DIR,
+    Backup,
+    ClusterError,
+    ClusterLost,
+    Distribution,
+    WorkerOutput,
+    agreed,
+    is_cluster_failure,
+    make_strategy,
+)
 from tinycnn.errors import TinycnnError
 from tinycnn.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
 from tinycnn.progress import Progress
@@ -191,11 +203,11 @@ class EpochReport:
 
 def _check_run_dir(run_dir: Path, force: bool) -> list[str]:
     """Refuse a folder that holds a run unless forced, or one that cannot be written; the
-    run files that --force will replace."""
+    run files (and the backup folder) that --force will replace."""
     from tinycnn.outputs import check_output_dir
 
     check_output_dir(run_dir, "the run directory")
-    existing = [name for name in RUN_ARTIFACTS if (run_dir / name).exists()]
+    existing = [name for name in (*RUN_ARTIFACTS, BACKUP_DIR) if (run_dir / name).exists()]
     if existing and not force:
         raise RunError(
             f"{run_dir} already holds a run ({', '.join(existing)}); "
@@ -236,6 +248,53 @@ def _seed_stage(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(stage_seed)
 
 
+def resume_note(run_dir: Path) -> str:
+    """ "; the last good checkpoint ... and how to continue" for an unfinished run, else ""."""
+    state = run_dir / CHECKPOINT_STATE_FILE
+    if not state.is_file() or (run_dir / MODEL_FILE).exists():
+        return ""
+    epochs_done = read_json(state).get("epochs_done", 0)
+    return (
+        f"; the last good checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}: "
+        f"continue in one process with `tinycnn train --resume --out {shlex.quote(str(run_dir))}`"
+        ", or start every worker again with the same command"
+    )
+
+
+def check_distribution(config: TrainConfig, distribution: Distribution, resume: bool) -> None:
+    """RunError for what a multi-worker run cannot do (checked before any worker starts)."""
+    if not distribution.multiworker:
+        return
+    if resume:
+        raise RunError(
+            "--resume continues a run in one process; a multi-worker run continues from its "
+            "backup when its workers are started again with the same command"
+        )
+    if config.early_stopping:
+        raise RunError("--early-stopping needs --strategy default or mirrored (one process)")
+
+
+def _has_backup(run_dir: Path) -> bool:
+    return (run_dir / BACKUP_DIR / "checkpoint").is_file()
+
+
+def _continues(config: TrainConfig, run_dir: Path, force: bool) -> bool:
+    """Whether a multi-worker chief continues the run in ``run_dir`` from its backup (the same
+    command started again after a lost worker); RunError when the backup is another run's."""
+    if force or not _has_backup(run_dir):
+        return False
+    saved = read_json(run_dir / CONFIG_FILE)["train"]
+    if saved != asdict(config):
+        changed = sorted(
+            key for key in {*saved, *asdict(config)} if saved.get(key) != asdict(config).get(key)
+        )
+        raise RunError(
+            f"{run_dir} holds the backup of another run (it differs in {', '.join(changed)}); "
+            "run the same command to continue it, or pass --force to replace it"
+        )
+    return True
+
+
 def train(
     config: TrainConfig,
     run_dir: str | Path,
@@ -243,6 +302,7 @@ def train(
     data_dir: str | Path | None = None,
     force: bool = False,
     resume: bool = False,
+    distribution: Distribution | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_progress: Progress | None = None,
     on_start: Callable[[TrainConfig, int], None] | None = None,
@@ -254,14 +314,23 @@ def train(
     dropout masks from (seed, epoch), and the checkpoint holds the optimizer's state.
     ``on_progress`` hears of every step (see ``tinycnn.progress``); ``on_start`` hears of the
     configuration and the first epoch once the request has been checked.
+
+    ``distribution`` spreads the training with tf.distribute (see ``tinycnn.distribute``); the
+    batch size stays the global one. In a multi-worker run only the chief writes ``run_dir``,
+    every worker backs up each epoch, and a worker started again with the same request
+    continues from the backup; ClusterLost when a worker is lost, ClusterError when the
+    cluster does not form. Every worker returns the metrics.
     Raises TrainingInterrupted on Ctrl-C, SIGTERM or SIGHUP, TrainingDiverged when the loss
     stops being finite, RunError or UnknownModel for bad requests, DataError when the dataset
     cannot be read. Nothing is loaded or deleted before the request has been checked.
     """
     run_dir = Path(run_dir)
+    distribution = distribution or Distribution()
+    chief = distribution.is_chief
     history: dict[str, list[float]] = {}
     initial_epoch = 0
     best = {"epoch": 0, "val_accuracy": -1.0}
+    check_distribution(config, distribution, resume)
     if resume:
         config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
         if (run_dir / MODEL_FILE).exists():
@@ -274,9 +343,13 @@ def train(
         existing: list[str] = []
     config.validate()
     spec = get_model_spec(config.model)
-    if not resume:
-        existing = _check_run_dir(run_dir, force)
+    continuing = chief and distribution.multiworker and _continues(config, run_dir, force)
+    existing = [] if resume or continuing or not chief else _check_run_dir(run_dir, force)
     dataset = load_fashion_mnist(data_dir)  # before TensorFlow: a missing dataset fails fast
+    if existing:  # before the cluster forms: no worker restores a stale backup
+        for name in existing:
+            _remove(run_dir / name)
+    strategy = make_strategy(distribution)  # before any other TensorFlow work
     if on_start:
         on_start(config, initial_epoch)
     x_train, y_train = _training_arrays(config, dataset)
@@ -288,24 +361,39 @@ def train(
     from tinycnn.models.blocks import custom_objects
     from tinycnn.tfenv import keras, tf
 
-    if resume:
-        model = keras.models.load_model(run_dir / CHECKPOINT_FILE, custom_objects=custom_objects())
-    else:
+    with strategy.scope():
+        if resume:
+            model = keras.models.load_model(
+                run_dir / CHECKPOINT_FILE, custom_objects=custom_objects()
+            )
+        else:
+            _seed_stage(config.seed)  # the initial weights
+            scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
+            model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
+            model.compile(
+                optimizer=make_optimizer(config.optimizer, base_rate, config.weight_decay),
+                loss=(
+                    keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+                    if config.label_smoothing
+                    else "sparse_categorical_crossentropy"
+                ),
+                metrics=["accuracy"],
+            )
+            model.optimizer.build(model.trainable_variables)  # its state is in the backup
+    output = WorkerOutput(run_dir, chief)
+    backup = Backup(model, output) if distribution.multiworker else None
+    if backup is not None:
+        initial_epoch, state = backup.restore()
+        if not agreed(strategy, initial_epoch):
+            output.close()
+            raise ClusterError(
+                f"{distribution.cluster.describe()}: the workers found different backups in "
+                f"{run_dir / BACKUP_DIR} (this one {initial_epoch} epochs): every worker must "
+                "read the chief's run directory (shared storage), or pass --force to start again"
+            )
+        history = state.get("history", {})
+    if chief and not resume and not continuing:
         run_dir.mkdir(parents=True, exist_ok=True)
-        for name in existing:
-            (run_dir / name).unlink()
-        _seed_stage(config.seed)  # the initial weights
-        scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
-        model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
-        model.compile(
-            optimizer=make_optimizer(config.optimizer, base_rate, config.weight_decay),
-            loss=(
-                keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-                if config.label_smoothing
-                else "sparse_categorical_crossentropy"
-            ),
-            metrics=["accuracy"],
-        )
         write_json(
             run_dir / CONFIG_FILE,
             {
@@ -320,6 +408,7 @@ def train(
                     "numpy": np.__version__,
                     "python": platform.python_version(),
                 },
+                "distribution": distribution.as_dict(),
             },
         )
     steps = math.ceil(len(x_fit) / config.batch_size)
@@ -382,11 +471,13 @@ def train(
                     best.update(epoch=epoch + 1, val_accuracy=logs["val_accuracy"])
                     save_model(self.model, run_dir / BEST_FILE)
                 self.stopping = epoch + 1 - best["epoch"] >= config.early_stopping
-            save_model(self.model, run_dir / CHECKPOINT_FILE)
-            write_json(
-                run_dir / CHECKPOINT_STATE_FILE,
-                {"epochs_done": epoch + 1, "history": history, "best": best},
-            )
+            state = {"epochs_done": epoch + 1, "history": history, "best": best}
+            save_model(self.model, output.path(CHECKPOINT_FILE))  # what `--resume` continues
+            if chief:
+                write_json(run_dir / CHECKPOINT_STATE_FILE, state)
+            output.discard()
+            if backup is not None:  # what a restarted worker continues from
+                backup.save(epoch + 1, state)
             if on_epoch:
                 remaining = (config.epochs - epoch - 1) * float(np.mean(history["seconds"]))
                 on_epoch(
@@ -404,7 +495,7 @@ def train(
     callback = Checkpoint()
     augment = config.augmentation
     stopped = config.early_stopping and initial_epoch - best["epoch"] >= config.early_stopping
-    try:
+    try:  # the loop and the test evaluation: a multi-worker run's collectives may fail in either
         for epoch in range(initial_epoch, config.epochs if not stopped else initial_epoch):
             order = _seed_stage(config.seed, epoch).permutation(len(x_fit))
             model.train_function = None  # traced again after the seed: fresh dropout RNGs
@@ -430,20 +521,26 @@ def train(
             )
             if callback.stopping:
                 break
+        if config.early_stopping:  # the best epoch on validation, not the last
+            model = keras.models.load_model(run_dir / BEST_FILE, custom_objects=custom_objects())
+        test_labels = dataset.test_labels.astype(np.int32)
+        if config.label_smoothing:  # the labels the compiled loss takes
+            test_labels = np.eye(NUM_CLASSES, dtype=np.float32)[test_labels]
+        _, test_accuracy = model.evaluate(
+            to_float(dataset.test_images), test_labels, batch_size=500, verbose=0
+        )
     except KeyboardInterrupt as interrupt:
+        output.close()
         epochs_done = len(history.get("seconds", []))
         raise TrainingInterrupted(run_dir, epochs_done, config.epochs, interrupt) from None
-
-    if config.early_stopping:  # the best epoch on validation, not the last
-        model = keras.models.load_model(run_dir / BEST_FILE, custom_objects=custom_objects())
-    test_labels = dataset.test_labels.astype(np.int32)
-    if config.label_smoothing:  # the labels the compiled loss takes
-        test_labels = np.eye(NUM_CLASSES, dtype=np.float32)[test_labels]
-    _, test_accuracy = model.evaluate(
-        to_float(dataset.test_images), test_labels, batch_size=500, verbose=0
-    )
-    write_json(run_dir / HISTORY_FILE, history)
-    save_model(model, run_dir / MODEL_FILE)
+    except Exception as exc:
+        output.close()
+        if not (distribution.multiworker and is_cluster_failure(exc)):
+            raise
+        raise ClusterLost(
+            f"{distribution.cluster.describe()}: the cluster lost a worker after "
+            f"{len(history.get('seconds', []))} of {config.epochs} epochs ({type(exc).__name__})"
+        ) from None
     metrics = {
         "model": config.model,
         "epochs": config.epochs,
@@ -456,9 +553,26 @@ def train(
         "epochs_run": len(history["seconds"]),
         "best_epoch": best["epoch"] if config.early_stopping else None,
         "mean_epoch_seconds": float(np.mean(history["seconds"])),
-        "model_bytes": (run_dir / MODEL_FILE).stat().st_size,
+        "strategy": distribution.strategy,
+        "workers": len(distribution.cluster.addresses) if distribution.multiworker else 1,
+        "replicas": int(strategy.num_replicas_in_sync),
     }
+    if chief:
+        write_json(run_dir / HISTORY_FILE, history)
+    save_model(model, output.path(MODEL_FILE))
+    output.close()
+    if not chief:  # the chief writes the run directory
+        return metrics
+    metrics["model_bytes"] = (run_dir / MODEL_FILE).stat().st_size
     write_json(run_dir / METRICS_FILE, metrics)
-    for name in (CHECKPOINT_FILE, CHECKPOINT_STATE_FILE, BEST_FILE):
-        (run_dir / name).unlink(missing_ok=True)
+    for name in (CHECKPOINT_FILE, CHECKPOINT_STATE_FILE, BEST_FILE, BACKUP_DIR):
+        _remove(run_dir / name)
     return metrics
+
+
+def _remove(path: Path) -> None:
+    """A run file, or the backup folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,306 @@
+"""Multi-worker training with tf.distribute: real worker processes on localhost, a worker killed
+with SIGKILL and started again, a worker that never comes, and the cluster descriptions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tinycnn.cli import cli
+from tinycnn.distribute import ClusterError, cluster_from
+
+# A run small enough for a test and big enough to learn: 1,500 images, three epochs.
+RUN = ["--model", "seed_cnn", "--subset", "1500", "--batch-size", "64", "--seed", "3"]
+EPOCHS = 3
+WAIT_S = 240  # the longest any worker may take in these tests
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _tf_config(ports: list[int], index: int) -> str:
+    return json.dumps(
+        {
+            "cluster": {"worker": [f"localhost:{port}" for port in ports]},
+            "task": {"type": "worker", "index": index},
+        }
+    )
+
+
+class Workers:
+    """`tinycnn train --strategy multiworker` processes, each in its own session and killed
+    with it at the end of the test."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path, self.processes = tmp_path, {}
+
+    def start(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(self.tmp_path / f"{name}.log", "w")  # closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tinycnn", "train", "--strategy", "multiworker", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_NUM_INTRAOP_THREADS": "1", **(env or {})},
+            start_new_session=True,
+        )
+        process.log = log
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.tmp_path / f"{name}.log").read_text()
+
+    def wait(self, name: str) -> int:
+        process = self.processes[name]
+        status = process.wait(timeout=WAIT_S)
+        process.log.close()
+        return status
+
+    def wait_for(self, name: str, text: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while text not in self.log(name):
+            assert self.processes[name].poll() is None, self.log(name)
+            assert time.monotonic() < deadline, f"{text!r} not seen in {WAIT_S} s: {self.log(name)}"
+            time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)  # the supervisor and its training process
+        process.wait(timeout=30)
+        process.log.close()
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+            process.log.close()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = Workers(tmp_path)
+    yield started
+    started.close()
+
+
+def _history(run_dir: Path) -> dict:
+    return json.loads((run_dir / "history.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def single_process_run(tmp_path_factory) -> Path:
+    """The same request in one process: the yardstick of the two-worker runs."""
+    run_dir = tmp_path_factory.mktemp("single") / "run"
+    result = CliRunner().invoke(
+        cli, ["train", *RUN, "--epochs", str(EPOCHS), "--out", str(run_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def two_worker_run(tmp_path_factory) -> Path:
+    """Two worker processes on localhost, their cluster given by TF_CONFIG, one run directory."""
+    tmp_path = tmp_path_factory.mktemp("two")
+    run_dir, ports, started = tmp_path / "run", _free_ports(2), Workers(tmp_path)
+    try:
+        for index in (0, 1):
+            started.start(
+                f"worker{index}",
+                [*RUN, "--epochs", str(EPOCHS), "--out", str(run_dir)],
+                env={"TF_CONFIG": _tf_config(ports, index)},
+            )
+        for index in (0, 1):
+            assert started.wait(f"worker{index}") == 0, started.log(f"worker{index}")
+        assert "worker 1 of 2" in started.log("worker1")
+    finally:
+        started.close()
+    return run_dir
+
+
+def test_two_workers_train_like_one_process(two_worker_run, single_process_run):
+    """Same seed, same global batch: the two-worker run lands close to the single process, and
+    only the chief wrote (one run directory, no scratch left behind)."""
+    metrics = json.loads((two_worker_run / "metrics.json").read_text())
+    single = json.loads((single_process_run / "metrics.json").read_text())
+    assert (metrics["strategy"], metrics["workers"], metrics["replicas"]) == ("multiworker", 2, 2)
+    assert metrics["epochs_run"] == EPOCHS
+    assert single["test_accuracy"] > 0.6
+    assert abs(metrics["test_accuracy"] - single["test_accuracy"]) < 0.05
+    assert len(_history(two_worker_run)["loss"]) == EPOCHS
+    config = json.loads((two_worker_run / "config.json").read_text())
+    assert config["distribution"]["strategy"] == "multiworker"
+    assert len(config["distribution"]["workers"]) == 2
+    assert sorted(path.name for path in two_worker_run.iterdir()) == [
+        "config.json",
+        "history.json",
+        "metrics.json",
+        "model.keras",
+    ]
+
+
+def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_path, two_worker_run):
+    """SIGKILL to worker 1 during its second epoch, then the same command again: the chief
+    starts its training process again by itself, both continue from the backup of epoch 1, and
+    the history is the uninterrupted run's, number for number: no epoch lost, none twice."""
+    run_dir, ports = tmp_path / "run", _free_ports(2)
+    args = [
+        *RUN,
+        "--epochs",
+        str(EPOCHS),
+        "--out",
+        str(run_dir),
+        "--workers",
+        ",".join(f"localhost:{port}" for port in ports),
+        "--worker-timeout",
+        "120",
+    ]
+    workers.start("chief", [*args, "--worker-index", "0"])
+    workers.start("worker", [*args, "--worker-index", "1"])
+    workers.wait_for("worker", f"epoch   1/{EPOCHS}")
+    time.sleep(0.5)  # into the second epoch
+    workers.kill("worker")
+    assert (run_dir / "backup").is_dir()
+    workers.start("worker again", [*args, "--worker-index", "1"])
+    assert workers.wait("chief") == 0, workers.log("chief")
+    assert workers.wait("worker again") == 0, workers.log("worker again")
+
+    chief_log = workers.log("chief")
+    assert "the training process lost a worker; starting it again" in chief_log
+    assert "Traceback" not in chief_log
+    assert f"epoch   1/{EPOCHS}" not in workers.log("worker again")  # it started at epoch 2
+    history, whole = _history(run_dir), _history(two_worker_run)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert history[key] == whole[key], key
+    assert not (run_dir / "backup").exists()
+
+
+def test_a_missing_worker_ends_the_run_after_the_timeout(workers, tmp_path):
+    run_dir, ports = tmp_path / "run", _free_ports(2)
+    workers.start(
+        "chief",
+        [*RUN, "--epochs", "1", "--out", str(run_dir), "--worker-timeout", "3"],
+        env={"TF_CONFIG": _tf_config(ports, 0)},
+    )
+    assert workers.wait("chief") == 1
+    lines = [line for line in workers.log("chief").splitlines() if line.strip()]
+    assert lines[-1] == (
+        f"Error: chief 0 of 2 (localhost:{ports[0]}): the cluster (localhost:{ports[0]}, "
+        f"localhost:{ports[1]}) did not form within 3 s: a worker is missing or cannot be reached"
+    )
+    assert not (run_dir / "model.keras").exists()
+
+
+CLUSTERS = [  # (--workers, --worker-index, TF_CONFIG, the error or the (position, chief, count))
+    ("a:1,b:2", 1, None, (1, False, 2)),
+    ("a:1,b:2", 0, None, (0, True, 2)),
+    (
+        None,
+        None,
+        '{"cluster": {"worker": ["a:1", "b:2", "c:3"]}, "task": {"type": "worker", "index": 2}}',
+        (2, False, 3),
+    ),
+    (
+        None,
+        None,
+        '{"cluster": {"chief": ["a:1"], "worker": ["b:2"]}, "task": {"type": "worker", "index": 0}}',
+        (1, False, 2),
+    ),
+    (
+        None,
+        None,
+        '{"cluster": {"chief": ["a:1"], "worker": ["b:2"]}, "task": {"type": "chief"}}',
+        (0, True, 2),
+    ),
+    ("a:1,b:2", None, None, "--workers needs --worker-index"),
+    ("a:1,b:2", 2, None, "--worker-index must be from 0 to 1 for 2 workers, got 2"),
+    ("a:1,a:1", 0, None, "a:1 appears twice"),
+    ("a,b:2", 0, None, "'a' is not HOST:PORT"),
+    ("a:70000", 0, None, "'a:70000' is not HOST:PORT"),
+    (None, 1, None, "--worker-index goes with --workers"),
+    (None, None, None, "set TF_CONFIG"),
+    (None, None, "{not json", "TF_CONFIG is not valid JSON"),
+    (None, None, '{"cluster": {"ps": ["a:1"]}, "task": {"type": "ps"}}', "not ps"),
+    (
+        None,
+        None,
+        '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}',
+        "index must be from 0 to 0",
+    ),
+    (None, None, '{"cluster": {"worker": ["a:1"]}}', '"task" must name'),
+]
+
+
+@pytest.mark.parametrize("workers_arg, index, tf_config, expected", CLUSTERS)
+def test_cluster_descriptions(workers_arg, index, tf_config, expected):
+    environ = {} if tf_config is None else {"TF_CONFIG": tf_config}
+    if isinstance(expected, str):
+        with pytest.raises(ClusterError) as error:
+            cluster_from(workers_arg, index, environ)
+        assert expected in str(error.value)
+        return
+    cluster = cluster_from(workers_arg, index, environ)
+    assert (cluster.position, cluster.is_chief, len(cluster.addresses)) == expected
+    handed_to_tensorflow = json.loads(cluster.tf_config())  # what TF_CONFIG becomes
+    assert cluster_from(None, None, {"TF_CONFIG": json.dumps(handed_to_tensorflow)}) == cluster
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--strategy", "multiworker"], "needs the cluster: set TF_CONFIG"),
+        (["--workers", "a:1,b:2", "--worker-index", "0"], "goes with --strategy multiworker"),
+        (
+            [
+                "--strategy",
+                "multiworker",
+                "--workers",
+                "a:1,b:2",
+                "--worker-index",
+                "0",
+                "--resume",
+            ],
+            "a multi-worker run continues from its backup",
+        ),
+        (
+            [
+                "--strategy",
+                "multiworker",
+                "--workers",
+                "a:1,b:2",
+                "--worker-index",
+                "0",
+                "--early-stopping",
+                "2",
+            ],
+            "--early-stopping needs --strategy default or mirrored",
+        ),
+    ],
+)
+def test_bad_distribution_requests_get_one_line(tmp_path, args, message):
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--subset", "100", "--out", str(tmp_path / "run"), *args],
+        env={"TF_CONFIG": ""},
+    )
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
