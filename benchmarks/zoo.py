@@ -29,8 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "zoo"
 RESULTS = Path(__file__).resolve().parent / "zoo.json"
@@ -106,21 +104,9 @@ def train_step(name: str, args: list[str]) -> Path:
 
 def validation_accuracy(content: bytes, config: dict) -> float:
     """int8 accuracy on the run's validation split (LiteRT), for choosing PTQ or QAT."""
-    from tinycnn.affine import quantize
-    from tinycnn.data import load_fashion_mnist
-    from tinycnn.interpreters import run_interpreter
-    from tinycnn.tflite_io import read_model
+    from tinycnn.evaluate import int8_validation_accuracy
 
-    train = config["train"]
-    dataset = load_fashion_mnist()
-    count = train["subset"] or len(dataset.train_images)
-    held_out = int(count * train["validation_split"])
-    images = dataset.train_images[count - held_out : count]
-    labels = dataset.train_labels[count - held_out : count]
-    quant = read_model(content).input_tensors()[0].quantization
-    x = quantize(images[..., None] / 255.0, quant.single_scale, quant.single_zero_point)
-    outputs = run_interpreter("litert", content, x.astype(np.int8), fast=True)
-    return float(np.mean(outputs.reshape(len(x), -1).argmax(axis=1) == labels))
+    return int8_validation_accuracy(content, config["train"])
 
 
 def test_accuracy(content: bytes) -> tuple[float, float]:
@@ -183,12 +169,9 @@ def measure_step(run_dir: Path, record: dict) -> None:
 
 
 def int8_weight_bytes(model) -> int:
-    """Flash of the constants in tinycnn's int8 layout: what the size targets count (a board
-    with room stores CONV_2D weights as int16 for speed, doubling that part; see README)."""
-    from tinycnn.codegen.render import lower_for_c
+    from tinycnn.codegen.render import int8_weight_bytes as weight_bytes
 
-    _, _, calls = lower_for_c(model, "tflm", wide_weights=False)
-    return sum(array.size_bytes for call in calls for array in call.arrays)
+    return weight_bytes(model)
 
 
 def remeasure(name: str) -> None:

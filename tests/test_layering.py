@@ -35,7 +35,7 @@ STAGES = [
     ["serial", "serial.protocol"],  # serial
     ["serial.monitor"],  # monitor
     # drivers over every engine, and the pictures and report drawn from them
-    ["predict", "verify", "zoo", "bench", "quantization_plots", "visualize", "report"],
+    ["predict", "verify", "zoo", "bench", "quantization_plots", "visualize", "report", "sweep"],
     ["cli", "__main__"],
 ]
 

@@ -504,6 +504,115 @@ def _supervise_worker(ctx: click.Context, cluster, timeout_s: float, run_dir: st
     ctx.exit(supervise(command, cluster, timeout_s, on_restart=restarting, note=note))
 
 
+@cli.command("sweep")
+@click.option(
+    "--models", required=True, metavar="NAME,...", help="Architectures (see `tinycnn models`)."
+)
+@click.option(
+    "--widths",
+    default="1",
+    show_default=True,
+    metavar="W,...",
+    help="Channel multipliers (a model of fixed size is trained once).",
+)
+@click.option(
+    "--augment",
+    "augments",
+    default="none",
+    show_default=True,
+    metavar="PRESET,...",
+    help=f"Augmentation presets ({', '.join(AUGMENT_PRESETS)}).",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="Epochs [default: each model's own]."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Batch size [default: each model's own].",
+)
+@click.option(
+    "--subset", type=click.IntRange(min=10), default=None, help="Train on the first N images only."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of every run.")
+@click.option(
+    "--calibration-samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Calibration images for each quantization [default: quantize's].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Sweep folder: one run directory per configuration, sweep.md and sweep.json.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Configurations trained at once on this machine (one core each when above 1).",
+)
+@click.option(
+    "--print-commands",
+    is_flag=True,
+    help="Print one shell line per unfinished configuration (for a scheduler) and run nothing.",
+)
+@data_dir_option
+@user_errors
+def sweep_command(
+    models,
+    widths,
+    augments,
+    epochs,
+    batch_size,
+    subset,
+    seed,
+    calibration_samples,
+    out_dir,
+    workers,
+    print_commands,
+    data_dir,
+) -> None:
+    """Train a grid of configurations (models x widths x augmentation), quantize each and rank
+    them by int8 accuracy per flash byte. Run it again to continue an interrupted sweep."""
+    from tinycnn.models import UnknownModel
+    from tinycnn.sweep import TABLE_FILE, make_sweep, pending_commands, run_sweep, shell_line, table
+
+    try:
+        sweep = make_sweep(
+            models,
+            widths,
+            augments,
+            epochs=epochs,
+            batch_size=batch_size,
+            subset=subset,
+            seed=seed,
+            calibration_samples=calibration_samples,
+            data_dir=data_dir,
+        )
+    except UnknownModel as exc:
+        raise click.BadParameter(str(exc), param_hint="'--models'") from None
+    if print_commands:
+        jobs = pending_commands(sweep, Path(out_dir))
+        for _, commands in jobs:
+            click.echo(shell_line(commands))
+        click.echo(
+            f"# {len(jobs)} of {len(sweep.points())} configurations to run; then run this sweep "
+            "again without --print-commands for the table",
+            err=True,
+        )
+        return
+    rows = run_sweep(sweep, out_dir, workers=workers, on_event=click.echo)
+    click.echo(table(rows), nl=False)
+    click.echo(
+        f"wrote {Path(out_dir) / TABLE_FILE} (ranked by int8 validation accuracy per flash byte)"
+    )
+
+
 @cli.command("augment")
 @click.option("--preview", is_flag=True, help="Write a grid of original and augmented images.")
 @click.option(

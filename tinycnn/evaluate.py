@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.affine import quantize
 from tinycnn.data import CLASS_NAMES, load_fashion_mnist, to_float
 from tinycnn.inputs import fashion_images, takes_fashion_images
 from tinycnn.interpreters import run_interpreter
@@ -57,6 +58,27 @@ def int8_predict(content: bytes, data_dir=None, on_progress=None) -> tuple[np.nd
     images = fashion_images(model, None, data_dir)
     outputs = run_interpreter("litert", content, images.values, on_progress, fast=True)
     return outputs.reshape(len(outputs), -1), images.labels
+
+
+def int8_validation_accuracy(content: bytes, train_config: dict, data_dir=None) -> float:
+    """int8 accuracy (LiteRT) on a run's validation split: the last ``validation_split`` of its
+    training images (``subset`` of them when set), which training never fitted. What choices
+    between models are made on, so that the test set stays a fair measure."""
+    dataset = load_fashion_mnist(data_dir)
+    count = train_config.get("subset") or len(dataset.train_images)
+    held_out = int(count * train_config["validation_split"])
+    if not held_out:
+        raise RunError("the run has no validation split (--validation-split 0)")
+    quant = read_model(content).input_tensors()[0].quantization
+    images = quantize(
+        to_float(dataset.train_images[count - held_out : count]),
+        quant.single_scale,
+        quant.single_zero_point,
+        np.int8,
+    )
+    outputs = run_interpreter("litert", content, images, fast=True)
+    labels = dataset.train_labels[count - held_out : count]
+    return float(np.mean(outputs.reshape(held_out, -1).argmax(axis=1) == labels))
 
 
 def _per_class(labels: np.ndarray, predicted: np.ndarray) -> list[float]:

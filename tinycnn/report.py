@@ -261,11 +261,11 @@ def verification_part(target: Path, images: int, data_dir, on_progress) -> dict:
 
 def budget_part(model, runtime_code_bytes: int | None) -> dict:
     from tinycnn.boards import all_boards
-    from tinycnn.codegen.render import lower_for_c
+    from tinycnn.codegen.render import constant_bytes, lower_for_c
     from tinycnn.export import RUNTIME_CODE_ESTIMATE, budget
 
     _, plan, calls = lower_for_c(model, "tflm", wide_weights=False)
-    weights = sum(array.size_bytes for call in calls for array in call.arrays)
+    weights = constant_bytes(calls)
     code_name, code = (
         ("runtime code (measured, Cortex-M4)", runtime_code_bytes)
         if runtime_code_bytes is not None

@@ -114,11 +114,11 @@ def measure_architecture(name: str, width: float = 1.0, depth: int | None = None
         )
     graph = read_model(content)
     run = run_on_emulator(graph, fashion_images(graph, 1, data_dir).values)
-    from tinycnn.codegen.render import lower_for_c
+    from tinycnn.codegen.render import int8_weight_bytes
 
-    _, _, calls = lower_for_c(graph, "tflm", wide_weights=False)
-    weight_bytes = sum(array.size_bytes for call in calls for array in call.arrays)
-    return Measurement(weight_bytes, built.planned_arena_bytes, run.microseconds[0] * 1000)
+    return Measurement(
+        int8_weight_bytes(graph), built.planned_arena_bytes, run.microseconds[0] * 1000
+    )
 
 
 def pretrained() -> list[dict]:

@@ -129,6 +129,19 @@ def conv_weight_bytes(model: Model) -> int:
     return total
 
 
+def constant_bytes(calls) -> int:
+    """Flash the kernel calls' constant arrays take (weights, biases, multipliers, shifts)."""
+    return sum(array.size_bytes for call in calls for array in call.arrays)
+
+
+def int8_weight_bytes(model: Model) -> int:
+    """Flash of a model's constants in tinycnn's int8 layout (TFLM conventions, int8 weights):
+    what the size targets and the sweep's ranking count. A board with room stores CONV_2D
+    weights as int16 for speed, doubling that part (see README)."""
+    _, _, calls = lower_for_c(model, "tflm", wide_weights=False)
+    return constant_bytes(calls)
+
+
 def wide_weights_fit(model: Model, flash_bytes: int) -> bool:
     """The flash/speed trade-off: store CONV_2D weights widened to int16 (the DSP loop then
     skips widening them: about a quarter fewer instructions per multiply-accumulate) when the
@@ -159,7 +172,7 @@ def render_model(
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
     classes = int(np.prod(out.shape))
     labels = list(labels) if labels else [f"class_{i}" for i in range(classes)]
-    weight_bytes = sum(array.size_bytes for call in calls for array in call.arrays)
+    weight_bytes = constant_bytes(calls)
     context = {
         "version": __version__,
         "source": source or model.name,
