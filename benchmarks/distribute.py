@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="only write distribute.md")
     options = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks stop the workers
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if not options.report:
         for name, (workers, threads, args) in CONFIGS.items():

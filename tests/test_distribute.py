@@ -19,7 +19,8 @@ from tinycnn.cli import cli
 from tinycnn.distribute import ClusterError, cluster_from
 
 # A run small enough for a test and big enough to learn: 1,500 images, three epochs.
-RUN = ["--model", "seed_cnn", "--subset", "1500", "--batch-size", "64", "--seed", "3"]
+# Batches of 16: about 3 s per two-worker epoch, long enough to kill a worker in the middle.
+RUN = ["--model", "seed_cnn", "--subset", "1500", "--batch-size", "16", "--seed", "3"]
 EPOCHS = 3
 WAIT_S = 240  # the longest any worker may take in these tests
 
@@ -156,6 +157,17 @@ def test_two_workers_train_like_one_process(two_worker_run, single_process_run):
     ]
 
 
+def test_mirrored_on_a_cpu_is_the_default_strategy_exactly(tmp_path, single_process_run):
+    """MirroredStrategy over this machine's one CPU: one replica, the same numbers."""
+    run_dir = tmp_path / "mirrored"
+    args = ["train", *RUN, "--epochs", str(EPOCHS), "--strategy", "mirrored", "--out", str(run_dir)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["strategy"], metrics["workers"], metrics["replicas"]) == ("mirrored", 1, 1)
+    assert _history(run_dir)["loss"] == _history(single_process_run)["loss"]
+
+
 def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_path, two_worker_run):
     """SIGKILL to worker 1 during its second epoch, then the same command again: the chief
     starts its training process again by itself, both continue from the backup of epoch 1, and
@@ -171,11 +183,12 @@ def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_pa
         ",".join(f"localhost:{port}" for port in ports),
         "--worker-timeout",
         "120",
+        "--force",  # for the first start only: a restart must continue, not start afresh
     ]
     workers.start("chief", [*args, "--worker-index", "0"])
     workers.start("worker", [*args, "--worker-index", "1"])
     workers.wait_for("worker", f"epoch   1/{EPOCHS}")
-    time.sleep(0.5)  # into the second epoch
+    time.sleep(1.0)  # into the second epoch
     workers.kill("worker")
     assert (run_dir / "backup").is_dir()
     workers.start("worker again", [*args, "--worker-index", "1"])
@@ -186,6 +199,7 @@ def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_pa
     assert "the training process lost a worker; starting it again" in chief_log
     assert "Traceback" not in chief_log
     assert f"epoch   1/{EPOCHS}" not in workers.log("worker again")  # it started at epoch 2
+    assert "continuing seed_cnn at epoch 2 of 3" in workers.log("worker again")
     history, whole = _history(run_dir), _history(two_worker_run)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert history[key] == whole[key], key

@@ -69,7 +69,7 @@ def test_sweep_ranks_a_grid_and_resumes_after_an_interruption(tmp_path):
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(timeout=30)
     assert first.returncode == 128 + signal.SIGINT, output
-    assert "Traceback" not in output
+    assert "Error: sweep interrupted by Ctrl-C with " in output and "Traceback" not in output
     finished = {name for name in NAMES if (out / name / "model_int8.tflite").exists()}
     assert finished
     stamps = {name: (out / name / "model_int8.tflite").stat().st_mtime_ns for name in finished}
@@ -93,8 +93,9 @@ def test_sweep_ranks_a_grid_and_resumes_after_an_interruption(tmp_path):
         3,
         4,
     ]
+    assert max(row["int8_test_accuracy"] for row in rows) > 0.5  # one epoch on 360 images
     for row in rows:
-        assert 0.3 < row["int8_validation_accuracy"] <= 1 and 0.3 < row["int8_test_accuracy"] <= 1
+        assert 0 <= row["int8_validation_accuracy"] <= 1 and 0 <= row["int8_test_accuracy"] <= 1
         assert row["flash_bytes"] > row["parameters"] * 0.9  # int8 weights, int32 biases
         expected = 100 * row["int8_validation_accuracy"] / (row["flash_bytes"] / 1024)
         assert row["validation_accuracy_per_kib"] == pytest.approx(expected)

@@ -434,7 +434,11 @@ def train_command(
         click.echo(line)
 
     def show_start(config, first_epoch):
-        if not first_epoch:
+        if first_epoch:
+            click.echo(
+                f"continuing {config.model} at epoch {first_epoch + 1} of {config.epochs} in {run_dir}"
+            )
+        else:
             recipe = f"{config.optimizer}, {config.schedule} lr"
             if config.label_smoothing:
                 recipe += f", label smoothing {config.label_smoothing:g}"
@@ -471,10 +475,13 @@ def train_command(
     )
 
 
-def _command_line(ctx: click.Context) -> list[str]:
-    """The command name and the options that give it the parameters it has now."""
+def _command_line(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The command name and the options that give it the parameters it has now (less those
+    named in ``leave_out``)."""
     args = [ctx.info_name]
     for param in ctx.command.params:
+        if param.name in leave_out:
+            continue
         value = ctx.params.get(param.name)
         if value is None or ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
             continue
@@ -500,8 +507,14 @@ def _supervise_worker(ctx: click.Context, cluster, timeout_s: float, run_dir: st
         )
 
     command = [sys.executable, "-m", "tinycnn", *_command_line(ctx)]
+    # a restart continues from the backup: --force would start the run again
+    restart = [sys.executable, "-m", "tinycnn", *_command_line(ctx, leave_out=("force",))]
     note = (lambda: resume_note(Path(run_dir))) if cluster.is_chief else str
-    ctx.exit(supervise(command, cluster, timeout_s, on_restart=restarting, note=note))
+    ctx.exit(
+        supervise(
+            command, cluster, timeout_s, on_restart=restarting, note=note, restart_command=restart
+        )
+    )
 
 
 @cli.command("sweep")

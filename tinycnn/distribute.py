@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinycnn.errors import TinycnnError
+from tinycnn.rundir import BACKUP_DIR
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 DEFAULT_WORKER_TIMEOUT_S = 120.0
@@ -45,7 +46,6 @@ READY_FD_ENV = "TINYCNN_READY_FD"  # where that process reports on its cluster
 WAITING, READY = b"w", b"r"
 STARTUP_TIMEOUT_S = 600.0  # from a training process's start until it waits for its cluster
 MAX_RESTARTS = 20  # a cluster that keeps failing is not retried for ever
-BACKUP_DIR = "backup"  # in the run directory: tf.distribute's checkpoint of the last epoch
 # How often a worker checks that its peers are alive, and how long one check may take (three
 # failed checks in a row and the collectives are aborted). TensorFlow's defaults (30 s, 10 s)
 # notice a lost worker only after a minute or more.
@@ -373,10 +373,12 @@ def supervise(
     timeout_s: float,
     on_restart: Callable[[int, int], None] | None = None,
     note: Callable[[], str] = str,
+    restart_command: list[str] | None = None,
 ) -> int:
     """Run a worker's training process, ``command``, and start it again while it ends because
     its cluster lost a worker (exit ``CLUSTER_LOST_EXIT``) or a signal killed it (not from this
-    process); each new start continues from the backup. Returns the last exit status;
+    process); each new start (``restart_command``, if given: without --force) continues from
+    the backup. Returns the last exit status;
     ``on_restart(attempt, status)`` hears of each restart.
 
     A process waiting for its peers blocks inside TensorFlow, where no timeout reaches it, so
@@ -388,7 +390,8 @@ def supervise(
         ready_read, ready_write = os.pipe()
         environment = {**os.environ, WORKER_PROCESS_ENV: "1", READY_FD_ENV: str(ready_write)}
         try:
-            process = spawn(command, env=environment, pass_fds=(ready_write,))
+            argv = command if attempt == 0 or restart_command is None else restart_command
+            process = spawn(argv, env=environment, pass_fds=(ready_write,))
         finally:
             os.close(ready_write)
         try:

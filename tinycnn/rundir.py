@@ -5,9 +5,9 @@ A run directory holds, once training has finished: ``config.json`` (what was ask
 versions, data source, class names), ``history.json`` (per-epoch figures), ``model.keras``
 (the float model, written last) and ``metrics.json``; after ``tinycnn quantize``,
 ``model_int8.tflite`` and ``quantize.json``; after ``tinycnn report``, ``report.html``.
-While training runs, ``checkpoint.keras`` and
-``checkpoint.json`` hold the last finished epoch (and ``best.keras`` the best on validation
-with early stopping); a folder without ``model.keras`` is not a
+While training runs, ``checkpoint.keras`` and ``checkpoint.json`` hold the last finished
+epoch (``best.keras`` the best on validation with early stopping; ``backup/`` the same for a
+multi-worker run, as a tf.distribute checkpoint); a folder without ``model.keras`` is not a
 finished run. Every file is written to a temporary name and renamed: a reader never sees half.
 """
 
@@ -31,6 +31,7 @@ BEST_FILE = "best.keras"  # the best epoch on validation so far, with --early-st
 INT8_MODEL_FILE = "model_int8.tflite"
 QUANTIZE_FILE = "quantize.json"
 REPORT_FILE = "report.html"  # `tinycnn report`'s page, by default
+BACKUP_DIR = "backup"  # a multi-worker run's tf.distribute checkpoint of its last epoch
 # Everything tinycnn writes into a run directory; --force removes exactly these.
 RUN_ARTIFACTS = (
     MODEL_FILE,

@@ -47,6 +47,20 @@ class SweepError(TinycnnError):
     """A sweep that cannot run, or configurations that failed (their logs named)."""
 
 
+class SweepInterrupted(TinycnnError):
+    """Ctrl-C, SIGTERM or SIGHUP during a sweep; the exit code is the shell's for the signal."""
+
+    def __init__(self, interrupt: BaseException, finished: int, total: int):
+        from tinycnn.processes import exit_code_for, signal_name
+
+        self.exit_code = exit_code_for(interrupt)
+        super().__init__(
+            f"sweep interrupted by {signal_name(interrupt)} with {finished} of {total} "
+            "configurations finished; run the same command again to continue (finished ones are "
+            "skipped, interrupted trainings resume from their checkpoints)"
+        )
+
+
 @dataclass(frozen=True)
 class Point:
     """One configuration of the grid."""
@@ -275,6 +289,8 @@ def run_sweep(
                     finished += 1
                     minutes = (time.monotonic() - job.started) / 60
                     say(f"[{finished}/{total}] {job.point.name} done in {minutes:.1f} min")
+    except KeyboardInterrupt as interrupt:
+        raise SweepInterrupted(interrupt, finished, total) from None
     finally:
         for job in running:
             stop(job.process)

@@ -19,7 +19,6 @@ from tinycnn import __version__
 from tinycnn.augment import Augmentation, AugmentError, augmentation, training_batches
 from tinycnn.data import Dataset, load_fashion_mnist, to_float
 from tinycnn.distribute import (
-    BACKUP_DIR,
     Backup,
     ClusterError,
     ClusterLost,
@@ -35,6 +34,7 @@ from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.recipe import OPTIMIZERS, SCHEDULES, learning_rate_at, make_optimizer
 from tinycnn.rundir import (
+    BACKUP_DIR,
     BEST_FILE,
     CHECKPOINT_FILE,
     CHECKPOINT_STATE_FILE,
@@ -349,9 +349,9 @@ def train(
     if existing:  # before the cluster forms: no worker restores a stale backup
         for name in existing:
             _remove(run_dir / name)
-    strategy = make_strategy(distribution)  # before any other TensorFlow work
-    if on_start:
+    if on_start and not distribution.multiworker:  # a multi-worker run learns it from the backup
         on_start(config, initial_epoch)
+    strategy = make_strategy(distribution)  # before any other TensorFlow work
     x_train, y_train = _training_arrays(config, dataset)
     if config.label_smoothing:  # smoothing needs one-hot targets
         y_train = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
@@ -392,6 +392,8 @@ def train(
                 "read the chief's run directory (shared storage), or pass --force to start again"
             )
         history = state.get("history", {})
+        if on_start:
+            on_start(config, initial_epoch)
     if chief and not resume and not continuing:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(
