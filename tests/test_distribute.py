@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from tinycnn.cli import cli
 from tinycnn.distribute import ClusterError, cluster_from
+from tinycnn.rundir import RunError
 
 # A run small enough for a test and big enough to learn: 1,500 images, three epochs.
 # Batches of 16: about 3 s per two-worker epoch, long enough to kill a worker in the middle.
@@ -183,7 +184,7 @@ def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_pa
         ",".join(f"localhost:{port}" for port in ports),
         "--worker-timeout",
         "120",
-        "--force",  # for the first start only: a restart must continue, not start afresh
+        "--force",  # a worker started again with it continues its backup all the same
     ]
     workers.start("chief", [*args, "--worker-index", "0"])
     workers.start("worker", [*args, "--worker-index", "1"])
@@ -318,3 +319,26 @@ def test_bad_distribution_requests_get_one_line(tmp_path, args, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_chief_continues_the_backup_of_its_own_run_even_with_force(tmp_path):
+    """What a chief started again does with the backup it finds: its own run continues (--force
+    or not: a scheduler restarts the original command); another run's is refused, or replaced
+    with --force."""
+    from dataclasses import asdict
+
+    from tinycnn.train import TrainConfig, _continues
+
+    config = TrainConfig("seed_cnn", epochs=3, batch_size=16, subset=1500, seed=3)
+    other = TrainConfig("seed_cnn", epochs=4, batch_size=16, subset=1500, seed=3)
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"train": asdict(config)}))
+    assert not _continues(config, tmp_path, force=False)  # no checkpoint in the backup yet
+    (tmp_path / "backup" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    assert _continues(config, tmp_path, force=False)
+    assert _continues(config, tmp_path, force=True)
+    assert not _continues(other, tmp_path, force=True)
+    with pytest.raises(
+        RunError, match="holds the backup of another run \\(it differs in epochs\\)"
+    ):
+        _continues(other, tmp_path, force=False)

@@ -312,7 +312,11 @@ AUGMENT_OPTIONS = [
     type=click.Path(file_okay=False),
     help="Run directory to write.",
 )
-@click.option("--force", is_flag=True, help="Replace a run already in --out.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a run already in --out (a multiworker backup of this same run is continued).",
+)
 @click.option(
     "--resume", is_flag=True, help="Continue the interrupted run in --out from its checkpoint."
 )
@@ -475,13 +479,10 @@ def train_command(
     )
 
 
-def _command_line(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
-    """The command name and the options that give it the parameters it has now (less those
-    named in ``leave_out``)."""
+def _command_line(ctx: click.Context) -> list[str]:
+    """The command name and the options that give it the parameters it has now."""
     args = [ctx.info_name]
     for param in ctx.command.params:
-        if param.name in leave_out:
-            continue
         value = ctx.params.get(param.name)
         if value is None or ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
             continue
@@ -507,14 +508,8 @@ def _supervise_worker(ctx: click.Context, cluster, timeout_s: float, run_dir: st
         )
 
     command = [sys.executable, "-m", "tinycnn", *_command_line(ctx)]
-    # a restart continues from the backup: --force would start the run again
-    restart = [sys.executable, "-m", "tinycnn", *_command_line(ctx, leave_out=("force",))]
     note = (lambda: resume_note(Path(run_dir))) if cluster.is_chief else str
-    ctx.exit(
-        supervise(
-            command, cluster, timeout_s, on_restart=restarting, note=note, restart_command=restart
-        )
-    )
+    ctx.exit(supervise(command, cluster, timeout_s, on_restart=restarting, note=note))
 
 
 @cli.command("sweep")

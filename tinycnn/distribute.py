@@ -264,16 +264,16 @@ def is_cluster_failure(exc: BaseException) -> bool:
     aborts the collectives of the survivors with one of these)."""
     from tinycnn.tfenv import tf
 
-    return isinstance(
-        exc,
-        (
-            tf.errors.UnavailableError,
-            tf.errors.DeadlineExceededError,
-            tf.errors.CancelledError,
-            tf.errors.AbortedError,
-            tf.errors.FailedPreconditionError,
-        ),
+    lost = (
+        tf.errors.UnavailableError,
+        tf.errors.DeadlineExceededError,
+        tf.errors.CancelledError,
+        tf.errors.AbortedError,
+        tf.errors.FailedPreconditionError,
     )
+    # an aborted collective can also surface as an internal error naming it
+    aborted = isinstance(exc, tf.errors.InternalError) and "ollective" in str(exc)
+    return isinstance(exc, lost) or aborted
 
 
 def agreed(strategy, value: int) -> bool:
@@ -373,12 +373,10 @@ def supervise(
     timeout_s: float,
     on_restart: Callable[[int, int], None] | None = None,
     note: Callable[[], str] = str,
-    restart_command: list[str] | None = None,
 ) -> int:
     """Run a worker's training process, ``command``, and start it again while it ends because
     its cluster lost a worker (exit ``CLUSTER_LOST_EXIT``) or a signal killed it (not from this
-    process); each new start (``restart_command``, if given: without --force) continues from
-    the backup. Returns the last exit status;
+    process); each new start continues from the backup. Returns the last exit status;
     ``on_restart(attempt, status)`` hears of each restart.
 
     A process waiting for its peers blocks inside TensorFlow, where no timeout reaches it, so
@@ -390,8 +388,7 @@ def supervise(
         ready_read, ready_write = os.pipe()
         environment = {**os.environ, WORKER_PROCESS_ENV: "1", READY_FD_ENV: str(ready_write)}
         try:
-            argv = command if attempt == 0 or restart_command is None else restart_command
-            process = spawn(argv, env=environment, pass_fds=(ready_write,))
+            process = spawn(command, env=environment, pass_fds=(ready_write,))
         finally:
             os.close(ready_write)
         try:

@@ -20,6 +20,7 @@ import itertools
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -114,7 +115,7 @@ class Sweep:
         )
 
     def train_command(self, point: Point, run_dir: Path) -> list[str]:
-        command = ["tinycnn", "train", "--model", point.model]
+        command = [*program(), "train", "--model", point.model]
         if point.width is not None:
             command += ["--width", f"{point.width:g}"]
         command += ["--augment", point.augment, "--seed", str(self.seed)]
@@ -129,12 +130,24 @@ class Sweep:
         return [*command, "--out", str(run_dir)]
 
     def quantize_command(self, run_dir: Path) -> list[str]:
-        command = ["tinycnn", "quantize", str(run_dir)]
+        command = [*program(), "quantize", str(run_dir)]
         if self.calibration_samples is not None:
             command += ["--calibration-samples", str(self.calibration_samples)]
         if self.data_dir is not None:
             command += ["--data-dir", self.data_dir]
         return command
+
+
+def program() -> list[str]:
+    """How to call this installation of tinycnn: ``tinycnn`` when that is what PATH finds,
+    else the console script beside this interpreter, else ``python -m tinycnn``."""
+    script = Path(sys.executable).parent / "tinycnn"
+    found = shutil.which("tinycnn")
+    if found and script.is_file() and Path(found).resolve() == script.resolve():
+        return ["tinycnn"]
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "tinycnn"]
 
 
 def _parse_list(text: str, what: str) -> list[str]:
@@ -201,7 +214,7 @@ def pending_commands(sweep: Sweep, out_dir: Path) -> list[tuple[Point, list[list
             continue
         commands = []
         if state == "interrupted":
-            commands.append(["tinycnn", "train", "--resume", "--out", str(run_dir)])
+            commands.append([*program(), "train", "--resume", "--out", str(run_dir)])
         elif state == "new":  # --force: a run that died before its first epoch left config.json
             commands.append([*sweep.train_command(point, run_dir), "--force"])
         commands.append(sweep.quantize_command(run_dir))
@@ -226,12 +239,10 @@ def _start(job: _Job, env: dict) -> None:
     from tinycnn.processes import spawn
 
     command = job.commands.pop(0)
-    # `tinycnn` as this interpreter's module: the same installation, whatever PATH says
-    argv = [sys.executable, "-m", "tinycnn", *command[1:]]
     with open(job.log, "a") as log:
         log.write(f"$ {shlex.join(command)}\n")
         log.flush()
-        job.process = spawn(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
+        job.process = spawn(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
 
 
 def run_sweep(

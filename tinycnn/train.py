@@ -279,20 +279,24 @@ def _has_backup(run_dir: Path) -> bool:
 
 
 def _continues(config: TrainConfig, run_dir: Path, force: bool) -> bool:
-    """Whether a multi-worker chief continues the run in ``run_dir`` from its backup (the same
-    command started again after a lost worker); RunError when the backup is another run's."""
-    if force or not _has_backup(run_dir):
+    """Whether a multi-worker chief continues the run in ``run_dir`` from its backup: the same
+    configuration always does, --force or not, so that a worker started again with its
+    original command (a scheduler's restart) continues. A backup of another configuration is
+    replaced with --force, else refused (RunError)."""
+    if not _has_backup(run_dir):
         return False
     saved = read_json(run_dir / CONFIG_FILE)["train"]
-    if saved != asdict(config):
-        changed = sorted(
-            key for key in {*saved, *asdict(config)} if saved.get(key) != asdict(config).get(key)
-        )
-        raise RunError(
-            f"{run_dir} holds the backup of another run (it differs in {', '.join(changed)}); "
-            "run the same command to continue it, or pass --force to replace it"
-        )
-    return True
+    if saved == asdict(config):
+        return True
+    if force:
+        return False
+    changed = sorted(
+        key for key in {*saved, *asdict(config)} if saved.get(key) != asdict(config).get(key)
+    )
+    raise RunError(
+        f"{run_dir} holds the backup of another run (it differs in {', '.join(changed)}); "
+        "run that run's command to continue it, or pass --force to replace it"
+    )
 
 
 def train(
