@@ -217,8 +217,9 @@ def test_a_missing_worker_ends_the_run_after_the_timeout(workers, tmp_path):
     assert workers.wait("chief") == 1
     lines = [line for line in workers.log("chief").splitlines() if line.strip()]
     assert lines[-1] == (
-        f"Error: chief 0 of 2 (localhost:{ports[0]}): the cluster (localhost:{ports[0]}, "
-        f"localhost:{ports[1]}) did not form within 3 s: a worker is missing or cannot be reached"
+        f"Error: chief 0 of 2 (localhost:{ports[0]}): timed out after 3 s waiting for the "
+        f"cluster (localhost:{ports[0]}, localhost:{ports[1]}): a worker is missing or cannot be "
+        "reached (--worker-timeout sets the wait)"
     )
     assert not (run_dir / "model.keras").exists()
 

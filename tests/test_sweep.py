@@ -3,6 +3,7 @@ with SIGINT and run again, its commands printed for a scheduler, and bad grids r
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shlex
@@ -105,6 +106,8 @@ def test_sweep_ranks_a_grid_and_resumes_after_an_interruption(tmp_path):
         assert row["validation_accuracy_per_kib"] == pytest.approx(expected)
         assert json.loads((out / row["name"] / "config.json").read_text())["train"]["epochs"] == 1
     assert any(row["pareto"] for row in rows)
+    with open(out / "sweep.csv", newline="") as handle:
+        assert [row["name"] for row in csv.DictReader(handle)] == [row["name"] for row in rows]
     table = (out / "sweep.md").read_text()
     assert all(f"| {row['rank']} | {row['name']} |" in table for row in rows)
 

@@ -222,6 +222,14 @@ class Distribution:
         }
 
 
+def cluster_timeout_message(cluster: Cluster, timeout_s: float) -> str:
+    return (
+        f"{cluster.describe()}: timed out after {timeout_s:g} s waiting for the cluster "
+        f"({', '.join(cluster.addresses)}): a worker is missing or cannot be reached "
+        "(--worker-timeout sets the wait)"
+    )
+
+
 def make_strategy(distribution: Distribution):
     """The ``tf.distribute`` strategy; create it before any other TensorFlow work (a
     multi-worker strategy configures the runtime). Waits up to the worker timeout for the
@@ -252,8 +260,7 @@ def make_strategy(distribution: Distribution):
         if "Timeout waiting for the cluster" not in str(exc):
             raise
         raise ClusterError(
-            f"{distribution.cluster.describe()}: the cluster ({', '.join(distribution.cluster.addresses)}) did "
-            f"not form within {distribution.worker_timeout_s:g} s: a worker is missing or cannot be reached"
+            cluster_timeout_message(distribution.cluster, distribution.worker_timeout_s)
         ) from None
     _tell_supervisor(READY)
     return strategy
@@ -396,11 +403,7 @@ def supervise(
             if news == WAITING:
                 news = _news(ready_read, timeout_s)
                 if news == b"" and process.poll() is None:
-                    raise ClusterError(
-                        f"{cluster.describe()}: the cluster ({', '.join(cluster.addresses)}) did "
-                        f"not form within {timeout_s:g} s: a worker is missing or cannot be "
-                        f"reached{note()}"
-                    )
+                    raise ClusterError(cluster_timeout_message(cluster, timeout_s) + note())
             status = process.wait()
         finally:
             stop(process)

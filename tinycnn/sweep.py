@@ -10,12 +10,14 @@ configuration is skipped, an interrupted training resumes from its checkpoint, a
 only quantized. The table then evaluates every finished configuration: int8 accuracy on the
 run's validation split (what the ranking uses: choosing on the test set would make its figure
 optimistic) and on the 10,000 test images, and the flash its constants take in tinycnn's int8
-layout. ``sweep.json`` and ``sweep.md`` in the sweep folder hold the table.
+layout. ``sweep.md``, ``sweep.csv`` and ``sweep.json`` in the sweep folder hold the table.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
 import math
 import os
@@ -41,6 +43,22 @@ from tinycnn.rundir import (
 
 SWEEP_FILE = "sweep.json"
 TABLE_FILE = "sweep.md"
+CSV_FILE = "sweep.csv"  # the same rows, for a spreadsheet or pandas
+CSV_COLUMNS = (
+    "rank",
+    "name",
+    "model",
+    "width",
+    "augment",
+    "int8_validation_accuracy",
+    "int8_test_accuracy",
+    "float_test_accuracy",
+    "flash_bytes",
+    "validation_accuracy_per_kib",
+    "parameters",
+    "pareto",
+    "run_dir",
+)
 POLL_S = 0.5
 
 
@@ -373,6 +391,11 @@ def summarize(sweep: Sweep, out_dir: Path, on_event=None) -> list[dict]:
     from tinycnn.outputs import write_atomically
 
     write_atomically(out_dir / TABLE_FILE, table(rows).encode())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(out_dir / CSV_FILE, buffer.getvalue().encode())
     return rows
 
 
