@@ -209,7 +209,7 @@ def _state(sweep: Sweep, point: Point, run_dir: Path) -> str:
     """done | trained | interrupted | new; SweepError when the folder holds another run."""
     if not (run_dir / CONFIG_FILE).is_file():
         return "new"
-    saved = read_json(run_dir / CONFIG_FILE).get("train")
+    saved = read_json(run_dir / CONFIG_FILE).get("train") or {}
     wanted = asdict(sweep.train_config(point))
     if saved != wanted:
         changed = sorted(k for k in {*saved, *wanted} if saved.get(k) != wanted.get(k))
