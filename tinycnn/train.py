@@ -393,7 +393,8 @@ def train(
             raise ClusterError(
                 f"{distribution.cluster.describe()}: the workers found different backups in "
                 f"{run_dir / BACKUP_DIR} (this one {initial_epoch} epochs): every worker must "
-                "read the chief's run directory (shared storage), or pass --force to start again"
+                f"read the chief's run directory (shared storage); to start the run again, "
+                f"remove {run_dir / BACKUP_DIR}"
             )
         history = state.get("history", {})
         if on_start:
