@@ -18,11 +18,12 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tinycnn.distribute import free_localhost_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "distribute"
@@ -45,23 +46,13 @@ CONFIGS: dict[str, tuple[int, int, list[str]]] = {
 }
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def measure(name: str, workers: int, threads: int, args: list[str]) -> dict:
     run_dir = RUNS / name.replace(", ", "_").replace(" ", "-")
     shutil.rmtree(run_dir, ignore_errors=True)
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
     command = [sys.executable, "-m", "tinycnn", "train", *args, "--out", str(run_dir)]
     if workers > 1:
-        ports = _free_ports(workers)
+        ports = free_localhost_ports(workers)
         cluster = ",".join(f"localhost:{port}" for port in ports)
         commands = [
             [*command, "--strategy", "multiworker", "--workers", cluster, "--worker-index", str(i)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tinycnn.cli import cli
-from tinycnn.distribute import ClusterError, cluster_from
+from tinycnn.distribute import ClusterError, cluster_from, free_localhost_ports
 from tinycnn.rundir import RunError
 
 # A run small enough for a test and big enough to learn: 1,500 images, three epochs.
@@ -24,16 +23,6 @@ from tinycnn.rundir import RunError
 RUN = ["--model", "seed_cnn", "--subset", "1500", "--batch-size", "16", "--seed", "3"]
 EPOCHS = 3
 WAIT_S = 240  # the longest any worker may take in these tests
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def _tf_config(ports: list[int], index: int) -> str:
@@ -121,7 +110,7 @@ def single_process_run(tmp_path_factory) -> Path:
 def two_worker_run(tmp_path_factory) -> Path:
     """Two worker processes on localhost, their cluster given by TF_CONFIG, one run directory."""
     tmp_path = tmp_path_factory.mktemp("two")
-    run_dir, ports, started = tmp_path / "run", _free_ports(2), Workers(tmp_path)
+    run_dir, ports, started = tmp_path / "run", free_localhost_ports(2), Workers(tmp_path)
     try:
         for index in (0, 1):
             started.start(
@@ -173,7 +162,7 @@ def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_pa
     """SIGKILL to worker 1 during its second epoch, then the same command again: the chief
     starts its training process again by itself, both continue from the backup of epoch 1, and
     the history is the uninterrupted run's, number for number: no epoch lost, none twice."""
-    run_dir, ports = tmp_path / "run", _free_ports(2)
+    run_dir, ports = tmp_path / "run", free_localhost_ports(2)
     args = [
         *RUN,
         "--epochs",
@@ -208,7 +197,7 @@ def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_pa
 
 
 def test_a_missing_worker_ends_the_run_after_the_timeout(workers, tmp_path):
-    run_dir, ports = tmp_path / "run", _free_ports(2)
+    run_dir, ports = tmp_path / "run", free_localhost_ports(2)
     workers.start(
         "chief",
         [*RUN, "--epochs", "1", "--out", str(run_dir), "--worker-timeout", "3"],
@@ -278,34 +267,17 @@ def test_cluster_descriptions(workers_arg, index, tf_config, expected):
     assert cluster_from(None, None, {"TF_CONFIG": json.dumps(handed_to_tensorflow)}) == cluster
 
 
+A_CLUSTER = ["--strategy", "multiworker", "--workers", "a:1,b:2", "--worker-index", "0"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--strategy", "multiworker"], "needs the cluster: set TF_CONFIG"),
         (["--workers", "a:1,b:2", "--worker-index", "0"], "goes with --strategy multiworker"),
+        ([*A_CLUSTER, "--resume"], "a multi-worker run continues from its backup"),
         (
-            [
-                "--strategy",
-                "multiworker",
-                "--workers",
-                "a:1,b:2",
-                "--worker-index",
-                "0",
-                "--resume",
-            ],
-            "a multi-worker run continues from its backup",
-        ),
-        (
-            [
-                "--strategy",
-                "multiworker",
-                "--workers",
-                "a:1,b:2",
-                "--worker-index",
-                "0",
-                "--early-stopping",
-                "2",
-            ],
+            [*A_CLUSTER, "--early-stopping", "2"],
             "--early-stopping needs --strategy default or mirrored",
         ),
     ],

@@ -29,6 +29,7 @@ import os
 import re
 import select
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -132,6 +133,19 @@ def _checked_jobs(jobs: dict, where: str) -> dict:
             f"{where}: {', '.join(repeated)} appears twice; every task needs its own port"
         )
     return checked
+
+
+def free_localhost_ports(count: int) -> list[int]:
+    """``count`` TCP ports free on localhost now, for a cluster of local worker processes (a
+    test, a benchmark); another program may still take one before the workers start."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("localhost", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def cluster_from(

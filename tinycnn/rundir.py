@@ -72,6 +72,11 @@ def read_json(path: Path) -> dict:
         raise RunError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+def resume_command(run_dir: str | Path) -> str:
+    """The command that continues an interrupted training in ``run_dir``."""
+    return f"tinycnn train --resume --out {shlex.quote(str(run_dir))}"
+
+
 def load_trained_model(run_dir: str | Path):
     """Load ``RUN_DIR/model.keras``; RunError says why a folder is not a finished run."""
     from tinycnn.tfenv import keras
@@ -84,8 +89,7 @@ def load_trained_model(run_dir: str | Path):
     model_path = run_dir / MODEL_FILE
     if not model_path.is_file():
         hint = (
-            f"training was interrupted; continue with `tinycnn train --resume --out "
-            f"{shlex.quote(str(run_dir))}`"
+            f"training was interrupted; continue with `{resume_command(run_dir)}`"
             if (run_dir / CHECKPOINT_STATE_FILE).is_file()
             else f"train one with `tinycnn train --out {run_dir}`"
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import platform
-import shlex
 import shutil
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from tinycnn.rundir import (
     RUN_ARTIFACTS,
     RunError,
     read_json,
+    resume_command,
     save_model,
     write_json,
 )
@@ -63,7 +63,7 @@ class TrainingInterrupted(TinycnnError):
         self.exit_code = exit_code_for(interrupt or KeyboardInterrupt())
         where = (
             f"the last checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}; "
-            f"continue with `tinycnn train --resume --out {shlex.quote(str(run_dir))}`"
+            f"continue with `{resume_command(run_dir)}`"
             if epochs_done
             else "no epoch had finished, so there is no checkpoint"
         )
@@ -256,7 +256,7 @@ def resume_note(run_dir: Path) -> str:
     epochs_done = read_json(state).get("epochs_done", 0)
     return (
         f"; the last good checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}: "
-        f"continue in one process with `tinycnn train --resume --out {shlex.quote(str(run_dir))}`"
+        f"continue in one process with `{resume_command(run_dir)}`"
         ", or start every worker again with the same command"
     )
 
