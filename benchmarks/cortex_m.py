@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/cortex_m.py seed_cnn --force
     .venv/bin/python benchmarks/cortex_m.py --report        # cortex-m.md from cortex-m.json
 
-Each model goes through `tinycnn bench` (tinycnn/bench.py): instructions per layer with the DSP
+Each model goes through `tinycnn bench` (tinycnn/board/bench.py): instructions per layer with the DSP
 kernels and the portable C, CMSIS-NN's kernels for the same layers with the same weights, flash
 by owner, the planned arena against TFLite Micro's, the painted stack, and the host timings.
 Figures land in cortex-m.json as each model finishes; a model already there is skipped.
@@ -53,7 +53,7 @@ def save(results: dict) -> None:
 
 
 def measure(name: str) -> dict | None:
-    from tinycnn.bench import bench
+    from tinycnn.board.bench import bench
     from tinycnn.errors import TinycnnError
 
     target, _ = MODELS[name]

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from tinycnn.distribute import free_localhost_ports
+from tinycnn.training.distribute import free_localhost_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "distribute"

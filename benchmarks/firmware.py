@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tinycnn.emulate import qemu_command, read_lines
-from tinycnn.export import export, resolve_source
-from tinycnn.interpreters import tflm_arena_bytes
+from tinycnn.board.emulate import qemu_command, read_lines
+from tinycnn.codegen.export import export, resolve_source
+from tinycnn.model.interpreters import tflm_arena_bytes
 
 PRED_US = re.compile(r"TC1 PRED id=\d+ .* us=(\d+) src=demo")
 BOOT_TIMEOUT_S = 300.0

@@ -39,7 +39,7 @@ VERIFY_IMAGES = 1000
 TIMED_IMAGES = 3
 
 # name: (size class or None, `tinycnn train` arguments). The size classes' targets are in
-# tinycnn/zoo.py; the others are the architectures at a comparable size, for the chart.
+# tinycnn/zoo/catalogue.py; the others are the architectures at a comparable size, for the chart.
 CONFIGS: dict[str, tuple[str | None, list[str]]] = {
     "micro": (
         "micro",
@@ -58,7 +58,7 @@ CONFIGS: dict[str, tuple[str | None, list[str]]] = {
     "lstm80": (None, "--model lstm_rows --width 2.5 --epochs 15".split()),
 }
 # The frontier: every family at the micro size class (<= 20,000 parameters, <= 1.5 M MACs;
-# the widest width that fits, from `tinycnn.zoo.architectures`), dnn and seed_cnn at their
+# the widest width that fits, from `tinycnn.zoo.catalogue.architectures`), dnn and seed_cnn at their
 # fixed sizes as baselines, all with one recipe and one budget (30 epochs), so the chart
 # compares architectures, not recipes. The recipe is the one a probe on this machine found
 # for micro models: AdamW at 4e-3 with weight decay 5e-3, label smoothing 0.1, 2 epochs of
@@ -133,14 +133,14 @@ def train_step(name: str, args: list[str]) -> Path:
 
 def validation_accuracy(content: bytes, config: dict) -> float:
     """int8 accuracy on the run's validation split (LiteRT), for choosing PTQ or QAT."""
-    from tinycnn.evaluate import int8_validation_accuracy
+    from tinycnn.quantization.evaluate import int8_validation_accuracy
 
     return int8_validation_accuracy(content, config["train"])
 
 
 def test_accuracy(content: bytes) -> tuple[float, float]:
     """int8 accuracy (LiteRT) on all 10,000 test images and on the first 1,000."""
-    from tinycnn.evaluate import int8_predict
+    from tinycnn.quantization.evaluate import int8_predict
 
     outputs, labels = int8_predict(content)
     correct = outputs.argmax(axis=1) == labels
@@ -177,10 +177,10 @@ def measure_step(run_dir: Path, record: dict) -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from firmware import inference_microseconds
-    from tinycnn.export import export
+    from tinycnn.codegen.export import export
+    from tinycnn.engines.verify import verify
+    from tinycnn.model.tflite_io import read_model
     from tinycnn.ref.stats import model_stats
-    from tinycnn.tflite_io import read_model
-    from tinycnn.verify import verify
 
     content = (run_dir / "model_int8.tflite").read_bytes()
     stats = model_stats(read_model(content))
@@ -272,7 +272,7 @@ def _pct(value) -> str:
 
 
 def write_report() -> None:
-    from tinycnn.zoo import TARGETS, meets_target
+    from tinycnn.zoo.catalogue import TARGETS, meets_target
 
     results = {k: v for k, v in load_results().items() if v.get("done")}
     lines = [

@@ -12,7 +12,7 @@ SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 
 @pytest.fixture(scope="session")
 def dataset():
-    from tinycnn.data import load_fashion_mnist
+    from tinycnn.training.data import load_fashion_mnist
 
     return load_fashion_mnist(allow_download=False)
 
@@ -20,8 +20,8 @@ def dataset():
 @pytest.fixture(scope="session")
 def seed_cnn_run(tmp_path_factory) -> Path:
     """seed_cnn trained for 3 epochs on 20,000 images, then post-training quantized."""
-    from tinycnn.convert import quantize_run
-    from tinycnn.train import TrainConfig, train
+    from tinycnn.quantization.quantize import quantize_run
+    from tinycnn.training.train import TrainConfig, train
 
     run_dir = tmp_path_factory.mktemp("runs") / "seed_cnn"
     train(TrainConfig("seed_cnn", epochs=3, batch_size=128, subset=20_000, seed=1), run_dir)

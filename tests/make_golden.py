@@ -30,8 +30,8 @@ def dilated_conv_case() -> dict[str, np.ndarray]:
     same inputs differ in about 100 of 1,936 values, stale arena memory)."""
     from op_harness import convert_case, random_inputs
 
-    from tinycnn.interpreters import run_interpreter
-    from tinycnn.tflite_io import read_model
+    from tinycnn.model.interpreters import run_interpreter
+    from tinycnn.model.tflite_io import read_model
 
     content = convert_case(
         lambda k, L, x: L.Conv2D(4, 3, padding="same", dilation_rate=2)(x), (11, 11, 1)

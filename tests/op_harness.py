@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.convert import convert_int8
-from tinycnn.interpreters import run_interpreter
+from tinycnn.model.interpreters import run_interpreter
+from tinycnn.model.tflite_io import read_model
+from tinycnn.quantization.quantize import convert_int8
 from tinycnn.ref.runner import run_model
-from tinycnn.tflite_io import read_model
 
 SAMPLES = 48
 

@@ -372,11 +372,11 @@ def test_export_without_the_arm_toolchain_says_the_size_is_an_estimate(
 ):
     import shutil
 
-    import tinycnn.export
+    import tinycnn.codegen.export
 
     real_which = shutil.which
     monkeypatch.setattr(
-        tinycnn.export.shutil,
+        tinycnn.codegen.export.shutil,
         "which",
         lambda name: None if "arm-none-eabi" in name else real_which(name),
     )

@@ -1,4 +1,4 @@
-"""`tinycnn bench` (tinycnn/bench.py): every figure it reports, measured on a trained model,
+"""`tinycnn bench` (tinycnn/board/bench.py): every figure it reports, measured on a trained model,
 checked against what produced it; and its errors."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tinycnn import bench as bench_module
-from tinycnn.bench import FlashSplit, find_cmsis_nn, flash_split
+from tinycnn.board import bench as bench_module
+from tinycnn.board.bench import FlashSplit, find_cmsis_nn, flash_split
+from tinycnn.board.emulate import run_on_emulator
 from tinycnn.boards import load_board
 from tinycnn.cli import cli
 from tinycnn.codegen.render import lower_for_c, wide_weights_fit
-from tinycnn.emulate import run_on_emulator
-from tinycnn.inputs import model_inputs
+from tinycnn.model.tflite_io import read_model
+from tinycnn.quantization.inputs import model_inputs
 from tinycnn.ref.stats import model_stats
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.tflite_io import read_model
 
 
 @pytest.fixture(scope="module")

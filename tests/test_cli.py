@@ -109,7 +109,7 @@ def test_help_does_not_load_tensorflow():
 def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
     import numpy as np
 
-    from tinycnn.affine import quantize
+    from tinycnn.quantization.affine import quantize
 
     images = quantize(dataset.test_images[:20, :, :, None] / 255.0, 1 / 255, -128)
     np.save(tmp_path / "x.npy", images)
@@ -253,6 +253,6 @@ def test_verify_refuses_a_float_model(runner, tmp_path):
 
 def test_predict_engine_choices_are_the_engines():
     from tinycnn.cli import PREDICT_ENGINES
-    from tinycnn.predict import ENGINES
+    from tinycnn.engines.predict import ENGINES
 
     assert PREDICT_ENGINES == ENGINES

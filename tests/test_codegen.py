@@ -9,15 +9,15 @@ import pytest
 from conftest import SHARED_MODELS
 from op_harness import convert_case, first_mismatch, random_inputs
 
-from tinycnn.affine import quantize
+from tinycnn.board.emulate import run_on_emulator
 from tinycnn.codegen.host import run_c
 from tinycnn.codegen.identifiers import IDENTIFIER, c_identifier
 from tinycnn.codegen.render import render_model
-from tinycnn.emulate import run_on_emulator
-from tinycnn.ir import UnsupportedOperator
+from tinycnn.model.ir import UnsupportedOperator
+from tinycnn.model.tflite_io import read_model
+from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.tflite_io import read_model
 
 
 def test_seed_cnn_all_test_images_bit_exact(seed_cnn_run, dataset):
@@ -352,10 +352,10 @@ def test_generated_files_carry_the_banner(seed_cnn_run, tmp_path):
 def test_emulator_splits_a_large_batch_into_several_builds(monkeypatch):
     """The inputs travel in the runner's flash; a batch larger than RUNNER_INPUT_BYTES is
     run in several builds and comes back whole, in order."""
-    import tinycnn.emulate
+    import tinycnn.board.emulate
 
     model = read_model(convert_case(lambda k, L, x: L.Dense(4)(L.Flatten()(x)), (3, 3, 1)))
-    monkeypatch.setattr(tinycnn.emulate, "RUNNER_INPUT_BYTES", 3 * 9)  # three images a build
+    monkeypatch.setattr(tinycnn.board.emulate, "RUNNER_INPUT_BYTES", 3 * 9)  # three images a build
     inputs = random_inputs(model, 7)
     run = run_on_emulator(model, inputs)
     assert len(run.microseconds) == 7

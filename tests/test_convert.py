@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tflite
 
-from tinycnn.convert import quantize_run
-from tinycnn.evaluate import evaluate_run
-from tinycnn.ir import ModelFormatError
+from tinycnn.model.ir import ModelFormatError
+from tinycnn.model.tflite_io import read_tflite
+from tinycnn.quantization.evaluate import evaluate_run
+from tinycnn.quantization.quantize import quantize_run
 from tinycnn.rundir import INT8_MODEL_FILE, RunError
-from tinycnn.tflite_io import read_tflite
-from tinycnn.train import TrainConfig, train
+from tinycnn.training.train import TrainConfig, train
 
 TENSOR_TYPES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 
@@ -92,7 +92,7 @@ def _nan_dnn(tmp_path):
 
 
 def test_nan_weights_are_refused_and_nothing_is_written(tmp_path):
-    from tinycnn.convert import ConversionError, convert_int8
+    from tinycnn.quantization.quantize import ConversionError, convert_int8
 
     run_dir, model = _nan_dnn(tmp_path)
     with pytest.raises(ConversionError, match="layer 'logits_softmax' has NaN or infinite weights"):
@@ -106,7 +106,7 @@ def test_nan_weights_are_refused_and_nothing_is_written(tmp_path):
 
 
 def test_a_float_model_is_not_full_int8():
-    from tinycnn.convert import ConversionError, check_full_int8
+    from tinycnn.quantization.quantize import ConversionError, check_full_int8
     from tinycnn.tfenv import keras, tf
 
     model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(3)])

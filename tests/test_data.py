@@ -11,8 +11,8 @@ import threading
 import numpy as np
 import pytest
 
-from tinycnn import data
-from tinycnn.data import FILES, DataError, IdxFile, find_data_dir, read_idx
+from tinycnn.training import data
+from tinycnn.training.data import FILES, DataError, IdxFile, find_data_dir, read_idx
 
 
 def _write_idx(path, magic, dims, payload: bytes, compress=True):

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from tinycnn.cli import cli
-from tinycnn.distribute import ClusterError, cluster_from, free_localhost_ports
 from tinycnn.rundir import RunError
+from tinycnn.training.distribute import ClusterError, cluster_from, free_localhost_ports
 
 # A run small enough for a test and big enough to learn: 1,500 images, three epochs.
 # Batches of 16: about 3 s per two-worker epoch, long enough to kill a worker in the middle.
@@ -300,7 +300,7 @@ def test_a_chief_continues_the_backup_of_its_own_run_even_with_force(tmp_path):
     with --force."""
     from dataclasses import asdict
 
-    from tinycnn.train import TrainConfig, _continues
+    from tinycnn.training.train import TrainConfig, _continues
 
     config = TrainConfig("seed_cnn", epochs=3, batch_size=16, subset=1500, seed=3)
     other = TrainConfig("seed_cnn", epochs=4, batch_size=16, subset=1500, seed=3)

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinycnn.affine import quantize
+from tinycnn.board.emulate import Emulator, firmware_for
+from tinycnn.board.serial.monitor import BoardLink, validate
+from tinycnn.board.serial.protocol import BoardError, Hello, Prediction, encode_frame, image_frame
 from tinycnn.cli import cli
-from tinycnn.emulate import Emulator, firmware_for
+from tinycnn.model.tflite_io import read_model
+from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.serial.monitor import BoardLink, validate
-from tinycnn.serial.protocol import BoardError, Hello, Prediction, encode_frame, image_frame
-from tinycnn.tflite_io import read_model
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinycnn.explain import ExplainError, deep_dream, find_layer, grad_cam, maximize_filters
+from tinycnn.insight.explain import ExplainError, deep_dream, find_layer, grad_cam, maximize_filters
 
 REGION = (slice(2, 12), slice(2, 12))  # top-left: the only place the class is decided
 
@@ -67,8 +67,8 @@ def test_grad_cam_is_strongest_in_the_deciding_region(region_model):
 
 
 def test_grad_cam_methods_on_a_trained_cnn(seed_cnn_run, dataset):
-    from tinycnn.data import to_float
-    from tinycnn.rundir import load_trained_model
+    from tinycnn.training.data import to_float
+    from tinycnn.training.models import load_trained_model
 
     model = load_trained_model(seed_cnn_run)
     image = to_float(dataset.test_images[:1])[0]
@@ -82,8 +82,8 @@ def test_grad_cam_methods_on_a_trained_cnn(seed_cnn_run, dataset):
 
 
 def test_gradient_ascent_excites_the_filter_far_above_noise(seed_cnn_run):
-    from tinycnn.explain import _pre_activation
-    from tinycnn.rundir import load_trained_model
+    from tinycnn.insight.explain import _pre_activation
+    from tinycnn.training.models import load_trained_model
 
     model = load_trained_model(seed_cnn_run)
     filters = [0, 5, 17, 40, 63]
@@ -100,8 +100,8 @@ def test_gradient_ascent_excites_the_filter_far_above_noise(seed_cnn_run):
 
 
 def test_deep_dream_changes_the_image_within_range(seed_cnn_run, dataset):
-    from tinycnn.data import to_float
-    from tinycnn.rundir import load_trained_model
+    from tinycnn.training.data import to_float
+    from tinycnn.training.models import load_trained_model
 
     model = load_trained_model(seed_cnn_run)
     image = to_float(dataset.test_images[:1])[0]
@@ -112,8 +112,8 @@ def test_deep_dream_changes_the_image_within_range(seed_cnn_run, dataset):
 
 
 def test_unknown_layer_and_class_are_named(seed_cnn_run, dataset):
-    from tinycnn.data import to_float
-    from tinycnn.rundir import load_trained_model
+    from tinycnn.training.data import to_float
+    from tinycnn.training.models import load_trained_model
 
     model = load_trained_model(seed_cnn_run)
     with pytest.raises(ExplainError, match="no image-shaped layer 'nope'; choose one of conv1"):

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinycnn.affine import quantize
+from tinycnn.board.emulate import qemu_command, read_lines
 from tinycnn.cli import cli
-from tinycnn.emulate import qemu_command, read_lines
-from tinycnn.export import ExportError, export
+from tinycnn.codegen.export import ExportError, export
+from tinycnn.model.tflite_io import read_model
+from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.tflite_io import read_model
 
 PRED = re.compile(
     r"TC1 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+) src=(demo|host)"
@@ -124,7 +124,7 @@ def test_nano33_sketch(seed_cnn_run, tmp_path):
 
 
 def test_tflm_runtime_sketch(seed_cnn_run, tmp_path):
-    from tinycnn.interpreters import tflm_arena_bytes
+    from tinycnn.model.interpreters import tflm_arena_bytes
 
     out = tmp_path / "tflm_sketch"
     result = export(seed_cnn_run, "nano33", out, runtime="tflm")

@@ -9,9 +9,9 @@ from op_harness import convert_case, first_mismatch, random_inputs
 from tinycnn.codegen.fusion import FUSED_MAX_POOL, fuse_operators
 from tinycnn.codegen.host import run_c
 from tinycnn.codegen.render import lower_for_c
+from tinycnn.model.tflite_io import read_model
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.tflite_io import read_model
 
 
 def _model(build, shape):

@@ -5,8 +5,8 @@ import pytest
 from conftest import SHARED_MODELS
 
 from tinycnn.codegen.planner import ALIGNMENT, plan_memory
+from tinycnn.model.tflite_io import read_model
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.tflite_io import read_model
 
 
 def _models(seed_cnn_run):

@@ -113,7 +113,7 @@ def small_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_firmware(small_model, tmp_path_factory) -> Path:
-    from tinycnn.emulate import firmware_for
+    from tinycnn.board.emulate import firmware_for
 
     return firmware_for(small_model, cache_dir=tmp_path_factory.mktemp("fw"))
 
@@ -209,7 +209,7 @@ def test_emulate_duration_is_honoured(small_firmware, tmp_path):
 def test_a_users_folder_is_never_swept(small_model, tmp_path):
     """An export stages its project beside --out without sweeping there: a user's folder that
     happens to look like a stale work folder stays."""
-    from tinycnn.export import export
+    from tinycnn.codegen.export import export
 
     finished = subprocess.Popen(["true"])
     finished.wait()

@@ -3,7 +3,7 @@
 import pytest
 from op_harness import check_bit_exact, convert_case
 
-from tinycnn.tflite_io import read_model
+from tinycnn.model.tflite_io import read_model
 
 
 def _hard_swish(keras, v):

@@ -4,7 +4,7 @@ QUANTIZE/DEQUANTIZE pair at the edges of a float-interface model."""
 import pytest
 from op_harness import check_bit_exact, convert_case
 
-from tinycnn.tflite_io import read_model
+from tinycnn.model.tflite_io import read_model
 
 CASES = {
     "add_conv_residual": lambda k, L, x: L.Add()([L.Conv2D(3, 1)(x), x]),

@@ -311,11 +311,11 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
     assert done.stdout.strip() == "0"
 
     from tinycnn import __version__
-    from tinycnn.bench import _compile, _link, firmware_cflags
+    from tinycnn.board.bench import _compile, _link, firmware_cflags
+    from tinycnn.board.emulate import qemu_command, read_lines
     from tinycnn.boards import load_board
     from tinycnn.codegen.projects import write_qemu_platform
     from tinycnn.codegen.render import template_environment
-    from tinycnn.emulate import qemu_command, read_lines
 
     board = tmp_path / "m4"
     board.mkdir()

@@ -9,12 +9,12 @@ import pytest
 from conftest import SHARED_MODELS
 from op_harness import check_bit_exact, convert_case, random_inputs
 
-from tinycnn.interpreters import run_interpreter
+from tinycnn.model.interpreters import run_interpreter
+from tinycnn.model.tflite_io import read_model
 from tinycnn.ref.activations16 import SIGMOID_TABLE, table_sigmoid, table_tanh
 from tinycnn.ref.gemmlowp import tanh as gemmlowp_tanh
 from tinycnn.ref.logistic import logistic_q0
 from tinycnn.ref.runner import run_model
-from tinycnn.tflite_io import read_model
 
 # name: (builder, input shape [time, features], calibration range)
 CASES = {
@@ -46,7 +46,7 @@ def set_weights_case(
     """An LSTM with chosen weights (gate biases in the order input, forget, cell, output),
     calibrated on uniform inputs in [low, high): the ranges that put the cell state's scale
     where a case wants it."""
-    from tinycnn.convert import convert_int8
+    from tinycnn.quantization.quantize import convert_int8
     from tinycnn.tfenv import keras
 
     rng = np.random.default_rng(seed)
@@ -141,7 +141,7 @@ def test_tflm_trained_lstm_is_bit_exact():
     content = path.read_bytes()
     model = read_model(content)
     # Random rows, and the Fashion-MNIST test images read row by row.
-    from tinycnn.data import load_fashion_mnist
+    from tinycnn.training.data import load_fashion_mnist
 
     images = load_fashion_mnist().test_images[:300].astype(np.int64) - 128
     rng = np.random.default_rng(5)
@@ -185,7 +185,7 @@ MULTIPLIER_EDGE_IMAGES = [3204, 3926, 4272, 4673, 8332, 8782]
 
 
 def test_gate_multipliers_follow_each_interpreter():
-    from tinycnn.inputs import fashion_images
+    from tinycnn.quantization.inputs import fashion_images
     from tinycnn.rundir import INT8_MODEL_FILE, PRETRAINED_DIR
 
     path = PRETRAINED_DIR / "lstm80" / INT8_MODEL_FILE

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from op_harness import check_bit_exact, convert_case
 
-from tinycnn.interpreters import run_interpreter
+from tinycnn.model.interpreters import run_interpreter
+from tinycnn.model.tflite_io import read_model
 from tinycnn.ref.runner import run_model
-from tinycnn.tflite_io import read_model
 
 GOLDEN = Path(__file__).parent / "golden" / "tflm_dilated_conv.npz"
 CASES = {

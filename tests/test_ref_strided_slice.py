@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from op_harness import check_bit_exact, convert_case
 
-from tinycnn.ir import UnsupportedOperator
+from tinycnn.model.ir import UnsupportedOperator
+from tinycnn.model.tflite_io import read_model
 from tinycnn.ref.runner import run_model
-from tinycnn.tflite_io import read_model
 
 # name: (builder, input shape)
 CASES = {

@@ -9,8 +9,8 @@ import shutil
 from click.testing import CliRunner
 from PIL import Image
 
-from tinycnn.browser import check_page
 from tinycnn.cli import cli
+from tinycnn.insight.browser import check_page
 
 PARTS = ("summary", "training", "accuracy", "verification", "budget", "emulation", "pictures")
 

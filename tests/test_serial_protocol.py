@@ -4,8 +4,8 @@ port that echoes what is written)."""
 import numpy as np
 import pytest
 
-from tinycnn.serial.monitor import BoardLink, LinkError, ListenStats
-from tinycnn.serial.protocol import (
+from tinycnn.board.serial.monitor import BoardLink, LinkError, ListenStats
+from tinycnn.board.serial.protocol import (
     MAGIC,
     BoardError,
     Hello,

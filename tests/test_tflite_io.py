@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import SHARED_MODELS
 
-from tinycnn.ir import ModelFormatError
+from tinycnn.model.ir import ModelFormatError
+from tinycnn.model.tflite_io import read_model
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.tflite_io import read_model
 
 
 def test_reads_a_trained_model(seed_cnn_run):
@@ -88,8 +88,8 @@ def test_mutated_models_raise_only_tinycnn_errors(source, small_conv_content, tm
     import time
     import warnings
 
+    from tinycnn.engines.predict import predict_file
     from tinycnn.errors import TinycnnError
-    from tinycnn.predict import predict_file
 
     if source == "hello_world":
         path = SHARED_MODELS / "hello_world_int8.tflite"

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from tinycnn.models import REGISTRY, UnknownModel, get_model_spec
-from tinycnn.rundir import CHECKPOINT_FILE, MODEL_FILE, RunError, load_trained_model
-from tinycnn.train import TrainConfig, TrainingInterrupted, train
+from tinycnn.rundir import CHECKPOINT_FILE, MODEL_FILE, RunError
+from tinycnn.training.models import REGISTRY, UnknownModel, get_model_spec, load_trained_model
+from tinycnn.training.train import TrainConfig, TrainingInterrupted, train
 
 
 def test_registry_builds_every_model():
@@ -153,7 +153,7 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
 
 def test_divergence_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     from tinycnn.tfenv import keras
-    from tinycnn.train import TrainingDiverged
+    from tinycnn.training.train import TrainingDiverged
 
     config = TrainConfig("dnn", epochs=3, batch_size=64, subset=1000)
 

@@ -10,9 +10,9 @@ import pytest
 import tflite
 from conftest import SHARED_MODELS
 
-from tinycnn.interpreters import InterpreterError, litert_interpreter, tflm_arena_bytes
+from tinycnn.engines.verify import M4_SAMPLES, compare_engine, verify
+from tinycnn.model.interpreters import InterpreterError, litert_interpreter, tflm_arena_bytes
 from tinycnn.rundir import INT8_MODEL_FILE
-from tinycnn.verify import M4_SAMPLES, compare_engine, verify
 
 
 def test_seed_cnn_bit_exact_on_test_images(seed_cnn_run):
@@ -35,8 +35,8 @@ def test_seed_cnn_bit_exact_on_test_images(seed_cnn_run):
 
 @pytest.fixture(scope="module")
 def dnn_run(tmp_path_factory):
-    from tinycnn.convert import quantize_run
-    from tinycnn.train import TrainConfig, train
+    from tinycnn.quantization.quantize import quantize_run
+    from tinycnn.training.train import TrainConfig, train
 
     run_dir = tmp_path_factory.mktemp("runs") / "dnn"
     train(TrainConfig("dnn", epochs=2, batch_size=64, subset=10_000), run_dir)
@@ -97,8 +97,8 @@ def test_hello_world_all_inputs():
 def test_generated_c_mismatch_is_reported():
     """The C built with TFLM's rounding against the reference with LiteRT's: on hello_world
     the two differ on 23 of 256 inputs, and verify must say where."""
+    from tinycnn.model.tflite_io import read_model
     from tinycnn.ref.runner import run_model
-    from tinycnn.tflite_io import read_model
 
     path = _shared("hello_world_int8.tflite")
     model = read_model(path)
@@ -140,9 +140,9 @@ def test_missing_cross_compiler_is_said_not_hidden(seed_cnn_run, tmp_path, monke
 
 def test_hello_world_interpreters_round_differently():
     """The two conventions are both needed: LiteRT and TFLM disagree on 23 of 256 inputs."""
-    from tinycnn.interpreters import run_interpreter
+    from tinycnn.model.interpreters import run_interpreter
+    from tinycnn.model.tflite_io import read_model
     from tinycnn.ref.runner import run_model
-    from tinycnn.tflite_io import read_model
 
     path = _shared("hello_world_int8.tflite")
     content = path.read_bytes()
@@ -195,7 +195,7 @@ def test_tflm_arena_grows_to_fit_the_model(wide_conv_model, capfd):
 
 
 def test_an_engine_that_cannot_run_fails_verify(wide_conv_model, monkeypatch, capfd):
-    import tinycnn.interpreters as interpreters
+    import tinycnn.model.interpreters as interpreters
 
     monkeypatch.setattr(interpreters, "TFLM_MAX_ARENA_BYTES", 1024)  # no growing
     report = verify(wide_conv_model, images=2, engines=(("litert", "tflite"), ("tflm", "tflm")))
@@ -224,7 +224,7 @@ def test_wide_model_on_the_tflm_engines(wide_conv_model, tmp_path, capfd):
     from click.testing import CliRunner
 
     from tinycnn.cli import cli
-    from tinycnn.export import export
+    from tinycnn.codegen.export import export
 
     np.save(tmp_path / "x.npy", np.zeros((2, 28, 28, 1), np.int8))
     result = CliRunner().invoke(

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tinycnn.cli import cli
-from tinycnn.visualize import (
+from tinycnn.insight.visualize import (
     HANDMADE_FILTERS,
     convolve_valid,
     first_layer_filters,
@@ -60,8 +60,8 @@ def test_max_pool_halves_and_keeps_the_largest():
 
 
 def test_int8_feature_maps_follow_the_float_ones(seed_cnn_run):
-    from tinycnn.rundir import load_trained_model
-    from tinycnn.tflite_io import read_model
+    from tinycnn.model.tflite_io import read_model
+    from tinycnn.training.models import load_trained_model
 
     model = read_model(seed_cnn_run / "model_int8.tflite")
     subject = model_subject(model, None, 3)

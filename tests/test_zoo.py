@@ -13,19 +13,25 @@ from click.testing import CliRunner
 from op_harness import check_bit_exact, first_mismatch
 
 from tinycnn import rundir
-from tinycnn.augment import PRESETS, AugmentError, augment_images, augmentation, training_batches
 from tinycnn.cli import cli
 from tinycnn.codegen.host import run_c
-from tinycnn.convert import quantize_run
-from tinycnn.data import to_float
-from tinycnn.inputs import fashion_images
-from tinycnn.models import REGISTRY
+from tinycnn.model.tflite_io import read_model
+from tinycnn.quantization.inputs import fashion_images
+from tinycnn.quantization.quantize import quantize_run
 from tinycnn.ref.runner import run_model
 from tinycnn.ref.stats import model_stats
-from tinycnn.rundir import INT8_MODEL_FILE, RunError, load_trained_model
-from tinycnn.tflite_io import read_model
-from tinycnn.train import train, train_config
-from tinycnn.zoo import keras_counts
+from tinycnn.rundir import INT8_MODEL_FILE, RunError
+from tinycnn.training.augment import (
+    PRESETS,
+    AugmentError,
+    augment_images,
+    augmentation,
+    training_batches,
+)
+from tinycnn.training.data import to_float
+from tinycnn.training.models import REGISTRY, load_trained_model
+from tinycnn.training.train import train, train_config
+from tinycnn.zoo.catalogue import keras_counts
 
 ZOO = [name for name, spec in REGISTRY.items() if spec.scalable]
 
@@ -73,7 +79,7 @@ def test_counts_by_hand():
     """lenet5: c1 5x5x1x6 (+6), c3 5x5x6x16 (+16), dense 400x120, 120x84, 84x10 (+biases);
     MACs c1 28x28x150, c3 10x10x2400, then the dense weights. seed_cnn: conv 3x3x1x32 at
     26x26, 3x3x32x64 at 11x11, dense 1600x10."""
-    from tinycnn.models import INPUT_SHAPE, NUM_CLASSES
+    from tinycnn.training.models import INPUT_SHAPE, NUM_CLASSES
 
     lenet = REGISTRY["lenet5"].build(INPUT_SHAPE, NUM_CLASSES)
     assert keras_counts(lenet) == (
@@ -85,7 +91,7 @@ def test_counts_by_hand():
 
 
 def test_width_and_depth_scale_the_architecture():
-    from tinycnn.models import INPUT_SHAPE, NUM_CLASSES
+    from tinycnn.training.models import INPUT_SHAPE, NUM_CLASSES
 
     spec = REGISTRY["mobilenet_tiny"]
     base = keras_counts(spec.build(INPUT_SHAPE, NUM_CLASSES, width=1.0))[0]
@@ -211,8 +217,8 @@ def test_zoo_names_resolve_in_every_command(fake_zoo, tmp_path):
     assert export.exit_code == 0, export.output
     sources = [p.read_text() for p in (tmp_path / "sketch").rglob("*") if p.suffix in (".c", ".h")]
     assert any('"T-shirt/top"' in text for text in sources)  # the class names came along
-    from tinycnn.emulate import firmware_for
-    from tinycnn.serial.monitor import model_labels, validation_model
+    from tinycnn.board.emulate import firmware_for
+    from tinycnn.board.serial.monitor import model_labels, validation_model
 
     assert validation_model("zoo:tiny") is not None
     assert model_labels("zoo:tiny")[0] == "T-shirt/top"
@@ -249,8 +255,8 @@ SHIPPED = rundir.pretrained_names()
 def test_pretrained_model_measures_what_it_records(name, dataset):
     """The committed int8 model loads, and its recorded accuracy on the first 1,000 test
     images is what LiteRT measures now; its recorded counts are its graph's."""
-    from tinycnn.interpreters import run_interpreter
-    from tinycnn.tflite_io import read_model
+    from tinycnn.model.interpreters import run_interpreter
+    from tinycnn.model.tflite_io import read_model
 
     folder = rundir.PRETRAINED_DIR / name
     record = json.loads((folder / rundir.ZOO_FILE).read_text())
@@ -326,7 +332,7 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
 
 
 def test_learning_rate_schedules():
-    from tinycnn.recipe import learning_rate_at
+    from tinycnn.training.recipe import learning_rate_at
 
     total, warm = 100, 10
     cosine = [learning_rate_at("cosine", 1.0, s, total, warm) for s in range(total)]
@@ -379,7 +385,7 @@ def test_zoo_measures_an_architecture_on_the_emulated_board():
 def test_lstm_rows_learns_and_quantizes_within_a_point_and_a_half(tmp_path, dataset):
     """Rows as time steps: 16 units for 2 epochs on 6,000 images beat chance (10 %) widely,
     and the integer LSTM stays within 1.5 points of the float model on 2,000 test images."""
-    from tinycnn.interpreters import run_interpreter
+    from tinycnn.model.interpreters import run_interpreter
 
     run_dir = tmp_path / "lstm"
     train(train_config("lstm_rows", 2, 64, subset=6000, width=0.5), run_dir)

@@ -17,15 +17,15 @@ import click
 from click.core import ParameterSource
 
 from tinycnn import __version__
-from tinycnn.augment import PRESETS as AUGMENT_PRESETS
-from tinycnn.distribute import DEFAULT_WORKER_TIMEOUT_S, WORKER_PROCESS_ENV
-from tinycnn.distribute import STRATEGIES as STRATEGY_NAMES
 from tinycnn.errors import TinycnnError, TinycnnWarning
-from tinycnn.recipe import OPTIMIZERS as OPTIMIZER_NAMES
-from tinycnn.recipe import SCHEDULES as SCHEDULE_NAMES
+from tinycnn.training.augment import PRESETS as AUGMENT_PRESETS
+from tinycnn.training.distribute import DEFAULT_WORKER_TIMEOUT_S, WORKER_PROCESS_ENV
+from tinycnn.training.distribute import STRATEGIES as STRATEGY_NAMES
+from tinycnn.training.recipe import OPTIMIZERS as OPTIMIZER_NAMES
+from tinycnn.training.recipe import SCHEDULES as SCHEDULE_NAMES
 
 # `predict --engine`'s choices, spelled out here so that `--help` does not import the engines
-# (TensorFlow); tests/test_cli.py checks they equal tinycnn.predict.ENGINES.
+# (TensorFlow); tests/test_cli.py checks they equal tinycnn.engines.predict.ENGINES.
 PREDICT_ENGINES = ("reference", "litert", "tflm", "c", "m4")
 
 
@@ -125,7 +125,7 @@ def cli() -> None:
 @cli.command("models")
 def models_command() -> None:
     """List the model architectures `train --model` accepts."""
-    from tinycnn.models import REGISTRY
+    from tinycnn.training.models import REGISTRY
 
     for spec in REGISTRY.values():
         click.echo(
@@ -384,9 +384,9 @@ def train_command(
     continues from the last epoch's backup in --out.
     """
     augment = _augment_request(augment_options)
-    from tinycnn.distribute import ClusterLost, Distribution, cluster_from
-    from tinycnn.models import UnknownModel
-    from tinycnn.train import check_distribution, train, train_config
+    from tinycnn.training.distribute import ClusterLost, Distribution, cluster_from
+    from tinycnn.training.models import UnknownModel
+    from tinycnn.training.train import check_distribution, train, train_config
 
     if strategy != "multiworker" and (workers is not None or worker_index is not None):
         raise click.BadParameter("goes with --strategy multiworker", param_hint="'--workers'")
@@ -496,8 +496,8 @@ def _command_line(ctx: click.Context) -> list[str]:
 def _supervise_worker(ctx: click.Context, cluster, timeout_s: float, run_dir: str) -> None:
     """Run this multiworker command as a training process that is started again whenever its
     cluster loses a worker; exit with its status."""
-    from tinycnn.distribute import MAX_RESTARTS, supervise
-    from tinycnn.train import resume_note
+    from tinycnn.training.distribute import MAX_RESTARTS, supervise
+    from tinycnn.training.train import resume_note
 
     def restarting(attempt: int, status: int) -> None:
         why = "lost a worker" if status >= 0 else f"was killed by signal {-status}"
@@ -587,8 +587,15 @@ def sweep_command(
 ) -> None:
     """Train a grid of configurations (models x widths x augmentation), quantize each and rank
     them by int8 accuracy per flash byte. Run it again to continue an interrupted sweep."""
-    from tinycnn.models import UnknownModel
-    from tinycnn.sweep import TABLE_FILE, make_sweep, pending_commands, run_sweep, shell_line, table
+    from tinycnn.training.models import UnknownModel
+    from tinycnn.zoo.sweep import (
+        TABLE_FILE,
+        make_sweep,
+        pending_commands,
+        run_sweep,
+        shell_line,
+        table,
+    )
 
     try:
         sweep = make_sweep(
@@ -651,7 +658,7 @@ def augment_command(preview, out_path, images, variants, seed, scale, data_dir, 
     """See what a model sees: training images through the augmentation they would get."""
     from pathlib import Path
 
-    from tinycnn.augment import augmentation, write_preview
+    from tinycnn.training.augment import augmentation, write_preview
 
     if not preview:
         raise click.UsageError("nothing to do: pass --preview (the one action augment has)")
@@ -688,8 +695,8 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     """The architectures (parameters and MACs) and the pretrained int8 models (zoo:NAME)."""
     from dataclasses import asdict
 
-    from tinycnn.models import get_model_spec
-    from tinycnn.zoo import architectures, measure_architecture, meets_target, pretrained
+    from tinycnn.training.models import get_model_spec
+    from tinycnn.zoo.catalogue import architectures, measure_architecture, meets_target, pretrained
 
     for name in only:
         get_model_spec(name)  # an unknown name is one line naming the known ones
@@ -755,7 +762,7 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
 @user_errors
 def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
     """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
-    from tinycnn.convert import quantize_run
+    from tinycnn.quantization.quantize import quantize_run
 
     progress = _progress()
     try:
@@ -817,7 +824,7 @@ def _confusion_lines(title: str, confusion, class_names: list[str]) -> list[str]
 @user_errors
 def evaluate_command(run_dir, as_json, data_dir) -> None:
     """Float vs int8 accuracy of RUN_DIR on the 10,000-image test set."""
-    from tinycnn.evaluate import evaluate_run
+    from tinycnn.quantization.evaluate import evaluate_run
 
     evaluation = evaluate_run(run_dir, data_dir=data_dir)
     click.echo(json.dumps(evaluation.as_dict()) if as_json else _format_evaluation(evaluation))
@@ -864,8 +871,8 @@ def predict_command(model_path, input_paths, output_path, engine, convention) ->
 
     import numpy as np
 
-    from tinycnn.data import CLASS_NAMES
-    from tinycnn.predict import predict_file
+    from tinycnn.engines.predict import predict_file
+    from tinycnn.training.data import CLASS_NAMES
 
     progress = _progress()
     try:
@@ -970,9 +977,9 @@ def verify_command(target, images, as_json, plots_dir, data_dir) -> None:
     """Check the int8 reference engine bit for bit against LiteRT and TFLite Micro, and the
     int8 model against the float model layer by layer. Exits 1 unless every engine that
     should run did and is bit-exact."""
+    from tinycnn.engines.verify import verify
     from tinycnn.outputs import check_output_dir
     from tinycnn.processes import exit_code_for
-    from tinycnn.verify import verify
 
     if plots_dir:
         check_output_dir(plots_dir, "--plots")
@@ -983,7 +990,7 @@ def verify_command(target, images, as_json, plots_dir, data_dir) -> None:
         progress.close()
     click.echo(json.dumps(report.as_dict(), default=float) if as_json else _format_verify(report))
     if plots_dir and not report.interrupted:
-        from tinycnn.quantization_plots import write_plots
+        from tinycnn.insight.quantization_plots import write_plots
 
         written, skipped = write_plots(report, plots_dir)
         for line in [f"wrote {path}" for path in written] + [f"not drawn: {s}" for s in skipped]:
@@ -1034,7 +1041,7 @@ def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, da
     and the portable C, beside CMSIS-NN's kernels for the same layers; flash by owner; RAM
     (planned arena, TFLM's arena, stack high-water mark); and on the host the generated C's
     time against TFLM and LiteRT."""
-    from tinycnn.bench import bench, format_report
+    from tinycnn.board.bench import bench, format_report
 
     step = (lambda text: None) if as_json else (lambda text: click.echo(f"... {text}", err=True))
     report = bench(
@@ -1081,7 +1088,7 @@ def visualize_command(target, image, out_dir, layer, other_class, data_dir) -> N
     """Write pictures of what the model sees: first-layer filters, float and int8 feature maps,
     hand-made edge filters with pooling, what filters respond to (gradient ascent), DeepDream
     and Grad-CAM (the last three need a run directory's float model)."""
-    from tinycnn.visualize import visualize
+    from tinycnn.insight.visualize import visualize
 
     progress = _progress()
     try:
@@ -1144,7 +1151,7 @@ def report_command(
     """Write one self-contained HTML page about a model: summary, training curves, float and
     int8 accuracy, confusion matrix, misclassified images, verification, flash/RAM on every
     board, Cortex-M4 instructions and the visualisations. Opens offline in any browser."""
-    from tinycnn.report import write_report
+    from tinycnn.insight.report import write_report
 
     if screenshot:
         from tinycnn.outputs import check_output_file
@@ -1168,7 +1175,7 @@ def report_command(
     for part, why in report.missing:
         click.echo(f"not computed: {part}: {why}")
     if screenshot:
-        from tinycnn.browser import check_page
+        from tinycnn.insight.browser import check_page
 
         page = check_page(path, screenshot)
         click.echo(
@@ -1242,7 +1249,7 @@ def export_command(
     target, board_name, out_dir, runtime, convention, test_images, force, data_dir
 ) -> None:
     """Generate a firmware project for a board; refuses when the model does not fit."""
-    from tinycnn.export import export
+    from tinycnn.codegen.export import export
 
     result = export(
         target,
@@ -1312,8 +1319,8 @@ def _format_validation(summary: dict, class_names) -> str:
 
 def _validation_model(model, csv_path):
     """What `--validate` needs, checked before a port is opened or a firmware built."""
+    from tinycnn.board.serial.monitor import validation_model
     from tinycnn.outputs import check_output_file
-    from tinycnn.serial.monitor import validation_model
 
     if not model:
         raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
@@ -1331,9 +1338,9 @@ def _progress(quiet: bool = False):
 def _run_monitor(
     port, baud, validate_count, model, as_json, csv_path, frame_timeout, retries, duration, data_dir
 ) -> None:
-    from tinycnn.data import CLASS_NAMES
+    from tinycnn.board.serial.monitor import BoardLink, validate
     from tinycnn.processes import exit_code_for
-    from tinycnn.serial.monitor import BoardLink, validate
+    from tinycnn.training.data import CLASS_NAMES
 
     if validate_count:
         _validation_model(model, csv_path)
@@ -1376,9 +1383,9 @@ def _listen(link, port, model, duration) -> None:
     ``duration`` seconds; the summary at the end, however it ends."""
     import time
 
+    from tinycnn.board.serial.monitor import ListenStats, listen, model_labels
+    from tinycnn.board.serial.protocol import BoardError, Hello, Prediction
     from tinycnn.processes import exit_code_for
-    from tinycnn.serial.monitor import ListenStats, listen, model_labels
-    from tinycnn.serial.protocol import BoardError, Hello, Prediction
 
     deadline = None if duration is None else time.monotonic() + duration
     hello = link.hello(timeout_s=5.0 if duration is None else min(5.0, duration / 3))
@@ -1534,8 +1541,8 @@ def emulate_command(
     data_dir,
 ) -> None:
     """Boot the qemu_m4 firmware in QEMU (mps2-an386) with its UART on a pseudo-terminal."""
-    from tinycnn.emulate import Emulator, EmulatorError, firmware_for
-    from tinycnn.serial.monitor import wait_for_board
+    from tinycnn.board.emulate import Emulator, EmulatorError, firmware_for
+    from tinycnn.board.serial.monitor import wait_for_board
 
     model = model or (None if str(target).endswith(".elf") else target)
     # What only the monitor does asks for the monitor: --validate alone once booted the board

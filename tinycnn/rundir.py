@@ -77,10 +77,9 @@ def resume_command(run_dir: str | Path) -> str:
     return f"tinycnn train --resume --out {shlex.quote(str(run_dir))}"
 
 
-def load_trained_model(run_dir: str | Path):
-    """Load ``RUN_DIR/model.keras``; RunError says why a folder is not a finished run."""
-    from tinycnn.tfenv import keras
-
+def trained_model_path(run_dir: str | Path) -> Path:
+    """``RUN_DIR/model.keras``; RunError says why a folder is not a finished run (the model
+    is loaded by ``tinycnn.training.models.load_trained_model``, which knows its layers)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(
@@ -94,12 +93,7 @@ def load_trained_model(run_dir: str | Path):
             else f"train one with `tinycnn train --out {run_dir}`"
         )
         raise RunError(f"{run_dir} holds no trained model ({MODEL_FILE} missing); {hint}")
-    try:
-        from tinycnn.models.blocks import custom_objects
-
-        return keras.models.load_model(model_path, custom_objects=custom_objects())
-    except Exception as exc:  # Keras raises many types for a damaged file
-        raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
+    return model_path
 
 
 ZOO_PREFIX = "zoo:"

@@ -22,8 +22,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from tinycnn.ir import Model, Operator
-from tinycnn.ref.lowering import FUSED_MAX_POOL
+from tinycnn.model.ir import Model, Operator
+from tinycnn.ref.c_params import FUSED_MAX_POOL
 
 
 def _readers(model: Model) -> dict[int, int]:

@@ -17,7 +17,7 @@ from tinycnn import __version__
 from tinycnn.codegen.projects import first_error
 from tinycnn.codegen.render import render_model, sources_digest, template_environment
 from tinycnn.errors import TinycnnError
-from tinycnn.ir import Model
+from tinycnn.model.ir import Model
 from tinycnn.outputs import cache_dir
 from tinycnn.processes import run, work_dir
 

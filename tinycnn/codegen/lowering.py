@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tinycnn.codegen.planner import MemoryPlan
-from tinycnn.ir import Model, Operator, UnsupportedOperator
+from tinycnn.model.ir import Model, Operator, UnsupportedOperator
+from tinycnn.ref.c_params import CTYPES, ConstArray
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.lowering import CTYPES, ConstArray
 from tinycnn.ref.registry import definition_for
 from tinycnn.ref.runner import check_supported
 

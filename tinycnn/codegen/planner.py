@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinycnn.ir import Model
+from tinycnn.model.ir import Model
 from tinycnn.ref.registry import definition_for
 
 ALIGNMENT = 16

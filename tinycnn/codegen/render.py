@@ -17,7 +17,7 @@ from tinycnn.codegen.fusion import fuse_operators, original_operators
 from tinycnn.codegen.identifiers import c_comment, c_identifier, c_string
 from tinycnn.codegen.lowering import CTYPES, KernelCall, lower_model, scratch_requests
 from tinycnn.codegen.planner import MemoryPlan, plan_memory
-from tinycnn.ir import Model
+from tinycnn.model.ir import Model
 from tinycnn.ref.runner import run_model
 
 RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.h")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinycnn.ref.c_params import C_ROUNDING, broadcast_operands
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
-from tinycnn.ref.lowering import C_ROUNDING, broadcast_operands
 
 LEFT_SHIFT = 20  # int8: (x - zp) * 2**20 < 2**29, leaving headroom for the sum
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import ConstArray
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.lowering import ConstArray
 
 
 def concatenation(ctx: OpContext) -> np.ndarray:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinycnn.affine import round_half_away
-from tinycnn.ir import Model, Operator, Quantization, Tensor, UnsupportedOperator
+from tinycnn.model.ir import Model, Operator, Quantization, Tensor, UnsupportedOperator
+from tinycnn.quantization.affine import round_half_away
 from tinycnn.ref.fixedpoint import CONVENTIONS, rounding_for
 
 

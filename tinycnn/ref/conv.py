@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import FUSED_MAX_POOL, conv_scratch, lower_conv
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
-from tinycnn.ref.lowering import FUSED_MAX_POOL, conv_scratch, lower_conv
 from tinycnn.ref.multipliers import output_multipliers
 from tinycnn.ref.window import window_for
 

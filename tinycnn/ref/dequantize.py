@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.affine import dequantize as dequantize_values
+from tinycnn.quantization.affine import dequantize as dequantize_values
+from tinycnn.ref.c_params import float_edge_params
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.lowering import float_edge_params
 
 
 def dequantize(ctx: OpContext) -> np.ndarray:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import C_ROUNDING, ConstArray, fc_weight_layout, folded_bias
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
-from tinycnn.ref.lowering import C_ROUNDING, ConstArray, fc_weight_layout, folded_bias
 from tinycnn.ref.multipliers import output_multipliers
 
 

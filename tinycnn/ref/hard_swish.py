@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import per_element
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, rounding_divide_by_pot
-from tinycnn.ref.lowering import per_element
 
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 

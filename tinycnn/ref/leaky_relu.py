@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import per_element
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
-from tinycnn.ref.lowering import per_element
 
 
 def leaky_relu_params(ctx: OpContext) -> tuple[int, int, int, int]:

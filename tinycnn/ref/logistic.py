@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from tinycnn.ref.c_params import per_element
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
@@ -19,7 +20,6 @@ from tinycnn.ref.gemmlowp import (
     one_q0,
     wrap,
 )
-from tinycnn.ref.lowering import per_element
 
 INPUT_INTEGER_BITS = 4
 OUTPUT_INTEGER_BITS = 8

@@ -39,11 +39,11 @@ from tinycnn.ref.activations16 import (
     table_input_scaling,
     tanh_q15,
 )
+from tinycnn.ref.c_params import ConstArray
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
 from tinycnn.ref.gemmlowp import wrap
-from tinycnn.ref.lowering import ConstArray
 
 GATES = ("input", "forget", "cell", "output")
 INPUT_WEIGHTS = dict(zip(GATES, (1, 2, 3, 4), strict=True))

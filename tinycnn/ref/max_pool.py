@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import lower_pool
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.lowering import lower_pool
 from tinycnn.ref.window import window_for
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import C_ROUNDING, dims4
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
-from tinycnn.ref.lowering import C_ROUNDING, dims4
 
 
 def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import C_ROUNDING, broadcast_operands
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
-from tinycnn.ref.lowering import C_ROUNDING, broadcast_operands
 
 
 def mul_multiplier(ctx: OpContext) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.ir import Tensor
+from tinycnn.model.ir import Tensor
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.fixedpoint import quantize_multipliers
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.affine import quantize as quantize_floats
+from tinycnn.quantization.affine import quantize as quantize_floats
+from tinycnn.ref.c_params import float_edge_params, per_element
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
-from tinycnn.ref.lowering import float_edge_params, per_element
 
 
 def requantize_multiplier(ctx: OpContext) -> tuple[int, int]:

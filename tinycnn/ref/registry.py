@@ -7,7 +7,7 @@ table. The runner, the code generator, export and the tests all read ``OPS``.
 
 from __future__ import annotations
 
-from tinycnn.ir import Operator, UnsupportedOperator
+from tinycnn.model.ir import Operator, UnsupportedOperator
 from tinycnn.ref import (
     add,
     average_pool,

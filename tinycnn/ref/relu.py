@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinycnn.affine import round_half_away
+from tinycnn.quantization.affine import round_half_away
+from tinycnn.ref.c_params import C_ROUNDING
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize
-from tinycnn.ref.lowering import C_ROUNDING
 
 # Real-valued bounds of each op; None for no upper bound.
 BOUNDS = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}

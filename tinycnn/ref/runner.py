@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinycnn.errors import TinycnnError
-from tinycnn.ir import Model, ModelFormatError
+from tinycnn.model.ir import Model, ModelFormatError
 from tinycnn.progress import Progress, report
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.fixedpoint import CONVENTIONS

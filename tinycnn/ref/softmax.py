@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
+from tinycnn.ref.c_params import C_ROUNDING
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
 from tinycnn.ref.gemmlowp import exp_on_negative_values, get_reciprocal, multiply, rescale
-from tinycnn.ref.lowering import C_ROUNDING
 
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12

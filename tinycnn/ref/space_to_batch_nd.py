@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import dims4
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.lowering import dims4
 
 
 def block_and_pairs(ctx: OpContext) -> tuple[tuple[int, int], np.ndarray]:

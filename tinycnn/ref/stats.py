@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinycnn.ir import Model
+from tinycnn.model.ir import Model
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.registry import definition_for
 

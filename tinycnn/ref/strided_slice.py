@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinycnn.ref.c_params import ConstArray, dims4
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.lowering import ConstArray, dims4
 
 
 def slices(ctx: OpContext) -> tuple[list, list[int]]:

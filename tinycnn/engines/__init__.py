@@ -1,0 +1,3 @@
+"""Every engine that runs an int8 model, side by side: one batch through one engine (predict), all
+of them compared (verify).
+"""

@@ -1,0 +1,3 @@
+"""Pictures and the report: filters, feature maps, Grad-CAM, quantization plots, the HTML report
+and the browser that renders it.
+"""

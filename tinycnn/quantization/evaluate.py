@@ -1,0 +1,113 @@
+"""Float vs int8 accuracy on the full Fashion-MNIST test set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.model.interpreters import run_interpreter
+from tinycnn.model.tflite_io import read_model, read_tflite
+from tinycnn.quantization.affine import quantize
+from tinycnn.quantization.inputs import fashion_images, takes_fashion_images
+from tinycnn.rundir import MODEL_FILE, RunError, int8_model_path
+from tinycnn.training.data import CLASS_NAMES, load_fashion_mnist, to_float
+from tinycnn.training.models import load_trained_model
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    float_accuracy: float
+    int8_accuracy: float
+    test_images: int
+    agreement: float  # share of images where float and int8 predict the same class
+    float_per_class: list[float]
+    int8_per_class: list[float]
+    int8_confusion: list[list[int]]  # rows: true class, columns: predicted class
+    float_model_bytes: int
+    int8_model_bytes: int
+    class_names: tuple[str, ...] = CLASS_NAMES
+
+    @property
+    def difference_points(self) -> float:
+        """int8 minus float accuracy, in percentage points."""
+        return 100.0 * (self.int8_accuracy - self.float_accuracy)
+
+    def as_dict(self) -> dict:
+        return {
+            **{k: v for k, v in self.__dict__.items() if k != "class_names"},
+            "class_names": list(self.class_names),
+            "difference_points": self.difference_points,
+        }
+
+
+def int8_predict(content: bytes, data_dir=None, on_progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 model's outputs ``[N, C]`` on the test images, and their labels.
+
+    Images are quantized with the model's own input scale and zero point. LiteRT's optimized
+    builtin kernels are used (no XNNPACK delegate); `tinycnn verify` checks them bit for bit.
+    """
+    model = read_model(content)
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    if inp.dtype != np.int8 or out.dtype != np.int8 or not takes_fashion_images(model):
+        raise RunError(
+            f"the int8 model takes {inp.dtype.name} {list(inp.shape)} and gives {out.dtype.name}; "
+            "evaluate needs one 28x28x1 int8 image in and int8 classes out: quantize it with "
+            "`tinycnn quantize`"
+        )
+    images = fashion_images(model, None, data_dir)
+    outputs = run_interpreter("litert", content, images.values, on_progress, fast=True)
+    return outputs.reshape(len(outputs), -1), images.labels
+
+
+def int8_validation_accuracy(content: bytes, train_config: dict, data_dir=None) -> float:
+    """int8 accuracy (LiteRT) on a run's validation split: the last ``validation_split`` of its
+    training images (``subset`` of them when set), which training never fitted. What choices
+    between models are made on, so that the test set stays a fair measure."""
+    dataset = load_fashion_mnist(data_dir)
+    count = train_config.get("subset") or len(dataset.train_images)
+    held_out = int(count * train_config["validation_split"])
+    if not held_out:
+        raise RunError("the run has no validation split (--validation-split 0)")
+    quant = read_model(content).input_tensors()[0].quantization
+    images = quantize(
+        to_float(dataset.train_images[count - held_out : count]),
+        quant.single_scale,
+        quant.single_zero_point,
+        np.int8,
+    )
+    outputs = run_interpreter("litert", content, images, fast=True)
+    labels = dataset.train_labels[count - held_out : count]
+    return float(np.mean(outputs.reshape(held_out, -1).argmax(axis=1) == labels))
+
+
+def _per_class(labels: np.ndarray, predicted: np.ndarray) -> list[float]:
+    return [float(np.mean(predicted[labels == c] == c)) for c in range(len(CLASS_NAMES))]
+
+
+def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None) -> Evaluation:
+    """Float accuracy of ``model.keras`` and int8 accuracy of ``model_int8.tflite``."""
+    run_dir = Path(run_dir)
+    model = load_trained_model(run_dir)
+    content = read_tflite(int8_model_path(run_dir))
+    int8_outputs, labels = int8_predict(content, data_dir)
+    dataset = load_fashion_mnist(data_dir)
+
+    float_predicted = np.argmax(
+        model.predict(to_float(dataset.test_images), batch_size=500, verbose=0), axis=1
+    )
+    int8_predicted = np.argmax(int8_outputs, axis=1)
+    confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    np.add.at(confusion, (labels, int8_predicted), 1)
+    return Evaluation(
+        float_accuracy=float(np.mean(float_predicted == labels)),
+        int8_accuracy=float(np.mean(int8_predicted == labels)),
+        test_images=int(len(labels)),
+        agreement=float(np.mean(float_predicted == int8_predicted)),
+        float_per_class=_per_class(labels, float_predicted),
+        int8_per_class=_per_class(labels, int8_predicted),
+        int8_confusion=confusion.tolist(),
+        float_model_bytes=(run_dir / MODEL_FILE).stat().st_size,
+        int8_model_bytes=len(content),
+    )

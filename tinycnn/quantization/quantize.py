@@ -1,0 +1,346 @@
+"""Full-integer int8 TFLite conversion: post-training (PTQ) or after quantization-aware
+fine-tuning (QAT with tfmot).
+
+The converted model has int8 input and output tensors, int8 weights (per output channel for
+convolutions, the converter's default) and int32 biases. Calibration images come from the
+training set, never from the test set that evaluation uses.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.errors import TinycnnError
+from tinycnn.outputs import check_output_dir, write_atomically
+from tinycnn.progress import Progress, report
+from tinycnn.rundir import (
+    CONFIG_FILE,
+    INT8_MODEL_FILE,
+    QUANTIZE_FILE,
+    RunError,
+    read_json,
+    write_json,
+)
+from tinycnn.training.data import load_fashion_mnist, to_float
+from tinycnn.training.models import load_trained_model
+from tinycnn.training.train import TrainConfig
+
+
+class ConversionError(TinycnnError):
+    """The TFLite converter refused the model; the message carries its last log lines."""
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    path: Path
+    model_bytes: int
+    calibration_samples: int
+    qat_epochs: int
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+
+
+def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:
+    """Refuse a converted model that is not fully integer: an operator left computing in
+    float32 (the converter's fallback, e.g. for NaN weights), or float input/output when
+    int8 ones were asked for. Names the first culprit."""
+    from tinycnn.model.tflite_io import read_model
+
+    model = read_model(content, name="the converted model")
+    if int8_io:
+        for role, tensor in (
+            ("input", model.input_tensors()[0]),
+            ("output", model.output_tensors()[0]),
+        ):
+            if tensor.dtype != np.int8:
+                raise ConversionError(
+                    f"the converted model's {role} is {tensor.dtype.name}, not int8; "
+                    "nothing was written"
+                )
+    for op in model.operators:
+        if not int8_io and op.opcode in ("QUANTIZE", "DEQUANTIZE"):
+            continue  # the float edges asked for
+        for index in (*op.inputs, *op.outputs):
+            if index >= 0 and model.tensors[index].dtype == np.float32:
+                raise ConversionError(
+                    f"the converter left operator #{op.index} {op.opcode} in float32 (tensor "
+                    f"{model.tensors[index].name!r}), so the model is not full int8 and nothing "
+                    "was written; this happens when the float model's weights or activations "
+                    "are not finite"
+                )
+
+
+def check_finite_weights(model) -> None:
+    """A float model with NaN or infinite weights cannot be quantized (training diverged)."""
+    for layer in model.layers:
+        for weight in layer.get_weights():
+            if not np.all(np.isfinite(weight)):
+                raise ConversionError(
+                    f"layer {layer.name!r} has NaN or infinite weights: the training diverged; "
+                    "train again with a lower --learning-rate"
+                )
+
+
+def convert_int8(
+    model,
+    calibration_images: np.ndarray,
+    *,
+    int8_io: bool = True,
+    on_progress: Progress | None = None,
+) -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite with the given float calibration set.
+
+    With ``int8_io`` false the model keeps float input and output, so the converter adds
+    QUANTIZE and DEQUANTIZE at its edges. The result is checked to be fully integer
+    (``check_full_int8``); ``on_progress`` follows calibration image by image.
+    """
+    from tinycnn.tfenv import quiet_stderr, tf
+
+    def representative_dataset():
+        for done, image in enumerate(calibration_images, 1):
+            yield [image[np.newaxis].astype(np.float32)]
+            report(on_progress, "calibration", done, len(calibration_images))
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch_if_recurrent(model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    with quiet_stderr() as log, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            content = converter.convert()
+            failure = None
+        except Exception as exc:  # the converter raises ConverterError and plain Exceptions
+            failure = exc
+    if failure is None:
+        check_full_int8(content, int8_io=int8_io)
+        return content
+    tail = " | ".join(line for line in log[0].splitlines()[-3:] if line.strip())
+    raise ConversionError(f"TFLite conversion failed: {failure}; {tail}".strip("; "))
+
+
+RECURRENT_LAYERS = ("LSTM",)
+
+
+def _is_recurrent(model) -> bool:
+    return any(type(layer).__name__ in RECURRENT_LAYERS for layer in model.layers)
+
+
+def _fixed_batch_if_recurrent(model):
+    """A recurrent model called on a batch-1 input. The converter fuses a Keras LSTM into one
+    integer UNIDIRECTIONAL_SEQUENCE_LSTM only when the batch is static; with the usual
+    dynamic batch its TensorList ops fail to convert. (Keras 3 LSTMs never fuse: a WHILE
+    loop; tinycnn uses tf-keras.) Convolutional models are converted as they are."""
+    from tinycnn.tfenv import keras
+
+    if not _is_recurrent(model):
+        return model
+    fixed = keras.layers.Input(
+        shape=model.input_shape[1:], batch_size=1, name=model.inputs[0].name.split(":")[0]
+    )
+    return keras.Model(fixed, model(fixed), name=model.name)
+
+
+def _quantize_aware(model, tfmot):
+    """tfmot's quantize_model, taught the layers its registry lacks that have no weights
+    (the zoo's HardSwish, the Multiply of squeeze-excitation): each output gets an 8-bit
+    moving-average fake quantizer, like any activation."""
+    from tinycnn.tfenv import keras
+    from tinycnn.training.models.blocks import custom_objects
+
+    quant = tfmot.quantization.keras
+
+    class OutputQuantizeConfig(quant.QuantizeConfig):
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return [
+                quant.quantizers.MovingAverageQuantizer(
+                    num_bits=8, per_axis=False, symmetric=False, narrow_range=False
+                )
+            ]
+
+        def get_config(self):
+            return {}
+
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry,
+    )
+
+    supported = registry.Default8BitQuantizeRegistry().supports
+    custom = custom_objects()
+    if all(supported(layer) or _is_input(layer) for layer in model.layers):
+        return quant.quantize_model(model)
+
+    def annotate(layer):
+        if not supported(layer) and not layer.weights:  # HardSwish, Multiply (excitation)
+            return quant.quantize_annotate_layer(layer, OutputQuantizeConfig())
+        return layer.__class__.from_config(layer.get_config())
+
+    with quant.quantize_scope({**custom, "OutputQuantizeConfig": OutputQuantizeConfig}):
+        annotated = keras.models.clone_model(model, clone_function=annotate)
+        annotated.set_weights(model.get_weights())
+        return quant.quantize_apply(quant.quantize_annotate_model(annotated))
+
+
+def _is_input(layer) -> bool:
+    return type(layer).__name__ == "InputLayer"
+
+
+def _qat_fine_tune(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    config: TrainConfig,
+    epochs: int,
+    on_progress: Progress | None = None,
+):
+    from tinycnn.tfenv import keras, quiet_stderr
+
+    steps = int(np.ceil(len(images) * (1 - config.validation_split) / config.batch_size))
+
+    class Watch(keras.callbacks.Callback):
+        """Progress per step; a loss that stops being finite ends the fine-tuning."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = float((logs or {}).get("loss", 0.0))
+            if not np.isfinite(loss):
+                raise ConversionError(
+                    f"QAT fine-tuning diverged (loss {loss} in epoch {self.epoch + 1}); nothing "
+                    "was written"
+                )
+            report(
+                on_progress,
+                f"QAT epoch {self.epoch + 1}/{epochs}",
+                batch + 1,
+                steps,
+                f"loss {loss:.4f}",
+            )
+
+    with quiet_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow_model_optimization as tfmot
+
+        qat_model = _quantize_aware(model, tfmot)
+    qat_model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    qat_model.fit(
+        images,
+        labels,
+        batch_size=config.batch_size,
+        epochs=epochs,
+        validation_split=config.validation_split,
+        verbose=0,
+        callbacks=[Watch()],
+    )
+    return qat_model
+
+
+def quantize_run(
+    run_dir: str | Path,
+    *,
+    calibration_samples: int = 500,
+    qat_epochs: int = 0,
+    data_dir: str | Path | None = None,
+    on_progress: Progress | None = None,
+) -> QuantizeResult:
+    """Write ``RUN_DIR/model_int8.tflite`` from the run's trained float model; only a model
+    that is fully int8 is written."""
+    from tinycnn.tfenv import keras
+
+    if calibration_samples < 1:
+        raise RunError(f"calibration samples must be at least 1, got {calibration_samples}")
+    if qat_epochs < 0:
+        raise RunError(f"QAT epochs cannot be negative, got {qat_epochs}")
+    run_dir = Path(run_dir)
+    check_output_dir(run_dir, "the int8 model")
+    model = load_trained_model(run_dir)
+    check_finite_weights(model)
+    if qat_epochs and _is_recurrent(model):
+        raise ConversionError(
+            "quantization-aware training cannot handle an LSTM (tensorflow-model-optimization has "
+            "no quantize config for it); quantize without --qat: post-training quantization "
+            "gives the converter's integer LSTM"
+        )
+    config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
+    dataset = load_fashion_mnist(data_dir)
+    train_images = dataset.train_images
+    train_labels = dataset.train_labels
+    if config.subset is not None:
+        train_images, train_labels = train_images[: config.subset], train_labels[: config.subset]
+    if calibration_samples > len(train_images):
+        raise RunError(
+            f"{calibration_samples} calibration samples asked for, the run trained on "
+            f"{len(train_images)} images"
+        )
+    # A seeded random draw covers every class; the first N images need not.
+    rng = np.random.default_rng(config.seed)
+    chosen = rng.choice(len(train_images), size=calibration_samples, replace=False)
+    calibration = to_float(train_images[np.sort(chosen)])
+
+    if qat_epochs:
+        keras.utils.set_random_seed(config.seed)
+        model = _qat_fine_tune(
+            model,
+            to_float(train_images),
+            train_labels.astype(np.int32),
+            config,
+            qat_epochs,
+            on_progress,
+        )
+    content = convert_int8(model, calibration, on_progress=on_progress)
+
+    target = run_dir / INT8_MODEL_FILE
+    write_atomically(target, content)
+    input_q, output_q = _io_quantization(content)
+    result = QuantizeResult(
+        path=target,
+        model_bytes=len(content),
+        calibration_samples=calibration_samples,
+        qat_epochs=qat_epochs,
+        input_scale=input_q[0],
+        input_zero_point=input_q[1],
+        output_scale=output_q[0],
+        output_zero_point=output_q[1],
+    )
+    write_json(
+        run_dir / QUANTIZE_FILE,
+        {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()},
+    )
+    return result
+
+
+def _io_quantization(content: bytes) -> tuple[tuple[float, int], tuple[float, int]]:
+    from tinycnn.model.interpreters import litert_interpreter
+
+    interpreter = litert_interpreter(content)
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    return (
+        (float(inp["quantization"][0]), int(inp["quantization"][1])),
+        (float(out["quantization"][0]), int(out["quantization"][1])),
+    )

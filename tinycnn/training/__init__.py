@@ -1,0 +1,3 @@
+"""Training: the data set, the model families, augmentation, recipes, the training loop and
+distribution.
+"""

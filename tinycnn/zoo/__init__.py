@@ -1,0 +1,3 @@
+"""Choosing a model: the catalogue of architectures and shipped pretrained models, and the sweep
+over a grid of them.
+"""
