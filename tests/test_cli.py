@@ -252,7 +252,8 @@ def test_verify_refuses_a_float_model(runner, tmp_path):
 
 
 def test_predict_engine_choices_are_the_engines():
-    from tinycnn.cli import PREDICT_ENGINES
-    from tinycnn.engines.predict import ENGINES
+    from tinycnn.cli.engines import predict_command
+    from tinycnn.model.engines import ENGINES
 
-    assert PREDICT_ENGINES == ENGINES
+    engine = next(p for p in predict_command.params if p.name == "engine")
+    assert tuple(engine.type.choices) == tuple(ENGINES)

@@ -300,7 +300,8 @@ def test_a_chief_continues_the_backup_of_its_own_run_even_with_force(tmp_path):
     with --force."""
     from dataclasses import asdict
 
-    from tinycnn.training.train import TrainConfig, _continues
+    from tinycnn.training.config import TrainConfig
+    from tinycnn.training.config import continues_backup as _continues
 
     config = TrainConfig("seed_cnn", epochs=3, batch_size=16, subset=1500, seed=3)
     other = TrainConfig("seed_cnn", epochs=4, batch_size=16, subset=1500, seed=3)

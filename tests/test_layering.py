@@ -29,11 +29,16 @@ FOLDERS = [
 ]
 # Inside a folder, where the order matters: its modules, left to right.
 WITHIN = {
-    "training": [["data"], ["augment", "models", "recipe", "distribute"], ["train"]],
-    "model": [["ir"], ["tflite_io"], ["interpreters"]],
+    "training": [["data"], ["augment", "models", "recipe", "distribute"], ["config"], ["train"]],
+    "model": [["ir", "engines"], ["tflite_io"], ["interpreters"]],
     "quantization": [["affine"], ["inputs"], ["quantize", "evaluate"]],
-    "board": [["emulate", "serial"], ["bench", "serial.protocol"], ["serial.monitor"]],
-    "engines": [["predict"], ["verify"]],
+    "board": [
+        ["emulate", "serial"],
+        ["cmsis_nn", "bench_report", "serial.protocol"],
+        ["bench", "serial.monitor"],
+        ["console"],
+    ],
+    "engines": [["predict", "layers"], ["verify"]],
     "insight": [["figures", "browser", "explain"], ["quantization_plots", "visualize"], ["report"]],
     "zoo": [["catalogue"], ["sweep"]],
 }

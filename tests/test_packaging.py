@@ -32,7 +32,7 @@ def test_wheel_install_ships_firmware_and_boards(tmp_path):
     assert (package / "firmware" / "README.md").is_file()
     for source in (REPO_ROOT / "firmware").glob("*.[ch]"):
         assert (package / "firmware" / source.name).is_file(), source.name
-    assert Path(package / "cli.py").is_file()
+    assert Path(package / "cli" / "__init__.py").is_file()
     assert (package / "templates" / "common" / "model.c.j2").is_file()
     assert (package / "ref" / "conv.py").is_file() and (
         package / "codegen" / "planner.py"

@@ -311,9 +311,9 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
     assert done.stdout.strip() == "0"
 
     from tinycnn import __version__
-    from tinycnn.board.bench import _compile, _link, firmware_cflags
     from tinycnn.board.emulate import qemu_command, read_lines
     from tinycnn.boards import load_board
+    from tinycnn.codegen.build import compile_object, firmware_cflags, link_firmware
     from tinycnn.codegen.projects import write_qemu_platform
     from tinycnn.codegen.render import template_environment
 
@@ -337,9 +337,9 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
         (board / name).write_text((firmware_dir() / name).read_text())
     objects = []
     for path in sorted(board.glob("*.c")):
-        _compile(board, path, firmware_cflags(False), path.with_suffix(".o"))
+        compile_object(board, path, firmware_cflags(), path.with_suffix(".o"))
         objects.append(path.with_suffix(".o"))
-    elf = _link(board, objects)
+    elf = link_firmware(board, objects)
     lines = read_lines(
         qemu_command(elf, serial="stdio"), lambda got: any("FAST" in x for x in got), 120
     )

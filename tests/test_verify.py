@@ -249,7 +249,6 @@ def test_wide_model_on_the_tflm_engines(wide_conv_model, tmp_path, capfd):
 def test_an_interrupted_verify_keeps_what_it_measured(wide_conv_model):
     """Ctrl-C (here raised from the progress callback, as the signal handler would) while TFLM
     runs: the report holds LiteRT's result and says it was interrupted."""
-    from tinycnn.cli import _format_verify
 
     def interrupt_in_tflm(label, done, total, detail=""):
         if label == "TFLite Micro" and done == 2:
@@ -258,6 +257,6 @@ def test_an_interrupted_verify_keeps_what_it_measured(wide_conv_model):
     report = verify(wide_conv_model, images=4, on_progress=interrupt_in_tflm)
     assert report.interrupted and not report.bit_exact
     assert [e.engine for e in report.engines] == ["litert"] and report.engines[0].bit_exact
-    text = _format_verify(report)
+    text = report.describe()
     assert "reference[tflite] vs litert       BIT-EXACT" in text and "interrupted:" in text
     assert report.as_dict()["interrupted"] is True

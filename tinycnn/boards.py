@@ -11,6 +11,9 @@ from tinycnn.errors import TinycnnError
 
 BOARD_NAMES = ("nano33", "portenta_h7", "nano_rp2040", "disco_l475vg", "nucleo_f746zg", "qemu_m4")
 FRAMEWORKS = ("arduino", "mbed", "baremetal")
+# The board QEMU emulates (its machine named in its .toml): what `emulate`, `bench` and the
+# engines "m4" run on unless a board is named. Other boards name theirs as `emulator`.
+EMULATED_BOARD = "qemu_m4"
 
 
 class UnknownBoard(TinycnnError):
@@ -36,6 +39,7 @@ class Board:
     mbed_target: str | None = None
     qemu_machine: str | None = None
     uart_base: int | None = None
+    emulator: str | None = None  # the emulated board with this board's core, if there is one
     extra: dict = field(default_factory=dict)
 
 
@@ -52,3 +56,32 @@ def load_board(name: str) -> Board:
 
 def all_boards() -> list[Board]:
     return [load_board(name) for name in BOARD_NAMES]
+
+
+def emulated_board(name: str) -> Board:
+    """The emulated board that runs ``name``'s core: the board itself when QEMU emulates it,
+    else the one its .toml names as ``emulator``; UnknownBoard names the boards that can be
+    emulated when there is none."""
+    board = load_board(name)
+    if board.qemu_machine:
+        return board
+    if board.emulator:
+        return load_board(board.emulator)
+    can = [b.name for b in all_boards() if b.qemu_machine or b.emulator]
+    raise UnknownBoard(
+        f"board {name} ({board.cpu}) has no emulated core; boards that can be emulated: "
+        f"{', '.join(can)}"
+    )
+
+
+def boards_table() -> str:
+    """What `tinycnn boards` prints: one line per board."""
+    lines = [f"{'board':<14} {'cpu':<14} {'clock':>8} {'flash':>9} {'RAM':>8}  framework  target"]
+    for board in all_boards():
+        target = board.fqbn or board.mbed_target or board.qemu_machine or ""
+        lines.append(
+            f"{board.name:<14} {board.cpu:<14} {board.clock_hz // 1_000_000:>5} MHz "
+            f"{board.flash_bytes // 1024:>6} KB {board.ram_bytes // 1024:>5} KB  "
+            f"{board.framework:<9}  {target}"
+        )
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from typing import Protocol, TextIO
 
 
@@ -74,3 +75,14 @@ class TerminalProgress:
             self.stream.flush()
         self._open_line = False
         self._label = None
+
+
+@contextmanager
+def terminal_progress(quiet: bool = False):
+    """A ``TerminalProgress`` on stderr for the length of a ``with`` block (silent with
+    ``quiet``, as under ``--json``); its line is ended however the block ends."""
+    progress = TerminalProgress(sys.stderr, enabled=False if quiet else None)
+    try:
+        yield progress
+    finally:
+        progress.close()

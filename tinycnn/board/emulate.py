@@ -1,4 +1,5 @@
-"""Running the qemu_m4 firmware in QEMU's mps2-an386 (a Cortex-M4 with a CMSDK UART)."""
+"""Running an emulated board's firmware in QEMU (today qemu_m4: mps2-an386, a Cortex-M4 with
+a CMSDK UART); boards with the same core name it as their ``emulator``."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycnn.boards import load_board
+from tinycnn.boards import EMULATED_BOARD, load_board
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.processes import spawn, stop, work_dir
 
@@ -28,7 +30,7 @@ class EmulatorError(TinycnnError):
     """QEMU is missing or the firmware cannot be started."""
 
 
-def qemu_command(elf: Path, serial: str = "pty") -> list[str]:
+def qemu_command(elf: Path, serial: str = "pty", board: str = EMULATED_BOARD) -> list[str]:
     """The QEMU command line: no display, no monitor, UART0 on ``serial`` (``pty`` or ``stdio``),
     and ``-icount shift=0`` so that one instruction takes one virtual nanosecond and the
     board's SysTick counts instructions, not host time."""
@@ -37,7 +39,7 @@ def qemu_command(elf: Path, serial: str = "pty") -> list[str]:
         raise EmulatorError(f"{QEMU} not found; install it with `apt-get install qemu-system-arm`")
     if not Path(elf).is_file():
         raise EmulatorError(f"{elf} not found")
-    board = load_board("qemu_m4")
+    board = load_board(board)
     return [
         qemu,
         "-M",
@@ -56,7 +58,7 @@ def qemu_command(elf: Path, serial: str = "pty") -> list[str]:
 
 
 class Emulator:
-    """qemu_m4 firmware running in QEMU with its UART on a pseudo-terminal.
+    """An emulated board's firmware running in QEMU with its UART on a pseudo-terminal.
 
     Use as a context manager; the QEMU process is killed on exit, whatever happened (and by
     the kernel if tinycnn itself dies: see ``tinycnn.processes``). ``running`` and ``failure``
@@ -64,11 +66,18 @@ class Emulator:
     monitor's ``wait_for_board`` uses them to tell a firmware that crashed from a silent one.
     """
 
-    def __init__(self, elf: Path, start_timeout_s: float = 30.0, tcp_port: int | None = None):
+    def __init__(
+        self,
+        elf: Path,
+        start_timeout_s: float = 30.0,
+        tcp_port: int | None = None,
+        board: str = EMULATED_BOARD,
+    ):
         """With ``tcp_port`` the UART is a TCP server on 127.0.0.1 (pyserial ``socket://``)
         instead of a pty: a restarted emulator keeps the same address, like a board that
         resets and re-enumerates on the same port."""
         self.elf, self.start_timeout_s, self.tcp_port = Path(elf), start_timeout_s, tcp_port
+        self.board = board
         self.process = None
         self.port: str | None = None
         self._stderr = None
@@ -77,7 +86,7 @@ class Emulator:
         serial = (
             "pty" if self.tcp_port is None else f"tcp:127.0.0.1:{self.tcp_port},server=on,wait=off"
         )
-        command = qemu_command(self.elf, serial=serial)
+        command = qemu_command(self.elf, serial=serial, board=self.board)
         # An unnamed temporary file: QEMU's diagnostics for the error message, and nothing
         # left on disk whatever happens.
         self._stderr = tempfile.TemporaryFile()
@@ -171,9 +180,11 @@ class Emulator:
         self.stop()
 
 
-def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=None) -> Path:
-    """The qemu_m4 ELF for a RUN_DIR or .tflite (exported into a cache folder once), or the
-    given .elf itself."""
+def firmware_for(
+    target: str | Path, cache_dir: Path | None = None, data_dir=None, board: str = EMULATED_BOARD
+) -> Path:
+    """The emulated ``board``'s ELF for a RUN_DIR or .tflite (exported into a cache folder
+    once), or the given .elf itself."""
     import hashlib
 
     from tinycnn.codegen.export import export
@@ -189,10 +200,10 @@ def firmware_for(target: str | Path, cache_dir: Path | None = None, data_dir=Non
         return target
     model_path = int8_model_path(target)
     digest = hashlib.sha256(read_tflite(model_path)).hexdigest()[:16]
-    root = cache_dir or default_cache_dir("qemu_m4")
+    root = cache_dir or default_cache_dir(board)
     out_dir = root / f"fw_{digest}_{sources_digest()}"
     if not (out_dir / "firmware.elf").is_file():
-        export(target, "qemu_m4", out_dir, force=True, data_dir=data_dir)
+        export(target, board, out_dir, force=True, data_dir=data_dir)
     return out_dir / "firmware.elf"
 
 
@@ -203,7 +214,7 @@ class EmulatedRun:
 
 
 def run_on_emulator(
-    model: Model, inputs: np.ndarray, convention: str = "tflm", timeout_s: float = 300.0
+    model: Model, inputs: np.ndarray, convention: str = BOARD_CONVENTION, timeout_s: float = 300.0
 ) -> EmulatedRun:
     """Run a batch through the generated C cross-compiled for the Cortex-M4 (its DSP
     instructions included) in QEMU: the code a board runs, not the host build. The inputs
@@ -228,14 +239,14 @@ def run_on_emulator(
 
 
 def write_runner(model: Model, work: Path, convention: str, inputs: np.ndarray, main, **context):
-    """The model's generated C (CONV_2D weights as int16: the qemu_m4 board has the flash), the
+    """The model's generated C (CONV_2D weights as int16: the emulated board has the flash), the
     bare-metal layer and ``main`` (a (template, file) pair) with ``inputs`` embedded, in
     ``work``; more template values in ``context``. Returns the GeneratedModel."""
     from tinycnn import __version__
     from tinycnn.codegen.projects import write_qemu_platform
     from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 
-    board = load_board("qemu_m4")
+    board = load_board(EMULATED_BOARD)
     generated = render_model(
         model,
         work,
@@ -258,11 +269,11 @@ def write_runner(model: Model, work: Path, convention: str, inputs: np.ndarray, 
 
 def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: float) -> list[str]:
     """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
-    from tinycnn.codegen.projects import build_qemu
+    from tinycnn.codegen.build import build_firmware
 
     with work_dir() as work:
         write_runner(model, work, convention, inputs, ("qemu/runner.c.j2", "runner.c"))
-        elf, _ = build_qemu(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
+        elf, _ = build_firmware(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
         return read_lines(
             qemu_command(elf, serial="stdio"), lambda lines: "TC1 END" in lines, timeout_s
         )

@@ -24,6 +24,7 @@ from tinycnn.codegen.lowering import CTYPES
 from tinycnn.codegen.projects import PROJECT_WRITERS, ExportError
 from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 from tinycnn.errors import TinycnnWarning
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.interpreters import tflm_arena_bytes
 from tinycnn.model.ir import Model
 from tinycnn.model.tflite_io import read_model
@@ -75,6 +76,24 @@ class ExportResult:
     build_command: str
     elf_path: Path | None = None
     elf_sections: dict[str, int] | None = None  # arm-none-eabi-size: text, data, bss
+
+    def describe(self) -> str:
+        """What `tinycnn export` prints: what was written, flash, RAM, the arena, what next."""
+        lines = [
+            f"wrote {self.out_dir} for {self.board.description} ({len(self.files)} files, "
+            f"{self.runtime} runtime)",
+            f"flash {self.flash.describe()}",
+            f"RAM   {self.ram.describe()}",
+            f"activation arena: {self.planned_arena_bytes} bytes planned, lower bound "
+            f"{self.lower_bound_bytes}",
+        ]
+        if self.elf_sections:
+            sections = self.elf_sections
+            lines.append(
+                f"firmware.elf: text {sections['text']} data {sections['data']} "
+                f"bss {sections['bss']} bytes"
+            )
+        return "\n".join([*lines, f"next: {self.build_command}"])
 
 
 @dataclass
@@ -307,7 +326,7 @@ def export(
     runtime: str = "native",
     force: bool = False,
     test_images: int = 10,
-    convention: str = "tflm",
+    convention: str = BOARD_CONVENTION,
     data_dir=None,
 ) -> ExportResult:
     """Write the firmware project for ``board_name`` into ``out_dir`` (see the module docstring).

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import __version__
-from tinycnn.codegen.projects import first_error
+from tinycnn.codegen.build import first_error
 from tinycnn.codegen.render import render_model, sources_digest, template_environment
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.outputs import cache_dir
 from tinycnn.processes import run, work_dir
@@ -76,7 +77,7 @@ def build_host_runner(
 def run_c(
     model: Model,
     inputs: np.ndarray,
-    convention: str = "tflm",
+    convention: str = BOARD_CONVENTION,
     fuse: bool = True,
     wide_weights: bool = False,
 ) -> np.ndarray:

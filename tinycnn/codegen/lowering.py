@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tinycnn.codegen.planner import MemoryPlan
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model, Operator, UnsupportedOperator
 from tinycnn.ref.c_params import CTYPES, ConstArray
 from tinycnn.ref.context import OpContext
@@ -33,7 +34,7 @@ class KernelCall:
 
 
 def _context(
-    model: Model, op: Operator, convention: str = "tflm", wide_weights: bool = False
+    model: Model, op: Operator, convention: str = BOARD_CONVENTION, wide_weights: bool = False
 ) -> OpContext:
     return OpContext(
         op=op, model=model, values={}, convention=convention, wide_weights=wide_weights

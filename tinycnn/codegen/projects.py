@@ -7,40 +7,22 @@ folder that already holds the generated model, the runtime and ``tc_app.c``.
 from __future__ import annotations
 
 import shlex
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from tinycnn.boards import Board, load_board
+from tinycnn.boards import Board
+from tinycnn.codegen.build import FIRMWARE_CFLAGS, QEMU_LDFLAGS, build_firmware
 from tinycnn.errors import TinycnnError
-from tinycnn.processes import run
 
-QEMU_LDFLAGS = (
-    "-nostartfiles",
-    "-T",
-    "link.ld",
-    "-Wl,--gc-sections",
-    "--specs=nano.specs",
-    "-lgcc",
-)
-# The bare-metal layer of the qemu_m4 board: reset handler, UART and timer, linker script.
+# The bare-metal layer of the emulated board: reset handler, UART and timer, linker script.
 QEMU_PLATFORM_FILES = (
     ("qemu/startup.c.j2", "startup.c"),
     ("qemu/platform.c.j2", "platform.c"),
     ("qemu/platform.h.j2", "platform.h"),
     ("qemu/link.ld.j2", "link.ld"),
-)
-FIRMWARE_CFLAGS = (
-    "-std=c99",
-    "-O2",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-ffunction-sections",
-    "-fdata-sections",
 )
 
 
@@ -105,9 +87,9 @@ def write_qemu(environment, work: Path, out_dir: Path, board: Board, context: di
         "ldflags": QEMU_LDFLAGS,
     }
     _render(environment, work, (("qemu/Makefile.j2", "Makefile"),), makefile)
-    _, sections = build_qemu(work, sources)
+    _, sections = build_firmware(work, sources, board.name)
     elf = shlex.quote(str(out_dir / "firmware.elf"))
-    return ProjectBuild(f"tinycnn emulate {elf} --board qemu_m4", sections)
+    return ProjectBuild(f"tinycnn emulate {elf} --board {board.name}", sections)
 
 
 # Board framework -> the writer of its project.
@@ -116,40 +98,3 @@ PROJECT_WRITERS: dict[str, Callable[..., ProjectBuild]] = {
     "mbed": write_mbed,
     "baremetal": write_qemu,
 }
-
-
-def arm_tool(name: str = "arm-none-eabi-gcc") -> str:
-    """The path of an arm-none-eabi tool (gcc, size, ar), or ExportError with the install."""
-    path = shutil.which(name)
-    if not path:
-        raise ExportError(
-            f"{name} not found; install it with "
-            "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi`"
-        )
-    return path
-
-
-def first_error(stderr: str) -> str:
-    """The line of a compiler's or linker's output that says what went wrong."""
-    lines = stderr.splitlines()
-    return next((line for line in lines if "error" in line or "undefined" in line), stderr[-300:])
-
-
-def build_qemu(work: Path, sources: list[str]) -> tuple[Path, dict[str, int]]:
-    """Compile and link ``sources`` in ``work`` into work/firmware.elf; its section sizes."""
-    gcc, size = arm_tool(), arm_tool("arm-none-eabi-size")
-    board = load_board("qemu_m4")
-    result = run(
-        [gcc, *board.cflags, *FIRMWARE_CFLAGS, *sources, *QEMU_LDFLAGS, "-o", "firmware.elf"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        raise ExportError(f"building the firmware failed: {first_error(result.stderr)}")
-    report = run(
-        [size, "firmware.elf"], cwd=work, check=True, capture_output=True, text=True, timeout=60
-    ).stdout
-    text, data, bss = (int(v) for v in report.strip().splitlines()[-1].split()[:3])
-    return work / "firmware.elf", {"text": text, "data": data, "bss": bss}

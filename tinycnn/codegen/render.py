@@ -17,6 +17,7 @@ from tinycnn.codegen.fusion import fuse_operators, original_operators
 from tinycnn.codegen.identifiers import c_comment, c_identifier, c_string
 from tinycnn.codegen.lowering import CTYPES, KernelCall, lower_model, scratch_requests
 from tinycnn.codegen.planner import MemoryPlan, plan_memory
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.ref.runner import run_model
 
@@ -138,7 +139,7 @@ def int8_weight_bytes(model: Model) -> int:
     """Flash of a model's constants in tinycnn's int8 layout (TFLM conventions, int8 weights):
     what the size targets and the sweep's ranking count. A board with room stores CONV_2D
     weights as int16 for speed, doubling that part (see README)."""
-    _, _, calls = lower_for_c(model, "tflm", wide_weights=False)
+    _, _, calls = lower_for_c(model, BOARD_CONVENTION, wide_weights=False)
     return constant_bytes(calls)
 
 
@@ -155,7 +156,7 @@ def render_model(
     model: Model,
     out_dir: Path,
     *,
-    convention: str = "tflm",
+    convention: str = BOARD_CONVENTION,
     fuse: bool = True,
     wide_weights: bool = False,
     prefix: str | None = None,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import HOST_CONVENTION
 from tinycnn.model.interpreters import run_interpreter
 from tinycnn.model.ir import Model
 from tinycnn.model.tflite_io import read_model
@@ -18,7 +19,6 @@ from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import int8_model_path
 
-ENGINES = ("reference", "litert", "tflm", "c", "m4")  # what `predict --engine` offers
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -31,7 +31,7 @@ def run_engine(
     model: Model,
     content: bytes,
     inputs: np.ndarray,
-    convention: str = "tflite",
+    convention: str = HOST_CONVENTION,
     on_progress: Progress | None = None,
 ) -> np.ndarray:
     """Raw outputs of ``engine`` for a batch of already-quantized inputs (single-output models).
@@ -123,7 +123,7 @@ def predict_file(
     output_path: Path,
     *,
     engine: str = "reference",
-    convention: str = "tflite",
+    convention: str = HOST_CONVENTION,
     on_progress: Progress | None = None,
 ) -> tuple[Model, np.ndarray]:
     """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs.
@@ -144,3 +144,16 @@ def predict_file(
     np.save(buffer, outputs)
     write_atomically(output_path, buffer.getvalue())
     return model, outputs
+
+
+def class_lines(input_paths: list, outputs: np.ndarray) -> list[str]:
+    """``PICTURE: CLASS`` for pictures given to a 10-class model (nothing for a .npy batch)."""
+    from tinycnn.training.data import CLASS_NAMES
+
+    rows = outputs.reshape(len(outputs), -1)
+    if any(str(p).endswith(".npy") for p in input_paths) or rows.shape[1] != 10:
+        return []
+    return [
+        f"{path}: {CLASS_NAMES[int(np.argmax(row))]}"
+        for path, row in zip(input_paths, rows, strict=True)
+    ]

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.engines.layers import LayerComparison, compare_layers
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import COMPARED, ENGINES, HOST_CONVENTION, INTERPRETERS
 from tinycnn.model.interpreters import (
     InterpreterError,
     litert_interpreter,
@@ -39,26 +41,13 @@ from tinycnn.model.ir import Model, UnsupportedOperator
 from tinycnn.model.tflite_io import read_model
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
-from tinycnn.quantization.affine import dequantize, quantize
 from tinycnn.quantization.inputs import model_inputs
-from tinycnn.ref.runner import check_supported, run_model, run_operators
+from tinycnn.ref.runner import check_supported, run_model
 from tinycnn.rundir import float_model_path, int8_model_path, resolve_target
 from tinycnn.training.data import load_fashion_mnist, to_float
 from tinycnn.training.models import load_trained_model
 
-# Each engine with the rounding convention it reproduces: the two interpreters, then the
-# generated C built for this machine ("c") and for an emulated Cortex-M4 ("m4").
-ENGINE_CONVENTIONS = (("litert", "tflite"), ("tflm", "tflm"), ("c", "tflm"), ("m4", "tflm"))
-INTERPRETERS = ("litert", "tflm")
 M4_SAMPLES = 200  # QEMU runs a few million instructions per image: a sample, not all N
-# The tools each generated-C engine needs, and how to get them.
-C_TOOLCHAINS = {
-    "c": (("cc",), "a C compiler (`apt-get install gcc`)"),
-    "m4": (
-        ("arm-none-eabi-gcc", "qemu-system-arm"),
-        "`apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm`",
-    ),
-}
 
 
 @dataclass
@@ -89,22 +78,27 @@ class EngineComparison:
     def bit_exact(self) -> bool:
         return self.unavailable is None and self.failed is None and self.identical_share == 1.0
 
-
-@dataclass
-class LayerComparison:
-    layer: str
-    op_index: int
-    opcode: str
-    tensor: str
-    sqnr_db: float  # the int8 model's output of this layer against the float model's
-    local_sqnr_db: float  # this layer alone, fed the float model's input to it (quantized)
-    max_abs_error_lsb: float
-    mean_abs_error_lsb: float
-    cosine: float
-    worst: bool = False
-    # The float and dequantized int8 outputs (a sample of them) of the layer that loses most,
-    # for the histogram of `verify --plots`; not part of the JSON.
-    values: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    def describe(self, all_samples: int) -> list[str]:
+        """verify's lines for this engine: its verdict, and where it first differed."""
+        name = f"reference[{self.convention}] vs {ENGINES[self.engine].label}"
+        if self.unavailable:
+            return [f"{name:<33} not run: {self.unavailable}"]
+        if self.failed:
+            return [f"{name:<33} FAILED: {self.failed}"]
+        verdict = "BIT-EXACT" if self.bit_exact else "MISMATCH"
+        subset = f" of {self.samples} inputs" if self.samples < all_samples else ""
+        lines = [
+            f"{name:<33} {verdict}: {100 * self.identical_share:.2f} % identical outputs{subset}, "
+            f"max diff {self.max_diff_lsb} LSB ({self.seconds:.1f} s)"
+        ]
+        if self.first_mismatch:
+            m = self.first_mismatch
+            where = f"op #{m.op_index} {m.opcode}, " if m.op_index is not None else ""
+            lines.append(
+                f"{'':<33} first mismatch: input {m.sample}, {where}"
+                f"tensor {m.tensor!r}[{m.element}]: reference {m.reference}, {self.engine} {m.interpreter}"
+            )
+        return lines
 
 
 @dataclass
@@ -160,6 +154,61 @@ class VerifyReport:
             for engine, data in zip(self.engines, payload["engines"], strict=True)
         ]
         return payload
+
+    @property
+    def exit_code(self) -> int:
+        """`tinycnn verify`'s status: 0 when bit-exact, the signal's when interrupted, else 1."""
+        if self.interrupted:
+            from tinycnn.processes import exit_code_for
+
+            return exit_code_for(self.interrupt)
+        return 0 if self.bit_exact else 1
+
+    def describe(self) -> str:
+        """The text `tinycnn verify` prints: engines, layers, accuracy."""
+        lines = [
+            f"model   {self.model} (sha256 {self.sha256[:16]})",
+            f"inputs  {self.inputs}",
+            f"reference engine: {self.samples} inputs in {self.reference_seconds:.1f} s",
+            "",
+        ]
+        for engine in self.engines:
+            lines += engine.describe(self.samples)
+        lines += _layer_lines(self.layers) + _accuracy_lines(self.accuracy)
+        if self.interrupted:
+            lines += ["", "interrupted: the figures above are what was measured before it stopped"]
+        return "\n".join(lines)
+
+
+def _layer_lines(layers) -> list[str]:
+    if not layers:
+        return []
+    lines = [
+        "",
+        f"{'layer':<18} {'op':<20} {'SQNR dB':>8} {'alone dB':>8} {'max err':>8} "
+        f"{'mean err':>9} {'cosine':>8}   (errors in output LSBs)",
+    ]
+    for layer in layers:
+        flag = "  <- loses most" if layer.worst else ""
+        lines.append(
+            f"{layer.layer:<18} #{layer.op_index:<3}{layer.opcode:<16} {layer.sqnr_db:>8.2f} "
+            f"{layer.local_sqnr_db:>8.2f} {layer.max_abs_error_lsb:>8.2f} "
+            f"{layer.mean_abs_error_lsb:>9.3f} {layer.cosine:>8.5f}{flag}"
+        )
+    return lines
+
+
+def _accuracy_lines(acc) -> list[str]:
+    if not acc:
+        return []
+    if acc.float_accuracy is None:
+        return ["", f"int8 top-1 on {acc.images} test images: {100 * acc.int8_accuracy:.2f} %"]
+    return [
+        "",
+        f"top-1 on {acc.images} test images: float {100 * acc.float_accuracy:.2f} %, "
+        f"int8 {100 * acc.int8_accuracy:.2f} % ({100 * (acc.int8_accuracy - acc.float_accuracy):+.2f} points), "
+        f"agreement {100 * acc.agreement:.2f} %",
+    ]
 
 
 def _interpreter_tensors(
@@ -247,10 +296,10 @@ def compare_engine(
             comparison.failed = str(exc)
             return comparison
     else:
-        tools, how = C_TOOLCHAINS[engine]
-        missing = [tool for tool in tools if not shutil.which(tool)]
+        needs = ENGINES[engine]
+        missing = [tool for tool in needs.tools if not shutil.which(tool)]
         if missing:
-            comparison.unavailable = f"{', '.join(missing)} not found; install {how}"
+            comparison.unavailable = f"{', '.join(missing)} not found; install {needs.install}"
             return comparison
         try:
             outputs = _run_generated_c(engine, model, inputs, convention, on_progress)
@@ -288,146 +337,12 @@ def compare_engine(
     return comparison
 
 
-HISTOGRAM_VALUES = 200_000  # activations kept for the worst layer's histogram
-
-
-def _sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
-    signal = float(np.sum(reference.astype(np.float64) ** 2))
-    noise = float(np.sum((reference.astype(np.float64) - approximation) ** 2))
-    if noise == 0.0:
-        return float("inf")
-    if signal == 0.0:
-        return float("-inf")
-    return 10.0 * np.log10(signal / noise)
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    norms = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(a @ b / norms) if norms else float(np.array_equal(a, b))
-
-
-def keras_layer_ends(keras_model, model: Model) -> list[tuple[object, int]]:
-    """(Keras layer, TFLite op index) pairs: each layer ends at the last op whose output
-    tensor is named after it; the model output ends the last layer. A layer none of whose
-    tensors keeps its name (the converter calls an LSTM's ``tfl.unidirectional_sequence_lstm``)
-    ends just before the next named layer begins, when it is the only one in that gap and
-    the gap holds ops."""
-    layer_start: dict[str, int] = {}
-    layer_end: dict[str, int] = {}
-    names = [layer.name for layer in keras_model.layers]
-    for op in model.operators:
-        tensor_name = model.tensors[op.outputs[0]].name
-        for name in names:
-            if f"/{name}/" in tensor_name or tensor_name.startswith(f"{name}/"):
-                layer_start.setdefault(name, op.index)
-                layer_end[name] = op.index
-    output_op = next(op.index for op in model.operators if op.outputs[0] == model.outputs[0])
-    layer_end[names[-1]] = output_op
-    layer_start.setdefault(names[-1], output_op)
-    previous_end, unnamed = -1, []
-    for name in names:
-        if name not in layer_end:
-            unnamed.append(name)
-            continue
-        gap_end = layer_start[name] - 1
-        if len(unnamed) == 1 and gap_end > previous_end:
-            layer_end[unnamed[0]] = gap_end
-        previous_end, unnamed = layer_end[name], []
-    ordered = [
-        (layer, layer_end[layer.name]) for layer in keras_model.layers if layer.name in layer_end
-    ]
-    return sorted(ordered, key=lambda pair: pair[1])
-
-
-def compare_layers(
-    keras_model,
-    model: Model,
-    tensors: dict[int, np.ndarray],
-    float_inputs: np.ndarray,
-    quantized_inputs: np.ndarray,
-) -> list[LayerComparison]:
-    from tinycnn.tfenv import keras
-
-    pairs = keras_layer_ends(keras_model, model)
-    probe = keras.Model(keras_model.inputs, [layer.output for layer, _ in pairs])
-    float_outputs = probe.predict(float_inputs, batch_size=500, verbose=0)
-    if len(pairs) == 1:
-        float_outputs = [float_outputs]
-    layers, samples = [], []
-    previous_end, previous_float = -1, None
-    for (layer, op_index), reference in zip(pairs, float_outputs, strict=True):
-        op = model.operators[op_index]
-        tensor = model.tensors[op.outputs[0]]
-        quant = tensor.quantization
-        approximation = dequantize(
-            tensors[tensor.index], quant.single_scale, quant.single_zero_point
-        )
-        approximation = approximation.reshape(reference.shape)
-        local = _run_layer_alone(
-            model, previous_end, op_index, previous_float, quantized_inputs, tensors
-        )
-        local = dequantize(local, quant.single_scale, quant.single_zero_point).reshape(
-            reference.shape
-        )
-        error_lsb = np.abs(reference.astype(np.float64) - approximation) / quant.single_scale
-        layers.append(
-            LayerComparison(
-                layer=layer.name,
-                op_index=op_index,
-                opcode=op.opcode,
-                tensor=tensor.name,
-                sqnr_db=_sqnr_db(reference, approximation),
-                local_sqnr_db=_sqnr_db(reference, local),
-                max_abs_error_lsb=float(error_lsb.max()),
-                mean_abs_error_lsb=float(error_lsb.mean()),
-                cosine=_cosine(reference, approximation),
-            )
-        )
-        samples.append((reference, approximation))
-        previous_end, previous_float = op_index, reference
-    if layers:
-        worst = min(range(len(layers)), key=lambda i: layers[i].local_sqnr_db)
-        layers[worst].worst = True
-        reference, approximation = samples[worst]
-        keep = np.random.default_rng(0).permutation(reference.size)[:HISTOGRAM_VALUES]
-        layers[worst].values = (reference.ravel()[keep], approximation.ravel()[keep])
-    return layers
-
-
-def _run_layer_alone(
-    model: Model,
-    previous_end: int,
-    end: int,
-    previous_float: np.ndarray | None,
-    quantized_inputs: np.ndarray,
-    tensors: dict[int, np.ndarray],
-) -> np.ndarray:
-    """Run the ops of one layer (after ``previous_end`` up to ``end``) on the float model's
-    output of the previous layer, quantized with the int8 tensor's own parameters."""
-    operators = model.operators[previous_end + 1 : end + 1]
-    values: dict[int, np.ndarray] = {model.inputs[0]: quantized_inputs}
-    if previous_end >= 0:
-        boundary = model.tensors[model.operators[previous_end].outputs[0]]
-        quant = boundary.quantization
-        values[boundary.index] = quantize(
-            previous_float, quant.single_scale, quant.single_zero_point, boundary.dtype
-        ).reshape(len(previous_float), *boundary.shape[1:])
-    for op in operators:  # branches from earlier layers read the int8 engine's values
-        for index in op.inputs:
-            tensor = model.tensors[index] if index >= 0 else None
-            if tensor and index not in values and not (tensor.is_constant or tensor.is_variable):
-                values[index] = tensors[index]
-    run_operators(model, operators, values, "tflite")
-    return values[model.operators[end].outputs[0]]
-
-
 def verify(
     target: str | Path,
     *,
     images: int = 10_000,
     data_dir=None,
-    engines: tuple[tuple[str, str], ...] = ENGINE_CONVENTIONS,
+    engines: tuple[tuple[str, str], ...] = COMPARED,
     on_progress: Progress | None = None,
 ) -> VerifyReport:
     """Verify a .tflite file or a run directory (its model_int8.tflite and model.keras).
@@ -466,10 +381,10 @@ def _compare(report, model, content, keras_model, inputs, labels, engines, data_
     started = time.perf_counter()
     keep = keras_model is not None
     reference_run = run_model(
-        model, inputs, convention="tflite", keep_tensors=keep, on_progress=on_progress
+        model, inputs, convention=HOST_CONVENTION, keep_tensors=keep, on_progress=on_progress
     )
     report.reference_seconds = time.perf_counter() - started
-    reference_outputs = {"tflite": reference_run.outputs[0]}
+    reference_outputs = {HOST_CONVENTION: reference_run.outputs[0]}
     for engine, convention in engines:
         if convention not in reference_outputs:
             reference_outputs[convention] = run_model(

@@ -58,6 +58,19 @@ class PageCheck:
     def clean(self) -> bool:
         return not (self.console_errors or self.broken_images or self.outside_requests)
 
+    def describe(self) -> str:
+        return (
+            f"chromium: loaded in {self.load_ms:.0f} ms, {self.images} images, "
+            f"{len(self.broken_images)} broken, {len(self.console_errors)} console errors; "
+            f"screenshot {self.screenshot}"
+        )
+
+    def check_clean(self) -> None:
+        """BrowserError naming what went wrong when the page did not render cleanly."""
+        if not self.clean:
+            problems = self.console_errors + self.broken_images + self.outside_requests
+            raise BrowserError("the page did not render cleanly: " + "; ".join(problems)[:500])
+
 
 class _DevTools:
     """One page's DevTools websocket: commands with ids, events kept as they arrive."""

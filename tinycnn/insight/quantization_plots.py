@@ -171,3 +171,9 @@ def write_plots(report, out_dir: str | Path) -> tuple[list[Path], list[str]]:
     else:
         skipped.append("weight ranges: the model has no quantized conv or dense weights")
     return written, skipped
+
+
+def plot_lines(report, out_dir: str | Path) -> list[str]:
+    """``write_plots``, and what `verify --plots` prints of it: each file, each skipped plot."""
+    written, skipped = write_plots(report, out_dir)
+    return [f"wrote {path}" for path in written] + [f"not drawn: {reason}" for reason in skipped]

@@ -23,6 +23,7 @@ import numpy as np
 from tinycnn import __version__
 from tinycnn.errors import TinycnnError
 from tinycnn.insight.figures import image_axis, png_bytes, pyplot
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
@@ -57,6 +58,11 @@ class Report:
     sections: dict[str, dict] = field(default_factory=dict)  # by part name, in order
     missing: list[tuple[str, str]] = field(default_factory=list)  # (part, why not)
     seconds: float = 0.0
+
+    def lines(self, path: Path) -> list[str]:
+        """What `tinycnn report` prints once ``path`` is written."""
+        written = f"wrote {path} ({path.stat().st_size:,} bytes, {self.seconds:.1f} s)"
+        return [written] + [f"not computed: {part}: {why}" for part, why in self.missing]
 
 
 def data_uri(png: bytes) -> str:
@@ -101,7 +107,7 @@ def summary_part(model, content: bytes, path: Path, keras_model) -> dict:
             if definition.weighted and i >= 0 and model.tensors[i].is_constant
         )
         macs = (
-            definition.macs(OpContext(op=op, model=model, values={}, convention="tflm"))
+            definition.macs(OpContext(op=op, model=model, values={}, convention=BOARD_CONVENTION))
             if definition.macs
             else 0
         )
@@ -264,7 +270,7 @@ def budget_part(model, runtime_code_bytes: int | None) -> dict:
     from tinycnn.codegen.export import RUNTIME_CODE_ESTIMATE, budget
     from tinycnn.codegen.render import constant_bytes, lower_for_c
 
-    _, plan, calls = lower_for_c(model, "tflm", wide_weights=False)
+    _, plan, calls = lower_for_c(model, BOARD_CONVENTION, wide_weights=False)
     weights = constant_bytes(calls)
     code_name, code = (
         ("runtime code (measured, Cortex-M4)", runtime_code_bytes)
@@ -299,7 +305,8 @@ def budget_part(model, runtime_code_bytes: int | None) -> dict:
 
 
 def emulation_part(model, content: bytes, data_dir) -> dict:
-    from tinycnn.board.bench import NANO33_HZ, bench_model
+    from tinycnn.board.bench import bench_model
+    from tinycnn.board.bench_report import NANO33_HZ
     from tinycnn.quantization.inputs import model_inputs
 
     inputs = model_inputs(model, 1, data_dir).values

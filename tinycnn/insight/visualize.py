@@ -17,6 +17,7 @@ import numpy as np
 
 from tinycnn.errors import TinycnnError
 from tinycnn.insight.figures import grid_shape, image_axis, pyplot, save_png, symmetric_limit
+from tinycnn.model.engines import HOST_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_dir
@@ -108,10 +109,10 @@ def int8_feature_maps(
     """The dequantized output of every convolution and pooling op for one int8 image
     ``[H, W, C]``, each beside the float model's output of the Keras layer that ends at the
     same op (when a float model is given)."""
-    run = run_model(model, quantized_image[np.newaxis], convention="tflite", keep_tensors=True)
+    run = run_model(model, quantized_image[np.newaxis], convention=HOST_CONVENTION, keep_tensors=True)
     float_by_op = {}
     if keras_model is not None:
-        from tinycnn.engines.verify import keras_layer_ends
+        from tinycnn.engines.layers import keras_layer_ends
         from tinycnn.insight.explain import layer_outputs
 
         ends = keras_layer_ends(keras_model, model)
@@ -192,6 +193,11 @@ class VisualizeResult:
     skipped: list[str] = field(default_factory=list)  # what could not be drawn, and why
     predicted: int | None = None
     label: int | None = None
+
+    def lines(self) -> list[str]:
+        """What `tinycnn visualize` prints: each picture with its title, each one not drawn."""
+        drawn = [f"{picture.path}  {picture.title}" for picture in self.pictures]
+        return drawn + [f"not drawn: {reason}" for reason in self.skipped]
 
 
 @dataclass
@@ -495,7 +501,7 @@ def visualize(
     else:
         result.skipped.append("hand-made filters: shown for grey images only")
     if model is not None:
-        output = run_model(model, subject.quantized[np.newaxis], convention="tflite").outputs[0]
+        output = run_model(model, subject.quantized[np.newaxis], convention=HOST_CONVENTION).outputs[0]
     else:
         output = np.asarray(keras_model(subject.float_image[np.newaxis], training=False))
     result.predicted = int(np.argmax(output.reshape(-1)))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import INTERPRETERS
 from tinycnn.progress import Progress, report
 
 
@@ -163,9 +164,6 @@ def litert_refusal(model) -> str | None:
     return None
 
 
-ENGINES = ("litert", "tflm")
-
-
 def run_interpreter(
     engine: str,
     content: bytes,
@@ -180,8 +178,8 @@ def run_interpreter(
     kernels without the XNNPACK delegate) or "tflm"; single-input single-output models only.
     Returns the raw outputs stacked, in the model's output dtype.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine not in INTERPRETERS:
+        raise ValueError(f"engine must be one of {INTERPRETERS}, got {engine!r}")
     outputs = []
     # An LSTM's state lives in variable tensors that an interpreter keeps between invocations:
     # every input is its own sequence, so the state is reset before each.

@@ -41,6 +41,34 @@ class Evaluation:
             "difference_points": self.difference_points,
         }
 
+    def describe(self) -> str:
+        """The text `tinycnn evaluate` prints: accuracies, per class, the confusion matrix."""
+        lines = [
+            f"test images      {self.test_images}",
+            f"float accuracy   {100 * self.float_accuracy:.2f} %  ({self.float_model_bytes} bytes, Keras)",
+            f"int8 accuracy    {100 * self.int8_accuracy:.2f} %  ({self.int8_model_bytes} bytes, TFLite)",
+            f"difference       {self.difference_points:+.2f} points (int8 - float)",
+            f"agreement        {100 * self.agreement:.2f} % of images get the same class",
+            "",
+            f"{'class':<12} {'float %':>8} {'int8 %':>8}",
+        ]
+        per_class = zip(self.class_names, self.float_per_class, self.int8_per_class, strict=True)
+        for name, f_acc, q_acc in per_class:
+            lines.append(f"{name:<12} {100 * f_acc:>8.2f} {100 * q_acc:>8.2f}")
+        title = "int8 confusion matrix (rows: true class, columns: predicted)"
+        lines += ["", *confusion_lines(title, self.int8_confusion, self.class_names)]
+        return "\n".join(lines)
+
+
+def confusion_lines(title: str, confusion, class_names) -> list[str]:
+    """A confusion matrix as text: one row per true class, named, counts right-aligned."""
+    names = [class_names[i] if i < len(class_names) else str(i) for i in range(len(confusion))]
+    width = max(len(f"{i} {name}") for i, name in enumerate(names)) + 1
+    lines = [title, " " * width + "".join(f"{i:>6}" for i in range(len(confusion)))]
+    for i, row in enumerate(confusion):
+        lines.append(f"{f'{i} {names[i]}':<{width}}" + "".join(f"{count:>6}" for count in row))
+    return lines
+
 
 def int8_predict(content: bytes, data_dir=None, on_progress=None) -> tuple[np.ndarray, np.ndarray]:
     """The int8 model's outputs ``[N, C]`` on the test images, and their labels.

@@ -25,9 +25,9 @@ from tinycnn.rundir import (
     read_json,
     write_json,
 )
+from tinycnn.training.config import TrainConfig
 from tinycnn.training.data import load_fashion_mnist, to_float
 from tinycnn.training.models import load_trained_model
-from tinycnn.training.train import TrainConfig
 
 
 class ConversionError(TinycnnError):
@@ -44,6 +44,16 @@ class QuantizeResult:
     input_zero_point: int
     output_scale: float
     output_zero_point: int
+
+    def describe(self) -> str:
+        """What `tinycnn quantize` prints."""
+        method = f"QAT ({self.qat_epochs} epochs)" if self.qat_epochs else "post-training"
+        return (
+            f"wrote {self.path} ({self.model_bytes} bytes, {method}, "
+            f"{self.calibration_samples} calibration images); input scale {self.input_scale:.6g} "
+            f"zero point {self.input_zero_point}, output scale {self.output_scale:.6g} "
+            f"zero point {self.output_zero_point}"
+        )
 
 
 def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:

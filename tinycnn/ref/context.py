@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinycnn.model.engines import check_convention
 from tinycnn.model.ir import Model, Operator, Quantization, Tensor, UnsupportedOperator
 from tinycnn.quantization.affine import round_half_away
-from tinycnn.ref.fixedpoint import CONVENTIONS, rounding_for
+from tinycnn.ref.fixedpoint import rounding_for
 
 
 @dataclass
@@ -22,10 +23,7 @@ class OpContext:
     wide_weights: bool = False
 
     def __post_init__(self):
-        if self.convention not in CONVENTIONS:
-            raise ValueError(
-                f"rounding convention must be one of {CONVENTIONS}, got {self.convention!r}"
-            )
+        check_convention(self.convention)
 
     def rounding(self) -> str:
         """The requantization rounding this op uses under the chosen convention."""

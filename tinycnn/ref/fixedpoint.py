@@ -22,8 +22,9 @@ import math
 
 import numpy as np
 
+from tinycnn.model.engines import check_convention
+
 ROUNDING_MODES = ("double", "single")
-CONVENTIONS = ("tflite", "tflm")
 # Kernels whose LiteRT (ai-edge-litert 2.x, BUILTIN_REF) build rounds once; every other
 # LiteRT kernel and every TFLite Micro kernel measured rounds twice.
 _LITERT_SINGLE_ROUNDING = {"FULLY_CONNECTED"}
@@ -33,11 +34,9 @@ INT32_MAX = 2**31 - 1
 
 def rounding_for(convention: str, opcode: str) -> str:
     """The rounding (``"double"`` or ``"single"``) that ``convention``'s kernel for ``opcode`` uses."""
-    if convention == "tflm":
+    if check_convention(convention) == "tflm":
         return "double"
-    if convention == "tflite":
-        return "single" if opcode in _LITERT_SINGLE_ROUNDING else "double"
-    raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {convention!r}")
+    return "single" if opcode in _LITERT_SINGLE_ROUNDING else "double"
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import HOST_CONVENTION, check_convention
 from tinycnn.model.ir import Model, ModelFormatError
 from tinycnn.progress import Progress, report
 from tinycnn.ref.context import OpContext
-from tinycnn.ref.fixedpoint import CONVENTIONS
 from tinycnn.ref.registry import BY_BUILTIN, definition_for
 
 
@@ -96,7 +96,7 @@ def run_model(
     model: Model,
     inputs: np.ndarray | list[np.ndarray],
     *,
-    convention: str = "tflite",
+    convention: str = HOST_CONVENTION,
     keep_tensors: bool = False,
     chunk: int = 500,
     on_progress: Progress | None = None,
@@ -108,8 +108,7 @@ def run_model(
     "tflite" (LiteRT's reference kernels) or "tflm" (TFLite Micro). ``keep_tensors`` also returns every
     intermediate tensor (memory grows with N). ``on_progress`` hears of every chunk.
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"rounding convention must be one of {CONVENTIONS}, got {convention!r}")
+    check_convention(convention)
     check_supported(model)
     inputs = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
     if len(inputs) != len(model.inputs):

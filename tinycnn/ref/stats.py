@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.registry import definition_for
@@ -30,6 +31,6 @@ def model_stats(model: Model) -> ModelStats:
                 if i >= 0 and model.tensors[i].is_constant
             )
         if definition.macs:
-            macs += definition.macs(OpContext(op=op, model=model, values={}, convention="tflm"))
+            macs += definition.macs(OpContext(op=op, model=model, values={}, convention=BOARD_CONVENTION))
     weight_bytes = sum(t.size_bytes for t in model.tensors if t.is_constant)
     return ModelStats(parameters, macs, weight_bytes)

@@ -16,11 +16,14 @@ they are only in ``strong``.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import asdict, dataclass, fields, replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tinycnn.errors import TinycnnError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FLIPS = ("none", "horizontal")
 
@@ -45,7 +48,7 @@ class Augmentation:
         limits |= {"noise": 1.0, "erase": 1.0}
         for name, limit in limits.items():
             value = getattr(self, name)
-            if not (np.isfinite(value) and 0.0 <= value <= limit):
+            if not (math.isfinite(value) and 0.0 <= value <= limit):
                 raise AugmentError(f"--{name} must be in [0, {limit:g}], got {value}")
         if self.flip not in FLIPS:
             raise AugmentError(f"--flip must be one of {', '.join(FLIPS)}, got {self.flip!r}")
@@ -97,6 +100,8 @@ def augmentation(preset: str = "none", **knobs) -> Augmentation:
 def augmentation_layers(config: Augmentation, seed: int):
     """The Keras layers of ``config`` as one callable ``images -> images`` (training mode),
     seeded: the same seed and the same batches give the same outputs."""
+    import numpy as np
+
     from tinycnn.tfenv import keras, tf
 
     layers = keras.layers
@@ -167,7 +172,7 @@ def _random_erasing(probability: float, seed: int):
             batch, height, width = shape[0], shape[1], shape[2]
             h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
             area = self.generator.uniform([batch], 0.02, 0.25) * h * w
-            aspect = tf.exp(self.generator.uniform([batch], np.log(0.3), np.log(1 / 0.3)))
+            aspect = tf.exp(self.generator.uniform([batch], math.log(0.3), math.log(1 / 0.3)))
             eh = tf.clip_by_value(tf.round(tf.sqrt(area * aspect)), 1.0, h)
             ew = tf.clip_by_value(tf.round(tf.sqrt(area / aspect)), 1.0, w)
             top = tf.floor(self.generator.uniform([batch]) * (h - eh + 1))
@@ -201,6 +206,8 @@ def training_batches(
 
 def augment_images(images: np.ndarray, config: Augmentation, seed: int) -> np.ndarray:
     """Augment float32 images ``[N, 28, 28, 1]`` in [0, 1] once (for a preview or a test)."""
+    import numpy as np
+
     return np.asarray(augmentation_layers(config, seed)(images))
 
 
@@ -209,6 +216,8 @@ def preview_grid(
 ) -> np.ndarray:
     """uint8 grid: each row one original image followed by ``variants`` augmented copies,
     separated by a 2-pixel gray border."""
+    import numpy as np
+
     rows = []
     copies = [augment_images(images, config, seed + k) for k in range(variants)]
     for i, original in enumerate(images):

@@ -1,12 +1,20 @@
 """Fitting a registered model on Fashion-MNIST into a run directory (see ``rundir`` for
 what it holds): configuration, per-epoch checkpoints that a resumed run continues from
-exactly, and the trained float model with its metrics."""
+exactly, and the trained float model with its metrics.
+
+``train`` runs its phases in order: the request is checked (and a resumed run's state read)
+before anything is loaded or deleted; the data set is read, then TensorFlow's strategy made;
+the model is built (or loaded from the checkpoint, or restored from a multi-worker backup);
+the configuration is written; the epochs are fitted one ``fit`` call each, every epoch seeded
+from (seed, epoch); the test set is evaluated; the metrics and the model are written last.
+"""
 
 from __future__ import annotations
 
 import math
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -15,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import __version__
-from tinycnn.errors import TinycnnError
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
@@ -27,17 +34,28 @@ from tinycnn.rundir import (
     HISTORY_FILE,
     METRICS_FILE,
     MODEL_FILE,
-    RUN_ARTIFACTS,
     RunError,
     read_json,
     resume_command,
     save_model,
     write_json,
 )
-from tinycnn.training.augment import Augmentation, AugmentError, augmentation, training_batches
+from tinycnn.training.augment import training_batches
+from tinycnn.training.config import (
+    EpochReport,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    check_distribution,
+    check_run_dir,
+    continues_backup,
+    train_config,
+)
 from tinycnn.training.data import Dataset, load_fashion_mnist, to_float
 from tinycnn.training.distribute import (
+    MAX_RESTARTS,
     Backup,
+    Cluster,
     ClusterError,
     ClusterLost,
     Distribution,
@@ -45,258 +63,39 @@ from tinycnn.training.distribute import (
     agreed,
     is_cluster_failure,
     make_strategy,
+    supervise,
 )
-from tinycnn.training.models import INPUT_SHAPE, NUM_CLASSES, get_model_spec
-from tinycnn.training.recipe import OPTIMIZERS, SCHEDULES, learning_rate_at, make_optimizer
+from tinycnn.training.models import INPUT_SHAPE, NUM_CLASSES, ModelSpec, get_model_spec
+from tinycnn.training.recipe import learning_rate_at, make_optimizer
+
+__all__ = ["EpochReport", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "train"]
+__all__ += ["train_config", "check_distribution", "resume_note", "supervise_training"]
 
 WATCH_STEPS = 20  # training steps between two looks at the loss (progress, divergence)
 
 
-class TrainingInterrupted(TinycnnError):
-    """Ctrl-C or SIGTERM/SIGHUP during fitting; the checkpoint of the last finished epoch is
-    kept. Its exit code is the shell's for that signal (130 for Ctrl-C, 143 for SIGTERM)."""
+@dataclass
+class _Run:
+    """One training run's request and state, shared by its phases."""
 
-    def __init__(self, run_dir: Path, epochs_done: int, epochs: int, interrupt=None):
-        from tinycnn.processes import exit_code_for, signal_name
-
-        self.run_dir, self.epochs_done, self.epochs = run_dir, epochs_done, epochs
-        self.exit_code = exit_code_for(interrupt or KeyboardInterrupt())
-        where = (
-            f"the last checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}; "
-            f"continue with `{resume_command(run_dir)}`"
-            if epochs_done
-            else "no epoch had finished, so there is no checkpoint"
-        )
-        super().__init__(
-            f"training interrupted by {signal_name(interrupt or KeyboardInterrupt())} after "
-            f"{epochs_done} of {epochs} epochs; {where}"
-        )
-
-
-class TrainingDiverged(TinycnnError):
-    """The loss became NaN or infinite: the weights are lost, the last good checkpoint is kept."""
-
-    def __init__(self, run_dir: Path, epoch: int, step: int, loss: float, epochs_done: int):
-        kept = (
-            f"the last good checkpoint ({epochs_done} epochs) is kept in {run_dir / CHECKPOINT_FILE}"
-            if epochs_done
-            else "no epoch had finished, so there is no checkpoint"
-        )
-        super().__init__(
-            f"training diverged: the loss became {loss} in epoch {epoch}, step {step}; {kept}; "
-            "train again with a lower --learning-rate"
-        )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    model: str
-    epochs: int
-    batch_size: int
-    validation_split: float = 0.1
-    seed: int = 0
-    subset: int | None = None
-    learning_rate: float | None = None
-    width: float | None = None  # channel multiplier (zoo architectures)
-    depth: int | None = None  # block repeats (zoo architectures)
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
-    augment: dict = field(default_factory=dict)  # augment.Augmentation fields; {} = none
-    early_stopping: int | None = None  # patience in epochs on val_accuracy; best weights kept
+    config: TrainConfig
+    run_dir: Path
+    distribution: Distribution
+    resume: bool
+    spec: ModelSpec = None
+    initial_epoch: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best: dict = field(default_factory=lambda: {"epoch": 0, "val_accuracy": -1.0})
+    continuing: bool = False  # a multi-worker chief continuing its backup
+    existing: list[str] = field(default_factory=list)  # run files --force replaces
 
     @property
-    def augmentation(self) -> Augmentation:
-        return Augmentation(**self.augment)
+    def chief(self) -> bool:
+        return self.distribution.is_chief
 
-    def validate(self) -> None:
-        spec = get_model_spec(self.model)  # raises, naming the known models
-        if not spec.scalable and (self.width is not None or self.depth is not None):
-            raise RunError(f"{self.model} has a fixed size: --width and --depth are for the zoo")
-        if self.width is not None and not (math.isfinite(self.width) and 0 < self.width <= 8):
-            raise RunError(f"width must be in (0, 8], got {self.width}")
-        if self.depth is not None and not 1 <= self.depth <= 8:
-            raise RunError(f"depth must be in [1, 8], got {self.depth}")
-        if self.optimizer not in OPTIMIZERS:
-            raise RunError(
-                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise RunError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.optimizer == "adam" and self.weight_decay:
-            raise RunError("weight decay needs --optimizer adamw or sgd (Adam's is not decoupled)")
-        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1):
-            raise RunError(f"weight decay must be in [0, 1), got {self.weight_decay}")
-        if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs < self.epochs):
-            raise RunError(f"warm-up must be in [0, epochs), got {self.warmup_epochs}")
-        if not (math.isfinite(self.label_smoothing) and 0 <= self.label_smoothing < 1):
-            raise RunError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.early_stopping is not None:
-            if self.early_stopping < 1:
-                raise RunError(
-                    f"early stopping patience must be at least 1, got {self.early_stopping}"
-                )
-            if not self.validation_split:
-                raise RunError("early stopping watches the validation split: it needs one above 0")
-        try:
-            self.augmentation.validate()
-        except (TypeError, AugmentError) as exc:
-            raise RunError(str(exc)) from None
-        for name in ("validation_split", "learning_rate"):
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                raise RunError(f"{name.replace('_', ' ')} must be a finite number, got {value}")
-        if self.epochs < 1:
-            raise RunError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise RunError(f"batch size must be at least 1, got {self.batch_size}")
-        if not 0.0 <= self.validation_split < 1.0:
-            raise RunError(f"validation split must be in [0, 1), got {self.validation_split}")
-        if self.subset is not None and self.subset < 10:
-            raise RunError(f"subset must be at least 10 images, got {self.subset}")
-        if self.learning_rate is not None and self.learning_rate <= 0:
-            raise RunError(f"learning rate must be positive, got {self.learning_rate}")
-
-
-def train_config(
-    model: str,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    *,
-    augment: str | None = None,
-    augment_knobs: dict | None = None,
-    **settings,
-):
-    """The configuration of a run of ``model``: its registry defaults (epochs, batch size and
-    recipe) for what is not given (None). ``augment`` is a preset name, ``augment_knobs``
-    replaces some of its knobs. UnknownModel names the known models; AugmentError a bad knob."""
-    spec = get_model_spec(model)
-    recipe = {k: v for k, v in spec.recipe.items() if k != "augment"}
-    chosen = augmentation(augment or spec.recipe.get("augment", "none"), **(augment_knobs or {}))
-    given = {k: v for k, v in settings.items() if v is not None}
-    epochs = epochs or spec.default_epochs
-    if "warmup_epochs" in recipe:  # the recipe's warm-up, at most a tenth of a short run
-        recipe["warmup_epochs"] = min(recipe["warmup_epochs"], epochs / 10)
-    if given.get("optimizer") == "adam" and "weight_decay" not in given:
-        recipe["weight_decay"] = 0.0  # the recipe's decay was for its own optimizer
-    return TrainConfig(
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size or spec.default_batch_size,
-        augment=chosen.as_dict() if chosen.active else {},
-        **{**recipe, **given},
-    )
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    epoch: int
-    epochs: int
-    seconds: float
-    logs: dict[str, float]
-    remaining_seconds: float = 0.0  # estimated from the epochs so far
-    best_epoch: int | None = None  # with early stopping: the best on validation so far
-    stopping: bool = False  # early stopping ends the run after this epoch
-
-
-def _check_run_dir(run_dir: Path, force: bool) -> list[str]:
-    """Refuse a folder that holds a run unless forced, or one that cannot be written; the
-    run files (and the backup folder) that --force will replace."""
-    from tinycnn.outputs import check_output_dir
-
-    check_output_dir(run_dir, "the run directory")
-    existing = [name for name in (*RUN_ARTIFACTS, BACKUP_DIR) if (run_dir / name).exists()]
-    if existing and not force:
-        raise RunError(
-            f"{run_dir} already holds a run ({', '.join(existing)}); "
-            "pass --force to replace it or --resume to continue it"
-        )
-    return existing
-
-
-def _training_arrays(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = dataset.train_images, dataset.train_labels
-    if config.subset is not None:
-        images, labels = images[: config.subset], labels[: config.subset]
-    return to_float(images), labels.astype(np.int32)
-
-
-def _split(x: np.ndarray, y: np.ndarray, validation_split: float):
-    """Keras's split: the last ``validation_split`` of the images, before any shuffling."""
-    held_out = int(len(x) * validation_split)
-    cut = len(x) - held_out
-    return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if held_out else None)
-
-
-def _derived_seed(seed: int, *keys: int) -> int:
-    """A seed for one stage of a run: the initial weights (no key) or one epoch (its shuffle
-    and dropout masks depend on (seed, epoch) only, so a resumed run repeats what the
-    uninterrupted one would have done)."""
-    entropy = [seed % 2**32, len(keys), *keys]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
-
-
-def _seed_stage(seed: int, *keys: int) -> np.random.Generator:
-    """Seed Python, numpy and TensorFlow for a stage; a numpy generator for its shuffling."""
-    from tinycnn.tfenv import keras, tf
-
-    stage_seed = _derived_seed(seed, *keys)
-    keras.utils.set_random_seed(stage_seed)
-    tf.config.experimental.enable_op_determinism()
-    return np.random.default_rng(stage_seed)
-
-
-def resume_note(run_dir: Path) -> str:
-    """ "; the last good checkpoint ... and how to continue" for an unfinished run, else ""."""
-    state = run_dir / CHECKPOINT_STATE_FILE
-    if not state.is_file() or (run_dir / MODEL_FILE).exists():
-        return ""
-    epochs_done = read_json(state).get("epochs_done", 0)
-    return (
-        f"; the last good checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}: "
-        f"continue in one process with `{resume_command(run_dir)}`"
-        ", or start every worker again with the same command"
-    )
-
-
-def check_distribution(config: TrainConfig, distribution: Distribution, resume: bool) -> None:
-    """RunError for what a multi-worker run cannot do (checked before any worker starts)."""
-    if not distribution.multiworker:
-        return
-    if resume:
-        raise RunError(
-            "--resume continues a run in one process; a multi-worker run continues from its "
-            "backup when its workers are started again with the same command"
-        )
-    if config.early_stopping:
-        raise RunError("--early-stopping needs --strategy default or mirrored (one process)")
-
-
-def _has_backup(run_dir: Path) -> bool:
-    return (run_dir / BACKUP_DIR / "checkpoint").is_file()
-
-
-def _continues(config: TrainConfig, run_dir: Path, force: bool) -> bool:
-    """Whether a multi-worker chief continues the run in ``run_dir`` from its backup: the same
-    configuration always does, --force or not, so that a worker started again with its
-    original command (a scheduler's restart) continues. A backup of another configuration is
-    replaced with --force, else refused (RunError)."""
-    if not _has_backup(run_dir):
-        return False
-    saved = read_json(run_dir / CONFIG_FILE)["train"]
-    if saved == asdict(config):
-        return True
-    if force:
-        return False
-    changed = sorted(
-        key for key in {*saved, *asdict(config)} if saved.get(key) != asdict(config).get(key)
-    )
-    raise RunError(
-        f"{run_dir} holds the backup of another run (it differs in {', '.join(changed)}); "
-        "run that run's command to continue it, or pass --force to replace it"
-    )
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history.get("seconds", []))
 
 
 def train(
@@ -319,262 +118,371 @@ def train(
     ``on_progress`` hears of every step (see ``tinycnn.progress``); ``on_start`` hears of the
     configuration and the first epoch once the request has been checked.
 
-    ``distribution`` spreads the training with tf.distribute (see ``tinycnn.training.distribute``); the
-    batch size stays the global one. In a multi-worker run only the chief writes ``run_dir``,
-    every worker backs up each epoch, and a worker started again with the same request
-    continues from the backup; ClusterLost when a worker is lost, ClusterError when the
-    cluster does not form. Every worker returns the metrics.
+    ``distribution`` spreads the training with tf.distribute (see
+    ``tinycnn.training.distribute``); the batch size stays the global one. In a multi-worker
+    run only the chief writes ``run_dir``, every worker backs up each epoch, and a worker
+    started again with the same request continues from the backup; ClusterLost when a worker
+    is lost, ClusterError when the cluster does not form. Every worker returns the metrics.
     Raises TrainingInterrupted on Ctrl-C, SIGTERM or SIGHUP, TrainingDiverged when the loss
     stops being finite, RunError or UnknownModel for bad requests, DataError when the dataset
     cannot be read. Nothing is loaded or deleted before the request has been checked.
     """
-    run_dir = Path(run_dir)
-    distribution = distribution or Distribution()
-    chief = distribution.is_chief
-    history: dict[str, list[float]] = {}
-    initial_epoch = 0
-    best = {"epoch": 0, "val_accuracy": -1.0}
+    run = _checked_request(config, Path(run_dir), distribution or Distribution(), force, resume)
+    dataset = load_fashion_mnist(data_dir)  # before TensorFlow: a missing dataset fails fast
+    for name in run.existing:  # before the cluster forms: no worker restores a stale backup
+        _remove(run.run_dir / name)
+    if on_start and not run.distribution.multiworker:  # multi-worker: known from the backup
+        on_start(run.config, run.initial_epoch)
+    strategy = make_strategy(run.distribution)  # before any other TensorFlow work
+    fit, validation = _training_data(run.config, dataset)
+    model = _model(run, strategy)
+    output = WorkerOutput(run.run_dir, run.chief)
+    backup = _restore_backup(run, model, strategy, output, on_start)
+    _write_config(run, dataset)
+    watcher = _EpochWatcher(run, len(fit[0]), output, backup, on_epoch, on_progress)
+    try:  # the loop and the test evaluation: a multi-worker run's collectives may fail in either
+        model = _fit_epochs(run, model, fit, validation, watcher)
+        test_accuracy = _test_accuracy(run.config, model, dataset)
+    except KeyboardInterrupt as interrupt:
+        output.close()
+        raise TrainingInterrupted(
+            run.run_dir, run.epochs_done, run.config.epochs, interrupt
+        ) from None
+    except Exception as exc:
+        output.close()
+        if not (run.distribution.multiworker and is_cluster_failure(exc)):
+            raise
+        raise ClusterLost(
+            f"{run.distribution.cluster.describe()}: the cluster lost a worker after "
+            f"{run.epochs_done} of {run.config.epochs} epochs ({type(exc).__name__})"
+        ) from None
+    metrics = _metrics(run, model, strategy, len(fit[0]), dataset, test_accuracy)
+    return _write_results(run, model, output, metrics)
+
+
+def _checked_request(
+    config: TrainConfig, run_dir: Path, distribution: Distribution, force: bool, resume: bool
+) -> _Run:
+    """The run as asked, checked; a resumed run's configuration and state from its checkpoint."""
     check_distribution(config, distribution, resume)
+    run = _Run(config, run_dir, distribution, resume)
     if resume:
-        config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
+        run.config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
         if (run_dir / MODEL_FILE).exists():
             raise RunError(f"{run_dir} is already finished; nothing to resume")
         if not (run_dir / CHECKPOINT_STATE_FILE).is_file():
             raise RunError(f"{run_dir} has no checkpoint to resume from")
         state = read_json(run_dir / CHECKPOINT_STATE_FILE)
-        initial_epoch, history = state["epochs_done"], state["history"]
-        best = state.get("best", best)
-        existing: list[str] = []
-    config.validate()
-    spec = get_model_spec(config.model)
-    continuing = chief and distribution.multiworker and _continues(config, run_dir, force)
-    existing = [] if resume or continuing or not chief else _check_run_dir(run_dir, force)
-    dataset = load_fashion_mnist(data_dir)  # before TensorFlow: a missing dataset fails fast
-    if existing:  # before the cluster forms: no worker restores a stale backup
-        for name in existing:
-            _remove(run_dir / name)
-    if on_start and not distribution.multiworker:  # a multi-worker run learns it from the backup
-        on_start(config, initial_epoch)
-    strategy = make_strategy(distribution)  # before any other TensorFlow work
-    x_train, y_train = _training_arrays(config, dataset)
-    if config.label_smoothing:  # smoothing needs one-hot targets
-        y_train = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
-    (x_fit, y_fit), validation = _split(x_train, y_train, config.validation_split)
-    base_rate = config.learning_rate or spec.learning_rate
+        run.initial_epoch, run.history = state["epochs_done"], state["history"]
+        run.best = state.get("best", run.best)
+    run.config.validate()
+    run.spec = get_model_spec(run.config.model)
+    run.continuing = (
+        run.chief and distribution.multiworker and continues_backup(run.config, run_dir, force)
+    )
+    if not (resume or run.continuing or not run.chief):
+        run.existing = check_run_dir(run_dir, force)
+    return run
 
-    from tinycnn.tfenv import keras, tf
+
+def _training_data(config: TrainConfig, dataset: Dataset):
+    """((x, y) to fit, (x, y) held out or None): Keras's split, the last ``validation_split``
+    of the images before any shuffling; one-hot targets when the loss smooths labels."""
+    images, labels = dataset.train_images, dataset.train_labels
+    if config.subset is not None:
+        images, labels = images[: config.subset], labels[: config.subset]
+    x, y = to_float(images), labels.astype(np.int32)
+    if config.label_smoothing:
+        y = np.eye(NUM_CLASSES, dtype=np.float32)[y]
+    held_out = int(len(x) * config.validation_split)
+    cut = len(x) - held_out
+    return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if held_out else None)
+
+
+def _model(run: _Run, strategy):
+    """The model to fit: the checkpoint's when resuming, else built from a seed and compiled."""
+    from tinycnn.tfenv import keras
     from tinycnn.training.models.blocks import custom_objects
 
+    config, spec = run.config, run.spec
     with strategy.scope():
-        if resume:
-            model = keras.models.load_model(
-                run_dir / CHECKPOINT_FILE, custom_objects=custom_objects()
+        if run.resume:
+            return keras.models.load_model(
+                run.run_dir / CHECKPOINT_FILE, custom_objects=custom_objects()
             )
+        _seed_stage(config.seed)  # the initial weights
+        scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
+        model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
+        model.compile(
+            optimizer=make_optimizer(config.optimizer, _base_rate(run), config.weight_decay),
+            loss=(
+                keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+                if config.label_smoothing
+                else "sparse_categorical_crossentropy"
+            ),
+            metrics=["accuracy"],
+        )
+        model.optimizer.build(model.trainable_variables)  # its state is in the backup
+    return model
+
+
+def _base_rate(run: _Run) -> float:
+    return run.config.learning_rate or run.spec.learning_rate
+
+
+def _restore_backup(run: _Run, model, strategy, output: WorkerOutput, on_start) -> Backup | None:
+    """A multi-worker run's backup, restored into ``model`` (and the run's history); every
+    worker must have found the same one. None for a run in one process."""
+    if not run.distribution.multiworker:
+        return None
+    backup = Backup(model, output)
+    run.initial_epoch, state = backup.restore()
+    if not agreed(strategy, run.initial_epoch):
+        output.close()
+        raise ClusterError(
+            f"{run.distribution.cluster.describe()}: the workers found different backups in "
+            f"{run.run_dir / BACKUP_DIR} (this one {run.initial_epoch} epochs): every worker "
+            f"must read the chief's run directory (shared storage); to start the run again, "
+            f"remove {run.run_dir / BACKUP_DIR}"
+        )
+    run.history = state.get("history", {})
+    if on_start:
+        on_start(run.config, run.initial_epoch)
+    return backup
+
+
+def _write_config(run: _Run, dataset: Dataset) -> None:
+    """config.json of a new run (the chief's): the request, the data, the library versions."""
+    if not run.chief or run.resume or run.continuing:
+        return
+    from tinycnn.tfenv import keras, tf
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    versions = {
+        "tinycnn": __version__,
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+    write_json(
+        run.run_dir / CONFIG_FILE,
+        {
+            "train": asdict(run.config),
+            "data_dir": str(dataset.source_dir),
+            "class_names": list(dataset.class_names),
+            "input_shape": list(INPUT_SHAPE),
+            "versions": versions,
+            "distribution": run.distribution.as_dict(),
+        },
+    )
+
+
+class _EpochWatcher:
+    """What happens around the steps: the learning rate before each (a function of the
+    global step, so a resumed run sets the same rates), a look at the loss every
+    ``WATCH_STEPS`` (progress, divergence), and after each epoch the history, early
+    stopping, the checkpoint, the backup and the epoch's report."""
+
+    def __init__(self, run, fit_images, output, backup, on_epoch, on_progress):
+        config = run.config
+        self.run, self.output, self.backup = run, output, backup
+        self.on_epoch, self.on_progress = on_epoch, on_progress
+        self.steps = math.ceil(fit_images / config.batch_size)
+        self.scheduled = config.schedule != "constant" or config.warmup_epochs > 0
+        self.warmup_steps = round(config.warmup_epochs * self.steps)
+        self.epoch, self.started, self.stopping = 0, 0.0, False
+
+    def epoch_begin(self, epoch: int) -> None:
+        self.started, self.epoch = time.perf_counter(), epoch
+
+    def batch_begin(self, model, batch: int) -> None:
+        if self.scheduled:
+            config = self.run.config
+            rate = learning_rate_at(
+                config.schedule,
+                _base_rate(self.run),
+                self.epoch * self.steps + batch,
+                config.epochs * self.steps,
+                self.warmup_steps,
+            )
+            model.optimizer.learning_rate.assign(rate)
+
+    def batch_end(self, batch: int, logs) -> None:
+        if (batch + 1) % WATCH_STEPS and batch + 1 != self.steps:
+            return
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                self.run.run_dir, self.epoch + 1, batch + 1, loss, self.run.epochs_done
+            )
+        label = f"epoch {self.epoch + 1}/{self.run.config.epochs}"
+        report_progress(self.on_progress, label, batch + 1, self.steps, f"loss {loss:.4f}")
+
+    def epoch_end(self, model, epoch: int, logs) -> None:
+        run, config = self.run, self.run.config
+        seconds = time.perf_counter() - self.started
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(run.run_dir, epoch + 1, self.steps, logs[bad[0]], run.epochs_done)
+        rate = float(model.optimizer.learning_rate.numpy())
+        for key, value in {**logs, "seconds": seconds, "learning_rate": rate}.items():
+            run.history.setdefault(key, []).append(float(value))
+        self._early_stopping(model, epoch, logs)
+        self._save(model, epoch)
+        if self.on_epoch:
+            remaining = (config.epochs - epoch - 1) * float(np.mean(run.history["seconds"]))
+            best_epoch = run.best["epoch"] if config.early_stopping else None
+            remaining = 0.0 if self.stopping else remaining
+            self.on_epoch(
+                EpochReport(
+                    epoch + 1, config.epochs, seconds, logs, remaining, best_epoch, self.stopping
+                )
+            )
+
+    def _early_stopping(self, model, epoch: int, logs: dict) -> None:
+        run, patience = self.run, self.run.config.early_stopping
+        self.stopping = False
+        if patience:
+            if logs["val_accuracy"] > run.best["val_accuracy"]:
+                run.best.update(epoch=epoch + 1, val_accuracy=logs["val_accuracy"])
+                save_model(model, run.run_dir / BEST_FILE)
+            self.stopping = epoch + 1 - run.best["epoch"] >= patience
+
+    def _save(self, model, epoch: int) -> None:
+        """The checkpoint `--resume` continues from, and the backup a restarted worker does."""
+        run = self.run
+        state = {"epochs_done": epoch + 1, "history": run.history, "best": run.best}
+        save_model(model, self.output.path(CHECKPOINT_FILE))
+        if run.chief:
+            write_json(run.run_dir / CHECKPOINT_STATE_FILE, state)
+        self.output.discard()
+        if self.backup is not None:
+            self.backup.save(epoch + 1, state)
+
+    def keras_callback(self):
+        """The Keras callback that hands the steps and epochs to this watcher."""
+        from tinycnn.tfenv import keras
+
+        watcher = self
+
+        class Watch(keras.callbacks.Callback):
+            # Keras hands the step's logs over as tensors, read only every WATCH_STEPS steps:
+            # reading them at every step makes each step wait for the last.
+            _supports_tf_logs = True
+
+            def on_epoch_begin(self, epoch, logs=None):
+                watcher.epoch_begin(epoch)
+
+            def on_train_batch_begin(self, batch, logs=None):
+                watcher.batch_begin(self.model, batch)
+
+            def on_train_batch_end(self, batch, logs=None):
+                watcher.batch_end(batch, logs)
+
+            def on_epoch_end(self, epoch, logs=None):
+                watcher.epoch_end(self.model, epoch, logs)
+
+        return Watch()
+
+
+def _fit_epochs(run: _Run, model, fit, validation, watcher: _EpochWatcher):
+    """Fit the epochs not done yet, one ``fit`` call each, seeded from (seed, epoch);
+    the model to keep (with early stopping, the best epoch on validation, not the last)."""
+    from tinycnn.tfenv import keras
+    from tinycnn.training.models.blocks import custom_objects
+
+    config, (x_fit, y_fit) = run.config, fit
+    callback, augment = watcher.keras_callback(), config.augmentation
+    patience = config.early_stopping
+    stopped = patience and run.initial_epoch - run.best["epoch"] >= patience
+    for epoch in range(run.initial_epoch, config.epochs if not stopped else run.initial_epoch):
+        order = _seed_stage(config.seed, epoch).permutation(len(x_fit))
+        model.train_function = None  # traced again after the seed: fresh dropout RNGs
+        if augment.active:  # augmented on the fly, from a seed of (seed, epoch)
+            seed = _derived_seed(config.seed, epoch, 1)
+            batches = training_batches(
+                x_fit[order], y_fit[order], config.batch_size, augment, seed
+            )
+            data = {"x": batches}
         else:
-            _seed_stage(config.seed)  # the initial weights
-            scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
-            model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
-            model.compile(
-                optimizer=make_optimizer(config.optimizer, base_rate, config.weight_decay),
-                loss=(
-                    keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-                    if config.label_smoothing
-                    else "sparse_categorical_crossentropy"
-                ),
-                metrics=["accuracy"],
-            )
-            model.optimizer.build(model.trainable_variables)  # its state is in the backup
-    output = WorkerOutput(run_dir, chief)
-    backup = Backup(model, output) if distribution.multiworker else None
-    if backup is not None:
-        initial_epoch, state = backup.restore()
-        if not agreed(strategy, initial_epoch):
-            output.close()
-            raise ClusterError(
-                f"{distribution.cluster.describe()}: the workers found different backups in "
-                f"{run_dir / BACKUP_DIR} (this one {initial_epoch} epochs): every worker must "
-                f"read the chief's run directory (shared storage); to start the run again, "
-                f"remove {run_dir / BACKUP_DIR}"
-            )
-        history = state.get("history", {})
-        if on_start:
-            on_start(config, initial_epoch)
-    if chief and not resume and not continuing:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(
-            run_dir / CONFIG_FILE,
-            {
-                "train": asdict(config),
-                "data_dir": str(dataset.source_dir),
-                "class_names": list(dataset.class_names),
-                "input_shape": list(INPUT_SHAPE),
-                "versions": {
-                    "tinycnn": __version__,
-                    "tensorflow": tf.__version__,
-                    "tf_keras": keras.__version__,
-                    "numpy": np.__version__,
-                    "python": platform.python_version(),
-                },
-                "distribution": distribution.as_dict(),
-            },
+            data = {"x": x_fit[order], "y": y_fit[order], "batch_size": config.batch_size}
+        model.fit(
+            **data,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_data=validation,
+            shuffle=False,
+            verbose=0,
+            callbacks=[callback],
         )
-    steps = math.ceil(len(x_fit) / config.batch_size)
-    scheduled = config.schedule != "constant" or config.warmup_epochs > 0
-    warmup_steps = round(config.warmup_epochs * steps)
+        if watcher.stopping:
+            break
+    if patience:
+        return keras.models.load_model(run.run_dir / BEST_FILE, custom_objects=custom_objects())
+    return model
 
-    class Checkpoint(keras.callbacks.Callback):
-        """Watches the steps (progress, a loss that stops being finite) and saves the model
-        after every epoch."""
 
-        # Keras hands the step's logs over as tensors, and this callback reads them only every
-        # WATCH_STEPS steps: reading them at every step makes each step wait for the last.
-        _supports_tf_logs = True
+def _test_accuracy(config: TrainConfig, model, dataset: Dataset) -> float:
+    labels = dataset.test_labels.astype(np.int32)
+    if config.label_smoothing:  # the labels the compiled loss takes
+        labels = np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+    _, accuracy = model.evaluate(to_float(dataset.test_images), labels, batch_size=500, verbose=0)
+    return float(accuracy)
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-            self.epoch = epoch
 
-        def on_train_batch_begin(self, batch, logs=None):
-            if scheduled:  # a function of the global step: a resumed run sets the same rates
-                rate = learning_rate_at(
-                    config.schedule,
-                    base_rate,
-                    self.epoch * steps + batch,
-                    config.epochs * steps,
-                    warmup_steps,
-                )
-                self.model.optimizer.learning_rate.assign(rate)
-
-        def on_train_batch_end(self, batch, logs=None):
-            if (batch + 1) % WATCH_STEPS and batch + 1 != steps:
-                return
-            loss = float((logs or {}).get("loss", 0.0))
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    run_dir, self.epoch + 1, batch + 1, loss, len(history.get("seconds", []))
-                )
-            report_progress(
-                on_progress,
-                f"epoch {self.epoch + 1}/{config.epochs}",
-                batch + 1,
-                steps,
-                f"loss {loss:.4f}",
-            )
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.started
-            logs = {key: float(value) for key, value in (logs or {}).items()}
-            bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
-            if bad:
-                raise TrainingDiverged(
-                    run_dir, epoch + 1, steps, logs[bad[0]], len(history.get("seconds", []))
-                )
-            rate = float(self.model.optimizer.learning_rate.numpy())
-            for key, value in {**logs, "seconds": seconds, "learning_rate": rate}.items():
-                history.setdefault(key, []).append(float(value))
-            self.stopping = False
-            if config.early_stopping:
-                if logs["val_accuracy"] > best["val_accuracy"]:
-                    best.update(epoch=epoch + 1, val_accuracy=logs["val_accuracy"])
-                    save_model(self.model, run_dir / BEST_FILE)
-                self.stopping = epoch + 1 - best["epoch"] >= config.early_stopping
-            state = {"epochs_done": epoch + 1, "history": history, "best": best}
-            save_model(self.model, output.path(CHECKPOINT_FILE))  # what `--resume` continues
-            if chief:
-                write_json(run_dir / CHECKPOINT_STATE_FILE, state)
-            output.discard()
-            if backup is not None:  # what a restarted worker continues from
-                backup.save(epoch + 1, state)
-            if on_epoch:
-                remaining = (config.epochs - epoch - 1) * float(np.mean(history["seconds"]))
-                on_epoch(
-                    EpochReport(
-                        epoch + 1,
-                        config.epochs,
-                        seconds,
-                        logs,
-                        0.0 if self.stopping else remaining,
-                        best["epoch"] if config.early_stopping else None,
-                        self.stopping,
-                    )
-                )
-
-    callback = Checkpoint()
-    augment = config.augmentation
-    stopped = config.early_stopping and initial_epoch - best["epoch"] >= config.early_stopping
-    try:  # the loop and the test evaluation: a multi-worker run's collectives may fail in either
-        for epoch in range(initial_epoch, config.epochs if not stopped else initial_epoch):
-            order = _seed_stage(config.seed, epoch).permutation(len(x_fit))
-            model.train_function = None  # traced again after the seed: fresh dropout RNGs
-            if augment.active:  # augmented on the fly, from a seed of (seed, epoch)
-                batches = training_batches(
-                    x_fit[order],
-                    y_fit[order],
-                    config.batch_size,
-                    augment,
-                    _derived_seed(config.seed, epoch, 1),
-                )
-                data = {"x": batches}
-            else:
-                data = {"x": x_fit[order], "y": y_fit[order], "batch_size": config.batch_size}
-            model.fit(
-                **data,
-                epochs=epoch + 1,
-                initial_epoch=epoch,
-                validation_data=validation,
-                shuffle=False,
-                verbose=0,
-                callbacks=[callback],
-            )
-            if callback.stopping:
-                break
-        if config.early_stopping:  # the best epoch on validation, not the last
-            model = keras.models.load_model(run_dir / BEST_FILE, custom_objects=custom_objects())
-        test_labels = dataset.test_labels.astype(np.int32)
-        if config.label_smoothing:  # the labels the compiled loss takes
-            test_labels = np.eye(NUM_CLASSES, dtype=np.float32)[test_labels]
-        _, test_accuracy = model.evaluate(
-            to_float(dataset.test_images), test_labels, batch_size=500, verbose=0
-        )
-    except KeyboardInterrupt as interrupt:
-        output.close()
-        epochs_done = len(history.get("seconds", []))
-        raise TrainingInterrupted(run_dir, epochs_done, config.epochs, interrupt) from None
-    except Exception as exc:
-        output.close()
-        if not (distribution.multiworker and is_cluster_failure(exc)):
-            raise
-        raise ClusterLost(
-            f"{distribution.cluster.describe()}: the cluster lost a worker after "
-            f"{len(history.get('seconds', []))} of {config.epochs} epochs ({type(exc).__name__})"
-        ) from None
-    metrics = {
+def _metrics(run: _Run, model, strategy, fit_images: int, dataset, test_accuracy) -> dict:
+    config, history, distribution = run.config, run.history, run.distribution
+    return {
         "model": config.model,
         "epochs": config.epochs,
-        "train_images": int(len(x_fit)),
+        "train_images": int(fit_images),
         "train_accuracy": history["accuracy"][-1],
         "val_accuracy": history.get("val_accuracy", [None])[-1],
-        "test_accuracy": float(test_accuracy),
+        "test_accuracy": test_accuracy,
         "test_images": int(len(dataset.test_labels)),
         "parameters": int(model.count_params()),
         "epochs_run": len(history["seconds"]),
-        "best_epoch": best["epoch"] if config.early_stopping else None,
+        "best_epoch": run.best["epoch"] if config.early_stopping else None,
         "mean_epoch_seconds": float(np.mean(history["seconds"])),
         "strategy": distribution.strategy,
         "workers": len(distribution.cluster.addresses) if distribution.multiworker else 1,
         "replicas": int(strategy.num_replicas_in_sync),
     }
-    if chief:
-        write_json(run_dir / HISTORY_FILE, history)
+
+
+def _write_results(run: _Run, model, output: WorkerOutput, metrics: dict) -> dict:
+    """History, model (written last but for the metrics) and metrics; the checkpoints go."""
+    if run.chief:
+        write_json(run.run_dir / HISTORY_FILE, run.history)
     save_model(model, output.path(MODEL_FILE))
     output.close()
-    if not chief:  # the chief writes the run directory
+    if not run.chief:  # the chief writes the run directory
         return metrics
-    metrics["model_bytes"] = (run_dir / MODEL_FILE).stat().st_size
-    write_json(run_dir / METRICS_FILE, metrics)
+    metrics["model_bytes"] = (run.run_dir / MODEL_FILE).stat().st_size
+    write_json(run.run_dir / METRICS_FILE, metrics)
     for name in (CHECKPOINT_FILE, CHECKPOINT_STATE_FILE, BEST_FILE, BACKUP_DIR):
-        _remove(run_dir / name)
+        _remove(run.run_dir / name)
     return metrics
+
+
+def _derived_seed(seed: int, *keys: int) -> int:
+    """A seed for one stage of a run: the initial weights (no key) or one epoch (its shuffle
+    and dropout masks depend on (seed, epoch) only, so a resumed run repeats what the
+    uninterrupted one would have done)."""
+    entropy = [seed % 2**32, len(keys), *keys]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
+
+
+def _seed_stage(seed: int, *keys: int) -> np.random.Generator:
+    """Seed Python, numpy and TensorFlow for a stage; a numpy generator for its shuffling."""
+    from tinycnn.tfenv import keras, tf
+
+    stage_seed = _derived_seed(seed, *keys)
+    keras.utils.set_random_seed(stage_seed)
+    tf.config.experimental.enable_op_determinism()
+    return np.random.default_rng(stage_seed)
 
 
 def _remove(path: Path) -> None:
@@ -583,3 +491,83 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+def resume_note(run_dir: Path) -> str:
+    """ "; the last good checkpoint ... and how to continue" for an unfinished run, else ""."""
+    state = run_dir / CHECKPOINT_STATE_FILE
+    if not state.is_file() or (run_dir / MODEL_FILE).exists():
+        return ""
+    epochs_done = read_json(state).get("epochs_done", 0)
+    return (
+        f"; the last good checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}: "
+        f"continue in one process with `{resume_command(run_dir)}`"
+        ", or start every worker again with the same command"
+    )
+
+
+def supervise_training(
+    arguments: list[str], cluster: Cluster, timeout_s: float, run_dir: Path, echo
+) -> int:
+    """Run ``tinycnn ARGUMENTS`` (a multiworker training) as a process that is started again
+    whenever its cluster loses a worker; its exit status. ``echo(text)`` hears of restarts."""
+
+    def restarting(attempt: int, status: int) -> None:
+        why = "lost a worker" if status >= 0 else f"was killed by signal {-status}"
+        echo(
+            f"{cluster.describe()}: the training process {why}; starting it again to continue "
+            f"from the last backup (restart {attempt} of at most {MAX_RESTARTS})"
+        )
+
+    command = [sys.executable, "-m", "tinycnn", *arguments]
+    note = (lambda: resume_note(Path(run_dir))) if cluster.is_chief else str
+    return supervise(command, cluster, timeout_s, on_restart=restarting, note=note)
+
+
+def duration_text(seconds: float) -> str:
+    """``1 h 05 min`` or ``3 min 07 s``."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def start_line(config: TrainConfig, first_epoch: int, run_dir) -> str:
+    """What ``tinycnn train`` prints once the request is checked."""
+    if first_epoch:
+        return f"continuing {config.model} at epoch {first_epoch + 1} of {config.epochs} in {run_dir}"
+    recipe = f"{config.optimizer}, {config.schedule} lr"
+    if config.label_smoothing:
+        recipe += f", label smoothing {config.label_smoothing:g}"
+    recipe += f", augment {config.augmentation.describe()}"
+    return (
+        f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}; "
+        f"{recipe}) into {run_dir}"
+    )
+
+
+def epoch_line(report: EpochReport) -> str:
+    """One line per finished epoch: losses, accuracies, time, best epoch, time left."""
+    logs = report.logs
+    line = (
+        f"epoch {report.epoch:>3}/{report.epochs}  loss {logs['loss']:.4f}  "
+        f"accuracy {logs['accuracy']:.4f}"
+    )
+    if "val_accuracy" in logs:
+        line += f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
+    line += f"  {report.seconds:.1f} s"
+    if report.best_epoch is not None:
+        line += f"  best {report.best_epoch}"
+    if report.stopping:
+        line += "  (early stop: no better validation accuracy)"
+    elif report.remaining_seconds:
+        line += f"  ~{duration_text(report.remaining_seconds)} left"
+    return line
+
+
+def done_line(metrics: dict, run_dir, cluster: Cluster | None = None) -> str:
+    where = f"{cluster.describe()}: " if cluster else ""
+    return (
+        f"{where}done: test accuracy {100 * metrics['test_accuracy']:.2f} % on "
+        f"{metrics['test_images']} images, {metrics['parameters']} parameters, "
+        f"{metrics['mean_epoch_seconds']:.1f} s/epoch; model in {run_dir}/model.keras"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tinycnn.boards import EMULATED_BOARD
 from tinycnn.rundir import PRETRAINED_DIR, ZOO_FILE, ZOO_PREFIX, pretrained_names, read_json
 
 # The size classes the pretrained models are made for (issue targets, int8 on the test set).
@@ -110,7 +111,7 @@ def measure_architecture(name: str, width: float = 1.0, depth: int | None = None
     with work_dir() as work:
         (work / "model.tflite").write_bytes(content)
         built = export(
-            work / "model.tflite", "qemu_m4", work / "fw", test_images=1, data_dir=data_dir
+            work / "model.tflite", EMULATED_BOARD, work / "fw", test_images=1, data_dir=data_dir
         )
     graph = read_model(content)
     run = run_on_emulator(graph, fashion_images(graph, 1, data_dir).values)
@@ -143,3 +144,54 @@ def meets_target(name: str, record: dict) -> bool | None:
     }
     within = all(record[field] <= target[key] for key, field in limits.items() if key in target)
     return within and record["int8_accuracy"] >= target["accuracy"]
+
+
+def measure_all(rows: list[ArchitectureRow], width, depth, data_dir=None, echo=None) -> dict:
+    """``measure_architecture`` for each row, by name; ``echo(text)`` hears of each start."""
+    measured = {}
+    for i, row in enumerate(rows, start=1):
+        if echo:
+            echo(f"measuring {row.name} ({i}/{len(rows)})...")
+        measured[row.name] = measure_architecture(row.name, width, depth, data_dir)
+    return measured
+
+
+def catalogue_json(rows: list[ArchitectureRow], measured: dict, models: list[dict]) -> dict:
+    """What `tinycnn zoo --json` prints."""
+    from dataclasses import asdict
+
+    architectures_json = [
+        {**asdict(r), **(asdict(measured[r.name]) if r.name in measured else {})} for r in rows
+    ]
+    return {"architectures": architectures_json, "pretrained": models}
+
+
+def catalogue_text(rows, measured: dict, models: list[dict], width: float, depth) -> str:
+    """What `tinycnn zoo` prints: the architectures, then the pretrained models."""
+    lines = [
+        f"architectures (at --width {width:g}{f' --depth {depth}' if depth else ''}; "
+        "`tinycnn train --model NAME`):"
+    ]
+    extra = f" {'flash B':>9} {'RAM B':>8} {'M4 instr':>11}" if measured else ""
+    lines.append(f"  {'name':<18} {'params':>9} {'MACs':>12}{extra}  description")
+    for r in rows:
+        m = measured.get(r.name)
+        extra = f" {m.weight_bytes:>9,} {m.arena_bytes:>8,} {m.m4_instructions:>11,}" if m else ""
+        lines.append(f"  {r.name:<18} {r.parameters:>9,} {r.macs:>12,}{extra}  {r.description}")
+    lines.append("")
+    if not models:
+        return "\n".join([*lines, "pretrained: none shipped in this install"])
+    lines += [
+        "pretrained (int8, measured; use zoo:NAME wherever a RUN_DIR or .tflite goes):",
+        f"  {'name':<11} {'model':<26} {'params':>8} {'MACs':>10} {'flash B':>8} {'RAM B':>7} "
+        f"{'M4 instr':>10} {'int8 acc':>8}  target",
+    ]
+    for m in models:
+        met = meets_target(m["target"].split(":", 1)[1], m)
+        verdict = {True: "met", False: "not met", None: "-"}[met]
+        lines.append(
+            f"  {m['target']:<11} {m['architecture']:<26} {m['parameters']:>8,} {m['macs']:>10,} "
+            f"{m['weight_bytes']:>8,} {m['arena_bytes']:>7,} {m['m4_instructions']:>10,} "
+            f"{100 * m['int8_accuracy']:>7.2f}%  {verdict}"
+        )
+    return "\n".join(lines)

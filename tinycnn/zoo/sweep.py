@@ -120,7 +120,7 @@ class Sweep:
         return points
 
     def train_config(self, point: Point):
-        from tinycnn.training.train import train_config
+        from tinycnn.training.config import train_config
 
         return train_config(
             point.model,
@@ -433,3 +433,14 @@ def table(rows: list[dict]) -> str:
             f"{row['parameters']:,} | {'yes' if row['pareto'] else ''} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def plan_lines(sweep, out_dir: Path) -> tuple[list[str], str]:
+    """What `sweep --print-commands` prints: one shell line per unfinished configuration, and
+    a note (for standard error) of how many there are."""
+    jobs = pending_commands(sweep, Path(out_dir))
+    note = (
+        f"# {len(jobs)} of {len(sweep.points())} configurations to run; then run this sweep "
+        "again without --print-commands for the table"
+    )
+    return [shell_line(commands) for _, commands in jobs], note

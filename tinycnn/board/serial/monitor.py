@@ -24,6 +24,7 @@ from tinycnn.board.serial.protocol import (
     prediction_problem,
 )
 from tinycnn.errors import TinycnnError
+from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.quantization.inputs import takes_fashion_images
 from tinycnn.training.models import NUM_CLASSES
 
@@ -274,7 +275,7 @@ class ValidationReport:
         confusion = np.zeros((classes, classes), dtype=np.int64)
         if answered:
             np.add.at(confusion, (labels, board), 1)
-        emulated = self.hello.fields.get("board") == "qemu_m4"
+        emulated = _is_emulated(self.hello.fields.get("board"))
         latency = {}
         if answered:
             latency = {
@@ -369,7 +370,7 @@ def validate(
             "that model, or pass the right --model"
         )
     images, labels, outputs = _host_reference(
-        model, count, hello.fields.get("rounding", "tflm"), data_dir, on_progress
+        model, count, hello.fields.get("rounding", BOARD_CONVENTION), data_dir, on_progress
     )
     report = ValidationReport(hello=hello, port=link.port, requested=count, link=link.stats)
     try:
@@ -500,3 +501,10 @@ def listen(
         event = link.read_event(wait)
         if event is not None:
             on_event(event)
+
+
+def _is_emulated(board_name: str | None) -> bool:
+    """Whether the board that said hello is an emulated one (its timer counts instructions)."""
+    from tinycnn.boards import BOARD_NAMES, load_board
+
+    return board_name in BOARD_NAMES and load_board(board_name).qemu_machine is not None

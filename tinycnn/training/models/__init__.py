@@ -138,3 +138,12 @@ def load_trained_model(run_dir):
         return keras.models.load_model(model_path, custom_objects=custom_objects())
     except Exception as exc:  # Keras raises many types for a damaged file
         raise RunError(f"{model_path} could not be loaded ({type(exc).__name__}: {exc})") from None
+
+
+def models_table() -> str:
+    """What `tinycnn models` prints: one line per architecture."""
+    return "\n".join(
+        f"{spec.name:<10} {spec.description} "
+        f"(default {spec.default_epochs} epochs, batch {spec.default_batch_size})"
+        for spec in REGISTRY.values()
+    )

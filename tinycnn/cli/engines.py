@@ -1,0 +1,102 @@
+"""`tinycnn predict` and `tinycnn verify`: one engine, and every engine side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tinycnn.cli.options import (
+    TARGET,
+    data_dir_option,
+    exit_with,
+    images_option,
+    json_option,
+    opt,
+    rounding_option,
+    user_errors,
+)
+from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
+
+
+@click.command("predict")
+@click.argument("model_path", metavar=TARGET, type=click.Path())
+@opt(
+    "--input input_paths",
+    click.Path(dir_okay=False),
+    "A .npy batch of already-quantized inputs (first axis = samples), or images "
+    "(PNG/JPEG, any size; repeat --input for several).",
+    required=True,
+    multiple=True,
+)
+@opt(
+    "--output output_path",
+    click.Path(dir_okay=False),
+    ".npy file for the raw outputs, in the model's output dtype.",
+    required=True,
+)
+@opt(
+    "--engine",
+    click.Choice(ENGINE_NAMES),
+    "numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C "
+    "compiled for this machine (c), or for a Cortex-M4 and run in QEMU (m4).",
+    default="reference",
+    show_default=True,
+)
+@rounding_option(
+    HOST_CONVENTION,
+    "Whose rounding the reference engine and the generated C reproduce: LiteRT's or TFLite Micro's.",
+)
+@user_errors
+def predict_command(model_path, input_paths, output_path, engine, convention) -> None:
+    """Run a batch through one engine and save the raw outputs."""
+    from tinycnn.engines.predict import class_lines, predict_file
+    from tinycnn.progress import terminal_progress
+
+    with terminal_progress() as progress:
+        _, outputs = predict_file(
+            Path(model_path),
+            [Path(p) for p in input_paths],
+            Path(output_path),
+            engine=engine,
+            convention=convention,
+            on_progress=progress,
+        )
+    click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
+    for line in class_lines(list(input_paths), outputs):
+        click.echo(line)
+
+
+@click.command("verify")
+@click.argument("target", metavar=TARGET, type=click.Path(exists=False))
+@images_option(10_000, "How many test images (or random inputs) to compare on.")
+@json_option()
+@opt(
+    "--plots plots_dir",
+    click.Path(file_okay=False),
+    "Also write PNGs here: SQNR per layer, the worst layer's activation histogram, "
+    "per-channel weight ranges.",
+    default=None,
+)
+@data_dir_option
+@user_errors
+def verify_command(target, images, as_json, plots_dir, data_dir) -> None:
+    """Check the int8 reference engine bit for bit against LiteRT and TFLite Micro, and the
+    int8 model against the float model layer by layer. Exits 1 unless every engine that
+    should run did and is bit-exact."""
+    from tinycnn.engines.verify import verify
+    from tinycnn.outputs import check_output_dir
+    from tinycnn.progress import terminal_progress
+
+    if plots_dir:
+        check_output_dir(plots_dir, "--plots")
+    with terminal_progress(as_json) as progress:
+        report = verify(target, images=images, data_dir=data_dir, on_progress=progress)
+    click.echo(json.dumps(report.as_dict(), default=float) if as_json else report.describe())
+    if plots_dir and not report.interrupted:
+        from tinycnn.insight.quantization_plots import plot_lines
+
+        for line in plot_lines(report, plots_dir):
+            click.echo(line, err=as_json)
+    exit_with(report.exit_code)

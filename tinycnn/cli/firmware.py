@@ -1,0 +1,67 @@
+"""`tinycnn boards` and `tinycnn export`: firmware for a board."""
+
+from __future__ import annotations
+
+import click
+
+from tinycnn.cli.options import (
+    TARGET,
+    data_dir_option,
+    force_option,
+    opt,
+    out_option,
+    rounding_option,
+    user_errors,
+)
+from tinycnn.model.engines import BOARD_CONVENTION
+
+
+@click.command("boards")
+def boards_command() -> None:
+    """List the boards `export --board` knows."""
+    from tinycnn.boards import boards_table
+
+    click.echo(boards_table())
+
+
+@click.command("export")
+@click.argument("target", metavar=TARGET, type=click.Path())
+@opt(
+    "--board board_name", None, "Board from `tinycnn boards`.", default="nano33", show_default=True
+)
+@out_option(
+    "out_dir", "Folder to write (for Arduino boards, the sketch folder: its name is the sketch's)."
+)
+@opt(
+    "--runtime",
+    click.Choice(["native", "tflm"]),
+    "tinycnn's generated C, or TensorFlow Lite Micro (Arduino and Mbed boards).",
+    default="native",
+    show_default=True,
+)
+@rounding_option(BOARD_CONVENTION, "Whose rounding the generated C reproduces.")
+@opt(
+    "--test-images",
+    int,
+    "Test images embedded in the firmware and classified at boot.",
+    default=10,
+    show_default=True,
+)
+@force_option("Replace a folder written by an earlier export.")
+@data_dir_option
+@user_errors
+def export_command(target, board_name, out_dir, runtime, convention, test_images, force, data_dir):
+    """Generate a firmware project for a board; refuses when the model does not fit."""
+    from tinycnn.codegen.export import export
+
+    result = export(
+        target,
+        board_name,
+        out_dir,
+        runtime=runtime,
+        force=force,
+        test_images=test_images,
+        convention=convention,
+        data_dir=data_dir,
+    )
+    click.echo(result.describe())

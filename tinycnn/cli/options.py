@@ -1,0 +1,220 @@
+"""What the command modules share: turning library errors into one ``Error:`` line, the
+option types, and the option decorators more than one command takes. Light on purpose:
+`tinycnn --help` imports it, so nothing here loads numpy or TensorFlow."""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import click
+from click.core import ParameterSource
+
+from tinycnn.errors import TinycnnError, TinycnnWarning
+from tinycnn.model.engines import CONVENTIONS
+
+
+class UserError(click.ClickException):
+    """One ``Error:`` line and an exit status (1, or 128 + the signal for an interruption)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def user_errors(command):
+    """Turn what ends a command early into one ``Error:`` line: a TinycnnError from the
+    library (exit 1), an operating-system refusal to read or write a file (exit 1), or an
+    interruption by Ctrl-C, SIGTERM or SIGHUP (exit 128 + the signal number)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from tinycnn.processes import exit_code_for, signal_name
+
+        try:
+            return command(*args, **kwargs)
+        except TinycnnError as exc:
+            raise UserError(str(exc), getattr(exc, "exit_code", 1)) from None
+        except KeyboardInterrupt as exc:
+            name = click.get_current_context().info_name
+            raise UserError(
+                f"interrupted by {signal_name(exc)} before `tinycnn {name}` finished",
+                exit_code_for(exc),
+            ) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise UserError(f"{where}{exc.strerror or exc}") from None
+
+    return wrapper
+
+
+def show_warnings_as_lines() -> None:
+    """tinycnn's own warnings as one ``warning:`` line on stderr, others as Python prints them."""
+    python_showwarning = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, TinycnnWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            python_showwarning(message, category, filename, lineno, file, line)
+
+    if getattr(python_showwarning, "__name__", "") != "show":
+        warnings.showwarning = show
+
+
+def echo_err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def exit_with(status: int) -> None:
+    """End the command with ``status`` (nothing when it is 0)."""
+    if status:
+        click.get_current_context().exit(status)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, refusing NaN and infinities (which every comparison lets through)."""
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def opt(names: str, kind, help: str, **settings):
+    """``click.option`` with its type and help first; ``names`` is "--name" or "--name dest"."""
+    return click.option(*names.split(), type=kind, help=help, **settings)
+
+
+def with_options(options):
+    """Apply a list of option decorators, first one first on the help page."""
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def command_line(ctx: click.Context) -> list[str]:
+    """The command name and the options that give it the parameters it has now."""
+    args = [ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
+            continue
+        if param.is_flag:
+            args += (param.opts if value else param.secondary_opts)[:1]
+        else:
+            args += [param.opts[0], str(value)]
+    return args
+
+
+data_dir_option = opt(
+    "--data-dir",
+    click.Path(file_okay=False, path_type=str),
+    "Folder with the four Fashion-MNIST *-ubyte.gz files (else $TINYCNN_DATA, the Debian "
+    "package, the Keras cache, then a download).",
+    default=None,
+)
+TARGET = "MODEL.tflite|RUN_DIR|zoo:NAME"
+
+
+def json_option(help: str = "Print one JSON object with every figure."):
+    return opt("--json as_json", None, help, is_flag=True)
+
+
+def force_option(help: str):
+    return opt("--force", None, help, is_flag=True)
+
+
+def seed_option(help: str = "Random seed."):
+    return opt("--seed", int, help, default=0, show_default=True)
+
+
+def rounding_option(default: str, help: str):
+    return opt(
+        "--rounding convention", click.Choice(CONVENTIONS), help, default=default, show_default=True
+    )
+
+
+def images_option(default: int, help: str, most: int | None = None):
+    return opt(
+        "--images", click.IntRange(min=1, max=most), help, default=default, show_default=True
+    )
+
+
+def out_option(dest: str, help: str, *, folder: bool = True, required: bool = True):
+    kind = click.Path(file_okay=False) if folder else click.Path(dir_okay=False)
+    return click.option("--out", dest, required=required, type=kind, default=None, help=help)
+
+
+def epochs_option(help: str):
+    return opt("--epochs", click.IntRange(min=1), help, default=None)
+
+
+def batch_size_option(help: str):
+    return opt("--batch-size", click.IntRange(min=1), help, default=None)
+
+
+def subset_option(help: str):
+    return opt("--subset", click.IntRange(min=10), help, default=None)
+
+
+def calibration_option(default: int | None, help: str):
+    return opt(
+        "--calibration-samples",
+        click.IntRange(min=1),
+        help,
+        default=default,
+        show_default=default is not None,
+    )
+
+
+AUGMENT_KNOBS = ("rotate", "shift", "zoom", "flip", "brightness", "contrast", "noise", "erase")
+
+
+def _knob(name: str, high: float, metavar: str, help: str):
+    return click.option(
+        f"--{name}", type=FiniteFloatRange(0.0, high), default=None, metavar=metavar, help=help
+    )
+
+
+def augment_options(presets) -> list:
+    """--augment PRESET and one option per augmentation knob (each replaces the preset's)."""
+    return [
+        opt(
+            "--augment",
+            click.Choice(list(presets)),
+            "Augmentation preset (none, light, standard, strong) [default: the model's own].",
+            default=None,
+        ),
+        _knob(
+            "rotate", 180.0, "DEG", "Random rotation, degrees both ways (replaces the preset's)."
+        ),
+        _knob("shift", 0.5, "FRAC", "Random translation, fraction of the side."),
+        _knob("zoom", 0.9, "FRAC", "Random zoom in and out, fraction."),
+        opt(
+            "--flip",
+            click.Choice(["none", "horizontal"]),
+            "Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
+            default=None,
+        ),
+        _knob("brightness", 1.0, "FRAC", "Random brightness shift, fraction of the range."),
+        _knob("contrast", 1.0, "FRAC", "Random contrast factor in [1 - FRAC, 1 + FRAC]."),
+        _knob("noise", 1.0, "STD", "Gaussian noise standard deviation on [0, 1] pixels."),
+        _knob(
+            "erase", 1.0, "P", "Random erasing: probability of blanking one rectangle with noise."
+        ),
+    ]
+
+
+def augment_request(options: dict) -> dict:
+    """--augment and the knob options -> {"preset": name or None, "knobs": {...}}."""
+    return {
+        "preset": options.pop("augment"),
+        "knobs": {name: options.pop(name) for name in AUGMENT_KNOBS},
+    }

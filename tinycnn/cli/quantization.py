@@ -1,0 +1,50 @@
+"""`tinycnn quantize` and `tinycnn evaluate`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tinycnn.cli.options import calibration_option, data_dir_option, json_option, opt, user_errors
+
+
+@click.command("quantize")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@calibration_option(500, "Training images used to calibrate activation ranges.")
+@opt(
+    "--qat qat_epochs",
+    click.IntRange(min=0),
+    "Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.",
+    default=0,
+    show_default=True,
+)
+@data_dir_option
+@user_errors
+def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
+    """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
+    from tinycnn.progress import terminal_progress
+    from tinycnn.quantization.quantize import quantize_run
+
+    with terminal_progress() as progress:
+        result = quantize_run(
+            run_dir,
+            calibration_samples=calibration_samples,
+            qat_epochs=qat_epochs,
+            data_dir=data_dir,
+            on_progress=progress,
+        )
+    click.echo(result.describe())
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@json_option("Print one JSON object instead of tables.")
+@data_dir_option
+@user_errors
+def evaluate_command(run_dir, as_json, data_dir) -> None:
+    """Float vs int8 accuracy of RUN_DIR on the 10,000-image test set."""
+    from tinycnn.quantization.evaluate import evaluate_run
+
+    evaluation = evaluate_run(run_dir, data_dir=data_dir)
+    click.echo(json.dumps(evaluation.as_dict()) if as_json else evaluation.describe())

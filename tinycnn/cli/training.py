@@ -1,0 +1,242 @@
+"""`tinycnn models`, `tinycnn train` and `tinycnn augment`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from tinycnn.cli.options import (
+    FiniteFloatRange,
+    augment_options,
+    augment_request,
+    batch_size_option,
+    command_line,
+    data_dir_option,
+    echo_err,
+    epochs_option,
+    exit_with,
+    force_option,
+    opt,
+    out_option,
+    seed_option,
+    subset_option,
+    user_errors,
+    with_options,
+)
+from tinycnn.training.augment import PRESETS
+from tinycnn.training.distribute import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES, WORKER_PROCESS_ENV
+from tinycnn.training.recipe import OPTIMIZERS, SCHEDULES
+
+_MODELS_OWN = "[default: the model's own]."
+
+
+def _option(name: str, kind, help: str, **extra):
+    return click.option(name, type=kind, default=None, help=help, **extra)
+
+
+RECIPE_OPTIONS = [
+    _option(
+        "--learning-rate",
+        FiniteFloatRange(min=0.0, min_open=True),
+        f"Peak learning rate {_MODELS_OWN}",
+    ),
+    _option(
+        "--width",
+        FiniteFloatRange(0.0, 8.0, min_open=True),
+        "Channel multiplier of a zoo architecture [default: 1].",
+    ),
+    _option(
+        "--depth", click.IntRange(1, 8), "Block repeats of a zoo architecture [default: its own]."
+    ),
+    _option(
+        "--optimizer",
+        click.Choice(OPTIMIZERS),
+        f"adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) {_MODELS_OWN}",
+    ),
+    _option(
+        "--weight-decay",
+        FiniteFloatRange(0.0, 1.0, max_open=True),
+        f"Decoupled weight decay (adamw, sgd) {_MODELS_OWN}",
+    ),
+    _option(
+        "--schedule",
+        click.Choice(SCHEDULES),
+        f"Learning-rate schedule: constant, cosine (after warm-up) or onecycle {_MODELS_OWN}",
+    ),
+    _option(
+        "--warmup-epochs", FiniteFloatRange(min=0.0), f"Epochs of linear warm-up {_MODELS_OWN}"
+    ),
+    _option(
+        "--label-smoothing",
+        FiniteFloatRange(0.0, 1.0, max_open=True),
+        f"Label smoothing {_MODELS_OWN}",
+    ),
+    _option(
+        "--early-stopping",
+        click.IntRange(min=1),
+        "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
+        metavar="PATIENCE",
+    ),
+]
+DISTRIBUTION_OPTIONS = [
+    opt(
+        "--strategy",
+        click.Choice(STRATEGIES),
+        "tf.distribute strategy: default (one process), mirrored (this machine's GPUs, or its "
+        "CPU) or multiworker (a cluster of processes; see --workers and TF_CONFIG).",
+        default="default",
+        show_default=True,
+    ),
+    _option(
+        "--workers",
+        None,
+        "The multiworker cluster, the same list on every worker (else $TF_CONFIG); the first "
+        "is the chief, the only one that writes --out.",
+        metavar="HOST:PORT,...",
+    ),
+    _option("--worker-index", click.IntRange(min=0), "This process's place in --workers, from 0."),
+    opt(
+        "--worker-timeout",
+        FiniteFloatRange(0.0, 86400.0, min_open=True),
+        "How long a multiworker worker waits for the others, at start and after losing one.",
+        default=DEFAULT_WORKER_TIMEOUT_S,
+        show_default=True,
+        metavar="SECONDS",
+    ),
+]
+
+
+@click.command("models")
+def models_command() -> None:
+    """List the model architectures `train --model` accepts."""
+    from tinycnn.training.models import models_table
+
+    click.echo(models_table())
+
+
+@click.command("train")
+@opt(
+    "--model model_name",
+    None,
+    "Architecture from the registry (see `tinycnn models`).",
+    default="seed_cnn",
+    show_default=True,
+)
+@epochs_option(f"Epochs to train {_MODELS_OWN}")
+@batch_size_option(f"Batch size {_MODELS_OWN}")
+@opt(
+    "--validation-split",
+    FiniteFloatRange(0.0, 1.0, max_open=True),
+    "Share of the training images held out for validation.",
+    default=0.1,
+    show_default=True,
+)
+@seed_option("Random seed (training is deterministic per seed).")
+@subset_option("Train on the first N training images only (quick runs).")
+@with_options(RECIPE_OPTIONS)
+@with_options(augment_options(PRESETS))
+@out_option("run_dir", "Run directory to write.")
+@force_option(
+    "Replace a run already in --out (a multiworker backup of this same run is continued)."
+)
+@opt("--resume", None, "Continue the interrupted run in --out from its checkpoint.", is_flag=True)
+@with_options(DISTRIBUTION_OPTIONS)
+@data_dir_option
+@user_errors
+def train_command(
+    model_name,
+    run_dir,
+    force,
+    resume,
+    strategy,
+    workers,
+    worker_index,
+    worker_timeout,
+    data_dir,
+    **options,
+) -> None:
+    """Train a model on Fashion-MNIST into a run directory.
+
+    With --strategy multiworker, start the same command on every worker (each with its own
+    --worker-index); a worker whose cluster loses a peer starts its training again and
+    continues from the last epoch's backup in --out.
+    """
+    from tinycnn.training.distribute import ClusterLost, Distribution, cluster_from
+    from tinycnn.training.models import UnknownModel
+    from tinycnn.training.train import (
+        check_distribution,
+        done_line,
+        epoch_line,
+        start_line,
+        supervise_training,
+        train,
+        train_config,
+    )
+
+    if strategy != "multiworker" and (workers is not None or worker_index is not None):
+        raise click.BadParameter("goes with --strategy multiworker", param_hint="'--workers'")
+    cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
+    distribution = Distribution(strategy, cluster, worker_timeout)
+    augment = augment_request(options)
+    try:
+        config = train_config(
+            model_name, augment=augment["preset"], augment_knobs=augment["knobs"], **options
+        )
+    except UnknownModel as exc:
+        raise click.BadParameter(str(exc), param_hint="'--model'") from None
+    if distribution.multiworker and not os.environ.get(WORKER_PROCESS_ENV):
+        config.validate()  # a bad request fails here, once, not in every restart
+        check_distribution(config, distribution, resume)
+        arguments = command_line(click.get_current_context())
+        exit_with(supervise_training(arguments, cluster, worker_timeout, Path(run_dir), echo_err))
+        return
+    from tinycnn.progress import terminal_progress
+
+    try:
+        with terminal_progress() as progress:
+            metrics = train(
+                config,
+                run_dir,
+                data_dir=data_dir,
+                force=force,
+                resume=resume,
+                distribution=distribution,
+                on_progress=progress,
+                on_epoch=lambda report: click.echo(epoch_line(report)),
+                on_start=lambda config, first: click.echo(start_line(config, first, run_dir)),
+            )
+    except ClusterLost as exc:  # not an error: the supervisor starts this process again
+        echo_err(str(exc))
+        exit_with(exc.exit_code)
+        return
+    click.echo(done_line(metrics, run_dir, cluster))
+
+
+@click.command("augment")
+@opt("--preview", None, "Write a grid of original and augmented images.", is_flag=True)
+@out_option(
+    "out_path", "The PNG to write (each row: an original, then augmented copies).", folder=False
+)
+@opt("--images", click.IntRange(1, 64), "Rows (test images).", default=8, show_default=True)
+@opt(
+    "--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7, show_default=True
+)
+@seed_option()
+@opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3, show_default=True)
+@with_options(augment_options(PRESETS))
+@data_dir_option
+@user_errors
+def augment_command(preview, out_path, images, variants, seed, scale, data_dir, **options) -> None:
+    """See what a model sees: training images through the augmentation they would get."""
+    from tinycnn.training.augment import augmentation, write_preview
+
+    if not preview:
+        raise click.UsageError("nothing to do: pass --preview (the one action augment has)")
+    request = augment_request(options)
+    chosen = augmentation(request["preset"] or "standard", **request["knobs"])
+    write_preview(Path(out_path), chosen, images, variants, seed, scale, data_dir)
+    click.echo(
+        f"wrote {out_path}: {images} training images x {variants} variants ({chosen.describe()})"
+    )

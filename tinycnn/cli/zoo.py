@@ -1,0 +1,129 @@
+"""`tinycnn zoo` and `tinycnn sweep`: choosing a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tinycnn.cli.options import (
+    FiniteFloatRange,
+    batch_size_option,
+    calibration_option,
+    data_dir_option,
+    echo_err,
+    epochs_option,
+    json_option,
+    opt,
+    out_option,
+    seed_option,
+    subset_option,
+    user_errors,
+)
+from tinycnn.training.augment import PRESETS
+
+
+@click.command("zoo")
+@opt(
+    "--width",
+    FiniteFloatRange(0.0, 8.0, min_open=True),
+    "Channel multiplier the architectures are counted at.",
+    default=1.0,
+    show_default=True,
+)
+@opt("--depth", click.IntRange(1, 8), "Block repeats.", default=None)
+@opt("--model only", None, "Only this architecture (repeatable) [default: all].", multiple=True)
+@opt(
+    "--measure",
+    None,
+    "Also convert each architecture to int8 and measure flash, planned RAM and Cortex-M4 "
+    "instructions per inference in QEMU (about 20 s each).",
+    is_flag=True,
+)
+@json_option("Print one JSON object instead of tables.")
+@data_dir_option
+@user_errors
+def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
+    """The architectures (parameters and MACs) and the pretrained int8 models (zoo:NAME)."""
+    from tinycnn.training.models import get_model_spec
+    from tinycnn.zoo.catalogue import (
+        architectures,
+        catalogue_json,
+        catalogue_text,
+        measure_all,
+        pretrained,
+    )
+
+    for name in only:
+        get_model_spec(name)  # an unknown name is one line naming the known ones
+    rows, models = architectures(width, depth, only or None), pretrained()
+    measured = measure_all(rows, width, depth, data_dir, echo_err) if measure else {}
+    if as_json:
+        click.echo(json.dumps(catalogue_json(rows, measured, models)))
+    else:
+        click.echo(catalogue_text(rows, measured, models, width, depth))
+
+
+@click.command("sweep")
+@opt("--models", None, "Architectures (see `tinycnn models`).", required=True, metavar="NAME,...")
+@opt(
+    "--widths",
+    None,
+    "Channel multipliers (a model of fixed size is trained once).",
+    default="1",
+    show_default=True,
+    metavar="W,...",
+)
+@opt(
+    "--augment augments",
+    None,
+    f"Augmentation presets ({', '.join(PRESETS)}).",
+    default="none",
+    show_default=True,
+    metavar="PRESET,...",
+)
+@epochs_option("Epochs [default: each model's own].")
+@batch_size_option("Batch size [default: each model's own].")
+@subset_option("Train on the first N images only.")
+@seed_option("Random seed of every run.")
+@calibration_option(None, "Calibration images for each quantization [default: quantize's].")
+@out_option(
+    "out_dir", "Sweep folder: one run directory per configuration, sweep.md and sweep.json."
+)
+@opt(
+    "--workers",
+    click.IntRange(1, 64),
+    "Configurations trained at once on this machine (one core each when above 1).",
+    default=1,
+    show_default=True,
+)
+@opt(
+    "--print-commands",
+    None,
+    "Print one shell line per unfinished configuration (for a scheduler) and run nothing.",
+    is_flag=True,
+)
+@data_dir_option
+@user_errors
+def sweep_command(models, widths, augments, out_dir, workers, print_commands, **settings) -> None:
+    """Train a grid of configurations (models x widths x augmentation), quantize each and rank
+    them by int8 accuracy per flash byte. Run it again to continue an interrupted sweep."""
+    from tinycnn.training.models import UnknownModel
+    from tinycnn.zoo.sweep import TABLE_FILE, make_sweep, plan_lines, run_sweep, table
+
+    try:
+        sweep = make_sweep(models, widths, augments, **settings)
+    except UnknownModel as exc:
+        raise click.BadParameter(str(exc), param_hint="'--models'") from None
+    if print_commands:
+        commands, note = plan_lines(sweep, Path(out_dir))
+        for line in commands:
+            click.echo(line)
+        echo_err(note)
+        return
+    rows = run_sweep(sweep, out_dir, workers=workers, on_event=click.echo)
+    click.echo(table(rows), nl=False)
+    click.echo(
+        f"wrote {Path(out_dir) / TABLE_FILE} (ranked by int8 validation accuracy per flash byte)"
+    )

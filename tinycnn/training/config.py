@@ -1,0 +1,226 @@
+"""What a training run is asked to do: its configuration (the registry's defaults filled in,
+every field checked), the report of each epoch, the two ways a run ends early, and the
+checks of a request against a run directory that happen before anything is loaded."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tinycnn.errors import TinycnnError
+from tinycnn.rundir import (
+    BACKUP_DIR,
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    RUN_ARTIFACTS,
+    RunError,
+    read_json,
+    resume_command,
+)
+from tinycnn.training.augment import Augmentation, AugmentError, augmentation
+from tinycnn.training.distribute import Distribution
+from tinycnn.training.models import get_model_spec
+from tinycnn.training.recipe import OPTIMIZERS, SCHEDULES
+
+
+class TrainingInterrupted(TinycnnError):
+    """Ctrl-C or SIGTERM/SIGHUP during fitting; the checkpoint of the last finished epoch is
+    kept. Its exit code is the shell's for that signal (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, run_dir: Path, epochs_done: int, epochs: int, interrupt=None):
+        from tinycnn.processes import exit_code_for, signal_name
+
+        self.run_dir, self.epochs_done, self.epochs = run_dir, epochs_done, epochs
+        self.exit_code = exit_code_for(interrupt or KeyboardInterrupt())
+        where = (
+            f"the last checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}; "
+            f"continue with `{resume_command(run_dir)}`"
+            if epochs_done
+            else "no epoch had finished, so there is no checkpoint"
+        )
+        super().__init__(
+            f"training interrupted by {signal_name(interrupt or KeyboardInterrupt())} after "
+            f"{epochs_done} of {epochs} epochs; {where}"
+        )
+
+
+class TrainingDiverged(TinycnnError):
+    """The loss became NaN or infinite: the weights are lost, the last good checkpoint is kept."""
+
+    def __init__(self, run_dir: Path, epoch: int, step: int, loss: float, epochs_done: int):
+        kept = (
+            f"the last good checkpoint ({epochs_done} epochs) is kept in {run_dir / CHECKPOINT_FILE}"
+            if epochs_done
+            else "no epoch had finished, so there is no checkpoint"
+        )
+        super().__init__(
+            f"training diverged: the loss became {loss} in epoch {epoch}, step {step}; {kept}; "
+            "train again with a lower --learning-rate"
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str
+    epochs: int
+    batch_size: int
+    validation_split: float = 0.1
+    seed: int = 0
+    subset: int | None = None
+    learning_rate: float | None = None
+    width: float | None = None  # channel multiplier (zoo architectures)
+    depth: int | None = None  # block repeats (zoo architectures)
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    augment: dict = field(default_factory=dict)  # augment.Augmentation fields; {} = none
+    early_stopping: int | None = None  # patience in epochs on val_accuracy; best weights kept
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(**self.augment)
+
+    def validate(self) -> None:
+        spec = get_model_spec(self.model)  # raises, naming the known models
+        if not spec.scalable and (self.width is not None or self.depth is not None):
+            raise RunError(f"{self.model} has a fixed size: --width and --depth are for the zoo")
+        if self.width is not None and not (math.isfinite(self.width) and 0 < self.width <= 8):
+            raise RunError(f"width must be in (0, 8], got {self.width}")
+        if self.depth is not None and not 1 <= self.depth <= 8:
+            raise RunError(f"depth must be in [1, 8], got {self.depth}")
+        if self.optimizer not in OPTIMIZERS:
+            raise RunError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise RunError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.optimizer == "adam" and self.weight_decay:
+            raise RunError("weight decay needs --optimizer adamw or sgd (Adam's is not decoupled)")
+        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1):
+            raise RunError(f"weight decay must be in [0, 1), got {self.weight_decay}")
+        if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs < self.epochs):
+            raise RunError(f"warm-up must be in [0, epochs), got {self.warmup_epochs}")
+        if not (math.isfinite(self.label_smoothing) and 0 <= self.label_smoothing < 1):
+            raise RunError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.early_stopping is not None:
+            if self.early_stopping < 1:
+                raise RunError(
+                    f"early stopping patience must be at least 1, got {self.early_stopping}"
+                )
+            if not self.validation_split:
+                raise RunError("early stopping watches the validation split: it needs one above 0")
+        try:
+            self.augmentation.validate()
+        except (TypeError, AugmentError) as exc:
+            raise RunError(str(exc)) from None
+        for name in ("validation_split", "learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise RunError(f"{name.replace('_', ' ')} must be a finite number, got {value}")
+        if self.epochs < 1:
+            raise RunError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise RunError(f"batch size must be at least 1, got {self.batch_size}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise RunError(f"validation split must be in [0, 1), got {self.validation_split}")
+        if self.subset is not None and self.subset < 10:
+            raise RunError(f"subset must be at least 10 images, got {self.subset}")
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise RunError(f"learning rate must be positive, got {self.learning_rate}")
+
+
+def train_config(
+    model: str,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    *,
+    augment: str | None = None,
+    augment_knobs: dict | None = None,
+    **settings,
+):
+    """The configuration of a run of ``model``: its registry defaults (epochs, batch size and
+    recipe) for what is not given (None). ``augment`` is a preset name, ``augment_knobs``
+    replaces some of its knobs. UnknownModel names the known models; AugmentError a bad knob."""
+    spec = get_model_spec(model)
+    recipe = {k: v for k, v in spec.recipe.items() if k != "augment"}
+    chosen = augmentation(augment or spec.recipe.get("augment", "none"), **(augment_knobs or {}))
+    given = {k: v for k, v in settings.items() if v is not None}
+    epochs = epochs or spec.default_epochs
+    if "warmup_epochs" in recipe:  # the recipe's warm-up, at most a tenth of a short run
+        recipe["warmup_epochs"] = min(recipe["warmup_epochs"], epochs / 10)
+    if given.get("optimizer") == "adam" and "weight_decay" not in given:
+        recipe["weight_decay"] = 0.0  # the recipe's decay was for its own optimizer
+    return TrainConfig(
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size or spec.default_batch_size,
+        augment=chosen.as_dict() if chosen.active else {},
+        **{**recipe, **given},
+    )
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    epoch: int
+    epochs: int
+    seconds: float
+    logs: dict[str, float]
+    remaining_seconds: float = 0.0  # estimated from the epochs so far
+    best_epoch: int | None = None  # with early stopping: the best on validation so far
+    stopping: bool = False  # early stopping ends the run after this epoch
+
+
+def check_run_dir(run_dir: Path, force: bool) -> list[str]:
+    """Refuse a folder that holds a run unless forced, or one that cannot be written; the
+    run files (and the backup folder) that --force will replace."""
+    from tinycnn.outputs import check_output_dir
+
+    check_output_dir(run_dir, "the run directory")
+    existing = [name for name in (*RUN_ARTIFACTS, BACKUP_DIR) if (run_dir / name).exists()]
+    if existing and not force:
+        raise RunError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); "
+            "pass --force to replace it or --resume to continue it"
+        )
+    return existing
+
+
+def check_distribution(config: TrainConfig, distribution: Distribution, resume: bool) -> None:
+    """RunError for what a multi-worker run cannot do (checked before any worker starts)."""
+    if not distribution.multiworker:
+        return
+    if resume:
+        raise RunError(
+            "--resume continues a run in one process; a multi-worker run continues from its "
+            "backup when its workers are started again with the same command"
+        )
+    if config.early_stopping:
+        raise RunError("--early-stopping needs --strategy default or mirrored (one process)")
+
+
+def has_backup(run_dir: Path) -> bool:
+    return (run_dir / BACKUP_DIR / "checkpoint").is_file()
+
+
+def continues_backup(config: TrainConfig, run_dir: Path, force: bool) -> bool:
+    """Whether a multi-worker chief continues the run in ``run_dir`` from its backup: the same
+    configuration always does, --force or not, so that a worker started again with its
+    original command (a scheduler's restart) continues. A backup of another configuration is
+    replaced with --force, else refused (RunError)."""
+    if not has_backup(run_dir):
+        return False
+    saved = read_json(run_dir / CONFIG_FILE)["train"]
+    if saved == asdict(config):
+        return True
+    if force:
+        return False
+    changed = sorted(
+        key for key in {*saved, *asdict(config)} if saved.get(key) != asdict(config).get(key)
+    )
+    raise RunError(
+        f"{run_dir} holds the backup of another run (it differs in {', '.join(changed)}); "
+        "run that run's command to continue it, or pass --force to replace it"
+    )
