@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from history import with_history
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "cortex-m.json"
 REPORT = Path(__file__).resolve().parent / "cortex-m.md"
@@ -245,7 +247,7 @@ def main() -> None:
             if data:
                 results[name] = data
                 save(results)
-    REPORT.write_text(report(results))
+    REPORT.write_text(with_history(REPORT, report(results)))
     print(f"wrote {REPORT}")
 
 

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from history import with_history
+
 from tinycnn.training.distribute import free_localhost_ports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +123,7 @@ def main() -> None:
             results[name] = measure(name, workers, threads, args)
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
             print(f"{name}: {results[name]['wall_s']} s wall", flush=True)
-    REPORT.write_text(report(results))
+    REPORT.write_text(with_history(REPORT, report(results)))
     print(REPORT.read_text())
 
 

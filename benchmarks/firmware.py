@@ -1,4 +1,4 @@
-"""Flash, RAM and speed of a model's firmware: the figures of the README's flash/RAM table.
+"""Flash, RAM and speed of a model's firmware: the figures of docs/firmware.md's flash/RAM table.
 
     .venv/bin/python benchmarks/firmware.py runs/seed_cnn [--images 10]
 

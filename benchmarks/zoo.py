@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from history import with_history
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "zoo"
 RESULTS = Path(__file__).resolve().parent / "zoo.json"
@@ -305,7 +307,7 @@ def write_report() -> None:
         )
     lines += ["", "Commands (each then `benchmarks/zoo.py NAME` quantizes and measures it):", ""]
     lines += [f"- {name}: `{r['command']}`" for name, r in sorted(results.items())]
-    REPORT.write_text("\n".join(lines) + "\n")
+    REPORT.write_text(with_history(REPORT, "\n".join(lines) + "\n"))
     print(f"wrote {REPORT}")
     _plot(results)
 

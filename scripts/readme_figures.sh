@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's pictures, drawn from the demo's run (`make demo` first) into docs/figures/:
-# four of `tinycnn visualize`'s pictures of test image 0 and a screenshot of the report's top,
-# taken in headless Chromium. The report itself goes to RUN_DIR/report.html.
+# The pictures of README.md and docs/insight.md, drawn from the demo's run (`make demo` first)
+# into docs/figures/: five of `tinycnn visualize`'s pictures of test image 0 and a screenshot of
+# the report's top, taken in headless Chromium. The report itself goes to RUN_DIR/report.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=${RUN_DIR:-runs/seed_cnn}

@@ -49,5 +49,5 @@ def test_tflm_mishandles_dilated_convolution():
     for _ in range(2):  # TFLM's wrong answers change from run to run
         assert not np.array_equal(run_interpreter("tflm", content, inputs), golden["litert"]), (
             f"tflite-micro {version('tflite-micro')} now runs dilated convolutions right "
-            f"(recorded with {golden['version_tflite-micro']}): update the README's note"
+            f"(recorded with {golden['version_tflite-micro']}): update the note in docs/quantization.md"
         )

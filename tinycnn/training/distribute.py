@@ -172,7 +172,7 @@ def cluster_from(
     text = environ.get("TF_CONFIG")
     if not text:
         raise ClusterError(
-            "--strategy multiworker needs the cluster: set TF_CONFIG (see the README) or pass "
+            "--strategy multiworker needs the cluster: set TF_CONFIG (see docs/distributed.md) or pass "
             "--workers HOST:PORT,HOST:PORT --worker-index I"
         )
     try:

@@ -286,7 +286,7 @@ def run_sweep(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    if workers > 1:  # one core each: side by side they nearly add up (see README)
+    if workers > 1:  # one core each: side by side they nearly add up (docs/distributed.md)
         env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
         env.setdefault("TF_NUM_INTEROP_THREADS", "1")
     waiting = [_Job(point, commands, out_dir / f"{point.name}.log") for point, commands in jobs]
