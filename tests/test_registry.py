@@ -5,6 +5,8 @@ needs a list of operators reads it."""
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 from test_codegen import CASES, LSTM_CASES
@@ -51,7 +53,6 @@ def test_the_registry_is_the_only_list_of_operators():
     import tinycnn
 
     root = inspect.getfile(tinycnn).rsplit("/", 1)[0]
-    from pathlib import Path
 
     names = [f'"{b}"' for b in BY_BUILTIN]
     for path in Path(root).rglob("*.py"):
@@ -62,6 +63,60 @@ def test_the_registry_is_the_only_list_of_operators():
         assert len(listed) <= 3, f"{path} lists operators: {listed}"
     for template in Path(root, "templates").rglob("*.j2"):
         assert "call.kind" not in template.read_text(), template
+
+
+def _operator_tables(path: Path) -> list[tuple[int, list[str]]]:
+    """(line, names) of every literal table in a Python file that names two or more operators
+    by their stem (``conv``) or builtin (``CONV_2D``): a dict keyed by them, or a tuple, list or
+    set of them. Such a table is op knowledge that belongs on the OpDefinition."""
+    import ast
+
+    names = {d.name for d in OPS} | set(BY_BUILTIN)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Dict):
+            items = node.keys
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            items = node.elts
+        else:
+            continue
+        named = [i.value for i in items if isinstance(i, ast.Constant) and i.value in names]
+        if len(named) >= 2:
+            found.append((node.lineno, named))
+    return found
+
+
+def test_no_side_table_of_operators_outside_the_registry():
+    """Outside ref/ (each op module and the registry), no table keyed by op stems or builtins;
+    no template outside ops/ with a macro per operator; ``FLOAT_EDGE_OPS`` (a fact of the int8
+    format) is the one named exception."""
+    import tinycnn
+
+    root = Path(inspect.getfile(tinycnn)).parent
+    stems = {d.name for d in OPS}
+    tables = {
+        f"{path.relative_to(root)}:{line}": named
+        for path in root.rglob("*.py")
+        if path.parent.name != "ref"
+        for line, named in _operator_tables(path)
+        if named != ["QUANTIZE", "DEQUANTIZE"] or path.name != "ir.py"
+    }
+    assert not tables, f"operator tables outside the registry: {tables}"
+    for template in root.joinpath("templates").rglob("*.j2"):
+        if template.parent.name == "ops":
+            continue
+        macros = set(re.findall(r"{%-?\s*macro\s+(\w+)", template.read_text()))
+        assert not macros & stems, f"{template} has a macro per operator: {macros & stems}"
+
+
+def test_the_side_table_check_fails_on_a_planted_table(tmp_path):
+    """The check can fail: a CMSIS-NN mapping keyed by op stem, as bench.py once had."""
+    planted = tmp_path / "bench_extra.py"
+    planted.write_text(
+        'CMSIS_FUNCTIONS = {"conv": "arm_convolve_wrapper_s8", "add": "arm_elementwise_add_s8"}\n'
+        'KINDS = ("max_pool", "average_pool")\n'
+    )
+    assert _operator_tables(planted) == [(1, ["conv", "add"]), (2, ["max_pool", "average_pool"])]
 
 
 def test_every_definition_is_registered_once():

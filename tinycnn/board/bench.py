@@ -37,9 +37,8 @@ from tinycnn.errors import TinycnnError
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.processes import work_dir
-from tinycnn.ref.context import OpContext
-from tinycnn.ref.registry import definition_for
 from tinycnn.ref.runner import run_model
+from tinycnn.ref.stats import op_macs
 
 __all__ = ["BenchReport", "FlashSplit", "Layer", "bench", "bench_model", "find_cmsis_nn"]
 
@@ -302,12 +301,7 @@ def _layer(
     from tinycnn.codegen.fusion import original_operators
 
     parts = original_operators(call.op)
-    macs = 0
-    for op in parts:
-        definition = definition_for(op)
-        if definition.macs:
-            context = OpContext(op=op, model=unfused_model, values={}, convention=BOARD_CONVENTION)
-            macs += definition.macs(context)
+    macs = sum(op_macs(unfused_model, op) for op in parts)
     counts = [
         cmsis.get(op.index, (None, "no CMSIS-NN kernel" if cmsis_dir else "")) for op in parts
     ]

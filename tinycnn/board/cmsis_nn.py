@@ -25,16 +25,6 @@ from tinycnn.outputs import cache_dir
 from tinycnn.processes import run, work_dir
 
 QEMU_TIMEOUT_S = 600.0
-# tinycnn op -> the CMSIS-NN function TFLite Micro's CMSIS-NN kernels call for it.
-CMSIS_FUNCTIONS = {
-    "conv": "arm_convolve_wrapper_s8",
-    "depthwise_conv": "arm_depthwise_conv_wrapper_s8",
-    "fully_connected": "arm_fully_connected_s8",
-    "max_pool": "arm_max_pool_s8",
-    "average_pool": "arm_avgpool_s8",
-    "softmax": "arm_softmax_s8",
-    "add": "arm_elementwise_add_s8",
-}
 CMSIS_SOURCE_DIRS = (
     "ActivationFunctions",
     "BasicMathFunctions",
@@ -117,93 +107,133 @@ def _cmsis_library(cmsis_dir: Path, board_name: str) -> Path:
 
 
 def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | None:
-    """The data of one layer for cmsis_nn.c.j2, or None when CMSIS-NN has no kernel for it."""
+    """The data of one layer for cmsis_nn.c.j2, or None when CMSIS-NN has no kernel for it
+    (the op's definition names the function, ``OpDefinition.cmsis_nn``)."""
     from tinycnn.codegen.lowering import ConstArray
 
-    name = call.definition.name
-    if name not in CMSIS_FUNCTIONS:
+    function = call.definition.cmsis_nn
+    if function is None:
         return None
     op = call.op
-    p = dict(call.params)
-    arrays = {a.name: a for a in call.arrays}
-    first = values[op.inputs[0]]
-    expected = values[op.outputs[0]]
+    first, expected = values[op.inputs[0]], values[op.outputs[0]]
     layer = {
         "call": call_index,
         "op_index": op.index,
         "opcode": op.opcode,
-        "kind": name,
-        "function": CMSIS_FUNCTIONS[name],
-        "params": p,
+        "kind": function,  # the macro of cmsis_nn_ops.c.j2 that calls it
+        "function": function,
+        "params": dict(call.params),
         "dims": {},
         "second_input": False,
+        "arrays": [
+            ConstArray("input", "int8_t", first.ravel().astype(int).tolist()),
+            ConstArray("expected", "int8_t", expected.ravel().astype(int).tolist()),
+        ],
     }
-    out = [
-        ConstArray("input", "int8_t", first.ravel().astype(int).tolist()),
-        ConstArray("expected", "int8_t", expected.ravel().astype(int).tolist()),
-    ]
-
-    def tensor_array(position: int, array_name: str, ctype: str) -> ConstArray:
-        return ConstArray(
-            array_name, ctype, model.tensors[op.inputs[position]].data.ravel().astype(int).tolist()
-        )
-
-    if name in ("conv", "depthwise_conv"):
-        out_c = call.dims["output"][3]
-        out += [
-            tensor_array(1, "filter", "int8_t"),
-            arrays["multiplier"],
-            arrays["shift"],
-            arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c),
-        ]
-        # the file's filter shape and multiplier (the C may run a 1-channel depthwise as a conv)
-        filter_shape = tuple(model.tensors[op.inputs[1]].shape)
-        layer["dims"] = {
-            **call.dims,
-            "filter": (1,) * (4 - len(filter_shape)) + filter_shape,
-            "bias": (1, 1, 1, out_c),
-        }
-        if name == "depthwise_conv":
-            p["depth_multiplier"] = out_c // call.dims["input"][3]
-    elif name == "fully_connected":
-        rows, depth, units = p["rows"], p["accum_depth"], p["out_units"]
-        bias = (
-            tensor_array(2, "bias", "int32_t")
-            if len(op.inputs) > 2 and op.inputs[2] >= 0
-            else ConstArray("bias", "int32_t", [0] * units)
-        )
-        out += [tensor_array(1, "filter", "int8_t"), arrays["multiplier"], arrays["shift"], bias]
-        if p["per_channel"]:
-            layer["function"] = "arm_fully_connected_per_channel_s8"
-        layer["dims"] = {
-            "input": (rows, 1, 1, depth),
-            "filter": (depth, 1, 1, units),
-            "bias": (1, 1, 1, units),
-            "output": (rows, 1, 1, units),
-        }
-    elif name in ("max_pool", "average_pool"):
-        layer["dims"] = {
-            "input": call.dims["input"],
-            "output": call.dims["output"],
-            "filter": (1, p["filter_h"], p["filter_w"], 1),
-        }
-    elif name == "add":
-        second = values[op.inputs[1]]
-        if first.shape != second.shape:
-            return {**layer, "skip": "broadcasting ADD: CMSIS-NN's add needs equal shapes"}
-        if p["rounding"] != "TC_ROUNDING_DOUBLE":
-            return {**layer, "skip": "single rounding: CMSIS-NN built for TFLM's double rounding"}
-        from tinycnn.ref.add import LEFT_SHIFT
-
-        out.append(ConstArray("second", "int8_t", second.ravel().astype(int).tolist()))
-        layer.update(second_input=True, left_shift=LEFT_SHIFT, size=int(first.size))
-    if p.get("rounding") == "TC_ROUNDING_SINGLE":
-        return {**layer, "skip": "single rounding: CMSIS-NN is built for TFLM's double rounding"}
-    layer["arrays"] = out
+    skip = _ARGUMENTS.get(function, _no_arguments)(layer, model, call, values)
+    if skip is None and layer["params"].get("rounding") == "TC_ROUNDING_SINGLE":
+        skip = "single rounding: CMSIS-NN is built for TFLM's double rounding"
+    if skip:
+        return {**layer, "skip": skip}
     layer["input_bytes"] = int(first.size)
     layer["output_bytes"] = int(expected.size)
     layer["scratch_guess"] = 4 * int(np.prod(layer["dims"].get("filter", (1,)))) * 2 + 4096
     return layer
+
+
+def _constant(model: Model, op, position: int, name: str, ctype: str):
+    from tinycnn.codegen.lowering import ConstArray
+
+    values = model.tensors[op.inputs[position]].data.ravel().astype(int).tolist()
+    return ConstArray(name, ctype, values)
+
+
+def _convolution_arguments(layer: dict, model: Model, call, values) -> str | None:
+    """arm_convolve_wrapper_s8 and arm_depthwise_conv_wrapper_s8: filter, per-channel
+    multipliers and shifts, bias, and the file's filter shape."""
+    from tinycnn.codegen.lowering import ConstArray
+
+    op, arrays = call.op, {a.name: a for a in call.arrays}
+    out_c = call.dims["output"][3]
+    layer["arrays"] += [
+        _constant(model, op, 1, "filter", "int8_t"),
+        arrays["multiplier"],
+        arrays["shift"],
+        arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c),
+    ]
+    # the file's filter shape and multiplier (the C may run a 1-channel depthwise as a conv)
+    filter_shape = tuple(model.tensors[op.inputs[1]].shape)
+    layer["dims"] = {
+        **call.dims,
+        "filter": (1,) * (4 - len(filter_shape)) + filter_shape,
+        "bias": (1, 1, 1, out_c),
+    }
+    if layer["function"] == "arm_depthwise_conv_wrapper_s8":
+        layer["params"]["depth_multiplier"] = out_c // call.dims["input"][3]
+    return None
+
+
+def _fully_connected_arguments(layer: dict, model: Model, call, values) -> str | None:
+    from tinycnn.codegen.lowering import ConstArray
+
+    op, p, arrays = call.op, layer["params"], {a.name: a for a in call.arrays}
+    rows, depth, units = p["rows"], p["accum_depth"], p["out_units"]
+    bias = (
+        _constant(model, op, 2, "bias", "int32_t")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0
+        else ConstArray("bias", "int32_t", [0] * units)
+    )
+    filters = _constant(model, op, 1, "filter", "int8_t")
+    layer["arrays"] += [filters, arrays["multiplier"], arrays["shift"], bias]
+    if p["per_channel"]:
+        layer["function"] = "arm_fully_connected_per_channel_s8"
+    layer["dims"] = {
+        "input": (rows, 1, 1, depth),
+        "filter": (depth, 1, 1, units),
+        "bias": (1, 1, 1, units),
+        "output": (rows, 1, 1, units),
+    }
+    return None
+
+
+def _pool_arguments(layer: dict, model: Model, call, values) -> str | None:
+    p = layer["params"]
+    layer["dims"] = {
+        "input": call.dims["input"],
+        "output": call.dims["output"],
+        "filter": (1, p["filter_h"], p["filter_w"], 1),
+    }
+    return None
+
+
+def _elementwise_add_arguments(layer: dict, model: Model, call, values) -> str | None:
+    from tinycnn.codegen.lowering import ConstArray
+    from tinycnn.ref.add import LEFT_SHIFT
+
+    first, second = values[call.op.inputs[0]], values[call.op.inputs[1]]
+    if first.shape != second.shape:
+        return "broadcasting ADD: CMSIS-NN's add needs equal shapes"
+    if layer["params"]["rounding"] != "TC_ROUNDING_DOUBLE":
+        return "single rounding: CMSIS-NN built for TFLM's double rounding"
+    layer["arrays"].append(ConstArray("second", "int8_t", second.ravel().astype(int).tolist()))
+    layer.update(second_input=True, left_shift=LEFT_SHIFT, size=int(first.size))
+    return None
+
+
+def _no_arguments(layer: dict, model: Model, call, values) -> str | None:
+    return None
+
+
+# What each CMSIS-NN function takes beyond the input, by the function (CMSIS-NN's API; which
+# op maps to which function is the op's definition's business).
+_ARGUMENTS = {
+    "arm_convolve_wrapper_s8": _convolution_arguments,
+    "arm_depthwise_conv_wrapper_s8": _convolution_arguments,
+    "arm_fully_connected_s8": _fully_connected_arguments,
+    "arm_max_pool_s8": _pool_arguments,
+    "arm_avgpool_s8": _pool_arguments,
+    "arm_elementwise_add_s8": _elementwise_add_arguments,
+}
 
 
 def run_cmsis(

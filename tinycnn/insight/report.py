@@ -93,26 +93,14 @@ def _check_output(out: Path, inputs: list[Path], force: bool) -> Path:
 
 
 def summary_part(model, content: bytes, path: Path, keras_model) -> dict:
-    from tinycnn.ref.context import OpContext
-    from tinycnn.ref.registry import definition_for
-    from tinycnn.ref.stats import model_stats
+    from tinycnn.ref.stats import model_stats, op_macs, op_parameters
 
     stats = model_stats(model)
     rows = []
     for op in model.operators:
-        definition = definition_for(op)
-        parameters = sum(
-            int(model.tensors[i].data.size)
-            for i in op.inputs
-            if definition.weighted and i >= 0 and model.tensors[i].is_constant
-        )
-        macs = (
-            definition.macs(OpContext(op=op, model=model, values={}, convention=BOARD_CONVENTION))
-            if definition.macs
-            else 0
-        )
         out = model.tensors[op.outputs[0]]
-        rows.append((op.index, op.opcode, "x".join(map(str, out.shape)), parameters, int(macs)))
+        shape = "x".join(map(str, out.shape))
+        rows.append((op.index, op.opcode, shape, op_parameters(model, op), op_macs(model, op)))
     return {
         "file": str(path),
         "bytes": len(content),

@@ -12,6 +12,10 @@ import numpy as np
 
 from tinycnn.errors import TinycnnError
 
+# The operators that may read or write float tensors in an int8 model: its edges, where a
+# model with float input or output converts. A fact of the int8 format, not of one operator.
+FLOAT_EDGE_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+
 
 class ModelFormatError(TinycnnError):
     """The file is not a model tinycnn can read (corrupt, not TFLite, not int8...)."""

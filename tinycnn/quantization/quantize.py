@@ -60,6 +60,7 @@ def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:
     """Refuse a converted model that is not fully integer: an operator left computing in
     float32 (the converter's fallback, e.g. for NaN weights), or float input/output when
     int8 ones were asked for. Names the first culprit."""
+    from tinycnn.model.ir import FLOAT_EDGE_OPS
     from tinycnn.model.tflite_io import read_model
 
     model = read_model(content, name="the converted model")
@@ -74,7 +75,7 @@ def check_full_int8(content: bytes, *, int8_io: bool = True) -> None:
                     "nothing was written"
                 )
     for op in model.operators:
-        if not int8_io and op.opcode in ("QUANTIZE", "DEQUANTIZE"):
+        if not int8_io and op.opcode in FLOAT_EDGE_OPS:
             continue  # the float edges asked for
         for index in (*op.inputs, *op.outputs):
             if index >= 0 and model.tensors[index].dtype == np.float32:

@@ -93,6 +93,7 @@ OP = OpDefinition(
     kernel=add,
     lower=lower_add,
     c_sources=("tc_add_s8.c",),
+    cmsis_nn="arm_elementwise_add_s8",
     tflm_resolver={"ADD": "AddAdd"},
     weighted=True,  # a constant operand (a standalone batch normalization) is a parameter
 )

@@ -41,6 +41,7 @@ OP = OpDefinition(
     kernel=average_pool_2d,
     lower=lower_pool,
     c_sources=("tc_average_pool_s8.c",),
+    cmsis_nn="arm_avgpool_s8",
     tflm_resolver={"AVERAGE_POOL_2D": "AddAveragePool2D"},
     feature_map=True,
 )

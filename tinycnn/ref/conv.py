@@ -69,6 +69,7 @@ OP = OpDefinition(
     kernel=conv_2d,
     lower=lower_conv,
     c_sources=("tc_conv_s8.c", "tc_fixedpoint.c"),
+    cmsis_nn="arm_convolve_wrapper_s8",
     tflm_resolver={"CONV_2D": "AddConv2D"},
     scratch_bytes=conv_scratch_bytes,
     # weights [out_c, kh, kw, in_c]: one MAC per weight and output position

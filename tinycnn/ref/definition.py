@@ -1,7 +1,8 @@
 """What tinycnn knows about one operator, in one object: its TFLite builtin codes, its numpy
 reference kernel, its lowering to the parameters of a C call, the C runtime files and the call
 template that implement it, the TFLite Micro resolver method that registers it, and what it
-counts for a model's size and work (``ref/stats.py``).
+counts for a model's size and work (``ref/stats.py``), and the CMSIS-NN kernel that
+`tinycnn bench` measures beside it.
 
 Each op module in ``tinycnn/ref/`` ends with its ``OpDefinition``; ``ref/registry.py`` lists
 them all, once. The runner, the code generator, export and the tests read only that list.
@@ -34,6 +35,9 @@ class OpDefinition:
     # Multiply-accumulates per inference (conv, depthwise, dense: the usual count), if any.
     macs: Callable[[OpContext], int] | None = None
     weighted: bool = False  # its constant operands are the model's parameters (weights, biases)
+    # The CMSIS-NN function TFLite Micro's CMSIS-NN kernel calls for it: `tinycnn bench` runs
+    # it beside tinycnn's kernel on the same layer (board/cmsis_nn.py).
+    cmsis_nn: str | None = None
     feature_map: bool = False  # its output is what `visualize` draws (convolution, pooling)
 
     @property

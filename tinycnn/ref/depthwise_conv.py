@@ -68,6 +68,7 @@ OP = OpDefinition(
     kernel=depthwise_conv_2d,
     lower=lambda ctx: lower_convolution(ctx, depthwise=True),
     c_sources=("tc_depthwise_conv_s8.c", "tc_conv_s8.c", "tc_fixedpoint.c"),
+    cmsis_nn="arm_depthwise_conv_wrapper_s8",
     scratch_bytes=depthwise_scratch_bytes,
     tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},
     # weights [1, kh, kw, out_c]: kh x kw MACs per output element

@@ -87,6 +87,7 @@ OP = OpDefinition(
     kernel=fully_connected,
     lower=lower_fully_connected,
     c_sources=("tc_fully_connected_s8.c", "tc_fixedpoint.c"),
+    cmsis_nn="arm_fully_connected_s8",
     tflm_resolver={"FULLY_CONNECTED": "AddFullyConnected"},
     # weights [units, in_features]: in_features MACs per output element
     macs=lambda ctx: int(np.prod(ctx.output_tensor().shape) * ctx.input_tensor(1).shape[1]),

@@ -32,6 +32,7 @@ OP = OpDefinition(
     kernel=max_pool_2d,
     lower=lower_pool,
     c_sources=("tc_max_pool_s8.c",),
+    cmsis_nn="arm_max_pool_s8",
     tflm_resolver={"MAX_POOL_2D": "AddMaxPool2D"},
     feature_map=True,
 )

@@ -8,7 +8,7 @@ import numpy as np
 
 from tinycnn.errors import TinycnnError
 from tinycnn.model.engines import HOST_CONVENTION, check_convention
-from tinycnn.model.ir import Model, ModelFormatError
+from tinycnn.model.ir import FLOAT_EDGE_OPS, Model, ModelFormatError
 from tinycnn.progress import Progress, report
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.registry import BY_BUILTIN, definition_for
@@ -20,15 +20,11 @@ class RunResult:
     tensors: dict[int, np.ndarray] | None = None  # every computed tensor, when asked for
 
 
-# Ops that may read or write float tensors in an int8 model: its edges.
-_FLOAT_EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
-
-
 def check_supported(model: Model) -> None:
     """Refuse a model with an operator the engine lacks or one that computes in float."""
     for op in model.operators:
         definition_for(op)  # UnsupportedOperator when none is registered
-        if op.opcode in _FLOAT_EDGE_OPS:
+        if op.opcode in FLOAT_EDGE_OPS:
             continue
         for index in (*op.inputs, *op.outputs):
             if index >= 0 and model.tensors[index].dtype == np.float32:

@@ -90,5 +90,6 @@ OP = OpDefinition(
     kernel=softmax,
     lower=lower_softmax,
     c_sources=("tc_softmax_s8.c", "tc_gemmlowp.c"),
+    cmsis_nn="arm_softmax_s8",
     tflm_resolver={"SOFTMAX": "AddSoftmax"},
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinycnn.model.engines import BOARD_CONVENTION
-from tinycnn.model.ir import Model
+from tinycnn.model.ir import Model, Operator
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.registry import definition_for
 
@@ -20,17 +20,27 @@ class ModelStats:
     weight_bytes: int  # every constant tensor's bytes (int8 weights, int32 biases, shapes)
 
 
+def op_parameters(model: Model, op: Operator) -> int:
+    """The parameters one operator holds: its constant operands, if its op is ``weighted``."""
+    if not definition_for(op).weighted:
+        return 0
+    constants = [model.tensors[i] for i in op.inputs if i >= 0 and model.tensors[i].is_constant]
+    return sum(int(tensor.data.size) for tensor in constants)
+
+
+def op_macs(model: Model, op: Operator) -> int:
+    """One operator's multiply-accumulates per inference (0 for an op that counts none)."""
+    definition = definition_for(op)
+    if not definition.macs:
+        return 0
+    return int(
+        definition.macs(OpContext(op=op, model=model, values={}, convention=BOARD_CONVENTION))
+    )
+
+
 def model_stats(model: Model) -> ModelStats:
-    parameters = macs = 0
-    for op in model.operators:
-        definition = definition_for(op)
-        if definition.weighted:
-            parameters += sum(
-                int(model.tensors[i].data.size)
-                for i in op.inputs
-                if i >= 0 and model.tensors[i].is_constant
-            )
-        if definition.macs:
-            macs += definition.macs(OpContext(op=op, model=model, values={}, convention=BOARD_CONVENTION))
+    """Parameters and MACs summed over the operators, and the constants' bytes."""
+    parameters = sum(op_parameters(model, op) for op in model.operators)
+    macs = sum(op_macs(model, op) for op in model.operators)
     weight_bytes = sum(t.size_bytes for t in model.tensors if t.is_constant)
     return ModelStats(parameters, macs, weight_bytes)
