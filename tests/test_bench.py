@@ -1,5 +1,5 @@
-"""`tinycnn bench` (tinycnn/board/bench.py): every figure it reports, measured on a trained model,
-checked against what produced it; and its errors."""
+"""`tinycnn bench` (tinycnn/board/bench.py, cmsis_nn.py, bench_report.py): every figure it
+reports, measured on a trained model, checked against what produced it; and its errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from tinycnn.board import bench as bench_module
-from tinycnn.board.bench import FlashSplit, find_cmsis_nn, flash_split
+from tinycnn.board import cmsis_nn
+from tinycnn.board.bench import FlashSplit, flash_split
+from tinycnn.board.cmsis_nn import find_cmsis_nn
 from tinycnn.board.emulate import run_on_emulator
 from tinycnn.boards import load_board
 from tinycnn.cli import cli
@@ -131,7 +133,7 @@ def test_flash_split_reads_a_map():
 
 def test_cmsis_nn_location(tmp_path, monkeypatch):
     monkeypatch.delenv("CMSIS_NN_DIR", raising=False)
-    monkeypatch.setattr(bench_module, "SHARED_CMSIS_NN", tmp_path / "absent")
+    monkeypatch.setattr(cmsis_nn, "SHARED_CMSIS_NN", tmp_path / "absent")
     folder, note = find_cmsis_nn(None)
     assert folder is None and "CMSIS-NN not found" in note and "--cmsis-nn" in note
     (tmp_path / "mine" / "Include").mkdir(parents=True)
@@ -147,6 +149,7 @@ def test_cmsis_nn_location(tmp_path, monkeypatch):
         (["zoo:nothing"], "unknown pretrained model"),
         (["{run}", "--cmsis-nn", "{tmp}"], "no Include/arm_nnfunctions.h"),
         (["{run}", "--images", "0"], "--images"),
+        (["{run}", "--board", "portenta_h7"], "has no emulated core; boards that can be emulated"),
     ],
 )
 def test_bad_input_is_one_line(seed_cnn_run, tmp_path, args, fragment):

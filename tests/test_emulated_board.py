@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from tinycnn.board.emulate import Emulator, firmware_for
-from tinycnn.board.serial.monitor import BoardLink, validate
+from tinycnn.board.serial.monitor import BoardLink
 from tinycnn.board.serial.protocol import BoardError, Hello, Prediction, encode_frame, image_frame
+from tinycnn.board.serial.validation import validate
 from tinycnn.cli import cli
 from tinycnn.model.tflite_io import read_model
 from tinycnn.quantization.affine import quantize

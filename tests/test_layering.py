@@ -29,17 +29,30 @@ FOLDERS = [
 ]
 # Inside a folder, where the order matters: its modules, left to right.
 WITHIN = {
-    "training": [["data"], ["augment", "models", "recipe", "distribute"], ["config"], ["train"]],
+    "training": [
+        ["data"],
+        ["augment", "models", "recipe", "distribute"],
+        ["config"],
+        ["watch"],
+        ["train"],
+        ["console"],
+    ],
     "model": [["ir", "engines"], ["tflite_io"], ["interpreters"]],
     "quantization": [["affine"], ["inputs"], ["quantize", "evaluate"]],
     "board": [
         ["emulate", "serial"],
         ["cmsis_nn", "bench_report", "serial.protocol"],
         ["bench", "serial.monitor"],
+        ["serial.validation"],
         ["console"],
     ],
     "engines": [["predict", "layers"], ["verify"]],
-    "insight": [["figures", "browser", "explain"], ["quantization_plots", "visualize"], ["report"]],
+    "insight": [
+        ["figures", "browser", "explain"],
+        ["activations"],
+        ["quantization_plots", "visualize"],
+        ["report"],
+    ],
     "zoo": [["catalogue"], ["sweep"]],
 }
 

@@ -11,15 +11,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tinycnn.cli import cli
-from tinycnn.insight.visualize import (
+from tinycnn.insight.activations import (
     HANDMADE_FILTERS,
     convolve_valid,
     first_layer_filters,
     handmade_response,
     int8_feature_maps,
     max_pool_2x2,
-    model_subject,
 )
+from tinycnn.insight.visualize import model_subject
 
 
 def _png_sizes(folder) -> dict[str, tuple[int, int]]:

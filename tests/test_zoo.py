@@ -218,7 +218,8 @@ def test_zoo_names_resolve_in_every_command(fake_zoo, tmp_path):
     sources = [p.read_text() for p in (tmp_path / "sketch").rglob("*") if p.suffix in (".c", ".h")]
     assert any('"T-shirt/top"' in text for text in sources)  # the class names came along
     from tinycnn.board.emulate import firmware_for
-    from tinycnn.board.serial.monitor import model_labels, validation_model
+    from tinycnn.board.serial.monitor import model_labels
+    from tinycnn.board.serial.validation import validation_model
 
     assert validation_model("zoo:tiny") is not None
     assert model_labels("zoo:tiny")[0] == "T-shirt/top"

@@ -82,19 +82,30 @@ class BenchReport:
         return data
 
 
-
 NANO33_HZ = 64_000_000
 
 
 def format_report(report: BenchReport) -> str:
-    """The report as the terminal shows it."""
+    """The report as the terminal shows it: the layer table, then memory, then the host."""
     lines = [
         f"{report.model}: {report.macs:,} MACs; mean of {report.images} input(s) on QEMU's "
         "mps2-an386 (Cortex-M4) under -icount shift=0",
         f"Counts are instructions executed, not cycles (resolution {report.instructions_per_tick}).",
         "",
+        *_layer_lines(report),
+        "",
+        *_memory_lines(report),
+        f"Nano 33 BLE at 64 MHz, estimate (one instruction per cycle, a lower bound): "
+        f"{report.instructions / NANO33_HZ * 1000:.1f} ms per inference",
+        *_host_lines(report),
+    ]
+    return "\n".join(lines)
+
+
+def _layer_lines(report: BenchReport) -> list[str]:
+    lines = [
         f"{'call':>4}  {'op':<18} {'MACs':>10} {'DSP':>11} {'/MAC':>6} {'portable':>11} "
-        f"{'CMSIS-NN':>11} {'vs CMSIS':>8}",
+        f"{'CMSIS-NN':>11} {'vs CMSIS':>8}"
     ]
     notes = []
     for layer in report.layers:
@@ -116,39 +127,39 @@ def format_report(report: BenchReport) -> str:
         f"{report.per_mac:>6.2f} {report.portable_instructions:>11,}"
     )
     if report.cmsis_instructions:
+        compared = sum(1 for layer in report.layers if layer.cmsis_instructions is not None)
         lines.append(
-            f"On the {sum(1 for layer in report.layers if layer.cmsis_instructions is not None)} "
-            f"layers CMSIS-NN has kernels for: tinycnn {report.tinycnn_instructions_on_cmsis_layers:,}, "
-            f"CMSIS-NN {report.cmsis_instructions:,} "
+            f"On the {compared} layers CMSIS-NN has kernels for: tinycnn "
+            f"{report.tinycnn_instructions_on_cmsis_layers:,}, CMSIS-NN {report.cmsis_instructions:,} "
             f"({report.tinycnn_instructions_on_cmsis_layers / report.cmsis_instructions:.2f}x)."
         )
     if report.cmsis_note:
         lines.append(report.cmsis_note)
-    lines += [f"  {note}" for note in notes if note != "no CMSIS-NN kernel"]
+    return lines + [f"  {note}" for note in notes if note != "no CMSIS-NN kernel"]
+
+
+def _memory_lines(report: BenchReport) -> list[str]:
     flash = report.flash
-    lines += [
-        "",
-        f"Flash ({next(f for f in report.cflags if f.startswith('-O'))}, DSP build): "
-        f"runtime code {flash.runtime_code:,} B, "
-        f"model code {flash.model_code:,} B, weights {flash.weights:,} B, other {flash.other:,} B "
-        f"= {flash.total:,} B (portable build: runtime code {report.portable_flash.runtime_code:,} B)",
-    ]
     tflm = (
         f"; TFLM's arena {report.tflm_arena_bytes:,} B, "
         f"{report.arena_bytes / report.tflm_arena_bytes:.2f}x of it"
         if report.tflm_arena_bytes
         else ""
     )
-    lines.append(
+    return [
+        f"Flash ({next(f for f in report.cflags if f.startswith('-O'))}, DSP build): "
+        f"runtime code {flash.runtime_code:,} B, "
+        f"model code {flash.model_code:,} B, weights {flash.weights:,} B, other {flash.other:,} B "
+        f"= {flash.total:,} B (portable build: runtime code {report.portable_flash.runtime_code:,} B)",
         f"RAM: planned arena {report.arena_bytes:,} B with fusion (its lower bound "
         f"{report.lower_bound_bytes:,} B{tflm}); without fusion {report.unfused_arena_bytes:,} B "
         f"(lower bound {report.unfused_lower_bound_bytes:,} B); every tensor apart "
-        f"{report.naive_bytes:,} B; stack high-water {report.stack_bytes:,} B"
-    )
-    lines.append(
-        f"Nano 33 BLE at 64 MHz, estimate (one instruction per cycle, a lower bound): "
-        f"{report.instructions / NANO33_HZ * 1000:.1f} ms per inference"
-    )
+        f"{report.naive_bytes:,} B; stack high-water {report.stack_bytes:,} B",
+    ]
+
+
+def _host_lines(report: BenchReport) -> list[str]:
+    lines = []
     if report.host:
         c = report.host.get("c")
         names = {
@@ -167,4 +178,4 @@ def format_report(report: BenchReport) -> str:
         )
     if report.host_note:
         lines.append(f"  {report.host_note}")
-    return "\n".join(lines)
+    return lines

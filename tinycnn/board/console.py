@@ -18,10 +18,10 @@ from tinycnn.board.serial.monitor import (
     ListenStats,
     listen,
     model_labels,
-    validate,
     wait_for_board,
 )
 from tinycnn.board.serial.protocol import BoardError, Hello, Prediction
+from tinycnn.board.serial.validation import validate
 from tinycnn.processes import exit_code_for
 from tinycnn.progress import terminal_progress
 from tinycnn.quantization.evaluate import confusion_lines

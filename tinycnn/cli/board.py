@@ -66,7 +66,7 @@ def _board_option(help: str):
 def _monitor_options(model, data_dir, **options):
     """The monitor's options, checked before a port is opened or a firmware built."""
     from tinycnn.board.console import MonitorOptions
-    from tinycnn.board.serial.monitor import validation_model
+    from tinycnn.board.serial.validation import validation_model
     from tinycnn.outputs import check_output_file
 
     if options["validate_count"]:

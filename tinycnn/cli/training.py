@@ -145,73 +145,37 @@ def models_command() -> None:
 @with_options(DISTRIBUTION_OPTIONS)
 @data_dir_option
 @user_errors
-def train_command(
-    model_name,
-    run_dir,
-    force,
-    resume,
-    strategy,
-    workers,
-    worker_index,
-    worker_timeout,
-    data_dir,
-    **options,
-) -> None:
+def train_command(strategy, workers, worker_index, worker_timeout, **options) -> None:
     """Train a model on Fashion-MNIST into a run directory.
 
     With --strategy multiworker, start the same command on every worker (each with its own
     --worker-index); a worker whose cluster loses a peer starts its training again and
     continues from the last epoch's backup in --out.
     """
-    from tinycnn.training.distribute import ClusterLost, Distribution, cluster_from
+    from tinycnn.training.config import train_config
+    from tinycnn.training.console import run_training, supervise_training
+    from tinycnn.training.distribute import Distribution, cluster_from
     from tinycnn.training.models import UnknownModel
-    from tinycnn.training.train import (
-        check_distribution,
-        done_line,
-        epoch_line,
-        start_line,
-        supervise_training,
-        train,
-        train_config,
-    )
 
     if strategy != "multiworker" and (workers is not None or worker_index is not None):
         raise click.BadParameter("goes with --strategy multiworker", param_hint="'--workers'")
     cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
     distribution = Distribution(strategy, cluster, worker_timeout)
+    run_dir, model = options.pop("run_dir"), options.pop("model_name")
+    settings = {name: options.pop(name) for name in ("data_dir", "force", "resume")}
     augment = augment_request(options)
     try:
         config = train_config(
-            model_name, augment=augment["preset"], augment_knobs=augment["knobs"], **options
+            model, augment=augment["preset"], augment_knobs=augment["knobs"], **options
         )
     except UnknownModel as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
     if distribution.multiworker and not os.environ.get(WORKER_PROCESS_ENV):
-        config.validate()  # a bad request fails here, once, not in every restart
-        check_distribution(config, distribution, resume)
         arguments = command_line(click.get_current_context())
-        exit_with(supervise_training(arguments, cluster, worker_timeout, Path(run_dir), echo_err))
-        return
-    from tinycnn.progress import terminal_progress
-
-    try:
-        with terminal_progress() as progress:
-            metrics = train(
-                config,
-                run_dir,
-                data_dir=data_dir,
-                force=force,
-                resume=resume,
-                distribution=distribution,
-                on_progress=progress,
-                on_epoch=lambda report: click.echo(epoch_line(report)),
-                on_start=lambda config, first: click.echo(start_line(config, first, run_dir)),
-            )
-    except ClusterLost as exc:  # not an error: the supervisor starts this process again
-        echo_err(str(exc))
-        exit_with(exc.exit_code)
-        return
-    click.echo(done_line(metrics, run_dir, cluster))
+        resume = settings["resume"]
+        exit_with(supervise_training(config, distribution, resume, arguments, run_dir, echo_err))
+    else:
+        exit_with(run_training(config, run_dir, distribution, click.echo, echo_err, **settings))
 
 
 @click.command("augment")

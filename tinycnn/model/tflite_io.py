@@ -201,83 +201,15 @@ def _parse(content: bytes, name: str) -> Model:
             f"{name} has {model.SubgraphsLength()} subgraphs; only single-graph models are supported"
         )
     graph = model.Subgraphs(0)
-    tensor_count = graph.TensorsLength()
-    tensors = []
-    for index in range(tensor_count):
-        tensor = graph.Tensors(index)
-        where = f"{name} is damaged: tensor {index}"
-        if tensor.Type() not in _DTYPES:
-            raise ModelFormatError(
-                f"{name}: tensor {index} has type {_TYPE_NAMES.get(tensor.Type(), tensor.Type())}, "
-                "which tinycnn does not handle"
-            )
-        dtype = _DTYPES[tensor.Type()]
-        shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
-        if any(d < 0 for d in shape) or len(shape) > 8:
-            raise ModelFormatError(f"{where}: shape {list(shape)}")
-        size_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-        if size_bytes > MAX_TENSOR_BYTES:
-            raise ModelFormatError(
-                f"{where}: shape {list(shape)} needs {size_bytes} bytes, more than any "
-                f"microcontroller model ({MAX_TENSOR_BYTES} at most)"
-            )
-        tensors.append(
-            Tensor(
-                index=index,
-                name=tensor.Name().decode("utf-8", "replace"),
-                shape=shape,
-                dtype=dtype,
-                quantization=_read_quantization(tensor, shape, dtype, where),
-                data=_buffer_data(model, content, tensor, shape, dtype, where),
-                is_variable=bool(tensor.IsVariable()),
-            )
-        )
-    operators = []
-    for index in range(graph.OperatorsLength()):
-        op = graph.Operators(index)
-        where = f"{name} is damaged: operator {index}"
-        if not 0 <= op.OpcodeIndex() < model.OperatorCodesLength():
-            raise ModelFormatError(
-                f"{where}: opcode {op.OpcodeIndex()} outside the {model.OperatorCodesLength()} "
-                "operator codes"
-            )
-        if not op.OutputsLength():
-            raise ModelFormatError(f"{where}: no output tensor")
-        code = model.OperatorCodes(op.OpcodeIndex())
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        opcode = _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
-        if opcode == "CUSTOM":
-            opcode = f"CUSTOM:{(code.CustomCode() or b'').decode()}"
-        operators.append(
-            Operator(
-                index=index,
-                opcode=opcode,
-                inputs=_indices(
-                    [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else [],
-                    tensor_count,
-                    where,
-                    optional=True,
-                ),
-                outputs=_indices([int(i) for i in op.OutputsAsNumpy()], tensor_count, where),
-                options=_read_options(op),
-                version=code.Version(),
-                intermediates=_indices(
-                    [int(i) for i in op.IntermediatesAsNumpy()] if op.IntermediatesLength() else [],
-                    tensor_count,
-                    where,
-                ),
-            )
-        )
-    description = (model.Description() or b"").decode("utf-8", "replace")
+    count = graph.TensorsLength()
+    tensors = [_read_tensor(model, content, graph.Tensors(i), i, name) for i in range(count)]
+    operators = [
+        _read_operator(model, graph.Operators(i), i, count, name)
+        for i in range(graph.OperatorsLength())
+    ]
     where = f"{name} is damaged: the graph"
-    graph_inputs = _indices(
-        [int(i) for i in graph.InputsAsNumpy()] if graph.InputsLength() else [], tensor_count, where
-    )
-    graph_outputs = _indices(
-        [int(i) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else [],
-        tensor_count,
-        where,
-    )
+    graph_inputs = _indices(_vector(graph, "Inputs"), count, where)
+    graph_outputs = _indices(_vector(graph, "Outputs"), count, where)
     if not graph_inputs or not graph_outputs:
         raise ModelFormatError(f"{where} has no input or no output")
     return Model(
@@ -287,5 +219,65 @@ def _parse(content: bytes, name: str) -> Model:
         inputs=graph_inputs,
         outputs=graph_outputs,
         sha256=hashlib.sha256(content).hexdigest(),
-        description=description,
+        description=(model.Description() or b"").decode("utf-8", "replace"),
+    )
+
+
+def _vector(table, field: str) -> list[int]:
+    """A flatbuffer table's int vector ``field`` (Inputs, Outputs...), empty when absent."""
+    if not getattr(table, f"{field}Length")():
+        return []
+    return [int(i) for i in getattr(table, f"{field}AsNumpy")()]
+
+
+def _read_tensor(model, content: bytes, tensor, index: int, name: str) -> Tensor:
+    where = f"{name} is damaged: tensor {index}"
+    if tensor.Type() not in _DTYPES:
+        raise ModelFormatError(
+            f"{name}: tensor {index} has type {_TYPE_NAMES.get(tensor.Type(), tensor.Type())}, "
+            "which tinycnn does not handle"
+        )
+    dtype = _DTYPES[tensor.Type()]
+    shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
+    if any(d < 0 for d in shape) or len(shape) > 8:
+        raise ModelFormatError(f"{where}: shape {list(shape)}")
+    size_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if size_bytes > MAX_TENSOR_BYTES:
+        raise ModelFormatError(
+            f"{where}: shape {list(shape)} needs {size_bytes} bytes, more than any "
+            f"microcontroller model ({MAX_TENSOR_BYTES} at most)"
+        )
+    return Tensor(
+        index=index,
+        name=tensor.Name().decode("utf-8", "replace"),
+        shape=shape,
+        dtype=dtype,
+        quantization=_read_quantization(tensor, shape, dtype, where),
+        data=_buffer_data(model, content, tensor, shape, dtype, where),
+        is_variable=bool(tensor.IsVariable()),
+    )
+
+
+def _read_operator(model, op, index: int, tensor_count: int, name: str) -> Operator:
+    where = f"{name} is damaged: operator {index}"
+    if not 0 <= op.OpcodeIndex() < model.OperatorCodesLength():
+        raise ModelFormatError(
+            f"{where}: opcode {op.OpcodeIndex()} outside the {model.OperatorCodesLength()} "
+            "operator codes"
+        )
+    if not op.OutputsLength():
+        raise ModelFormatError(f"{where}: no output tensor")
+    code = model.OperatorCodes(op.OpcodeIndex())
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    opcode = _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
+    if opcode == "CUSTOM":
+        opcode = f"CUSTOM:{(code.CustomCode() or b'').decode()}"
+    return Operator(
+        index=index,
+        opcode=opcode,
+        inputs=_indices(_vector(op, "Inputs"), tensor_count, where, optional=True),
+        outputs=_indices(_vector(op, "Outputs"), tensor_count, where),
+        options=_read_options(op),
+        version=code.Version(),
+        intermediates=_indices(_vector(op, "Intermediates"), tensor_count, where),
     )

@@ -11,11 +11,8 @@ from (seed, epoch); the test set is evaluated; the metrics and the model are wri
 
 from __future__ import annotations
 
-import math
 import platform
 import shutil
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +21,6 @@ import numpy as np
 
 from tinycnn import __version__
 from tinycnn.progress import Progress
-from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
     BACKUP_DIR,
     BEST_FILE,
@@ -36,7 +32,6 @@ from tinycnn.rundir import (
     MODEL_FILE,
     RunError,
     read_json,
-    resume_command,
     save_model,
     write_json,
 )
@@ -53,9 +48,7 @@ from tinycnn.training.config import (
 )
 from tinycnn.training.data import Dataset, load_fashion_mnist, to_float
 from tinycnn.training.distribute import (
-    MAX_RESTARTS,
     Backup,
-    Cluster,
     ClusterError,
     ClusterLost,
     Distribution,
@@ -63,16 +56,13 @@ from tinycnn.training.distribute import (
     agreed,
     is_cluster_failure,
     make_strategy,
-    supervise,
 )
 from tinycnn.training.models import INPUT_SHAPE, NUM_CLASSES, ModelSpec, get_model_spec
-from tinycnn.training.recipe import learning_rate_at, make_optimizer
+from tinycnn.training.recipe import make_optimizer
+from tinycnn.training.watch import EpochWatcher
 
 __all__ = ["EpochReport", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "train"]
-__all__ += ["train_config", "check_distribution", "resume_note", "supervise_training"]
-
-WATCH_STEPS = 20  # training steps between two looks at the loss (progress, divergence)
-
+__all__ += ["train_config", "check_distribution"]
 
 @dataclass
 class _Run:
@@ -96,6 +86,10 @@ class _Run:
     @property
     def epochs_done(self) -> int:
         return len(self.history.get("seconds", []))
+
+    @property
+    def base_rate(self) -> float:
+        return self.config.learning_rate or self.spec.learning_rate
 
 
 def train(
@@ -139,7 +133,7 @@ def train(
     output = WorkerOutput(run.run_dir, run.chief)
     backup = _restore_backup(run, model, strategy, output, on_start)
     _write_config(run, dataset)
-    watcher = _EpochWatcher(run, len(fit[0]), output, backup, on_epoch, on_progress)
+    watcher = EpochWatcher(run, len(fit[0]), output, backup, on_epoch, on_progress)
     try:  # the loop and the test evaluation: a multi-worker run's collectives may fail in either
         model = _fit_epochs(run, model, fit, validation, watcher)
         test_accuracy = _test_accuracy(run.config, model, dataset)
@@ -214,7 +208,7 @@ def _model(run: _Run, strategy):
         scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
         model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
         model.compile(
-            optimizer=make_optimizer(config.optimizer, _base_rate(run), config.weight_decay),
+            optimizer=make_optimizer(config.optimizer, run.base_rate, config.weight_decay),
             loss=(
                 keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
                 if config.label_smoothing
@@ -224,10 +218,6 @@ def _model(run: _Run, strategy):
         )
         model.optimizer.build(model.trainable_variables)  # its state is in the backup
     return model
-
-
-def _base_rate(run: _Run) -> float:
-    return run.config.learning_rate or run.spec.learning_rate
 
 
 def _restore_backup(run: _Run, model, strategy, output: WorkerOutput, on_start) -> Backup | None:
@@ -278,116 +268,7 @@ def _write_config(run: _Run, dataset: Dataset) -> None:
     )
 
 
-class _EpochWatcher:
-    """What happens around the steps: the learning rate before each (a function of the
-    global step, so a resumed run sets the same rates), a look at the loss every
-    ``WATCH_STEPS`` (progress, divergence), and after each epoch the history, early
-    stopping, the checkpoint, the backup and the epoch's report."""
-
-    def __init__(self, run, fit_images, output, backup, on_epoch, on_progress):
-        config = run.config
-        self.run, self.output, self.backup = run, output, backup
-        self.on_epoch, self.on_progress = on_epoch, on_progress
-        self.steps = math.ceil(fit_images / config.batch_size)
-        self.scheduled = config.schedule != "constant" or config.warmup_epochs > 0
-        self.warmup_steps = round(config.warmup_epochs * self.steps)
-        self.epoch, self.started, self.stopping = 0, 0.0, False
-
-    def epoch_begin(self, epoch: int) -> None:
-        self.started, self.epoch = time.perf_counter(), epoch
-
-    def batch_begin(self, model, batch: int) -> None:
-        if self.scheduled:
-            config = self.run.config
-            rate = learning_rate_at(
-                config.schedule,
-                _base_rate(self.run),
-                self.epoch * self.steps + batch,
-                config.epochs * self.steps,
-                self.warmup_steps,
-            )
-            model.optimizer.learning_rate.assign(rate)
-
-    def batch_end(self, batch: int, logs) -> None:
-        if (batch + 1) % WATCH_STEPS and batch + 1 != self.steps:
-            return
-        loss = float((logs or {}).get("loss", 0.0))
-        if not math.isfinite(loss):
-            raise TrainingDiverged(
-                self.run.run_dir, self.epoch + 1, batch + 1, loss, self.run.epochs_done
-            )
-        label = f"epoch {self.epoch + 1}/{self.run.config.epochs}"
-        report_progress(self.on_progress, label, batch + 1, self.steps, f"loss {loss:.4f}")
-
-    def epoch_end(self, model, epoch: int, logs) -> None:
-        run, config = self.run, self.run.config
-        seconds = time.perf_counter() - self.started
-        logs = {key: float(value) for key, value in (logs or {}).items()}
-        bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
-        if bad:
-            raise TrainingDiverged(run.run_dir, epoch + 1, self.steps, logs[bad[0]], run.epochs_done)
-        rate = float(model.optimizer.learning_rate.numpy())
-        for key, value in {**logs, "seconds": seconds, "learning_rate": rate}.items():
-            run.history.setdefault(key, []).append(float(value))
-        self._early_stopping(model, epoch, logs)
-        self._save(model, epoch)
-        if self.on_epoch:
-            remaining = (config.epochs - epoch - 1) * float(np.mean(run.history["seconds"]))
-            best_epoch = run.best["epoch"] if config.early_stopping else None
-            remaining = 0.0 if self.stopping else remaining
-            self.on_epoch(
-                EpochReport(
-                    epoch + 1, config.epochs, seconds, logs, remaining, best_epoch, self.stopping
-                )
-            )
-
-    def _early_stopping(self, model, epoch: int, logs: dict) -> None:
-        run, patience = self.run, self.run.config.early_stopping
-        self.stopping = False
-        if patience:
-            if logs["val_accuracy"] > run.best["val_accuracy"]:
-                run.best.update(epoch=epoch + 1, val_accuracy=logs["val_accuracy"])
-                save_model(model, run.run_dir / BEST_FILE)
-            self.stopping = epoch + 1 - run.best["epoch"] >= patience
-
-    def _save(self, model, epoch: int) -> None:
-        """The checkpoint `--resume` continues from, and the backup a restarted worker does."""
-        run = self.run
-        state = {"epochs_done": epoch + 1, "history": run.history, "best": run.best}
-        save_model(model, self.output.path(CHECKPOINT_FILE))
-        if run.chief:
-            write_json(run.run_dir / CHECKPOINT_STATE_FILE, state)
-        self.output.discard()
-        if self.backup is not None:
-            self.backup.save(epoch + 1, state)
-
-    def keras_callback(self):
-        """The Keras callback that hands the steps and epochs to this watcher."""
-        from tinycnn.tfenv import keras
-
-        watcher = self
-
-        class Watch(keras.callbacks.Callback):
-            # Keras hands the step's logs over as tensors, read only every WATCH_STEPS steps:
-            # reading them at every step makes each step wait for the last.
-            _supports_tf_logs = True
-
-            def on_epoch_begin(self, epoch, logs=None):
-                watcher.epoch_begin(epoch)
-
-            def on_train_batch_begin(self, batch, logs=None):
-                watcher.batch_begin(self.model, batch)
-
-            def on_train_batch_end(self, batch, logs=None):
-                watcher.batch_end(batch, logs)
-
-            def on_epoch_end(self, epoch, logs=None):
-                watcher.epoch_end(self.model, epoch, logs)
-
-        return Watch()
-
-
-def _fit_epochs(run: _Run, model, fit, validation, watcher: _EpochWatcher):
+def _fit_epochs(run: _Run, model, fit, validation, watcher: EpochWatcher):
     """Fit the epochs not done yet, one ``fit`` call each, seeded from (seed, epoch);
     the model to keep (with early stopping, the best epoch on validation, not the last)."""
     from tinycnn.tfenv import keras
@@ -491,83 +372,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
-
-
-def resume_note(run_dir: Path) -> str:
-    """ "; the last good checkpoint ... and how to continue" for an unfinished run, else ""."""
-    state = run_dir / CHECKPOINT_STATE_FILE
-    if not state.is_file() or (run_dir / MODEL_FILE).exists():
-        return ""
-    epochs_done = read_json(state).get("epochs_done", 0)
-    return (
-        f"; the last good checkpoint ({epochs_done} epochs) is {run_dir / CHECKPOINT_FILE}: "
-        f"continue in one process with `{resume_command(run_dir)}`"
-        ", or start every worker again with the same command"
-    )
-
-
-def supervise_training(
-    arguments: list[str], cluster: Cluster, timeout_s: float, run_dir: Path, echo
-) -> int:
-    """Run ``tinycnn ARGUMENTS`` (a multiworker training) as a process that is started again
-    whenever its cluster loses a worker; its exit status. ``echo(text)`` hears of restarts."""
-
-    def restarting(attempt: int, status: int) -> None:
-        why = "lost a worker" if status >= 0 else f"was killed by signal {-status}"
-        echo(
-            f"{cluster.describe()}: the training process {why}; starting it again to continue "
-            f"from the last backup (restart {attempt} of at most {MAX_RESTARTS})"
-        )
-
-    command = [sys.executable, "-m", "tinycnn", *arguments]
-    note = (lambda: resume_note(Path(run_dir))) if cluster.is_chief else str
-    return supervise(command, cluster, timeout_s, on_restart=restarting, note=note)
-
-
-def duration_text(seconds: float) -> str:
-    """``1 h 05 min`` or ``3 min 07 s``."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
-def start_line(config: TrainConfig, first_epoch: int, run_dir) -> str:
-    """What ``tinycnn train`` prints once the request is checked."""
-    if first_epoch:
-        return f"continuing {config.model} at epoch {first_epoch + 1} of {config.epochs} in {run_dir}"
-    recipe = f"{config.optimizer}, {config.schedule} lr"
-    if config.label_smoothing:
-        recipe += f", label smoothing {config.label_smoothing:g}"
-    recipe += f", augment {config.augmentation.describe()}"
-    return (
-        f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}; "
-        f"{recipe}) into {run_dir}"
-    )
-
-
-def epoch_line(report: EpochReport) -> str:
-    """One line per finished epoch: losses, accuracies, time, best epoch, time left."""
-    logs = report.logs
-    line = (
-        f"epoch {report.epoch:>3}/{report.epochs}  loss {logs['loss']:.4f}  "
-        f"accuracy {logs['accuracy']:.4f}"
-    )
-    if "val_accuracy" in logs:
-        line += f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
-    line += f"  {report.seconds:.1f} s"
-    if report.best_epoch is not None:
-        line += f"  best {report.best_epoch}"
-    if report.stopping:
-        line += "  (early stop: no better validation accuracy)"
-    elif report.remaining_seconds:
-        line += f"  ~{duration_text(report.remaining_seconds)} left"
-    return line
-
-
-def done_line(metrics: dict, run_dir, cluster: Cluster | None = None) -> str:
-    where = f"{cluster.describe()}: " if cluster else ""
-    return (
-        f"{where}done: test accuracy {100 * metrics['test_accuracy']:.2f} % on "
-        f"{metrics['test_images']} images, {metrics['parameters']} parameters, "
-        f"{metrics['mean_epoch_seconds']:.1f} s/epoch; model in {run_dir}/model.keras"
-    )
