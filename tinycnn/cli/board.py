@@ -7,53 +7,39 @@ import json
 import click
 
 from tinycnn.boards import BOARD_NAMES, EMULATED_BOARD
-from tinycnn.cli.options import (
-    TARGET,
-    FiniteFloatRange,
-    data_dir_option,
-    echo_err,
-    exit_with,
-    images_option,
-    json_option,
-    opt,
-    user_errors,
-    with_options,
-)
+from tinycnn.cli import options
 
 MONITOR_OPTIONS = [
     click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True),
-    opt(
+    options.opt(
         "--validate validate_count",
         click.IntRange(min=1, max=10_000),
         "Send this many test images and check the board's answers against the host.",
-        default=None,
     ),
-    json_option("Print the validation summary as JSON."),
-    opt(
+    options.json_option("Print the validation summary as JSON."),
+    options.opt(
         "--csv csv_path",
         click.Path(dir_okay=False),
         "Write one row per validated image.",
-        default=None,
     ),
-    opt(
+    options.opt(
         "--frame-timeout",
-        FiniteFloatRange(min=0.1),
+        options.FiniteFloatRange(min=0.1),
         "Seconds to wait for the answer to one frame before resending it.",
         default=10.0,
         show_default=True,
     ),
     click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True),
-    opt(
+    options.opt(
         "--duration",
-        FiniteFloatRange(min=0.1),
+        options.FiniteFloatRange(min=0.1),
         "Listen mode: stop after this many seconds (default: until Ctrl-C).",
-        default=None,
     ),
 ]
 
 
 def _board_option(help: str):
-    return opt(
+    return options.opt(
         "--board board_name",
         click.Choice(BOARD_NAMES),
         help,
@@ -63,46 +49,47 @@ def _board_option(help: str):
     )
 
 
-def _monitor_options(model, data_dir, **options):
-    """The monitor's options, checked before a port is opened or a firmware built."""
+def _monitor_options(model, data_dir, **settings):
+    """The monitor's settings, checked before a port is opened or a firmware built."""
     from tinycnn.board.console import MonitorOptions
     from tinycnn.board.serial.validation import validation_model
     from tinycnn.outputs import check_output_file
 
-    if options["validate_count"]:
+    if settings["validate_count"]:
         if not model:
             raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
-        if options["csv_path"]:
-            check_output_file(options["csv_path"], "the --csv file")
+        if settings["csv_path"]:
+            check_output_file(settings["csv_path"], "the --csv file")
         validation_model(model)
-    elif options["csv_path"]:
+    elif settings["csv_path"]:
         raise click.UsageError("--csv writes validation results: use it with --validate")
-    return MonitorOptions(model=model, data_dir=data_dir, **options)
+    return MonitorOptions(model=model, data_dir=data_dir, **settings)
 
 
 @click.command("bench")
-@click.argument("target", metavar=TARGET, type=click.Path(exists=False))
+@click.argument("target", metavar=options.TARGET, type=click.Path(exists=False))
 @_board_option(
     "The board to measure on (see `tinycnn boards`): its emulated core, in QEMU (instruction counts)."
 )
-@images_option(3, "Test images (or inputs) profiled; instruction counts are their mean.", 100)
-@opt(
+@options.images_option(
+    3, "Test images (or inputs) profiled; instruction counts are their mean.", 100
+)
+@options.opt(
     "--cmsis-nn cmsis_nn",
     click.Path(file_okay=False),
     "CMSIS-NN checkout to measure beside tinycnn [default: $CMSIS_NN_DIR, or "
     "../shared/third_party/cmsis-nn when present].",
-    default=None,
 )
-@opt(
+@options.opt(
     "--host-rounds",
     click.IntRange(min=0),
     "Interleaved rounds timing the C, TFLM and LiteRT on this machine (0: skip).",
     default=5,
     show_default=True,
 )
-@json_option()
-@data_dir_option
-@user_errors
+@options.json_option()
+@options.data_dir_option
+@options.user_errors
 def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, data_dir) -> None:
     """Measure a model on the emulated Cortex-M4: instructions per layer with the DSP kernels
     and the portable C, beside CMSIS-NN's kernels for the same layers; flash by owner; RAM
@@ -111,7 +98,7 @@ def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, da
     from tinycnn.board.bench import bench
     from tinycnn.board.bench_report import format_report
 
-    step = (lambda text: None) if as_json else (lambda text: echo_err(f"... {text}"))
+    step = (lambda text: None) if as_json else (lambda text: options.echo_err(f"... {text}"))
     report = bench(
         target,
         images=images,
@@ -125,42 +112,41 @@ def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, da
 
 
 @click.command("monitor")
-@opt(
+@options.opt(
     "--port",
     None,
     "Serial port or pyserial URL (/dev/ttyACM0, socket://host:port, ...).",
     required=True,
 )
-@opt(
+@options.opt(
     "--model",
     None,
     "MODEL.tflite, RUN_DIR or zoo:NAME the board runs (for --validate).",
-    default=None,
 )
-@with_options(MONITOR_OPTIONS)
-@data_dir_option
-@user_errors
-def monitor_command(port, model, data_dir, **options) -> None:
+@options.with_options(MONITOR_OPTIONS)
+@options.data_dir_option
+@options.user_errors
+def monitor_command(port, model, data_dir, **settings) -> None:
     """Watch a board's predictions, or validate it image by image against the host's int8 results."""
     from tinycnn.board.console import run_monitor
 
-    exit_with(run_monitor(port, _monitor_options(model, data_dir, **options), click.echo))
+    options.exit_with(run_monitor(port, _monitor_options(model, data_dir, **settings), click.echo))
 
 
 @click.command("emulate")
 @click.argument("target", metavar="RUN_DIR|MODEL.tflite|zoo:NAME|FIRMWARE.elf", type=click.Path())
 @_board_option("The board to emulate (see `tinycnn boards`): its core, in QEMU.")
-@opt(
+@options.opt(
     "--monitor run_monitor",
     None,
     "Run `tinycnn monitor` on the emulated board's port (implied by --validate, --json, --csv).",
     is_flag=True,
 )
-@opt("--model", None, "The model of a FIRMWARE.elf, for --validate.", default=None)
-@with_options(MONITOR_OPTIONS)
-@data_dir_option
-@user_errors
-def emulate_command(target, board_name, run_monitor, model, data_dir, **options) -> None:
+@options.opt("--model", None, "The model of a FIRMWARE.elf, for --validate.")
+@options.with_options(MONITOR_OPTIONS)
+@options.data_dir_option
+@options.user_errors
+def emulate_command(target, board_name, run_monitor, model, data_dir, **settings) -> None:
     """Boot the firmware of a board's emulated core in QEMU (qemu_m4: mps2-an386) with its UART
     on a pseudo-terminal."""
     from tinycnn.board.console import MonitorOptions, emulate
@@ -170,10 +156,10 @@ def emulate_command(target, board_name, run_monitor, model, data_dir, **options)
     model = model or (None if str(target).endswith(".elf") else target)
     # What only the monitor does asks for the monitor: --validate alone once booted the board
     # and waited for Ctrl-C, silently ignoring the images asked for.
-    with_monitor = run_monitor or bool(options["validate_count"]) or options["as_json"]
-    with_monitor = with_monitor or options["csv_path"] is not None
+    with_monitor = run_monitor or bool(settings["validate_count"]) or settings["as_json"]
+    with_monitor = with_monitor or settings["csv_path"] is not None
     if with_monitor:
-        monitor = _monitor_options(model, data_dir, **options)
+        monitor = _monitor_options(model, data_dir, **settings)
     else:
-        monitor = MonitorOptions(model=model, data_dir=data_dir, **options)
-    exit_with(emulate(target, board, monitor, with_monitor, click.echo, echo_err))
+        monitor = MonitorOptions(model=model, data_dir=data_dir, **settings)
+    options.exit_with(emulate(target, board, monitor, with_monitor, click.echo, options.echo_err))

@@ -7,22 +7,13 @@ from pathlib import Path
 
 import click
 
-from tinycnn.cli.options import (
-    TARGET,
-    data_dir_option,
-    exit_with,
-    images_option,
-    json_option,
-    opt,
-    rounding_option,
-    user_errors,
-)
+from tinycnn.cli import options
 from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
 
 
 @click.command("predict")
-@click.argument("model_path", metavar=TARGET, type=click.Path())
-@opt(
+@click.argument("model_path", metavar=options.TARGET, type=click.Path())
+@options.opt(
     "--input input_paths",
     click.Path(dir_okay=False),
     "A .npy batch of already-quantized inputs (first axis = samples), or images "
@@ -30,13 +21,13 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
     required=True,
     multiple=True,
 )
-@opt(
+@options.opt(
     "--output output_path",
     click.Path(dir_okay=False),
     ".npy file for the raw outputs, in the model's output dtype.",
     required=True,
 )
-@opt(
+@options.opt(
     "--engine",
     click.Choice(ENGINE_NAMES),
     "numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C "
@@ -44,11 +35,11 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
     default="reference",
     show_default=True,
 )
-@rounding_option(
+@options.rounding_option(
     HOST_CONVENTION,
     "Whose rounding the reference engine and the generated C reproduce: LiteRT's or TFLite Micro's.",
 )
-@user_errors
+@options.user_errors
 def predict_command(model_path, input_paths, output_path, engine, convention) -> None:
     """Run a batch through one engine and save the raw outputs."""
     from tinycnn.engines.predict import class_lines, predict_file
@@ -69,18 +60,17 @@ def predict_command(model_path, input_paths, output_path, engine, convention) ->
 
 
 @click.command("verify")
-@click.argument("target", metavar=TARGET, type=click.Path(exists=False))
-@images_option(10_000, "How many test images (or random inputs) to compare on.")
-@json_option()
-@opt(
+@click.argument("target", metavar=options.TARGET, type=click.Path(exists=False))
+@options.images_option(10_000, "How many test images (or random inputs) to compare on.")
+@options.json_option()
+@options.opt(
     "--plots plots_dir",
     click.Path(file_okay=False),
     "Also write PNGs here: SQNR per layer, the worst layer's activation histogram, "
     "per-channel weight ranges.",
-    default=None,
 )
-@data_dir_option
-@user_errors
+@options.data_dir_option
+@options.user_errors
 def verify_command(target, images, as_json, plots_dir, data_dir) -> None:
     """Check the int8 reference engine bit for bit against LiteRT and TFLite Micro, and the
     int8 model against the float model layer by layer. Exits 1 unless every engine that
@@ -99,4 +89,4 @@ def verify_command(target, images, as_json, plots_dir, data_dir) -> None:
 
         for line in plot_lines(report, plots_dir):
             click.echo(line, err=as_json)
-    exit_with(report.exit_code)
+    options.exit_with(report.exit_code)

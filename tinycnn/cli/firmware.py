@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tinycnn.cli.options import (
-    TARGET,
-    data_dir_option,
-    force_option,
-    opt,
-    out_option,
-    rounding_option,
-    user_errors,
-)
+from tinycnn.cli import options
 from tinycnn.model.engines import BOARD_CONVENTION
 
 
@@ -25,31 +17,31 @@ def boards_command() -> None:
 
 
 @click.command("export")
-@click.argument("target", metavar=TARGET, type=click.Path())
-@opt(
+@click.argument("target", metavar=options.TARGET, type=click.Path())
+@options.opt(
     "--board board_name", None, "Board from `tinycnn boards`.", default="nano33", show_default=True
 )
-@out_option(
+@options.out_option(
     "out_dir", "Folder to write (for Arduino boards, the sketch folder: its name is the sketch's)."
 )
-@opt(
+@options.opt(
     "--runtime",
     click.Choice(["native", "tflm"]),
     "tinycnn's generated C, or TensorFlow Lite Micro (Arduino and Mbed boards).",
     default="native",
     show_default=True,
 )
-@rounding_option(BOARD_CONVENTION, "Whose rounding the generated C reproduces.")
-@opt(
+@options.rounding_option(BOARD_CONVENTION, "Whose rounding the generated C reproduces.")
+@options.opt(
     "--test-images",
     int,
     "Test images embedded in the firmware and classified at boot.",
     default=10,
     show_default=True,
 )
-@force_option("Replace a folder written by an earlier export.")
-@data_dir_option
-@user_errors
+@options.force_option("Replace a folder written by an earlier export.")
+@options.data_dir_option
+@options.user_errors
 def export_command(target, board_name, out_dir, runtime, convention, test_images, force, data_dir):
     """Generate a firmware project for a board; refuses when the model does not fit."""
     from tinycnn.codegen.export import export

@@ -4,40 +4,33 @@ from __future__ import annotations
 
 import click
 
-from tinycnn.cli.options import (
-    data_dir_option,
-    force_option,
-    images_option,
-    opt,
-    out_option,
-    user_errors,
-)
+from tinycnn.cli import options
 
 
 @click.command("visualize")
 @click.argument("target", metavar="RUN_DIR|MODEL.tflite|zoo:NAME", type=click.Path(exists=False))
-@opt(
+@options.opt(
     "--image",
     None,
     "A Fashion-MNIST test-image index, or a picture file (PNG, JPEG...).",
     default="0",
     show_default=True,
 )
-@out_option("out_dir", "Folder for the PNGs (created; files of the same names are replaced).")
-@opt(
+@options.out_option(
+    "out_dir", "Folder for the PNGs (created; files of the same names are replaced)."
+)
+@options.opt(
     "--layer",
     None,
     "Layer for the filter patterns and DeepDream [default: the last convolution].",
-    default=None,
 )
-@opt(
+@options.opt(
     "--class other_class",
     click.IntRange(min=0),
     "Second class for Grad-CAM [default: the runner-up].",
-    default=None,
 )
-@data_dir_option
-@user_errors
+@options.data_dir_option
+@options.user_errors
 def visualize_command(target, image, out_dir, layer, other_class, data_dir) -> None:
     """Write pictures of what the model sees: first-layer filters, float and int8 feature maps,
     hand-made edge filters with pooling, what filters respond to (gradient ascent), DeepDream
@@ -61,37 +54,36 @@ def visualize_command(target, image, out_dir, layer, other_class, data_dir) -> N
 
 @click.command("report")
 @click.argument("target", metavar="RUN_DIR|zoo:NAME", type=click.Path(exists=False))
-@out_option(
+@options.out_option(
     "out_path",
     "The HTML file [default: RUN_DIR/report.html; report_NAME.html for zoo:NAME].",
     folder=False,
     required=False,
 )
-@images_option(
+@options.images_option(
     1000, "Test images the verification compares on (accuracy always uses all 10,000).", 10_000
 )
-@opt(
+@options.opt(
     "--image",
     None,
     "The test-image index or picture file the visualisations look at.",
     default="0",
     show_default=True,
 )
-@opt(
+@options.opt(
     "--no-emulate",
     None,
     "Skip the emulated Cortex-M4 (it needs arm-none-eabi-gcc and QEMU).",
     is_flag=True,
 )
-@opt(
+@options.opt(
     "--screenshot",
     click.Path(dir_okay=False),
     "Also open the page in headless Chromium, check it and save a PNG of its top.",
-    default=None,
 )
-@force_option("Replace --out even when it is not a tinycnn report.")
-@data_dir_option
-@user_errors
+@options.force_option("Replace --out even when it is not a tinycnn report.")
+@options.data_dir_option
+@options.user_errors
 def report_command(target, out_path, images, image, no_emulate, screenshot, force, data_dir):
     """Write one self-contained HTML page about a model: summary, training curves, float and
     int8 accuracy, confusion matrix, misclassified images, verification, flash/RAM on every

@@ -118,7 +118,6 @@ data_dir_option = opt(
     click.Path(file_okay=False, path_type=str),
     "Folder with the four Fashion-MNIST *-ubyte.gz files (else $TINYCNN_DATA, the Debian "
     "package, the Keras cache, then a download).",
-    default=None,
 )
 TARGET = "MODEL.tflite|RUN_DIR|zoo:NAME"
 
@@ -149,19 +148,19 @@ def images_option(default: int, help: str, most: int | None = None):
 
 def out_option(dest: str, help: str, *, folder: bool = True, required: bool = True):
     kind = click.Path(file_okay=False) if folder else click.Path(dir_okay=False)
-    return click.option("--out", dest, required=required, type=kind, default=None, help=help)
+    return click.option("--out", dest, required=required, type=kind, help=help)
 
 
 def epochs_option(help: str):
-    return opt("--epochs", click.IntRange(min=1), help, default=None)
+    return opt("--epochs", click.IntRange(min=1), help)
 
 
 def batch_size_option(help: str):
-    return opt("--batch-size", click.IntRange(min=1), help, default=None)
+    return opt("--batch-size", click.IntRange(min=1), help)
 
 
 def subset_option(help: str):
-    return opt("--subset", click.IntRange(min=10), help, default=None)
+    return opt("--subset", click.IntRange(min=10), help)
 
 
 def calibration_option(default: int | None, help: str):
@@ -178,9 +177,7 @@ AUGMENT_KNOBS = ("rotate", "shift", "zoom", "flip", "brightness", "contrast", "n
 
 
 def _knob(name: str, high: float, metavar: str, help: str):
-    return click.option(
-        f"--{name}", type=FiniteFloatRange(0.0, high), default=None, metavar=metavar, help=help
-    )
+    return click.option(f"--{name}", type=FiniteFloatRange(0.0, high), metavar=metavar, help=help)
 
 
 def augment_options(presets) -> list:
@@ -190,7 +187,6 @@ def augment_options(presets) -> list:
             "--augment",
             click.Choice(list(presets)),
             "Augmentation preset (none, light, standard, strong) [default: the model's own].",
-            default=None,
         ),
         _knob(
             "rotate", 180.0, "DEG", "Random rotation, degrees both ways (replaces the preset's)."
@@ -201,7 +197,6 @@ def augment_options(presets) -> list:
             "--flip",
             click.Choice(["none", "horizontal"]),
             "Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
-            default=None,
         ),
         _knob("brightness", 1.0, "FRAC", "Random brightness shift, fraction of the range."),
         _knob("contrast", 1.0, "FRAC", "Random contrast factor in [1 - FRAC, 1 + FRAC]."),

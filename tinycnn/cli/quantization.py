@@ -6,21 +6,21 @@ import json
 
 import click
 
-from tinycnn.cli.options import calibration_option, data_dir_option, json_option, opt, user_errors
+from tinycnn.cli import options
 
 
 @click.command("quantize")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@calibration_option(500, "Training images used to calibrate activation ranges.")
-@opt(
+@options.calibration_option(500, "Training images used to calibrate activation ranges.")
+@options.opt(
     "--qat qat_epochs",
     click.IntRange(min=0),
     "Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.",
     default=0,
     show_default=True,
 )
-@data_dir_option
-@user_errors
+@options.data_dir_option
+@options.user_errors
 def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
     """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
     from tinycnn.progress import terminal_progress
@@ -39,9 +39,9 @@ def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@json_option("Print one JSON object instead of tables.")
-@data_dir_option
-@user_errors
+@options.json_option("Print one JSON object instead of tables.")
+@options.data_dir_option
+@options.user_errors
 def evaluate_command(run_dir, as_json, data_dir) -> None:
     """Float vs int8 accuracy of RUN_DIR on the 10,000-image test set."""
     from tinycnn.quantization.evaluate import evaluate_run

@@ -7,24 +7,7 @@ from pathlib import Path
 
 import click
 
-from tinycnn.cli.options import (
-    FiniteFloatRange,
-    augment_options,
-    augment_request,
-    batch_size_option,
-    command_line,
-    data_dir_option,
-    echo_err,
-    epochs_option,
-    exit_with,
-    force_option,
-    opt,
-    out_option,
-    seed_option,
-    subset_option,
-    user_errors,
-    with_options,
-)
+from tinycnn.cli import options
 from tinycnn.training.augment import PRESETS
 from tinycnn.training.distribute import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES, WORKER_PROCESS_ENV
 from tinycnn.training.recipe import OPTIMIZERS, SCHEDULES
@@ -32,48 +15,46 @@ from tinycnn.training.recipe import OPTIMIZERS, SCHEDULES
 _MODELS_OWN = "[default: the model's own]."
 
 
-def _option(name: str, kind, help: str, **extra):
-    return click.option(name, type=kind, default=None, help=help, **extra)
-
-
 RECIPE_OPTIONS = [
-    _option(
+    options.opt(
         "--learning-rate",
-        FiniteFloatRange(min=0.0, min_open=True),
+        options.FiniteFloatRange(min=0.0, min_open=True),
         f"Peak learning rate {_MODELS_OWN}",
     ),
-    _option(
+    options.opt(
         "--width",
-        FiniteFloatRange(0.0, 8.0, min_open=True),
+        options.FiniteFloatRange(0.0, 8.0, min_open=True),
         "Channel multiplier of a zoo architecture [default: 1].",
     ),
-    _option(
+    options.opt(
         "--depth", click.IntRange(1, 8), "Block repeats of a zoo architecture [default: its own]."
     ),
-    _option(
+    options.opt(
         "--optimizer",
         click.Choice(OPTIMIZERS),
         f"adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) {_MODELS_OWN}",
     ),
-    _option(
+    options.opt(
         "--weight-decay",
-        FiniteFloatRange(0.0, 1.0, max_open=True),
+        options.FiniteFloatRange(0.0, 1.0, max_open=True),
         f"Decoupled weight decay (adamw, sgd) {_MODELS_OWN}",
     ),
-    _option(
+    options.opt(
         "--schedule",
         click.Choice(SCHEDULES),
         f"Learning-rate schedule: constant, cosine (after warm-up) or onecycle {_MODELS_OWN}",
     ),
-    _option(
-        "--warmup-epochs", FiniteFloatRange(min=0.0), f"Epochs of linear warm-up {_MODELS_OWN}"
+    options.opt(
+        "--warmup-epochs",
+        options.FiniteFloatRange(min=0.0),
+        f"Epochs of linear warm-up {_MODELS_OWN}",
     ),
-    _option(
+    options.opt(
         "--label-smoothing",
-        FiniteFloatRange(0.0, 1.0, max_open=True),
+        options.FiniteFloatRange(0.0, 1.0, max_open=True),
         f"Label smoothing {_MODELS_OWN}",
     ),
-    _option(
+    options.opt(
         "--early-stopping",
         click.IntRange(min=1),
         "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
@@ -81,7 +62,7 @@ RECIPE_OPTIONS = [
     ),
 ]
 DISTRIBUTION_OPTIONS = [
-    opt(
+    options.opt(
         "--strategy",
         click.Choice(STRATEGIES),
         "tf.distribute strategy: default (one process), mirrored (this machine's GPUs, or its "
@@ -89,17 +70,19 @@ DISTRIBUTION_OPTIONS = [
         default="default",
         show_default=True,
     ),
-    _option(
+    options.opt(
         "--workers",
         None,
         "The multiworker cluster, the same list on every worker (else $TF_CONFIG); the first "
         "is the chief, the only one that writes --out.",
         metavar="HOST:PORT,...",
     ),
-    _option("--worker-index", click.IntRange(min=0), "This process's place in --workers, from 0."),
-    opt(
+    options.opt(
+        "--worker-index", click.IntRange(min=0), "This process's place in --workers, from 0."
+    ),
+    options.opt(
         "--worker-timeout",
-        FiniteFloatRange(0.0, 86400.0, min_open=True),
+        options.FiniteFloatRange(0.0, 86400.0, min_open=True),
         "How long a multiworker worker waits for the others, at start and after losing one.",
         default=DEFAULT_WORKER_TIMEOUT_S,
         show_default=True,
@@ -117,35 +100,37 @@ def models_command() -> None:
 
 
 @click.command("train")
-@opt(
+@options.opt(
     "--model model_name",
     None,
     "Architecture from the registry (see `tinycnn models`).",
     default="seed_cnn",
     show_default=True,
 )
-@epochs_option(f"Epochs to train {_MODELS_OWN}")
-@batch_size_option(f"Batch size {_MODELS_OWN}")
-@opt(
+@options.epochs_option(f"Epochs to train {_MODELS_OWN}")
+@options.batch_size_option(f"Batch size {_MODELS_OWN}")
+@options.opt(
     "--validation-split",
-    FiniteFloatRange(0.0, 1.0, max_open=True),
+    options.FiniteFloatRange(0.0, 1.0, max_open=True),
     "Share of the training images held out for validation.",
     default=0.1,
     show_default=True,
 )
-@seed_option("Random seed (training is deterministic per seed).")
-@subset_option("Train on the first N training images only (quick runs).")
-@with_options(RECIPE_OPTIONS)
-@with_options(augment_options(PRESETS))
-@out_option("run_dir", "Run directory to write.")
-@force_option(
+@options.seed_option("Random seed (training is deterministic per seed).")
+@options.subset_option("Train on the first N training images only (quick runs).")
+@options.with_options(RECIPE_OPTIONS)
+@options.with_options(options.augment_options(PRESETS))
+@options.out_option("run_dir", "Run directory to write.")
+@options.force_option(
     "Replace a run already in --out (a multiworker backup of this same run is continued)."
 )
-@opt("--resume", None, "Continue the interrupted run in --out from its checkpoint.", is_flag=True)
-@with_options(DISTRIBUTION_OPTIONS)
-@data_dir_option
-@user_errors
-def train_command(strategy, workers, worker_index, worker_timeout, **options) -> None:
+@options.opt(
+    "--resume", None, "Continue the interrupted run in --out from its checkpoint.", is_flag=True
+)
+@options.with_options(DISTRIBUTION_OPTIONS)
+@options.data_dir_option
+@options.user_errors
+def train_command(strategy, workers, worker_index, worker_timeout, **given) -> None:
     """Train a model on Fashion-MNIST into a run directory.
 
     With --strategy multiworker, start the same command on every worker (each with its own
@@ -161,44 +146,48 @@ def train_command(strategy, workers, worker_index, worker_timeout, **options) ->
         raise click.BadParameter("goes with --strategy multiworker", param_hint="'--workers'")
     cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
     distribution = Distribution(strategy, cluster, worker_timeout)
-    run_dir, model = options.pop("run_dir"), options.pop("model_name")
-    settings = {name: options.pop(name) for name in ("data_dir", "force", "resume")}
-    augment = augment_request(options)
+    run_dir, model = given.pop("run_dir"), given.pop("model_name")
+    settings = {name: given.pop(name) for name in ("data_dir", "force", "resume")}
+    augment = options.augment_request(given)
     try:
         config = train_config(
-            model, augment=augment["preset"], augment_knobs=augment["knobs"], **options
+            model, augment=augment["preset"], augment_knobs=augment["knobs"], **given
         )
     except UnknownModel as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
     if distribution.multiworker and not os.environ.get(WORKER_PROCESS_ENV):
-        arguments = command_line(click.get_current_context())
+        arguments = options.command_line(click.get_current_context())
         resume = settings["resume"]
-        exit_with(supervise_training(config, distribution, resume, arguments, run_dir, echo_err))
+        options.exit_with(
+            supervise_training(config, distribution, resume, arguments, run_dir, options.echo_err)
+        )
     else:
-        exit_with(run_training(config, run_dir, distribution, click.echo, echo_err, **settings))
+        options.exit_with(
+            run_training(config, run_dir, distribution, click.echo, options.echo_err, **settings)
+        )
 
 
 @click.command("augment")
-@opt("--preview", None, "Write a grid of original and augmented images.", is_flag=True)
-@out_option(
+@options.opt("--preview", None, "Write a grid of original and augmented images.", is_flag=True)
+@options.out_option(
     "out_path", "The PNG to write (each row: an original, then augmented copies).", folder=False
 )
-@opt("--images", click.IntRange(1, 64), "Rows (test images).", default=8, show_default=True)
-@opt(
+@options.opt("--images", click.IntRange(1, 64), "Rows (test images).", default=8, show_default=True)
+@options.opt(
     "--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7, show_default=True
 )
-@seed_option()
-@opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3, show_default=True)
-@with_options(augment_options(PRESETS))
-@data_dir_option
-@user_errors
-def augment_command(preview, out_path, images, variants, seed, scale, data_dir, **options) -> None:
+@options.seed_option()
+@options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3, show_default=True)
+@options.with_options(options.augment_options(PRESETS))
+@options.data_dir_option
+@options.user_errors
+def augment_command(preview, out_path, images, variants, seed, scale, data_dir, **settings) -> None:
     """See what a model sees: training images through the augmentation they would get."""
     from tinycnn.training.augment import augmentation, write_preview
 
     if not preview:
         raise click.UsageError("nothing to do: pass --preview (the one action augment has)")
-    request = augment_request(options)
+    request = options.augment_request(settings)
     chosen = augmentation(request["preset"] or "standard", **request["knobs"])
     write_preview(Path(out_path), chosen, images, variants, seed, scale, data_dir)
     click.echo(

@@ -7,43 +7,32 @@ from pathlib import Path
 
 import click
 
-from tinycnn.cli.options import (
-    FiniteFloatRange,
-    batch_size_option,
-    calibration_option,
-    data_dir_option,
-    echo_err,
-    epochs_option,
-    json_option,
-    opt,
-    out_option,
-    seed_option,
-    subset_option,
-    user_errors,
-)
+from tinycnn.cli import options
 from tinycnn.training.augment import PRESETS
 
 
 @click.command("zoo")
-@opt(
+@options.opt(
     "--width",
-    FiniteFloatRange(0.0, 8.0, min_open=True),
+    options.FiniteFloatRange(0.0, 8.0, min_open=True),
     "Channel multiplier the architectures are counted at.",
     default=1.0,
     show_default=True,
 )
-@opt("--depth", click.IntRange(1, 8), "Block repeats.", default=None)
-@opt("--model only", None, "Only this architecture (repeatable) [default: all].", multiple=True)
-@opt(
+@options.opt("--depth", click.IntRange(1, 8), "Block repeats.")
+@options.opt(
+    "--model only", None, "Only this architecture (repeatable) [default: all].", multiple=True
+)
+@options.opt(
     "--measure",
     None,
     "Also convert each architecture to int8 and measure flash, planned RAM and Cortex-M4 "
     "instructions per inference in QEMU (about 20 s each).",
     is_flag=True,
 )
-@json_option("Print one JSON object instead of tables.")
-@data_dir_option
-@user_errors
+@options.json_option("Print one JSON object instead of tables.")
+@options.data_dir_option
+@options.user_errors
 def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     """The architectures (parameters and MACs) and the pretrained int8 models (zoo:NAME)."""
     from tinycnn.training.models import get_model_spec
@@ -58,7 +47,7 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     for name in only:
         get_model_spec(name)  # an unknown name is one line naming the known ones
     rows, models = architectures(width, depth, only or None), pretrained()
-    measured = measure_all(rows, width, depth, data_dir, echo_err) if measure else {}
+    measured = measure_all(rows, width, depth, data_dir, options.echo_err) if measure else {}
     if as_json:
         click.echo(json.dumps(catalogue_json(rows, measured, models)))
     else:
@@ -66,8 +55,10 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
 
 
 @click.command("sweep")
-@opt("--models", None, "Architectures (see `tinycnn models`).", required=True, metavar="NAME,...")
-@opt(
+@options.opt(
+    "--models", None, "Architectures (see `tinycnn models`).", required=True, metavar="NAME,..."
+)
+@options.opt(
     "--widths",
     None,
     "Channel multipliers (a model of fixed size is trained once).",
@@ -75,7 +66,7 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     show_default=True,
     metavar="W,...",
 )
-@opt(
+@options.opt(
     "--augment augments",
     None,
     f"Augmentation presets ({', '.join(PRESETS)}).",
@@ -83,29 +74,29 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     show_default=True,
     metavar="PRESET,...",
 )
-@epochs_option("Epochs [default: each model's own].")
-@batch_size_option("Batch size [default: each model's own].")
-@subset_option("Train on the first N images only.")
-@seed_option("Random seed of every run.")
-@calibration_option(None, "Calibration images for each quantization [default: quantize's].")
-@out_option(
+@options.epochs_option("Epochs [default: each model's own].")
+@options.batch_size_option("Batch size [default: each model's own].")
+@options.subset_option("Train on the first N images only.")
+@options.seed_option("Random seed of every run.")
+@options.calibration_option(None, "Calibration images for each quantization [default: quantize's].")
+@options.out_option(
     "out_dir", "Sweep folder: one run directory per configuration, sweep.md and sweep.json."
 )
-@opt(
+@options.opt(
     "--workers",
     click.IntRange(1, 64),
     "Configurations trained at once on this machine (one core each when above 1).",
     default=1,
     show_default=True,
 )
-@opt(
+@options.opt(
     "--print-commands",
     None,
     "Print one shell line per unfinished configuration (for a scheduler) and run nothing.",
     is_flag=True,
 )
-@data_dir_option
-@user_errors
+@options.data_dir_option
+@options.user_errors
 def sweep_command(models, widths, augments, out_dir, workers, print_commands, **settings) -> None:
     """Train a grid of configurations (models x widths x augmentation), quantize each and rank
     them by int8 accuracy per flash byte. Run it again to continue an interrupted sweep."""
@@ -120,7 +111,7 @@ def sweep_command(models, widths, augments, out_dir, workers, print_commands, **
         commands, note = plan_lines(sweep, Path(out_dir))
         for line in commands:
             click.echo(line)
-        echo_err(note)
+        options.echo_err(note)
         return
     rows = run_sweep(sweep, out_dir, workers=workers, on_event=click.echo)
     click.echo(table(rows), nl=False)
