@@ -157,6 +157,36 @@ def test_no_import_cycles():
     assert not _cycles(_graph())
 
 
+# What each command module may import besides the shared options and the infrastructure: the
+# library folder of its own command family, and the few tables the options are built from.
+CLI_FAMILIES = {
+    "training": {"training"},
+    "zoo": {"zoo", "training"},  # the sweep's grid is made of the training registry's models
+    "quantization": {"quantization"},
+    "engines": {"engines", "model", "insight"},  # the engine table; `verify --plots` draws
+    "firmware": {"codegen", "model"},  # the conventions `--rounding` offers
+    "board": {"board"},
+    "insight": {"insight"},
+    "options": {"model"},  # the conventions
+}
+
+
+def test_each_cli_module_imports_its_own_family():
+    infrastructure = {name for name in FOLDERS[0] if name != "tinycnn"} | {"cli"}
+    strays = []
+    for module, path in _modules():
+        parts = _name(module).split(".")
+        if parts[0] != "cli" or len(parts) == 1 or parts[1] == "__main__":
+            continue
+        allowed = infrastructure | CLI_FAMILIES[parts[1]]
+        strays += [
+            f"{module} imports {imported}"
+            for imported in _imports(path)
+            if _name(imported).split(".")[0] not in allowed
+        ]
+    assert not strays, "\n".join(strays)
+
+
 def test_the_checks_see_a_backward_import_and_a_cycle(tmp_path):
     """The checks themselves can fail: a deferred import of the monitor from the reference
     engine, an import from a folder's later module, and a planted cycle."""

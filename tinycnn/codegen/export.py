@@ -204,7 +204,8 @@ def _check_request(board: Board, runtime: str, out_dir: Path, test_images: int) 
         raise ExportError(f"runtime must be one of {RUNTIMES}")
     if runtime == "tflm" and board.framework == "baremetal":
         raise ExportError(
-            "--runtime tflm needs the TFLite Micro library, which the bare-metal qemu_m4 build lacks"
+            f"--runtime tflm needs the TFLite Micro library, which the bare-metal {board.name} "
+            "build lacks"
         )
     if board.framework == "arduino" and not re.fullmatch(
         r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", out_dir.name
