@@ -33,6 +33,9 @@ def test_wheel_install_ships_firmware_and_boards(tmp_path):
     for source in (REPO_ROOT / "firmware").glob("*.[ch]"):
         assert (package / "firmware" / source.name).is_file(), source.name
     assert Path(package / "cli" / "__init__.py").is_file()
+    for module in (REPO_ROOT / "tinycnn").rglob("*.py"):  # every package of the tree, whole
+        shipped = package / module.relative_to(REPO_ROOT / "tinycnn")
+        assert shipped.is_file(), f"{shipped} missing: add its package to pyproject.toml"
     assert (package / "templates" / "common" / "model.c.j2").is_file()
     assert (package / "ref" / "conv.py").is_file() and (
         package / "codegen" / "planner.py"

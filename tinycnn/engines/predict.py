@@ -150,8 +150,10 @@ def class_lines(input_paths: list, outputs: np.ndarray) -> list[str]:
     """``PICTURE: CLASS`` for pictures given to a 10-class model (nothing for a .npy batch)."""
     from tinycnn.training.data import CLASS_NAMES
 
+    if any(str(p).endswith(".npy") for p in input_paths) or not len(outputs):
+        return []
     rows = outputs.reshape(len(outputs), -1)
-    if any(str(p).endswith(".npy") for p in input_paths) or rows.shape[1] != 10:
+    if rows.shape[1] != 10:
         return []
     return [
         f"{path}: {CLASS_NAMES[int(np.argmax(row))]}"
