@@ -388,7 +388,9 @@ def _cmsis_layer(model: Model, call_index: int, call, values: dict) -> dict | No
             tensor_array(1, "filter", "int8_t"),
             arrays["multiplier"],
             arrays["shift"],
-            arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c),
+            tensor_array(2, "bias", "int32_t")
+            if len(op.inputs) > 2 and op.inputs[2] >= 0
+            else ConstArray("bias", "int32_t", [0] * out_c),
         ]
         # the file's filter shape and multiplier (the C may run a 1-channel depthwise as a conv)
         filter_shape = tuple(model.tensors[op.inputs[1]].shape)
