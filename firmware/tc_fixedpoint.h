@@ -1,5 +1,6 @@
 /* Fixed-point helpers and the one requantization function (tinycnn/ref/fixedpoint.py),
- * inline: every kernel calls them once per output value.
+ * inline: every kernel calls them once per output value. The exact store's out-of-line copy
+ * is in tc_fixedpoint.c.
  *
  * A real factor M is a Q31 multiplier and a power-of-two shift: M = multiplier * 2^(shift-31).
  * Right shifts of negative values are arithmetic, as with every compiler tinycnn targets.
@@ -7,34 +8,7 @@
 #ifndef TC_FIXEDPOINT_H
 #define TC_FIXEDPOINT_H
 
-#include <stdint.h>
-
-/* TC_DSP: use the Cortex-M4/M7 DSP instructions. On where the compiler offers them
- * (__ARM_FEATURE_SIMD32), unless the build defines TC_PORTABLE: then the plain C loops,
- * which give the same results bit for bit (`tinycnn bench` measures both). */
-#if defined(__ARM_FEATURE_SIMD32) && !defined(TC_PORTABLE)
-#define TC_DSP 1
-#else
-#define TC_DSP 0
-#endif
-
-#if TC_DSP
-#include <arm_acle.h> /* the compiler's intrinsics for the Cortex-M4/M7 DSP instructions */
-#endif
-
-/* TC_INLINE: inlined even when the build optimizes for size (-Os, as Arduino builds do): the
- * per-output and per-step helpers of the kernels' hot loops. */
-#if defined(__GNUC__)
-#define TC_INLINE inline __attribute__((always_inline))
-#else
-#define TC_INLINE inline
-#endif
-
-/* How tc_requantize rounds. */
-typedef enum {
-    TC_ROUNDING_DOUBLE = 0, /* SaturatingRoundingDoublingHighMul + RoundingDivideByPOT */
-    TC_ROUNDING_SINGLE = 1  /* one 64-bit rounding, TFLITE_SINGLE_ROUNDING */
-} tc_rounding_t;
+#include "tc_types.h"
 
 static TC_INLINE int32_t tc_clamp(int32_t x, int32_t low, int32_t high)
 {
@@ -149,6 +123,21 @@ static inline int tc_fast_requantize_ok(const int32_t *shift, int32_t count, tc_
         }
     }
     return 1;
+}
+
+/* tc_requantize_clamp out of line (tc_fixedpoint.c): the general path of the kernels' stores,
+ * one copy for every kernel instead of one inlined at each store. */
+int8_t tc_requantize_store(int32_t acc, int32_t multiplier, int32_t shift, tc_rounding_t rounding,
+                           int32_t offset, int32_t act_min, int32_t act_max);
+
+/* The value a kernel stores: `fast` (tc_fast_requantize_ok for the layer) picks the short
+ * inline path, else the exact one out of line. */
+static TC_INLINE int8_t tc_store_requantized(int fast, int32_t acc, int32_t multiplier, int32_t shift,
+                                             tc_rounding_t rounding, int32_t output_offset,
+                                             int32_t act_min, int32_t act_max)
+{
+    return fast ? (int8_t)tc_requantize_clamp_fast(acc, multiplier, shift, output_offset, act_min, act_max)
+                : tc_requantize_store(acc, multiplier, shift, rounding, output_offset, act_min, act_max);
 }
 
 #endif /* TC_FIXEDPOINT_H */

@@ -1,7 +1,7 @@
 /* FULLY_CONNECTED int8 (tinycnn/ref/fully_connected.py): weights [out_units, accum_depth],
  * multiplier per output unit or one for all. int32 holds 66k products of 127 * 255.
  *
- * The generator lays the weights out for four units at a time (ref/lowering.py's
+ * The generator lays the weights out for four units at a time (ref/c_params.py's
  * fc_weight_layout): the depth padded with zeros to a multiple of 4, units in blocks of four
  * (the last block holds the remaining 1 to 3), and per 4 inputs a block's weights together.
  * Each step widens 4 inputs once and uses them for every unit of the block. The folded bias holds the bias and the
@@ -9,7 +9,7 @@
 #include "tc_runtime.h"
 
 /* Four units' sums over `depth` inputs; weights: the quad's block. */
-static TC_INLINE void dot_quad(const int8_t *input, int32_t depth, const int8_t *weights, int32_t acc[4])
+static TC_INLINE void tc_dot_quad_s8(const int8_t *input, int32_t depth, const int8_t *weights, int32_t acc[4])
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t i = 0;
@@ -42,8 +42,8 @@ static TC_INLINE void dot_quad(const int8_t *input, int32_t depth, const int8_t 
 
 /* One or two units' sums (`count`) of the last block, whose weights are interleaved `width`
  * units wide, starting at unit `first` of the block. */
-static TC_NOINLINE void dot_rest(const int8_t *input, int32_t depth, const int8_t *weights, int32_t width,
-                                 int32_t first, int32_t count, int32_t acc[4])
+static TC_NOINLINE void tc_dot_rest_s8(const int8_t *input, int32_t depth, const int8_t *weights, int32_t width,
+                                       int32_t first, int32_t count, int32_t acc[4])
 {
     const int32_t step = 4 * width;
     const int8_t *w = weights + 4 * first;
@@ -75,9 +75,8 @@ static TC_NOINLINE void dot_rest(const int8_t *input, int32_t depth, const int8_
 
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
                            int32_t accum_depth, const int8_t *input, int32_t out_units,
-                           const int8_t *weights, const int32_t *bias, int8_t *output)
+                           const int8_t *weights, int8_t *output)
 {
-    (void)bias; /* folded into params->folded_bias */
     const int32_t quad_bytes = 4 * ((accum_depth + 3) & ~3);
     const int fast = tc_fast_requantize_ok(params->shift, params->per_channel ? out_units : 1, params->rounding);
     for (int32_t row = 0; row < rows; ++row) {
@@ -89,12 +88,12 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
             }
             const int32_t block = out_units - unit < 4 ? out_units - unit : 4;
             if (block == 4) {
-                dot_quad(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
+                tc_dot_quad_s8(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
             } else {
                 const int8_t *rest = weights + (unit / 4) * quad_bytes;
-                dot_rest(in_row, accum_depth, rest, block, 0, block >= 2 ? 2 : 1, acc);
+                tc_dot_rest_s8(in_row, accum_depth, rest, block, 0, block >= 2 ? 2 : 1, acc);
                 if (block == 3) {
-                    dot_rest(in_row, accum_depth, rest, block, 2, 1, acc);
+                    tc_dot_rest_s8(in_row, accum_depth, rest, block, 2, 1, acc);
                 }
             }
             for (int32_t j = 0; j < 4 && unit + j < out_units; ++j) {

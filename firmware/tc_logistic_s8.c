@@ -7,7 +7,7 @@
 #define TC_LOGISTIC_OUTPUT_INTEGER_BITS 8
 
 /* 1 / (1 + exp(-a)) for a in Q4.27, result in Q0; exp is only taken of -|a|. */
-static int32_t logistic_q0(int32_t a)
+static int32_t tc_logistic_q0(int32_t a)
 {
     if (a == 0) {
         return 1 << 30; /* exactly 1/2 */
@@ -30,7 +30,7 @@ void tc_logistic_s8(const tc_logistic_params_t *params, int32_t size, const int8
         } else {
             const int32_t input_q4 =
                 tc_requantize(x, params->input_multiplier, params->input_left_shift, params->rounding);
-            const int32_t output_q0 = logistic_q0(input_q4);
+            const int32_t output_q0 = tc_logistic_q0(input_q4);
             const int32_t value =
                 tc_rounding_divide_by_pot(output_q0, 31 - TC_LOGISTIC_OUTPUT_INTEGER_BITS) - 128;
             output[i] = (int8_t)tc_clamp(value, INT8_MIN, INT8_MAX);

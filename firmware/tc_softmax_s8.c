@@ -6,7 +6,7 @@
 #define TC_SCALED_DIFF_INTEGER_BITS 5
 #define TC_ACCUMULATION_INTEGER_BITS 12
 
-static int32_t count_leading_zeros(uint32_t x)
+static int32_t tc_count_leading_zeros(uint32_t x)
 {
     int32_t zeros = 0;
     if (x == 0) {
@@ -39,7 +39,7 @@ void tc_softmax_s8(const tc_softmax_params_t *params, int32_t rows, int32_t dept
                                                   -TC_ACCUMULATION_INTEGER_BITS);
             }
         }
-        const int32_t headroom_plus_one = count_leading_zeros((uint32_t)sum_of_exps);
+        const int32_t headroom_plus_one = tc_count_leading_zeros((uint32_t)sum_of_exps);
         const int32_t num_bits_over_unit = TC_ACCUMULATION_INTEGER_BITS - headroom_plus_one;
         const int32_t shifted_sum_minus_one =
             (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - ((uint32_t)1 << 31));

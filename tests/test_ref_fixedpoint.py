@@ -315,7 +315,7 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
     from tinycnn.boards import load_board
     from tinycnn.codegen.build import compile_object, firmware_cflags, link_firmware
     from tinycnn.codegen.projects import write_qemu_platform
-    from tinycnn.codegen.render import template_environment
+    from tinycnn.codegen.render import RUNTIME_COMMON, template_environment
 
     board = tmp_path / "m4"
     board.mkdir()
@@ -333,7 +333,7 @@ def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
         {"version": __version__, "board": load_board("qemu_m4")},
         main=("qemu/startup.c.j2", "startup.c"),
     )
-    for name in ("tc_runtime.h", "tc_fixedpoint.h"):
+    for name in RUNTIME_COMMON:  # the headers tc_runtime.h includes
         (board / name).write_text((firmware_dir() / name).read_text())
     objects = []
     for path in sorted(board.glob("*.c")):

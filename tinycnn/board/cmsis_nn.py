@@ -159,7 +159,9 @@ def _convolution_arguments(layer: dict, model: Model, call, values) -> str | Non
         _constant(model, op, 1, "filter", "int8_t"),
         arrays["multiplier"],
         arrays["shift"],
-        arrays.get("bias") or ConstArray("bias", "int32_t", [0] * out_c),
+        _constant(model, op, 2, "bias", "int32_t")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0
+        else ConstArray("bias", "int32_t", [0] * out_c),
     ]
     # the file's filter shape and multiplier (the C may run a 1-channel depthwise as a conv)
     filter_shape = tuple(model.tensors[op.inputs[1]].shape)

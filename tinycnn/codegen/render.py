@@ -21,7 +21,14 @@ from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.ref.runner import run_model
 
-RUNTIME_COMMON = ("tc_runtime.h", "tc_fixedpoint.h")
+RUNTIME_COMMON = (
+    "tc_runtime.h",
+    "tc_types.h",
+    "tc_nn_functions.h",
+    "tc_fixedpoint.h",
+    "tc_dsp_support.h",
+    "tc_support_functions.h",
+)
 
 
 def c_array_body(values, per_line: int = 16) -> str:

@@ -70,7 +70,7 @@ def padded_taps(taps: int) -> int:
 
 
 def conv_scratch(taps: int, in_channels: int, out_channels: int, fused_pool: bool) -> int:
-    """tc_conv_s8's scratch (firmware/tc_conv_s8.c's scratch_for): the input windows of two
+    """tc_conv_s8's scratch (firmware/tc_types.h's tc_conv_scratch_t): the input windows of two
     output cells at a time (im2col), widened to int16 in the DSP build (4 bytes a tap),
     staged as int8 first unless the input channels are a multiple of 4 (2 more), plus for a
     fused max pool an int32 running maximum per output channel (an even count)."""
@@ -142,16 +142,18 @@ def lower_convolution(ctx: OpContext, depthwise: bool):
         "act_max": act_max,
         "rounding": C_ROUNDING[ctx.rounding()],
     }
+    # A depthwise convolution of one input channel is a CONV_2D with depth_multiplier output
+    # channels (person_detect's first layer): it runs on the convolution kernel.
+    as_conv = depthwise and in_c == 1
     arrays = [
         const_array(ctx, 1, "filter"),
-        const_array(ctx, 2, "bias"),
+        # the bias itself only for tc_depthwise_conv_s8 (windows the padding cuts); the
+        # convolution kernel reads the folded bias alone
+        const_array(ctx, 2, "bias") if depthwise and not as_conv else None,
         ConstArray("multiplier", "int32_t", multiplier.tolist()),
         ConstArray("shift", "int32_t", shift.tolist()),
     ]
     arrays.append(folded_bias(ctx, filter_t.data, params["input_offset"]))
-    # A depthwise convolution of one input channel is a CONV_2D with depth_multiplier output
-    # channels (person_detect's first layer): it runs on the convolution kernel.
-    as_conv = depthwise and in_c == 1
     if not depthwise or as_conv:
         weights = filter_t.data
         if as_conv:  # [1, kh, kw, m] -> [m, kh, kw, 1]

@@ -54,7 +54,7 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
 
 
 def conv_scratch_bytes(ctx: OpContext) -> int:
-    """The C kernel's im2col windows (and maxima for a fused pool): ref/lowering.py's conv_scratch."""
+    """The C kernel's im2col windows (and maxima for a fused pool): ref/c_params.py's conv_scratch."""
     return conv_scratch(
         int(np.prod(ctx.input_tensor(1).shape[1:])),
         int(ctx.input_tensor(0).shape[-1]),
@@ -63,12 +63,21 @@ def conv_scratch_bytes(ctx: OpContext) -> int:
     )
 
 
+# tc_conv_s8 dispatches to its variants (firmware/tc_conv_s8.c): a call needs all of them.
+C_SOURCES = (
+    "tc_conv_s8.c",
+    "tc_conv_fused_pool_s8.c",
+    "tc_conv_im2col_s8.c",
+    "tc_conv_dot_pair_s8.c",
+    "tc_fixedpoint.c",
+)
+
 OP = OpDefinition(
     name="conv",
     builtins=("CONV_2D",),
     kernel=conv_2d,
     lower=lower_conv,
-    c_sources=("tc_conv_s8.c", "tc_fixedpoint.c"),
+    c_sources=C_SOURCES,
     cmsis_nn="arm_convolve_wrapper_s8",
     tflm_resolver={"CONV_2D": "AddConv2D"},
     scratch_bytes=conv_scratch_bytes,

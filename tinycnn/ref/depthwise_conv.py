@@ -10,6 +10,7 @@ import numpy as np
 
 from tinycnn.ref.c_params import conv_scratch, lower_convolution
 from tinycnn.ref.context import OpContext
+from tinycnn.ref.conv import C_SOURCES as CONV_C_SOURCES
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
 from tinycnn.ref.multipliers import output_multipliers
@@ -53,7 +54,7 @@ def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
 
 
 def depthwise_scratch_bytes(ctx: OpContext) -> int:
-    """One input channel runs on the convolution kernel (ref/lowering.py), which gathers
+    """One input channel runs on the convolution kernel (ref/c_params.py), which gathers
     windows; the depthwise kernel itself needs no scratch."""
     in_channels = int(ctx.input_tensor(0).shape[-1])
     if in_channels != 1:
@@ -67,7 +68,8 @@ OP = OpDefinition(
     builtins=("DEPTHWISE_CONV_2D",),
     kernel=depthwise_conv_2d,
     lower=lambda ctx: lower_convolution(ctx, depthwise=True),
-    c_sources=("tc_depthwise_conv_s8.c", "tc_conv_s8.c", "tc_fixedpoint.c"),
+    # its own variants (firmware/tc_depthwise_conv_s8.c), and tc_conv_s8 for one input channel
+    c_sources=("tc_depthwise_conv_s8.c", "tc_depthwise_conv_dm1_s8.c", *CONV_C_SOURCES),
     cmsis_nn="arm_depthwise_conv_wrapper_s8",
     scratch_bytes=depthwise_scratch_bytes,
     tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},

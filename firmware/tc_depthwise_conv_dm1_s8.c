@@ -1,0 +1,139 @@
+/* DEPTHWISE_CONV_2D with depth multiplier 1 and no dilation (tinycnn/ref/depthwise_conv.py),
+ * the variant tc_depthwise_conv_s8 picks when the generator gave the folded bias: for each
+ * output cell, four channels at a time, the taps of the window clipped to the input (TFLite
+ * skips the taps outside). Layouts and int32 headroom as tc_depthwise_conv_s8.c's. */
+#include "tc_runtime.h"
+
+/* The stored value of channel oc; `fast` (tc_fast_requantize_ok) picks the short path, the
+ * general one stays out of line. */
+static TC_INLINE int8_t tc_depthwise_store(int fast, int32_t acc, const tc_conv_params_t *params, int32_t oc,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    return fast ? (int8_t)tc_requantize_clamp_fast(acc, params->multiplier[oc], params->shift[oc],
+                                                   output_offset, act_min, act_max)
+                : tc_depthwise_store_exact(acc, params, oc);
+}
+
+/* One tap of four channels: acc[k] += (x[k] + offset) * w[k]. */
+#if TC_DSP
+/* Taps are written out for a 3x3 window; left alone, gcc loads all nine taps' words first
+ * and spills them (twice the instructions). An empty asm statement keeps each tap whole. */
+#if defined(__GNUC__)
+#define TC_KEEP_ORDER() __asm__ volatile("" ::: "memory")
+#else
+#define TC_KEEP_ORDER() ((void)0)
+#endif
+#define TC_DW_TAP(x_ptr, w_ptr, offset_pair)                                                        \
+    do {                                                                                            \
+        const uint32_t x4 = tc_load4(x_ptr), w4 = tc_load4(w_ptr);                                  \
+        const int32_t x_even = __sadd16(__sxtb16((int32_t)x4), (offset_pair));                      \
+        const int32_t x_odd = __sadd16(tc_sxtb16_ror8(x4), (offset_pair));                          \
+        const int32_t w_even = __sxtb16((int32_t)w4), w_odd = tc_sxtb16_ror8(w4);                   \
+        acc0 = __smlabb(x_even, w_even, acc0);                                                      \
+        acc2 = __smlatt(x_even, w_even, acc2);                                                      \
+        acc1 = __smlabb(x_odd, w_odd, acc1);                                                        \
+        acc3 = __smlatt(x_odd, w_odd, acc3);                                                        \
+    } while (0)
+/* The same for a window wholly inside the input: the offset is in the folded bias. */
+#define TC_DW_TAP_INSIDE(x_ptr, w_ptr)                                                              \
+    do {                                                                                            \
+        const uint32_t x4 = tc_load4(x_ptr), w4 = tc_load4(w_ptr);                                  \
+        const int32_t x_even = __sxtb16((int32_t)x4), x_odd = tc_sxtb16_ror8(x4);                   \
+        const int32_t w_even = __sxtb16((int32_t)w4), w_odd = tc_sxtb16_ror8(w4);                   \
+        acc0 = __smlabb(x_even, w_even, acc0);                                                      \
+        acc2 = __smlatt(x_even, w_even, acc2);                                                      \
+        acc1 = __smlabb(x_odd, w_odd, acc1);                                                        \
+        acc3 = __smlatt(x_odd, w_odd, acc3);                                                        \
+        TC_KEEP_ORDER();                                                                            \
+    } while (0)
+#else
+#define TC_DW_TAP(x_ptr, w_ptr, offset)                                                             \
+    do {                                                                                            \
+        const int8_t *x_ = (x_ptr), *w_ = (w_ptr);                                                  \
+        acc0 += (x_[0] + (offset)) * w_[0];                                                         \
+        acc1 += (x_[1] + (offset)) * w_[1];                                                         \
+        acc2 += (x_[2] + (offset)) * w_[2];                                                         \
+        acc3 += (x_[3] + (offset)) * w_[3];                                                         \
+    } while (0)
+#define TC_DW_TAP_INSIDE(x_ptr, w_ptr) TC_DW_TAP(x_ptr, w_ptr, 0)
+#endif
+
+/* With the DSP instructions a tap of four channels is two loads, four SXTB16, two SADD16 (the
+ * input offset) and four SMLABB/SMLATT. A window wholly inside starts from the folded bias and
+ * adds no offset; one cut by the padding starts from the bias and adds the offset per tap. */
+void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims,
+                              const int8_t *input, const tc_dims_t *filter_dims, const int8_t *filter,
+                              const int32_t *bias, const tc_dims_t *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, channels = input_dims->c;
+    const int32_t filter_h = filter_dims->h, filter_w = filter_dims->w;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
+    const tc_rounding_t rounding = params->rounding;
+    const int fast = tc_fast_requantize_ok(params->shift, channels, rounding);
+    const int32_t groups = channels & ~3;
+    for (int32_t b = 0; b < input_dims->n; ++b) {
+        for (int32_t out_y = 0; out_y < out_h; ++out_y) {
+            const int32_t in_y0 = out_y * params->stride_h - params->pad_top;
+            const int32_t fy0 = in_y0 < 0 ? -in_y0 : 0;
+            const int32_t fy1 = in_y0 + filter_h > in_h ? in_h - in_y0 : filter_h;
+            for (int32_t out_x = 0; out_x < out_w; ++out_x) {
+                const int32_t in_x0 = out_x * params->stride_w - params->pad_left;
+                const int32_t fx0 = in_x0 < 0 ? -in_x0 : 0;
+                const int32_t fx1 = in_x0 + filter_w > in_w ? in_w - in_x0 : filter_w;
+                const int inside = fy0 == 0 && fx0 == 0 && fy1 == filter_h && fx1 == filter_w;
+                const int32_t offset = inside ? 0 : params->input_offset;
+                const int32_t *start = inside ? params->folded_bias : bias;
+                const int32_t taps_w = fx1 - fx0;
+                const int32_t in_skip = (in_w - taps_w) * channels, f_skip = (filter_w - taps_w) * channels;
+                const int8_t *in_corner = input + ((b * in_h + in_y0 + fy0) * in_w + in_x0 + fx0) * channels;
+                const int8_t *f_corner = filter + (fy0 * filter_w + fx0) * channels;
+                int8_t *out = output + ((b * out_h + out_y) * out_w + out_x) * channels;
+                int32_t c = 0;
+                for (; c < groups; c += 4) {
+                    int32_t acc0 = start ? start[c] : 0, acc1 = start ? start[c + 1] : 0;
+                    int32_t acc2 = start ? start[c + 2] : 0, acc3 = start ? start[c + 3] : 0;
+                    const int8_t *in = in_corner + c, *f = f_corner + c;
+#if TC_DSP
+                    const int32_t offset_pair = (int32_t)(((uint32_t)offset & 0xFFFFu) * 0x10001u);
+#else
+                    const int32_t offset_pair = offset;
+#endif
+                    if (inside && filter_h == 3 && filter_w == 3) {
+                        /* the common 3x3 window, written out: no loop, no offset */
+                        const int32_t row = in_w * channels, c2 = 2 * channels;
+                        TC_DW_TAP_INSIDE(in, f);
+                        TC_DW_TAP_INSIDE(in + channels, f + channels);
+                        TC_DW_TAP_INSIDE(in + c2, f + c2);
+                        TC_DW_TAP_INSIDE(in + row, f + 3 * channels);
+                        TC_DW_TAP_INSIDE(in + row + channels, f + 4 * channels);
+                        TC_DW_TAP_INSIDE(in + row + c2, f + 5 * channels);
+                        TC_DW_TAP_INSIDE(in + 2 * row, f + 6 * channels);
+                        TC_DW_TAP_INSIDE(in + 2 * row + channels, f + 7 * channels);
+                        TC_DW_TAP_INSIDE(in + 2 * row + c2, f + 8 * channels);
+                    } else {
+                        for (int32_t fy = fy0; fy < fy1; ++fy, in += in_skip, f += f_skip) {
+                            for (int32_t fx = 0; fx < taps_w; ++fx, in += channels, f += channels) {
+                                TC_DW_TAP(in, f, offset_pair);
+                            }
+                        }
+                    }
+                    out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
+                    out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
+                    out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
+                    out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
+                }
+                for (; c < channels; ++c) {
+                    int32_t acc = start ? start[c] : 0;
+                    const int8_t *in = in_corner + c, *f = f_corner + c;
+                    for (int32_t fy = fy0; fy < fy1; ++fy, in += in_skip, f += f_skip) {
+                        for (int32_t fx = 0; fx < taps_w; ++fx, in += channels, f += channels) {
+                            acc += (*in + offset) * *f;
+                        }
+                    }
+                    out[c] = tc_depthwise_store(fast, acc, params, c, output_offset, act_min, act_max);
+                }
+            }
+        }
+    }
+}
