@@ -21,6 +21,8 @@ from tinycnn.quantization.inputs import model_inputs
 from tinycnn.ref.stats import model_stats
 from tinycnn.rundir import INT8_MODEL_FILE
 
+pytestmark = pytest.mark.slow  # measurements on the emulated Cortex-M4
+
 
 @pytest.fixture(scope="module")
 def seed_cnn_bench(seed_cnn_run):

@@ -19,6 +19,8 @@ from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
 
+pytestmark = pytest.mark.slow  # compiled C on all 10,000 test images, and QEMU
+
 
 def test_seed_cnn_all_test_images_bit_exact(seed_cnn_run, dataset):
     model = read_model(seed_cnn_run / INT8_MODEL_FILE)

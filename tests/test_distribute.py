@@ -18,6 +18,8 @@ from tinycnn.cli import cli
 from tinycnn.rundir import RunError
 from tinycnn.training.distribute import ClusterError, cluster_from, free_localhost_ports
 
+pytestmark = pytest.mark.slow  # real worker processes train a cluster
+
 # A run small enough for a test and big enough to learn: 1,500 images, three epochs.
 # Batches of 16: about 3 s per two-worker epoch, long enough to kill a worker in the middle.
 RUN = ["--model", "seed_cnn", "--subset", "1500", "--batch-size", "16", "--seed", "3"]

@@ -22,6 +22,8 @@ from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
 
+pytestmark = pytest.mark.slow  # firmware booted in QEMU
+
 
 @pytest.fixture(scope="module")
 def firmware(seed_cnn_run, tmp_path_factory):

@@ -3,7 +3,10 @@ cell, from training a dense network to validating the CNN on the emulated Cortex
 
 from __future__ import annotations
 
+import pytest
 from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the notebook trains models and boots QEMU
 
 NOTEBOOK = REPO_ROOT / "examples" / "tour.ipynb"
 CELL_TIMEOUT_S = 600

@@ -8,6 +8,8 @@ import pytest
 
 from tinycnn.insight.explain import ExplainError, deep_dream, find_layer, grad_cam, maximize_filters
 
+pytestmark = pytest.mark.slow  # gradients on trained models
+
 REGION = (slice(2, 12), slice(2, 12))  # top-left: the only place the class is decided
 
 

@@ -20,6 +20,8 @@ from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import INT8_MODEL_FILE
 
+pytestmark = pytest.mark.slow  # cross-compiled firmware booted in QEMU
+
 PRED = re.compile(
     r"TC1 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+) src=(demo|host)"
 )

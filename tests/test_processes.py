@@ -15,6 +15,8 @@ import pytest
 
 from tinycnn.processes import WORK_PREFIX, spawn, stop, sweep_stale_work_dirs, work_dir
 
+pytestmark = pytest.mark.slow  # real tinycnn processes running QEMU
+
 QEMU_NAME = "qemu-system-arm"
 
 

@@ -16,6 +16,8 @@ from tinycnn.ref.gemmlowp import tanh as gemmlowp_tanh
 from tinycnn.ref.logistic import logistic_q0
 from tinycnn.ref.runner import run_model
 
+pytestmark = pytest.mark.slow  # LSTM conversions and TFLite Micro's trained LSTM
+
 # name: (builder, input shape [time, features], calibration range)
 CASES = {
     "lstm_8_t5_sequence": (lambda k, L, x: L.LSTM(8, return_sequences=True)(x), (5, 6), 1.0),

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from tinycnn.cli import cli
 from tinycnn.insight.browser import check_page
+
+pytestmark = pytest.mark.slow  # headless Chromium and QEMU
 
 PARTS = ("summary", "training", "accuracy", "verification", "budget", "emulation", "pictures")
 

@@ -18,6 +18,8 @@ from click.testing import CliRunner
 
 from tinycnn.cli import cli
 
+pytestmark = pytest.mark.slow  # a real grid of training runs
+
 # Two models x two augmentation presets; lenet5 is scalable, so the width shows in its name.
 GRID = [
     "--models",

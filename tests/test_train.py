@@ -15,6 +15,8 @@ from tinycnn.rundir import CHECKPOINT_FILE, MODEL_FILE, RunError
 from tinycnn.training.models import REGISTRY, UnknownModel, get_model_spec, load_trained_model
 from tinycnn.training.train import TrainConfig, TrainingInterrupted, train
 
+pytestmark = pytest.mark.slow  # real training runs
+
 
 def test_registry_builds_every_model():
     for spec in REGISTRY.values():

@@ -14,6 +14,8 @@ from tinycnn.engines.verify import M4_SAMPLES, compare_engine, verify
 from tinycnn.model.interpreters import InterpreterError, litert_interpreter, tflm_arena_bytes
 from tinycnn.rundir import INT8_MODEL_FILE
 
+pytestmark = pytest.mark.slow  # trained models on thousands of test images
+
 
 def test_seed_cnn_bit_exact_on_test_images(seed_cnn_run):
     report = verify(seed_cnn_run, images=500)

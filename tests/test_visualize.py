@@ -21,6 +21,8 @@ from tinycnn.insight.activations import (
 )
 from tinycnn.insight.visualize import model_subject
 
+pytestmark = pytest.mark.slow  # pictures of a trained model
+
 
 def _png_sizes(folder) -> dict[str, tuple[int, int]]:
     sizes = {}

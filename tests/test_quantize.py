@@ -15,6 +15,8 @@ from tinycnn.quantization.quantize import quantize_run
 from tinycnn.rundir import INT8_MODEL_FILE, RunError
 from tinycnn.training.train import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # real training runs, evaluated on 10,000 test images
+
 TENSOR_TYPES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 
 
