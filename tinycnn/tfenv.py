@@ -17,7 +17,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-__all__ = ["tf", "keras", "quiet_stderr"]
+__all__ = ["tf", "keras", "quiet_stderr", "flatbuffer_utils", "tflite_schema"]
 
 
 @contextlib.contextmanager
@@ -45,6 +45,8 @@ with quiet_stderr():
     import absl.logging
     import tensorflow as tf
     import tf_keras as keras
+    from tensorflow.lite.python import schema_py_generated as tflite_schema
+    from tensorflow.lite.tools import flatbuffer_utils
 
 absl.logging.set_verbosity(absl.logging.ERROR)
 tf.get_logger().setLevel("ERROR")

@@ -34,9 +34,7 @@ CMSIS_SOURCE_DIRS = (
     "PoolingFunctions",
     "SoftmaxFunctions",
 )
-SHARED_CMSIS_NN = (
-    Path(__file__).resolve().parents[3] / "shared" / "third_party" / "cmsis-nn"
-)
+SHARED_CMSIS_NN = Path(__file__).resolve().parents[3] / "shared" / "third_party" / "cmsis-nn"
 
 
 class CmsisError(TinycnnError):
@@ -283,7 +281,9 @@ def run_cmsis(
             objects.append(obj)
         elf = link_firmware(work, objects, board_name, libraries=[library])
         lines = read_lines(
-            qemu_command(elf, serial="stdio", board=board_name), lambda got: "TC CMSIS END" in got, QEMU_TIMEOUT_S
+            qemu_command(elf, serial="stdio", board=board_name),
+            lambda got: "TC CMSIS END" in got,
+            QEMU_TIMEOUT_S,
         )
     if "TC CMSIS END" not in lines:
         raise CmsisError(f"the CMSIS-NN firmware did not finish within {QEMU_TIMEOUT_S:.0f} s")

@@ -39,23 +39,26 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
     HOST_CONVENTION,
     "Whose rounding the reference engine and the generated C reproduce: LiteRT's or TFLite Micro's.",
 )
+@options.input_range_option
+@options.labels_option
 @options.user_errors
-def predict_command(model_path, input_paths, output_path, engine, convention) -> None:
+def predict_command(model_path, input_paths, output_path, engine, convention, **given):
     """Run a batch through one engine and save the raw outputs."""
     from tinycnn.engines.predict import class_lines, predict_file
     from tinycnn.progress import terminal_progress
 
     with terminal_progress() as progress:
-        _, outputs = predict_file(
+        _, outputs, names = predict_file(
             Path(model_path),
             [Path(p) for p in input_paths],
             Path(output_path),
             engine=engine,
             convention=convention,
             on_progress=progress,
+            **given,
         )
     click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
-    for line in class_lines(list(input_paths), outputs):
+    for line in class_lines(list(input_paths), outputs, names):
         click.echo(line)
 
 

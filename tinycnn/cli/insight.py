@@ -29,9 +29,10 @@ from tinycnn.cli import options
     click.IntRange(min=0),
     "Second class for Grad-CAM [default: the runner-up].",
 )
+@options.input_range_option
 @options.data_dir_option
 @options.user_errors
-def visualize_command(target, image, out_dir, layer, other_class, data_dir) -> None:
+def visualize_command(target, image, out_dir, layer, other_class, input_range, data_dir):
     """Write pictures of what the model sees: first-layer filters, float and int8 feature maps,
     hand-made edge filters with pooling, what filters respond to (gradient ascent), DeepDream
     and Grad-CAM (the last three need a run directory's float model)."""
@@ -45,6 +46,7 @@ def visualize_command(target, image, out_dir, layer, other_class, data_dir) -> N
             image=image,
             layer=layer,
             other_class=other_class,
+            input_range=input_range,
             data_dir=data_dir,
             on_progress=progress,
         )

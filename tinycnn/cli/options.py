@@ -122,6 +122,23 @@ data_dir_option = opt(
 TARGET = "MODEL.tflite|RUN_DIR|zoo:NAME"
 
 
+input_range_option = opt(
+    "--input-range",
+    None,
+    "The value range the model's float input was trained on, for pictures: 0,1 or 0,255 or "
+    "-1,1 [default: what the model's metadata or its run says].",
+    metavar="LOW,HIGH",
+)
+
+
+labels_option = opt(
+    "--labels labels_file",
+    click.Path(dir_okay=False),
+    "Class names, one per line [default: the model's metadata, its run, else class 0..N-1].",
+    metavar="FILE",
+)
+
+
 def json_option(help: str = "Print one JSON object with every figure."):
     return opt("--json as_json", None, help, is_flag=True)
 

@@ -27,12 +27,13 @@ from tinycnn.errors import TinycnnWarning
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.interpreters import tflm_arena_bytes
 from tinycnn.model.ir import Model
+from tinycnn.model.metadata import class_names
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
 from tinycnn.quantization.inputs import model_inputs
 from tinycnn.ref.registry import BY_BUILTIN
-from tinycnn.rundir import class_names, int8_model_path, resolve_target
+from tinycnn.rundir import int8_model_path, resolve_target
 
 PROTOCOL_VERSION = 1
 MARKER_FILE = ".tinycnn-export"
@@ -111,8 +112,8 @@ def resolve_source(target: str | Path, test_images: int, data_dir=None) -> Expor
     """The model, its class names and a few real test inputs, from a RUN_DIR or a .tflite."""
     target = resolve_target(target)
     path = int8_model_path(target)
-    labels = class_names(target) if target.is_dir() else None
     model = read_model(path, name=target.name if target.is_dir() else None)
+    labels = class_names(path, model)
     content = path.read_bytes()
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ExportError("export handles single-input, single-output models")
@@ -123,9 +124,6 @@ def resolve_source(target: str | Path, test_images: int, data_dir=None) -> Expor
             f"serial); the model has {inp.dtype.name}/{out.dtype.name}: `tinycnn quantize` writes "
             f"int8 ones, and `tinycnn predict --engine c` runs this one on the host"
         )
-    classes = int(np.prod(out.shape))
-    if labels is None or len(labels) != classes:
-        labels = [f"class_{i}" for i in range(classes)]
     chosen = model_inputs(model, test_images, data_dir)
     image_labels = (
         chosen.labels.astype(int).tolist()

@@ -33,7 +33,6 @@ class LayerComparison:
     values: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
 
-
 HISTOGRAM_VALUES = 200_000  # activations kept for the worst layer's histogram
 
 

@@ -8,22 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycnn.errors import TinycnnError
 from tinycnn.model.engines import HOST_CONVENTION
 from tinycnn.model.interpreters import run_interpreter
 from tinycnn.model.ir import Model
+from tinycnn.model.metadata import class_names
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
 from tinycnn.progress import Progress
-from tinycnn.quantization.affine import quantize
+from tinycnn.quantization.inputs import InputError, prepare_pictures
+from tinycnn.quantization.inputs import input_range as input_range_of
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import int8_model_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-
-
-class InputError(TinycnnError):
-    """Input data that does not fit the model."""
 
 
 def run_engine(
@@ -52,41 +49,6 @@ def run_engine(
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError("the interpreters are driven for single-input, single-output models only")
     return run_interpreter(engine, content, inputs, on_progress)
-
-
-def read_images(paths: list[Path], height: int, width: int, channels: int) -> np.ndarray:
-    """Pictures of any size -> float32 ``[N, height, width, channels]`` in [0, 1]: grey or
-    RGB by channel count, resized."""
-    from PIL import Image, UnidentifiedImageError
-
-    arrays = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                converted = image.convert("L" if channels == 1 else "RGB").resize((width, height))
-                arrays.append(
-                    np.asarray(converted, dtype=np.float32).reshape(height, width, channels) / 255.0
-                )
-        except (OSError, UnidentifiedImageError) as exc:
-            raise InputError(f"{path}: not a readable image ({exc})") from None
-    return np.stack(arrays)
-
-
-def load_images(paths: list[Path], model: Model) -> np.ndarray:
-    """Pictures of any size -> the model's input: ``read_images``, then quantized with the
-    input tensor's scale and zero point."""
-    tensor = model.input_tensors()[0]
-    if len(tensor.shape) != 4 or tensor.shape[3] not in (1, 3):
-        raise InputError(
-            f"images need an [N, H, W, 1 or 3] input; this model takes {list(tensor.shape)}"
-        )
-    batch = read_images(paths, *tensor.shape[1:])
-    if tensor.dtype == np.float32:
-        return batch
-    if tensor.quantization is None:
-        raise InputError(f"input tensor {tensor.name!r} has no quantization parameters")
-    quant = tensor.quantization
-    return quantize(batch, quant.single_scale, quant.single_zero_point, tensor.dtype)
 
 
 def load_inputs(path: Path, model: Model) -> np.ndarray:
@@ -124,38 +86,40 @@ def predict_file(
     *,
     engine: str = "reference",
     convention: str = HOST_CONVENTION,
+    input_range: str | None = None,
+    labels_file: Path | None = None,
     on_progress: Progress | None = None,
-) -> tuple[Model, np.ndarray]:
-    """Run inputs (one .npy batch or image files) through ``engine``; save and return outputs.
-    The output path is checked before anything runs, and never replaces an input."""
+) -> tuple[Model, np.ndarray, list[str]]:
+    """Run inputs (one .npy batch or image files) through ``engine``; save the outputs and
+    return (model, outputs, the outputs' class names). Pictures are prepared for the model
+    (``prepare_pictures``) with ``input_range`` (LOW,HIGH) or the range the model says it was
+    trained on; class names come from ``labels_file`` or the model (``class_names``). Every
+    request is checked before anything runs, and the output never replaces an input."""
     model_path = int8_model_path(model_path)  # a .tflite, a RUN_DIR or zoo:NAME
     check_output_file(output_path, "--output")
     refuse_overwriting_inputs(output_path, [model_path, *input_paths], "--output")
     model = read_model(model_path)
     content = Path(model_path).read_bytes()
+    names = class_names(model_path, model, labels_file)
     if len(input_paths) == 1 and input_paths[0].suffix.lower() == ".npy":
         inputs = load_inputs(input_paths[0], model)
     elif all(p.suffix.lower() in IMAGE_SUFFIXES for p in input_paths):
-        inputs = load_images(input_paths, model)
+        value_range = input_range_of(model_path, model, input_range)
+        inputs = prepare_pictures(input_paths, model, value_range)
     else:
         raise InputError("give one .npy batch or one or more PNG/JPEG/BMP/GIF images")
     outputs = run_engine(engine, model, content, inputs, convention, on_progress)
     buffer = io.BytesIO()
     np.save(buffer, outputs)
     write_atomically(output_path, buffer.getvalue())
-    return model, outputs
+    return model, outputs, names
 
 
-def class_lines(input_paths: list, outputs: np.ndarray) -> list[str]:
-    """``PICTURE: CLASS`` for pictures given to a 10-class model (nothing for a .npy batch)."""
-    from tinycnn.training.data import CLASS_NAMES
-
+def class_lines(input_paths: list, outputs: np.ndarray, names: list[str]) -> list[str]:
+    """``PICTURE: CLASS`` for each picture (nothing for a .npy batch)."""
     if any(str(p).endswith(".npy") for p in input_paths) or not len(outputs):
         return []
     rows = outputs.reshape(len(outputs), -1)
-    if rows.shape[1] != 10:
-        return []
     return [
-        f"{path}: {CLASS_NAMES[int(np.argmax(row))]}"
-        for path, row in zip(input_paths, rows, strict=True)
+        f"{path}: {names[int(np.argmax(row))]}" for path, row in zip(input_paths, rows, strict=True)
     ]

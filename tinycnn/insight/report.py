@@ -24,6 +24,7 @@ from tinycnn import __version__
 from tinycnn.errors import TinycnnError
 from tinycnn.insight.figures import image_axis, png_bytes, pyplot
 from tinycnn.model.engines import BOARD_CONVENTION
+from tinycnn.model.metadata import class_names
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
@@ -34,13 +35,12 @@ from tinycnn.rundir import (
     REPORT_FILE,
     ZOO_FILE,
     ZOO_PREFIX,
-    class_names,
     float_model_path,
     int8_model_path,
     read_json,
     resolve_target,
 )
-from tinycnn.training.data import CLASS_NAMES, load_fashion_mnist
+from tinycnn.training.data import load_fashion_mnist
 from tinycnn.training.models import load_trained_model
 
 GENERATOR = f"tinycnn {__version__}"  # in the page's <meta name="generator">
@@ -369,7 +369,7 @@ def build_report(
     model = read_model(content, name=run_dir.name if run_dir.is_dir() else None)
     check_supported(model)
     keras_model = load_trained_model(run_dir) if has_float else None
-    names = class_names(run_dir) or list(CLASS_NAMES)
+    names = class_names(model_path, model)
     title = str(target)
     if run_dir.is_dir() and (run_dir / CONFIG_FILE).is_file():
         title = f"{read_json(run_dir / CONFIG_FILE).get('model', model.name)} ({target})"

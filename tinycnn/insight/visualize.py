@@ -35,12 +35,11 @@ from tinycnn.quantization.affine import quantize
 from tinycnn.ref.runner import check_supported, run_model
 from tinycnn.rundir import (
     INT8_MODEL_FILE,
-    class_names,
     float_model_path,
     int8_model_path,
     resolve_target,
 )
-from tinycnn.training.data import CLASS_NAMES, load_fashion_mnist, to_float
+from tinycnn.training.data import FLOAT_RANGE, load_fashion_mnist, to_float
 from tinycnn.training.models import load_trained_model
 
 MAX_CHANNELS_SHOWN = 16
@@ -80,12 +79,16 @@ class Subject:
 
 
 def load_subject(
-    image: str | int, input_shape: tuple[int, ...], input_tensor=None, data_dir=None
+    image: str | int,
+    input_shape: tuple[int, ...],
+    input_tensor=None,
+    data_dir=None,
+    value_range: tuple[float, float] = FLOAT_RANGE,
 ) -> Subject:
-    """``--image N`` (a Fashion-MNIST test image) or ``--image PATH`` (a picture file), for a
-    model taking ``input_shape`` [H, W, C]; quantized with ``input_tensor`` (the int8 model's
-    input) when one is given."""
-    from tinycnn.engines.predict import read_images
+    """``--image N`` (a Fashion-MNIST test image) or ``--image PATH`` (a picture file, its
+    pixels mapped onto ``value_range``), for a model taking ``input_shape`` [H, W, C];
+    quantized with ``input_tensor`` (the int8 model's input) when one is given."""
+    from tinycnn.quantization.inputs import picture_values
 
     if len(input_shape) != 3 or input_shape[2] not in (1, 3):
         raise VisualizeError(
@@ -112,7 +115,7 @@ def load_subject(
             raise VisualizeError(
                 f"--image {text}: no such file (give a test-image index or a file)"
             )
-        float_image = read_images([path], *input_shape)[0]
+        float_image = picture_values([path], tuple(input_shape), value_range)[0]
         label, description = None, path.name
     quantized = None
     if input_tensor is not None:
@@ -123,17 +126,21 @@ def load_subject(
     return Subject(float_image, quantized, label, description)
 
 
-def model_subject(model: Model | None, keras_model, image: str | int, data_dir=None) -> Subject:
-    """The subject for the int8 model (its input quantization) or, without one, the float."""
+def model_subject(
+    model: Model | None, keras_model, image: str | int, data_dir=None, value_range=FLOAT_RANGE
+) -> Subject:
+    """The subject for the int8 model (its input quantization) or, without one, the float;
+    a picture's pixels mapped onto ``value_range``."""
     if model is None:
-        return load_subject(image, tuple(keras_model.input_shape[1:]), None, data_dir)
+        shape = tuple(keras_model.input_shape[1:])
+        return load_subject(image, shape, None, data_dir, value_range)
     tensor = model.input_tensors()[0]
     if tensor.dtype != np.int8 or tensor.quantization is None or len(tensor.shape) != 4:
         raise VisualizeError(
             f"visualize needs an int8 image input [1, H, W, C]; this model takes "
             f"{list(tensor.shape)} {tensor.dtype.name}"
         )
-    return load_subject(image, tuple(tensor.shape[1:]), tensor, data_dir)
+    return load_subject(image, tuple(tensor.shape[1:]), tensor, data_dir, value_range)
 
 
 def _class_label(names: list[str], index: int | None) -> str:
@@ -322,20 +329,23 @@ def visualize(
     image: str | int = 0,
     layer: str | None = None,
     other_class: int | None = None,
+    input_range: str | None = None,
     data_dir=None,
     on_progress: Progress | None = None,
 ) -> VisualizeResult:
     """Write the pictures for ``RUN_DIR|MODEL.tflite|zoo:NAME`` into ``out_dir``. A run
     directory not quantized yet gets the float pictures only. ``layer`` chooses the layer for
     the filter patterns and DeepDream (the last convolution when None); ``other_class`` the
-    second Grad-CAM class (the runner-up when None)."""
+    second Grad-CAM class (the runner-up when None). A picture ``image`` is mapped onto
+    ``input_range`` (LOW,HIGH) or the range the model says it was trained on."""
     target = resolve_target(target)
     keras_model = load_trained_model(target) if float_model_path(target) else None
     model = None
     if keras_model is None or (target / INT8_MODEL_FILE).is_file():
         model = read_model(int8_model_path(target))
         check_supported(model)
-    subject = model_subject(model, keras_model, image, data_dir)
+    value_range = _value_range(target, model, image, input_range)
+    subject = model_subject(model, keras_model, image, data_dir, value_range)
     out_dir = check_output_dir(out_dir, "--out")
     chosen = _check_gradient_request(model, keras_model, layer, other_class)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -385,12 +395,40 @@ def visualize(
             "filter patterns, DeepDream and Grad-CAM: the float model has no convolution layer"
         )
     else:
-        names = class_names(target) or list(CLASS_NAMES)
+        names = _class_names(target, model, keras_model)
         _gradient_pictures(
             keras_model, chosen, subject, other_class, names, out_dir, result, on_progress
         )
     report_progress(on_progress, "done", steps, steps)
     return result
+
+
+def _class_names(target: Path, model, keras_model) -> list[str]:
+    """The classes' names: the int8 model's (``class_names``), or the run's for a float-only
+    run (its config.json), else ``class 0`` ... ``class N-1``."""
+    from tinycnn.model.metadata import class_names
+    from tinycnn.rundir import class_names as run_class_names
+
+    if model is not None:
+        return class_names(int8_model_path(target), model)
+    count = int(keras_model.output_shape[-1])
+    names = run_class_names(target) or []
+    return names if len(names) == count else [f"class {i}" for i in range(count)]
+
+
+def _value_range(target: Path, model, image, given: str | None) -> tuple[float, float]:
+    """What a picture's pixels map onto: the model's input range (``given``, its metadata or
+    its run's config). Fashion-MNIST test images (``--image N``) for a model that says
+    nothing keep pixel / 255, as the test images do everywhere."""
+    from tinycnn.quantization.inputs import InputError, input_range
+
+    where = target / INT8_MODEL_FILE if target.is_dir() else target  # config.json is beside it
+    if str(image).isdigit() and given is None:
+        try:
+            return input_range(where, model)
+        except InputError:
+            return FLOAT_RANGE
+    return input_range(where, model, given)
 
 
 def _check_gradient_request(model: Model | None, keras_model, layer, other_class):

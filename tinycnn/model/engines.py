@@ -36,7 +36,9 @@ ENGINES: dict[str, Engine] = {
         Engine("reference", "reference", None, HOST_CONVENTION),
         Engine("litert", "litert", "tflite", "tflite"),
         Engine("tflm", "tflm", "tflm", "tflm"),
-        Engine("c", "C (host)", None, BOARD_CONVENTION, ("cc",), "a C compiler (`apt-get install gcc`)"),
+        Engine(
+            "c", "C (host)", None, BOARD_CONVENTION, ("cc",), "a C compiler (`apt-get install gcc`)"
+        ),
         Engine(
             "m4",
             "C (Cortex-M4)",

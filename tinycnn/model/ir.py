@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.model.metadata import ModelMetadata
 
 # The operators that may read or write float tensors in an int8 model: its edges, where a
 # model with float input or output converts. A fact of the int8 format, not of one operator.
@@ -89,6 +90,8 @@ class Model:
     outputs: tuple[int, ...]
     sha256: str
     description: str = ""
+    # What the file says about itself: input range, class names, data set (model/metadata.py).
+    metadata: ModelMetadata = field(default_factory=ModelMetadata)
 
     def input_tensors(self) -> list[Tensor]:
         return [self.tensors[i] for i in self.inputs]

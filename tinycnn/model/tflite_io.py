@@ -17,6 +17,7 @@ import numpy as np
 import tflite
 
 from tinycnn.model.ir import Model, ModelFormatError, Operator, Quantization, Tensor
+from tinycnn.model.metadata import read_metadata
 
 TFLITE_IDENTIFIER = b"TFL3"
 MAX_TENSOR_BYTES = 1 << 30  # no tensor of a microcontroller model comes near 1 GiB
@@ -220,6 +221,7 @@ def _parse(content: bytes, name: str) -> Model:
         outputs=graph_outputs,
         sha256=hashlib.sha256(content).hexdigest(),
         description=(model.Description() or b"").decode("utf-8", "replace"),
+        metadata=read_metadata(content),
     )
 
 

@@ -1,18 +1,23 @@
 """The inputs tinycnn feeds a model, decided in one place for verify, export, evaluate and
 the monitor's validation: the Fashion-MNIST test images quantized with the model's own input
 scale and zero point for a ``[1, 28, 28, 1]`` input, every value for a single-value input,
-seeded random int8 tensors otherwise."""
+seeded random int8 tensors otherwise. And the one way a picture becomes a model's input
+(``prepare_pictures``): resized to its image shape, mapped onto the value range it was trained
+on (the model's metadata, its run, or ``--input-range``), then quantized."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from tinycnn.errors import TinycnnError
 from tinycnn.model.ir import Model
+from tinycnn.model.metadata import COMMON_RANGES, parse_input_range, run_metadata
 from tinycnn.quantization.affine import quantize
-from tinycnn.training.data import load_fashion_mnist, to_float
+from tinycnn.rundir import CONFIG_FILE, read_json
+from tinycnn.training.data import FLOAT_RANGE, load_fashion_mnist, to_float
 
 FASHION_INPUT_SHAPE = (28, 28, 1)
 RANDOM_SEED = 0
@@ -38,8 +43,9 @@ def fashion_images(model: Model, count: int | None = None, data_dir=None) -> Mod
     if count > len(dataset.test_images):
         raise TinycnnError(f"{count} images asked for, the test set has {len(dataset.test_images)}")
     quant = tensor.quantization
+    low, high = model.metadata.input_range or FLOAT_RANGE  # tinycnn's models before metadata
     values = quantize(
-        to_float(dataset.test_images[:count]),
+        low + to_float(dataset.test_images[:count]) * np.float32(high - low),
         quant.single_scale,
         quant.single_zero_point,
         tensor.dtype,
@@ -70,3 +76,78 @@ def model_inputs(model: Model, count: int, data_dir=None) -> ModelInputs:
     rng = np.random.default_rng(RANDOM_SEED)
     samples = rng.integers(-128, 128, size=(count, *shape)).astype(np.int8)
     return ModelInputs(samples, None, f"{count} random int8 inputs (seed {RANDOM_SEED})")
+
+
+class InputError(TinycnnError):
+    """Input data that does not fit the model."""
+
+
+def input_range(
+    model_path: Path, model: Model | None, given: str | None = None
+) -> tuple[float, float]:
+    """The float range the model's input was trained on: ``given`` (``--input-range LOW,HIGH``),
+    else the file's own metadata, else its run directory's config.json (the folder holding
+    the .tflite, a run or zoo:NAME). A model that says nothing is an InputError, not a guess."""
+    if given is not None:
+        return parse_input_range(given)
+    if model is not None and model.metadata.input_range is not None:
+        return model.metadata.input_range
+    config = Path(model_path).parent / CONFIG_FILE
+    if config.is_file():
+        return run_metadata(read_json(config)).input_range
+    common = " or ".join(f"{lo:g},{hi:g}" for lo, hi in COMMON_RANGES)
+    raise InputError(
+        f"{model_path} does not say what value range its input was trained on; pass "
+        f"--input-range LOW,HIGH (for pictures usually {common})"
+    )
+
+
+def picture_shape(model: Model) -> tuple[int, int, int]:
+    """(height, width, channels) of a model that takes pictures; InputError saying why not."""
+    tensor = model.input_tensors()[0]
+    shape = list(tensor.shape)
+    if len(shape) != 4 or shape[3] not in (1, 3) or min(shape[1:3]) < 2:
+        raise InputError(
+            f"pictures need a model whose input is an image [N, H, W, 1 or 3]; this model takes "
+            f"{shape}: give its inputs as a .npy batch"
+        )
+    return int(shape[1]), int(shape[2]), int(shape[3])
+
+
+def picture_values(
+    paths: list[Path], shape: tuple[int, int, int], value_range: tuple[float, float]
+) -> np.ndarray:
+    """Pictures of any size and mode -> float32 ``[N, H, W, C]``: grey or RGB by channel count,
+    resized (bilinear), pixel values 0..255 mapped linearly onto ``value_range``."""
+    from PIL import Image, UnidentifiedImageError
+
+    height, width, channels = shape
+    low, high = value_range
+    arrays = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                converted = image.convert("L" if channels == 1 else "RGB").resize((width, height))
+                pixels = np.asarray(converted, dtype=np.float32).reshape(height, width, channels)
+        except (OSError, UnidentifiedImageError) as exc:
+            raise InputError(f"{path}: not a readable image ({exc})") from None
+        arrays.append(low + pixels * np.float32((high - low) / 255.0))
+    return np.stack(arrays)
+
+
+def quantized_input(model: Model, values: np.ndarray) -> np.ndarray:
+    """Float input values -> the model's input: quantized with its scale and zero point (a
+    float model takes them as they are)."""
+    tensor = model.input_tensors()[0]
+    if tensor.dtype == np.float32:
+        return values.astype(np.float32)
+    if tensor.quantization is None:
+        raise InputError(f"input tensor {tensor.name!r} has no quantization parameters")
+    quant = tensor.quantization
+    return quantize(values, quant.single_scale, quant.single_zero_point, tensor.dtype)
+
+
+def prepare_pictures(paths: list[Path], model: Model, value_range: tuple[float, float]):
+    """The one way a picture becomes a model's input: its image shape, its value range, then
+    its quantization (see ``picture_values`` and ``quantized_input``)."""
+    return quantized_input(model, picture_values(paths, picture_shape(model), value_range))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.model.metadata import run_metadata, with_metadata
 from tinycnn.outputs import check_output_dir, write_atomically
 from tinycnn.progress import Progress, report
 from tinycnn.rundir import (
@@ -325,6 +326,7 @@ def quantize_run(
             on_progress,
         )
     content = convert_int8(model, calibration, on_progress=on_progress)
+    content = with_metadata(content, run_metadata(read_json(run_dir / CONFIG_FILE)))
 
     target = run_dir / INT8_MODEL_FILE
     write_atomically(target, content)

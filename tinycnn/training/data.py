@@ -40,6 +40,8 @@ INSTALL_HINT = (
     "install it with `apt-get install dataset-fashion-mnist`, or pass --data-dir / set "
     "TINYCNN_DATA to a folder holding the four *-ubyte.gz files"
 )
+FASHION_MNIST = "fashion-mnist"  # the data set's name in run configs and model metadata
+FLOAT_RANGE = (0.0, 1.0)  # the models' float input: pixel / 255
 
 # IDX magic: two zero bytes, the element type (0x08 = unsigned byte), the number of dims.
 IMAGES_MAGIC = 0x00000803
@@ -75,6 +77,8 @@ class Dataset:
     test_labels: np.ndarray
     source_dir: Path
     class_names: tuple[str, ...] = CLASS_NAMES
+    name: str = FASHION_MNIST
+    input_range: tuple[float, float] = FLOAT_RANGE  # what ``to_float`` maps pixels to
 
 
 def read_idx(path: Path, expected: IdxFile) -> np.ndarray:

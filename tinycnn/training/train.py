@@ -64,6 +64,7 @@ from tinycnn.training.watch import EpochWatcher
 __all__ = ["EpochReport", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "train"]
 __all__ += ["train_config", "check_distribution"]
 
+
 @dataclass
 class _Run:
     """One training run's request and state, shared by its phases."""
@@ -261,6 +262,8 @@ def _write_config(run: _Run, dataset: Dataset) -> None:
             "train": asdict(run.config),
             "data_dir": str(dataset.source_dir),
             "class_names": list(dataset.class_names),
+            "dataset": dataset.name,
+            "input_range": list(dataset.input_range),
             "input_shape": list(INPUT_SHAPE),
             "versions": versions,
             "distribution": run.distribution.as_dict(),
@@ -283,9 +286,7 @@ def _fit_epochs(run: _Run, model, fit, validation, watcher: EpochWatcher):
         model.train_function = None  # traced again after the seed: fresh dropout RNGs
         if augment.active:  # augmented on the fly, from a seed of (seed, epoch)
             seed = _derived_seed(config.seed, epoch, 1)
-            batches = training_batches(
-                x_fit[order], y_fit[order], config.batch_size, augment, seed
-            )
+            batches = training_batches(x_fit[order], y_fit[order], config.batch_size, augment, seed)
             data = {"x": batches}
         else:
             data = {"x": x_fit[order], "y": y_fit[order], "batch_size": config.batch_size}

@@ -67,7 +67,9 @@ class EpochWatcher:
         logs = {key: float(value) for key, value in (logs or {}).items()}
         bad = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
         if bad:
-            raise TrainingDiverged(run.run_dir, epoch + 1, self.steps, logs[bad[0]], run.epochs_done)
+            raise TrainingDiverged(
+                run.run_dir, epoch + 1, self.steps, logs[bad[0]], run.epochs_done
+            )
         rate = float(model.optimizer.learning_rate.numpy())
         for key, value in {**logs, "seconds": seconds, "learning_rate": rate}.items():
             run.history.setdefault(key, []).append(float(value))

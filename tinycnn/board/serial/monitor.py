@@ -241,12 +241,16 @@ class ListenStats:
 
 
 def model_labels(target: str | Path | None) -> dict[int, str]:
-    """Class names of a RUN_DIR's model (its config.json), or none for a bare .tflite."""
-    from tinycnn.rundir import class_names, resolve_target
+    """Class names of the model a board runs (``class_names``: its metadata, its run), or
+    none when no model is named (the board's own labels are used)."""
+    from tinycnn.model.metadata import class_names
+    from tinycnn.model.tflite_io import read_model
+    from tinycnn.rundir import int8_model_path
 
-    if target is None or not resolve_target(target).is_dir():
+    if target is None:
         return {}
-    return dict(enumerate(class_names(target) or []))
+    path = int8_model_path(target)
+    return dict(enumerate(class_names(path, read_model(path))))
 
 
 def listen(
