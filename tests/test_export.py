@@ -253,3 +253,60 @@ def test_float_interface_model_is_refused_with_the_fix(tmp_path):
     assert "export needs int8 input and output" in result.output
     assert "float32/float32" in result.output and "predict --engine c" in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def pixels_model(tmp_path_factory):
+    """A real converted 12x12x3 classifier (input calibrated on 0..255), with no metadata."""
+    from tinycnn.quantization.quantize import convert_int8
+    from tinycnn.tfenv import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.layers.Input((12, 12, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    calibration = np.random.default_rng(0).uniform(0, 255, (50, 12, 12, 3)).astype(np.float32)
+    folder = tmp_path_factory.mktemp("pixels")
+    (folder / "model.tflite").write_bytes(convert_int8(model, calibration))
+    return folder / "model.tflite"
+
+
+def test_a_model_that_is_not_fashion_gets_no_noise_as_test_inputs(pixels_model, tmp_path):
+    """Its firmware embeds no demo inputs (the budget says 0 B), builds with -Werror and boots;
+    given a .npy batch, it embeds that and classifies it at boot like the host."""
+    bare = export(pixels_model, "qemu_m4", tmp_path / "bare")
+    assert bare.flash.items["test images"] == 0 and "test images 0" in bare.flash.describe()
+    assert "_TEST_IMAGES 0" in (tmp_path / "bare" / "model_test_data.h").read_text()
+    assert _boot_lines(bare.elf_path, 1)[0].startswith('TC1 HELLO model="model"')
+
+    inputs = np.random.default_rng(3).integers(-128, 128, (3, 12, 12, 3)).astype(np.int8)
+    np.save(tmp_path / "x.npy", inputs)
+    given = export(pixels_model, "qemu_m4", tmp_path / "given", test_inputs=tmp_path / "x.npy")
+    assert given.flash.items["test images"] == inputs.size
+    lines = _boot_lines(given.elf_path, 4)
+    host = run_model(read_model(pixels_model), inputs, convention="tflm").outputs[0]
+    for index, match in enumerate(PRED.fullmatch(line) for line in lines[1:]):
+        assert match and int(match[1]) == index and int(match[5]) == -1, lines
+        assert int(match[2]) == int(np.argmax(host[index])) and int(match[4]) == int(
+            host[index].max()
+        )
+
+
+def test_pictures_as_test_inputs_need_the_models_range(pixels_model, tmp_path):
+    from PIL import Image
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for name, colour in (("a", (0, 0, 0)), ("b", (255, 255, 255))):
+        Image.new("RGB", (30, 20), colour).save(pictures / f"{name}.png")
+    args = ["export", str(pixels_model), "--board", "qemu_m4", "--test-inputs", str(pictures)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "no_range")])
+    assert result.exit_code == 1 and "--input-range" in result.output, result.output
+    assert not (tmp_path / "no_range").exists()
+    result = CliRunner().invoke(
+        cli, [*args, "--out", str(tmp_path / "fw"), "--input-range", "0,255"]
+    )
+    assert result.exit_code == 0, result.output
+    data = (tmp_path / "fw" / "model_test_data.c").read_text()
+    assert "_TEST_IMAGES 2" in (tmp_path / "fw" / "model_test_data.h").read_text()
+    assert "-128" in data and "127" in data  # black and white span the int8 range

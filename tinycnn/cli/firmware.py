@@ -35,25 +35,23 @@ def boards_command() -> None:
 @options.opt(
     "--test-images",
     int,
-    "Test images embedded in the firmware and classified at boot.",
+    "Fashion-MNIST test images embedded in the firmware and classified at boot.",
     default=10,
     show_default=True,
 )
+@options.opt(
+    "--test-inputs",
+    click.Path(exists=True),
+    "Demo inputs to embed: a .npy batch of the model's input, or a folder of pictures "
+    "[default: Fashion test images for a Fashion-MNIST model, else none].",
+    metavar="X.npy|DIR",
+)
+@options.input_range_option
 @options.force_option("Replace a folder written by an earlier export.")
 @options.data_dir_option
 @options.user_errors
-def export_command(target, board_name, out_dir, runtime, convention, test_images, force, data_dir):
+def export_command(target, board_name, out_dir, **settings) -> None:
     """Generate a firmware project for a board; refuses when the model does not fit."""
     from tinycnn.codegen.export import export
 
-    result = export(
-        target,
-        board_name,
-        out_dir,
-        runtime=runtime,
-        force=force,
-        test_images=test_images,
-        convention=convention,
-        data_dir=data_dir,
-    )
-    click.echo(result.describe())
+    click.echo(export(target, board_name, out_dir, **settings).describe())

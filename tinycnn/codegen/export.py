@@ -31,7 +31,7 @@ from tinycnn.model.metadata import class_names
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
-from tinycnn.quantization.inputs import model_inputs
+from tinycnn.quantization.inputs import demo_inputs
 from tinycnn.ref.registry import BY_BUILTIN
 from tinycnn.rundir import int8_model_path, resolve_target
 
@@ -108,8 +108,11 @@ class ExportSource:
     images_source: str
 
 
-def resolve_source(target: str | Path, test_images: int, data_dir=None) -> ExportSource:
-    """The model, its class names and a few real test inputs, from a RUN_DIR or a .tflite."""
+def resolve_source(
+    target: str | Path, test_images: int, data_dir=None, test_inputs=None, input_range=None
+) -> ExportSource:
+    """The model, its class names and its demo inputs (``demo_inputs``: real ones or none),
+    from a RUN_DIR, a .tflite or zoo:NAME."""
     target = resolve_target(target)
     path = int8_model_path(target)
     model = read_model(path, name=target.name if target.is_dir() else None)
@@ -124,7 +127,7 @@ def resolve_source(target: str | Path, test_images: int, data_dir=None) -> Expor
             f"serial); the model has {inp.dtype.name}/{out.dtype.name}: `tinycnn quantize` writes "
             f"int8 ones, and `tinycnn predict --engine c` runs this one on the host"
         )
-    chosen = model_inputs(model, test_images, data_dir)
+    chosen = demo_inputs(model, path, test_images, test_inputs, input_range, data_dir)
     image_labels = (
         chosen.labels.astype(int).tolist()
         if chosen.labels is not None
@@ -297,7 +300,7 @@ def _context(source: ExportSource, board: Board, convention: str, generated) -> 
         "input_shape": list(inp.shape),
         "input_bytes": inp.size_bytes,
         "labels": source.labels,
-        "images": source.images.reshape(len(source.images), -1).tolist(),
+        "images": source.images.reshape(len(source.images), inp.size_bytes).tolist(),
         "images_source": source.images_source,
         "content": source.content,
         "arena_bytes": generated.plan.arena_bytes,
@@ -325,15 +328,20 @@ def export(
     runtime: str = "native",
     force: bool = False,
     test_images: int = 10,
+    test_inputs: str | Path | None = None,
+    input_range: str | None = None,
     convention: str = BOARD_CONVENTION,
     data_dir=None,
 ) -> ExportResult:
     """Write the firmware project for ``board_name`` into ``out_dir`` (see the module docstring).
-    Nothing is written when the model does not fit the board or the request is wrong."""
+    The firmware's demo inputs: ``test_inputs`` (a .npy batch or a folder of pictures, mapped
+    onto ``input_range`` or the model's own), else ``test_images`` Fashion test images for a
+    Fashion-MNIST model, else none. Nothing is written when the model does not fit the board
+    or the request is wrong."""
     out_dir, board = Path(out_dir), load_board(board_name)
     _check_request(board, runtime, out_dir, test_images)
-    _check_out_dir(out_dir, force, [target, data_dir])
-    source = resolve_source(target, test_images, data_dir)
+    _check_out_dir(out_dir, force, [target, data_dir, test_inputs])
+    source = resolve_source(target, test_images, data_dir, test_inputs, input_range)
     environment = template_environment()
     with work_dir() as work_root:
         work = work_root / out_dir.name

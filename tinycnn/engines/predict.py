@@ -15,12 +15,10 @@ from tinycnn.model.metadata import class_names
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
 from tinycnn.progress import Progress
-from tinycnn.quantization.inputs import InputError, prepare_pictures
+from tinycnn.quantization.inputs import IMAGE_SUFFIXES, InputError, load_batch, prepare_pictures
 from tinycnn.quantization.inputs import input_range as input_range_of
 from tinycnn.ref.runner import run_model
 from tinycnn.rundir import int8_model_path
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 def run_engine(
@@ -51,34 +49,6 @@ def run_engine(
     return run_interpreter(engine, content, inputs, on_progress)
 
 
-def load_inputs(path: Path, model: Model) -> np.ndarray:
-    """A .npy batch (first axis) of already-quantized inputs, checked against the model."""
-    tensor = model.input_tensors()[0]
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
-    expected = tuple(tensor.shape[1:])
-    if tuple(array.shape[1:]) != expected:
-        raise InputError(
-            f"{path}: shape {list(array.shape)}, the model takes a batch [N, {', '.join(map(str, expected))}]"
-        )
-    if array.dtype != tensor.dtype:
-        if tensor.dtype == np.float32:
-            fix = (
-                "this is a float model: give float32 values, or run the int8 model that "
-                "`tinycnn quantize` writes"
-            )
-        elif array.dtype.kind == "f":
-            fix = "quantize the values first with the model's input scale and zero point"
-        else:
-            fix = f"give {tensor.dtype.name} values"
-        raise InputError(
-            f"{path}: dtype {array.dtype.name}, the model's input is {tensor.dtype.name}; {fix}"
-        )
-    return array
-
-
 def predict_file(
     model_path: Path,
     input_paths: list[Path],
@@ -102,7 +72,7 @@ def predict_file(
     content = Path(model_path).read_bytes()
     names = class_names(model_path, model, labels_file)
     if len(input_paths) == 1 and input_paths[0].suffix.lower() == ".npy":
-        inputs = load_inputs(input_paths[0], model)
+        inputs = load_batch(input_paths[0], model)
     elif all(p.suffix.lower() in IMAGE_SUFFIXES for p in input_paths):
         value_range = input_range_of(model_path, model, input_range)
         inputs = prepare_pictures(input_paths, model, value_range)

@@ -151,3 +151,69 @@ def prepare_pictures(paths: list[Path], model: Model, value_range: tuple[float, 
     """The one way a picture becomes a model's input: its image shape, its value range, then
     its quantization (see ``picture_values`` and ``quantized_input``)."""
     return quantized_input(model, picture_values(paths, picture_shape(model), value_range))
+
+
+def load_batch(path: Path, model: Model) -> np.ndarray:
+    """A .npy batch (first axis) of already-quantized inputs, checked against the model."""
+    tensor = model.input_tensors()[0]
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
+    expected = tuple(tensor.shape[1:])
+    if tuple(array.shape[1:]) != expected:
+        raise InputError(
+            f"{path}: shape {list(array.shape)}, the model takes a batch [N, {', '.join(map(str, expected))}]"
+        )
+    if array.dtype != tensor.dtype:
+        if tensor.dtype == np.float32:
+            fix = (
+                "this is a float model: give float32 values, or run the int8 model that "
+                "`tinycnn quantize` writes"
+            )
+        elif array.dtype.kind == "f":
+            fix = "quantize the values first with the model's input scale and zero point"
+        else:
+            fix = f"give {tensor.dtype.name} values"
+        raise InputError(
+            f"{path}: dtype {array.dtype.name}, the model's input is {tensor.dtype.name}; {fix}"
+        )
+    return array
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+MAX_TEST_INPUTS = 1000  # what export embeds at most
+
+
+def demo_inputs(
+    model: Model,
+    model_path: Path,
+    count: int,
+    given: Path | None = None,
+    value_range: str | None = None,
+    data_dir=None,
+) -> ModelInputs:
+    """The inputs a firmware carries for its demo: ``given`` (a .npy batch of the model's
+    input, or a folder of pictures prepared for the model), else the first ``count`` Fashion
+    test images for a Fashion-MNIST-shaped model, else none: noise is no test input."""
+    tensor = model.input_tensors()[0]
+    if given is None:
+        if takes_fashion_images(model):
+            return fashion_images(model, count, data_dir)
+        empty = np.empty((0, *tensor.shape[1:]), tensor.dtype)
+        return ModelInputs(empty, None, "none (export --test-inputs X.npy|DIR embeds some)")
+    given = Path(given)
+    if given.is_dir():
+        pictures = sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not pictures:
+            raise InputError(f"{given} holds no pictures ({', '.join(IMAGE_SUFFIXES)})")
+        values = prepare_pictures(pictures, model, input_range(model_path, model, value_range))
+        description = f"{len(values)} pictures from {given}"
+    elif given.suffix.lower() == ".npy":
+        values = load_batch(given, model)
+        description = f"{len(values)} inputs from {given.name}"
+    else:
+        raise InputError(f"{given}: give a .npy batch or a folder of pictures")
+    if not 1 <= len(values) <= MAX_TEST_INPUTS:
+        raise InputError(f"{given}: {len(values)} inputs; between 1 and {MAX_TEST_INPUTS} fit")
+    return ModelInputs(values, None, description)
