@@ -36,6 +36,8 @@ RUNS = ROOT / "runs" / "zoo"
 RESULTS = Path(__file__).resolve().parent / "zoo.json"
 REPORT = Path(__file__).resolve().parent / "zoo.md"
 PLOT = Path(__file__).resolve().parent / "zoo.png"
+# What `tinycnn zoo` shows of the measurements: each family's best row (from --report).
+FRONTIER = ROOT / "tinycnn" / "zoo" / "frontier.json"
 QAT_EPOCHS = 2
 VERIFY_IMAGES = 1000
 TIMED_IMAGES = 3
@@ -305,11 +307,68 @@ def write_report() -> None:
             f"{'yes' if r['bit_exact'] else 'NO'} | {r['epochs_run']} | "
             f"{r['training_seconds'] / 60:.0f} min ({r['threads']} thr.) | {target} |"
         )
+    lines += _frontier_lines(results)
     lines += ["", "Commands (each then `benchmarks/zoo.py NAME` quantizes and measures it):", ""]
     lines += [f"- {name}: `{r['command']}`" for name, r in sorted(results.items())]
     REPORT.write_text(with_history(REPORT, "\n".join(lines) + "\n"))
     print(f"wrote {REPORT}")
     _plot(results)
+    _write_frontier(results)
+
+
+def _frontier_rows(results: dict) -> list[tuple[str, dict]]:
+    """The frontier configurations measured so far, best int8 accuracy first."""
+    rows = [(name, r) for name, r in results.items() if name.endswith("_micro")]
+    return sorted(rows, key=lambda kv: -kv[1]["int8_accuracy"])
+
+
+def _frontier_lines(results: dict) -> list[str]:
+    rows = _frontier_rows(results)
+    missing = [f for f in FRONTIER_WIDTHS if f"{f}_micro" not in results]
+    lines = [
+        "",
+        "## Which architecture at the micro size",
+        "",
+        "Every family at the widest width within the micro class (<= 20,000 parameters, <= 1.5 M",
+        "MACs; dnn and seed_cnn at their fixed sizes, as baselines), all trained with one recipe and",
+        "one budget: " + shlex.join(FRONTIER_RECIPE) + ", one thread each.",
+        "",
+        "| family | width | params | MACs | flash B | RAM B | M4 instr. | float | int8 | kept"
+        " | training |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for _, r in rows:
+        lines.append(
+            f"| {r['architecture']} | {r['width'] or '-'} | {r['parameters']:,} | {r['macs']:,} | "
+            f"{r['weight_bytes']:,} | {r['arena_bytes']:,} | {r['m4_instructions']:,} | "
+            f"{_pct(r['float_accuracy'])} | {_pct(r['int8_accuracy'])} | {r['quantization']} | "
+            f"{r['training_seconds'] / 60:.0f} min |"
+        )
+    if missing:
+        lines += ["", f"Not measured yet: {', '.join(missing)}."]
+    return lines
+
+
+def _write_frontier(results: dict) -> None:
+    """tinycnn/zoo/frontier.json: each family's best measured row, for `tinycnn zoo`."""
+    best: dict[str, dict] = {}
+    for name, r in sorted(results.items(), key=lambda kv: -kv[1]["int8_accuracy"]):
+        family = r["architecture"]
+        if family not in best:
+            best[family] = {
+                "family": family,
+                "configuration": name,
+                "width": r.get("width"),
+                "parameters": r["parameters"],
+                "macs": r["macs"],
+                "weight_bytes": r["weight_bytes"],
+                "m4_instructions": r["m4_instructions"],
+                "int8_accuracy": r["int8_accuracy"],
+                "command": r["command"],
+            }
+    rows = sorted(best.values(), key=lambda r: r["weight_bytes"])
+    FRONTIER.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {FRONTIER}")
 
 
 def _plot(results: dict) -> None:
@@ -321,7 +380,8 @@ def _plot(results: dict) -> None:
     fig, (by_flash, by_instr) = plt.subplots(1, 2, figsize=(13, 5.5))
     for name, r in results.items():
         for axis, x in ((by_flash, r["weight_bytes"]), (by_instr, r["m4_instructions"])):
-            axis.scatter(x, 100 * r["int8_accuracy"], color="C0" if r.get("size") else "C1")
+            colour = "C0" if r.get("size") else ("C2" if name.endswith("_micro") else "C1")
+            axis.scatter(x, 100 * r["int8_accuracy"], color=colour)
             axis.annotate(
                 name,
                 (x, 100 * r["int8_accuracy"]),
@@ -358,7 +418,10 @@ def _plot(results: dict) -> None:
         axis.set_xlabel(label)
         axis.set_ylabel("int8 test accuracy, %")
         axis.grid(True, which="both", alpha=0.3)
-    fig.suptitle("tinycnn zoo: int8 accuracy against size and work (blue: size classes)")
+    fig.suptitle(
+        "tinycnn zoo: int8 accuracy against size and work "
+        "(blue: size classes; green: every family at the micro size, one recipe)"
+    )
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
     print(f"wrote {PLOT}")

@@ -237,3 +237,26 @@ def test_pretrained_model_measures_what_it_records(name, dataset):
     assert accuracy == pytest.approx(record["int8_accuracy_first_1000"], abs=1e-9)
     stats = model_stats(model)
     assert (stats.parameters, stats.macs) == (record["parameters"], record["macs"])
+
+
+def test_zoo_lists_each_measured_familys_best_row():
+    """tinycnn/zoo/frontier.json (benchmarks/zoo.py --report) is what `tinycnn zoo` shows:
+    one row per family, each the best int8 row benchmarks/zoo.json holds for it."""
+    import json as json_module
+    from pathlib import Path
+
+    from tinycnn.training.models import REGISTRY
+    from tinycnn.zoo.catalogue import frontier
+
+    rows = frontier()
+    families = [row["family"] for row in rows]
+    assert rows and len(families) == len(set(families)) and set(families) <= set(REGISTRY)
+    measured = json_module.loads(
+        (Path(__file__).parent.parent / "benchmarks" / "zoo.json").read_text()
+    )
+    for row in rows:
+        same = [r for r in measured.values() if r.get("architecture") == row["family"]]
+        assert row["int8_accuracy"] == max(r["int8_accuracy"] for r in same)
+    text = CliRunner().invoke(cli, ["zoo"]).output
+    for row in rows:
+        assert f"{100 * row['int8_accuracy']:.2f}%" in text and row["family"] in text

@@ -10,7 +10,9 @@ instructions per inference), written by ``benchmarks/zoo.py``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from tinycnn.boards import EMULATED_BOARD
 from tinycnn.rundir import PRETRAINED_DIR, ZOO_FILE, ZOO_PREFIX, pretrained_names, read_json
@@ -146,6 +148,15 @@ def meets_target(name: str, record: dict) -> bool | None:
     return within and record["int8_accuracy"] >= target["accuracy"]
 
 
+FRONTIER_FILE = Path(__file__).parent / "frontier.json"  # written by benchmarks/zoo.py --report
+
+
+def frontier() -> list[dict]:
+    """Each architecture family's best measured row (int8 test accuracy, flash, instructions,
+    the command that trained it), smallest first; empty when none was measured."""
+    return json.loads(FRONTIER_FILE.read_text()) if FRONTIER_FILE.is_file() else []
+
+
 def measure_all(rows: list[ArchitectureRow], width, depth, data_dir=None, echo=None) -> dict:
     """``measure_architecture`` for each row, by name; ``echo(text)`` hears of each start."""
     measured = {}
@@ -163,7 +174,24 @@ def catalogue_json(rows: list[ArchitectureRow], measured: dict, models: list[dic
     architectures_json = [
         {**asdict(r), **(asdict(measured[r.name]) if r.name in measured else {})} for r in rows
     ]
-    return {"architectures": architectures_json, "pretrained": models}
+    return {"architectures": architectures_json, "pretrained": models, "measured": frontier()}
+
+
+def _frontier_lines() -> list[str]:
+    rows = frontier()
+    if not rows:
+        return ["measured: no family measured yet (benchmarks/zoo.py)"]
+    lines = [
+        "measured, each family's best (int8 on the 10,000 test images; benchmarks/zoo.md):",
+        f"  {'family':<18} {'width':>7} {'params':>8} {'flash B':>8} {'M4 instr':>11} {'int8 acc':>8}",
+    ]
+    for r in rows:
+        width = f"{r['width']:g}" if r.get("width") else "-"
+        lines.append(
+            f"  {r['family']:<18} {width:>7} {r['parameters']:>8,} {r['weight_bytes']:>8,} "
+            f"{r['m4_instructions']:>11,} {100 * r['int8_accuracy']:>7.2f}%"
+        )
+    return lines
 
 
 def catalogue_text(rows, measured: dict, models: list[dict], width: float, depth) -> str:
@@ -178,7 +206,7 @@ def catalogue_text(rows, measured: dict, models: list[dict], width: float, depth
         m = measured.get(r.name)
         extra = f" {m.weight_bytes:>9,} {m.arena_bytes:>8,} {m.m4_instructions:>11,}" if m else ""
         lines.append(f"  {r.name:<18} {r.parameters:>9,} {r.macs:>12,}{extra}  {r.description}")
-    lines.append("")
+    lines += ["", *_frontier_lines(), ""]
     if not models:
         return "\n".join([*lines, "pretrained: none shipped in this install"])
     lines += [
