@@ -154,3 +154,11 @@ def test_a_quantized_run_says_its_range_and_classes(seed_cnn_run):
     assert model.metadata.input_range == (0.0, 1.0)
     assert model.metadata.class_names[0] == "T-shirt/top" and len(model.metadata.class_names) == 10
     assert model.metadata.dataset == "fashion-mnist"
+
+
+@pytest.mark.parametrize("given", ["0,1", "-1,1", "1000,2000"])
+def test_an_input_range_the_model_cannot_take_is_refused(pixels_model, given):
+    """The model's int8 input covers 0..255: 0..1 would put every picture on two int8 values."""
+    path, content = pixels_model
+    with pytest.raises(InputError, match="is not what this model's input takes: .*covers 0..255"):
+        input_range(path, read_model(content), given)

@@ -89,7 +89,7 @@ def input_range(
     else the file's own metadata, else its run directory's config.json (the folder holding
     the .tflite, a run or zoo:NAME). A model that says nothing is an InputError, not a guess."""
     if given is not None:
-        return parse_input_range(given)
+        return _check_range(model, parse_input_range(given))
     if model is not None and model.metadata.input_range is not None:
         return model.metadata.input_range
     config = Path(model_path).parent / CONFIG_FILE
@@ -100,6 +100,27 @@ def input_range(
         f"{model_path} does not say what value range its input was trained on; pass "
         f"--input-range LOW,HIGH (for pictures usually {common})"
     )
+
+
+def _check_range(model: Model | None, value_range: tuple[float, float]) -> tuple[float, float]:
+    """A range the model's int8 input can take: of about the width its scale and zero point
+    cover (a quarter to four times) and centred inside it. Pictures mapped onto 0..255 for an
+    input quantized for 0..1 would all saturate; onto 0..1 for a 0..255 input, all land on two
+    int8 values."""
+    tensor = model.input_tensors()[0] if model is not None else None
+    if tensor is None or tensor.quantization is None or tensor.dtype == np.float32:
+        return value_range
+    info = np.iinfo(tensor.dtype)
+    scale, zero = tensor.quantization.single_scale, tensor.quantization.single_zero_point
+    low, high = scale * (info.min - zero), scale * (info.max - zero)
+    width, centre = value_range[1] - value_range[0], sum(value_range) / 2
+    if not (0.25 <= width / (high - low) <= 4 and low <= centre <= high):
+        raise InputError(
+            f"--input-range {value_range[0]:g},{value_range[1]:g} is not what this model's input "
+            f"takes: its int8 input covers {low:.3g}..{high:.3g} (scale {scale:.6g}, zero point "
+            f"{zero})"
+        )
+    return value_range
 
 
 def picture_shape(model: Model) -> tuple[int, int, int]:
