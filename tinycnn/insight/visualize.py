@@ -356,29 +356,8 @@ def visualize(
         result.skipped.append(
             f"int8 feature maps: {target} is not quantized yet (`tinycnn quantize {target}`)"
         )
-
-    filters = first_layer_filters(model) if model else keras_first_filters(keras_model)
-    if filters is None:
-        result.skipped.append("filters: the model has no convolution")
-    else:
-        source = "int8 weights x scale" if model else "float weights"
-        result.pictures.append(
-            draw_filters(filters[0], filters[1], source, out_dir / "filters.png")
-        )
+    _model_pictures(model, keras_model, subject, out_dir, result)
     report_progress(on_progress, "feature maps", 1, steps)
-    if model is not None:
-        maps = int8_feature_maps(model, subject.quantized, keras_model, subject.float_image)
-    else:
-        maps = float_feature_maps(keras_model, subject.float_image)
-    if not maps:
-        result.skipped.append("feature maps: the model has no convolution or pooling layer")
-    for number, feature in enumerate(maps, 1):
-        path = out_dir / f"feature_maps_{number:02d}_{feature.name}.png"
-        result.pictures.append(draw_feature_map(feature, subject, path))
-    if subject.float_image.shape[-1] == 1:
-        result.pictures.append(draw_handmade(subject, out_dir / "handmade_filters.png"))
-    else:
-        result.skipped.append("hand-made filters: shown for grey images only")
     if model is not None:
         output = run_model(
             model, subject.quantized[np.newaxis], convention=HOST_CONVENTION
@@ -401,6 +380,32 @@ def visualize(
         )
     report_progress(on_progress, "done", steps, steps)
     return result
+
+
+def _model_pictures(model, keras_model, subject: Subject, out_dir: Path, result) -> None:
+    """The pictures that need no gradient: first-layer filters, feature maps (int8 beside
+    float, or the float model's alone) and the hand-made filters."""
+    filters = first_layer_filters(model) if model else keras_first_filters(keras_model)
+    if filters is None:
+        result.skipped.append("filters: the model has no convolution")
+    else:
+        source = "int8 weights x scale" if model else "float weights"
+        result.pictures.append(
+            draw_filters(filters[0], filters[1], source, out_dir / "filters.png")
+        )
+    if model is not None:
+        maps = int8_feature_maps(model, subject.quantized, keras_model, subject.float_image)
+    else:
+        maps = float_feature_maps(keras_model, subject.float_image)
+    if not maps:
+        result.skipped.append("feature maps: the model has no convolution or pooling layer")
+    for number, feature in enumerate(maps, 1):
+        path = out_dir / f"feature_maps_{number:02d}_{feature.name}.png"
+        result.pictures.append(draw_feature_map(feature, subject, path))
+    if subject.float_image.shape[-1] == 1:
+        result.pictures.append(draw_handmade(subject, out_dir / "handmade_filters.png"))
+    else:
+        result.skipped.append("hand-made filters: shown for grey images only")
 
 
 def _class_names(target: Path, model, keras_model) -> list[str]:
