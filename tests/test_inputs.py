@@ -104,8 +104,9 @@ def test_predict_on_a_model_that_says_nothing_asks_for_the_range(pixels_model, p
     assert not out.exists()
     result = CliRunner().invoke(cli, [*args, "--input-range", "0,255"])
     assert result.exit_code == 0, result.output
-    # Ten outputs, no names anywhere: classes are numbered, never Fashion-MNIST's.
-    assert f"{pictures['white']}: class " in result.output and "T-shirt" not in result.output
+    # Ten outputs, no softmax, no names anywhere: a vector, never Fashion-MNIST's classes.
+    assert f"{pictures['white']}: [" in result.output and "(10 values)" in result.output
+    assert "T-shirt" not in result.output
 
 
 def test_predict_names_classes_from_a_label_file(pixels_model, pictures, tmp_path):
@@ -162,3 +163,47 @@ def test_an_input_range_the_model_cannot_take_is_refused(pixels_model, given):
     path, content = pixels_model
     with pytest.raises(InputError, match="is not what this model's input takes: .*covers 0..255"):
         input_range(path, read_model(content), given)
+
+
+def _npy_predict(content: bytes, inputs: np.ndarray, tmp_path) -> str:
+    (tmp_path / "m.tflite").write_bytes(content)
+    np.save(tmp_path / "x.npy", inputs)
+    result = CliRunner().invoke(
+        cli,
+        ["predict", str(tmp_path / "m.tflite"), "--input", str(tmp_path / "x.npy")]
+        + ["--output", str(tmp_path / "y.npy")],
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_predict_shows_what_the_outputs_are(tmp_path):
+    """A softmax classifier: its top classes; an autoencoder (output shaped like its input):
+    the reconstruction error, computed here again from the saved outputs; anything else: the
+    vector. Twelve .npy rows: ten described, the rest counted."""
+    rng = np.random.default_rng(0)
+    classifier = _convert(lambda layers, x: layers.Dense(4, activation="softmax")(x), (6,), -1, 1)
+    x = rng.integers(-128, 128, (12, 6)).astype(np.int8)
+    shown = _npy_predict(classifier, x, tmp_path).splitlines()
+    assert shown[1].startswith("#0: class ") and len(shown) == 12
+    assert shown[-1] == "... and 2 more in the output file"
+
+    autoencoder = _convert(lambda layers, x: layers.Dense(16)(layers.Dense(4)(x)), (16,), -1, 1)
+    x = rng.integers(-128, 128, (3, 16)).astype(np.int8)
+    lines = _npy_predict(autoencoder, x, tmp_path).splitlines()[1:]
+    model = read_model(autoencoder)
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    y = np.load(tmp_path / "y.npy")
+    real_in = inp.quantization.single_scale * (
+        x.astype(np.float64) - inp.quantization.single_zero_point
+    )
+    real_out = out.quantization.single_scale * (
+        y.astype(np.float64) - out.quantization.single_zero_point
+    )
+    for row, line in enumerate(lines):
+        mse = float(np.mean((real_in[row] - real_out[row]) ** 2))
+        assert line == f"#{row}: reconstruction error {mse:.4g} (mean squared)"
+
+    regression = _convert(lambda layers, x: layers.Dense(3)(x), (5,), -1, 1)
+    lines = _npy_predict(regression, rng.integers(-128, 128, (2, 5)).astype(np.int8), tmp_path)
+    assert lines.splitlines()[1].startswith("#0: [") and "(3 values)" in lines

@@ -44,11 +44,11 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
 @options.user_errors
 def predict_command(model_path, input_paths, output_path, engine, convention, **given):
     """Run a batch through one engine and save the raw outputs."""
-    from tinycnn.engines.predict import class_lines, predict_file
+    from tinycnn.engines.predict import output_lines, predict_file
     from tinycnn.progress import terminal_progress
 
     with terminal_progress() as progress:
-        _, outputs, names = predict_file(
+        model, inputs, outputs, names = predict_file(
             Path(model_path),
             [Path(p) for p in input_paths],
             Path(output_path),
@@ -58,7 +58,7 @@ def predict_command(model_path, input_paths, output_path, engine, convention, **
             **given,
         )
     click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
-    for line in class_lines(list(input_paths), outputs, names):
+    for line in output_lines(model, inputs, outputs, names, list(input_paths)):
         click.echo(line)
 
 

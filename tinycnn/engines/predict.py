@@ -59,9 +59,9 @@ def predict_file(
     input_range: str | None = None,
     labels_file: Path | None = None,
     on_progress: Progress | None = None,
-) -> tuple[Model, np.ndarray, list[str]]:
+) -> tuple[Model, np.ndarray, np.ndarray, list[str]]:
     """Run inputs (one .npy batch or image files) through ``engine``; save the outputs and
-    return (model, outputs, the outputs' class names). Pictures are prepared for the model
+    return (model, inputs, outputs, the outputs' class names). Pictures are prepared for the model
     (``prepare_pictures``) with ``input_range`` (LOW,HIGH) or the range the model says it was
     trained on; class names come from ``labels_file`` or the model (``class_names``). Every
     request is checked before anything runs, and the output never replaces an input."""
@@ -82,14 +82,67 @@ def predict_file(
     buffer = io.BytesIO()
     np.save(buffer, outputs)
     write_atomically(output_path, buffer.getvalue())
-    return model, outputs, names
+    return model, inputs, outputs, names
 
 
-def class_lines(input_paths: list, outputs: np.ndarray, names: list[str]) -> list[str]:
-    """``PICTURE: CLASS`` for each picture (nothing for a .npy batch)."""
-    if any(str(p).endswith(".npy") for p in input_paths) or not len(outputs):
+SHOWN_ROWS = 10  # rows of a .npy batch described on the terminal
+
+
+def output_lines(
+    model: Model, inputs: np.ndarray, outputs: np.ndarray, names: list[str], input_paths: list
+) -> list[str]:
+    """One line per input (the first SHOWN_ROWS of a .npy batch): the top classes of a
+    classifier (its last op a SOFTMAX, or its classes named), the reconstruction error of a
+    model whose output has its input's shape (an autoencoder's anomaly score), else the
+    output vector, dequantized."""
+    if not len(outputs):
         return []
-    rows = outputs.reshape(len(outputs), -1)
-    return [
-        f"{path}: {names[int(np.argmax(row))]}" for path, row in zip(input_paths, rows, strict=True)
-    ]
+    pictures = not any(str(p).endswith(".npy") for p in input_paths)
+    tags = [str(p) for p in input_paths] if pictures else [f"#{i}" for i in range(len(outputs))]
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    real_out = _dequantized(out, outputs)
+    if tuple(inp.shape[1:]) == tuple(out.shape[1:]):
+        error = np.mean((_dequantized(inp, inputs) - real_out).reshape(len(outputs), -1) ** 2, 1)
+        lines = [
+            f"{tag}: reconstruction error {e:.4g} (mean squared)"
+            for tag, e in zip(tags, error, strict=True)
+        ]
+    elif _is_classifier(model, names):
+        lines = [
+            f"{tag}: {_top_classes(row, names)}"
+            for tag, row in zip(tags, real_out.reshape(len(outputs), -1), strict=True)
+        ]
+    else:
+        lines = [
+            f"{tag}: {_vector(row)}"
+            for tag, row in zip(tags, real_out.reshape(len(outputs), -1), strict=True)
+        ]
+    more = len(lines) - SHOWN_ROWS
+    return (
+        lines
+        if pictures or more <= 0
+        else [*lines[:SHOWN_ROWS], f"... and {more} more in the output file"]
+    )
+
+
+def _dequantized(tensor, values: np.ndarray) -> np.ndarray:
+    if tensor.quantization is None or values.dtype == np.float32:
+        return values.astype(np.float64)
+    quant = tensor.quantization
+    return quant.single_scale * (values.astype(np.float64) - quant.single_zero_point)
+
+
+def _is_classifier(model: Model, names: list[str]) -> bool:
+    last = model.operators[-1].opcode if model.operators else ""
+    named = any(not name.startswith("class ") for name in names)
+    return len(names) > 1 and (last == "SOFTMAX" or named)
+
+
+def _top_classes(row: np.ndarray, names: list[str], count: int = 3) -> str:
+    order = np.argsort(-row, kind="stable")[:count]
+    return ", ".join(f"{names[i]} {row[i]:.3g}" for i in order)
+
+
+def _vector(row: np.ndarray, shown: int = 8) -> str:
+    values = ", ".join(f"{v:.4g}" for v in row[:shown])
+    return f"[{values}{', ...' if len(row) > shown else ''}] ({len(row)} values)"
