@@ -97,13 +97,17 @@ def test_evaluate_table(runner, seed_cnn_run):
     assert "float accuracy" in result.output and "Ankle boot" in result.output
 
 
-def test_help_does_not_load_tensorflow():
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["bench", "--help"]])
+def test_help_loads_neither_tensorflow_nor_numpy(args):
+    """`tinycnn --help` lists every command (each command module is imported for its line), and
+    stays fast: no TensorFlow, no numpy."""
     code = (
-        "import sys; from tinycnn.cli import cli; sys.argv=['tinycnn','--help']\n"
-        "try:\n    cli()\nexcept SystemExit:\n    pass\nprint('tensorflow' in sys.modules)"
+        f"import sys; from tinycnn.cli import cli; sys.argv=['tinycnn', *{args!r}]\n"
+        "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+        "print('tensorflow' in sys.modules, 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().endswith("False")
+    assert out.stdout.strip().endswith("False False")
 
 
 def test_predict_engines_agree(runner, seed_cnn_run, tmp_path, dataset):
