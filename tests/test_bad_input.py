@@ -306,7 +306,7 @@ def test_unwritable_cache_falls_back_and_says_so(small_model, tmp_path, monkeypa
 @pytest.mark.skipif(
     not (SHARED_MODELS / "hello_world_int8.tflite").is_file(), reason="no shared models"
 )
-def test_validation_needs_a_fashion_mnist_model_before_anything(tmp_path, monkeypatch):
+def test_validating_another_model_needs_its_inputs_before_anything(tmp_path, monkeypatch):
     hello_world = str(SHARED_MODELS / "hello_world_int8.tflite")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for args in (
@@ -322,8 +322,8 @@ def test_validation_needs_a_fashion_mnist_model_before_anything(tmp_path, monkey
         ["emulate", hello_world, "--monitor", "--validate", "5"],
     ):
         result = CliRunner().invoke(cli, args)
-        _check(result, 1, "--validate sends Fashion-MNIST test images")
-        assert "takes int8 [1, 1] and gives 1 outputs" in result.output
+        _check(result, 1, "--validate sends Fashion-MNIST test images to a 28x28x1 model")
+        assert "this one takes [1, 1]: give its inputs with --inputs X.npy|DIR" in result.output
     assert not (tmp_path / "cache").exists()  # no firmware was built first
 
 

@@ -252,3 +252,51 @@ def test_validate_alone_implies_the_monitor(seed_cnn_run):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["answered"] == 5 and summary["agreement"] == 1.0
+
+
+def _converted(tmp_path, name: str, build, shape):
+    from op_harness import convert_case
+
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(convert_case(build, shape))
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, shape, build",
+    [
+        (  # a CIFAR-sized classifier
+            "rgb32",
+            (32, 32, 3),
+            lambda k, L, x: L.Dense(7, activation="softmax")(
+                L.GlobalAveragePooling2D()(L.Conv2D(8, 3, strides=2, activation="relu")(x))
+            ),
+        ),
+        (  # a keyword-spotting-shaped, non-square single-channel input
+            "kws",
+            (49, 10, 1),
+            lambda k, L, x: L.Dense(12, activation="softmax")(
+                L.Flatten()(L.DepthwiseConv2D((10, 4), strides=2)(x))
+            ),
+        ),
+    ],
+)
+def test_validate_any_model_with_its_own_inputs(tmp_path, name, shape, build):
+    """A model that does not take Fashion-MNIST images validates on the emulated board with the
+    user's inputs (a .npy batch) and classes (a .npy): every answer as the host computes it."""
+    model = _converted(tmp_path, name, build, shape)
+    rng = np.random.default_rng(5)
+    np.save(tmp_path / "x.npy", rng.integers(-128, 128, (6, *shape)).astype(np.int8))
+    classes = 7 if name == "rgb32" else 12
+    np.save(tmp_path / "y.npy", rng.integers(0, classes, 6))
+    args = ["emulate", str(model), "--validate", "6", "--json"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1 and "give its inputs with --inputs" in refused.output
+    result = CliRunner().invoke(
+        cli, [*args, "--inputs", str(tmp_path / "x.npy"), "--labels-file", str(tmp_path / "y.npy")]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["answered"] == 6 and summary["agreement"] == 1.0 and summary["lost"] == 0
+    assert summary["board_accuracy"] == summary["host_int8_accuracy"]
+    assert len(summary["confusion"]) == classes

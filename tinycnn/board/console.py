@@ -25,7 +25,6 @@ from tinycnn.board.serial.validation import validate
 from tinycnn.processes import exit_code_for
 from tinycnn.progress import terminal_progress
 from tinycnn.quantization.evaluate import confusion_lines
-from tinycnn.training.data import CLASS_NAMES
 
 Echo = Callable[[str], None]
 
@@ -42,6 +41,8 @@ class MonitorOptions:
     frame_timeout: float = 10.0
     retries: int = 3
     duration: float | None = None  # listen mode: seconds, None: until Ctrl-C
+    inputs: str | None = None  # what --validate sends to a model that is not Fashion-MNIST's
+    labels_file: str | None = None  # their classes, a .npy
     data_dir: str | None = None
 
 
@@ -65,13 +66,16 @@ def validate_board(link: BoardLink, options: MonitorOptions, echo: Echo) -> int:
             data_dir=options.data_dir,
             frame_timeout_s=options.frame_timeout,
             retries=options.retries,
+            inputs=options.inputs,
+            labels_file=options.labels_file,
             on_result=lambda result: progress("validating", result.sample_id + 1, count),
             on_progress=progress,
         )
     summary = report.summary()
     if options.csv_path:
         report.write_csv(Path(options.csv_path))
-    echo(json.dumps(summary) if options.as_json else format_validation(summary, CLASS_NAMES))
+    names = list(model_labels(options.model).values())
+    echo(json.dumps(summary) if options.as_json else format_validation(summary, names))
     if report.interrupted:
         return exit_code_for(report.interrupt)
     return 0 if report.passed else 1
@@ -91,7 +95,7 @@ def format_validation(summary: dict, class_names) -> str:
             f"DISAGREE image {row['sample_id']}: board class {row['board_class']} score {row['board_score']}, "
             f"host class {row['host_class']} score {row['host_score']}"
         )
-    if summary["answered"]:
+    if summary["board_accuracy"] is not None:
         title = "confusion matrix (rows: true class, columns: board's prediction)"
         lines += ["", *confusion_lines(title, summary["confusion"], class_names)]
     for error in summary["board_errors"][:10]:
@@ -105,9 +109,14 @@ def format_validation(summary: dict, class_names) -> str:
 
 def _accuracy_lines(summary: dict) -> list[str]:
     latency = summary["latency"]
-    lines = [
-        f"on-device accuracy   {100 * summary['board_accuracy']:.2f} %",
-        f"host int8 accuracy   {100 * summary['host_int8_accuracy']:.2f} % (same images, reference engine)",
+    if summary["board_accuracy"] is None:
+        lines = ["accuracy             - (the inputs have no true classes: --labels-file gives them)"]
+    else:
+        lines = [
+            f"on-device accuracy   {100 * summary['board_accuracy']:.2f} %",
+            f"host int8 accuracy   {100 * summary['host_int8_accuracy']:.2f} % (same images, reference engine)",
+        ]
+    lines += [
         f"agreement            {100 * summary['agreement']:.2f} % of images: same class and score as the host",
         f"latency              mean {latency['mean_us']:.0f} us, p50 {latency['p50_us']:.0f} us, "
         f"p95 {latency['p95_us']:.0f} us, max {latency['max_us']:.0f} us (board timer)",

@@ -31,6 +31,19 @@ MONITOR_OPTIONS = [
     ),
     click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True),
     options.opt(
+        "--inputs",
+        click.Path(exists=True),
+        "What --validate sends to a model that does not take Fashion-MNIST images: a .npy "
+        "batch of its input, or a folder of pictures.",
+        metavar="X.npy|DIR",
+    ),
+    options.opt(
+        "--labels-file",
+        click.Path(exists=True, dir_okay=False),
+        "The classes of --inputs, a .npy of integers (for the accuracy).",
+        metavar="Y.npy",
+    ),
+    options.opt(
         "--duration",
         options.FiniteFloatRange(min=0.1),
         "Listen mode: stop after this many seconds (default: until Ctrl-C).",
@@ -52,7 +65,7 @@ def _board_option(help: str):
 def _monitor_options(model, data_dir, **settings):
     """The monitor's settings, checked before a port is opened or a firmware built."""
     from tinycnn.board.console import MonitorOptions
-    from tinycnn.board.serial.validation import validation_model
+    from tinycnn.board.serial.validation import check_validation_request
     from tinycnn.outputs import check_output_file
 
     if settings["validate_count"]:
@@ -60,7 +73,7 @@ def _monitor_options(model, data_dir, **settings):
             raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
         if settings["csv_path"]:
             check_output_file(settings["csv_path"], "the --csv file")
-        validation_model(model)
+        check_validation_request(model, settings["inputs"])
     elif settings["csv_path"]:
         raise click.UsageError("--csv writes validation results: use it with --validate")
     return MonitorOptions(model=model, data_dir=data_dir, **settings)

@@ -206,6 +206,23 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MAX_TEST_INPUTS = 1000  # what export embeds at most
 
 
+def given_inputs(
+    model: Model, model_path: Path, given: Path, value_range: str | None = None
+) -> tuple[np.ndarray, str]:
+    """A user's inputs for the model, and where they came from: a .npy batch of its input, or
+    a folder of pictures (prepared with ``prepare_pictures``)."""
+    if given.is_dir():
+        pictures = sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not pictures:
+            raise InputError(f"{given} holds no pictures ({', '.join(IMAGE_SUFFIXES)})")
+        values = prepare_pictures(pictures, model, input_range(model_path, model, value_range))
+        return values, f"{len(values)} pictures from {given}"
+    if given.suffix.lower() == ".npy":
+        values = load_batch(given, model)
+        return values, f"{len(values)} inputs from {given.name}"
+    raise InputError(f"{given}: give a .npy batch or a folder of pictures")
+
+
 def demo_inputs(
     model: Model,
     model_path: Path,
@@ -223,18 +240,7 @@ def demo_inputs(
             return fashion_images(model, count, data_dir)
         empty = np.empty((0, *tensor.shape[1:]), tensor.dtype)
         return ModelInputs(empty, None, "none (export --test-inputs X.npy|DIR embeds some)")
-    given = Path(given)
-    if given.is_dir():
-        pictures = sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not pictures:
-            raise InputError(f"{given} holds no pictures ({', '.join(IMAGE_SUFFIXES)})")
-        values = prepare_pictures(pictures, model, input_range(model_path, model, value_range))
-        description = f"{len(values)} pictures from {given}"
-    elif given.suffix.lower() == ".npy":
-        values = load_batch(given, model)
-        description = f"{len(values)} inputs from {given.name}"
-    else:
-        raise InputError(f"{given}: give a .npy batch or a folder of pictures")
+    values, description = given_inputs(model, model_path, Path(given), value_range)
     if not 1 <= len(values) <= MAX_TEST_INPUTS:
         raise InputError(f"{given}: {len(values)} inputs; between 1 and {MAX_TEST_INPUTS} fit")
     return ModelInputs(values, None, description)

@@ -1,6 +1,7 @@
-"""Validating a board image by image: each Fashion-MNIST test image sent as one frame, the
-board's class and score compared with the host's int8 reference engine on the same image,
-with bounded retries per frame; the report, its summary and its CSV."""
+"""Validating a board input by input: each input (a Fashion-MNIST test image, or the user's
+own inputs for any other model) sent as one frame, the board's class and score compared with
+the host's int8 reference engine on the same input, with bounded retries per frame; the
+report, its summary and its CSV."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tinycnn.board.serial.protocol import (
 )
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.quantization.inputs import takes_fashion_images
-from tinycnn.training.models import NUM_CLASSES
+from tinycnn.rundir import int8_model_path
 
 
 @dataclass
@@ -92,14 +93,16 @@ class ValidationReport:
 
     def summary(self) -> dict:
         answered = self.answered
-        labels = np.array([r.true_label for r in answered], dtype=np.int64)
-        board = np.array([r.board_class for r in answered], dtype=np.int64)
-        host = np.array([r.host_class for r in self.results], dtype=np.int64)
-        host_labels = np.array([r.true_label for r in self.results], dtype=np.int64)
+        labelled = [r for r in answered if r.true_label >= 0]  # inputs with a known class
+        labels = np.array([r.true_label for r in labelled], dtype=np.int64)
+        board = np.array([r.board_class for r in labelled], dtype=np.int64)
+        known = [r for r in self.results if r.true_label >= 0]
+        host = np.array([r.host_class for r in known], dtype=np.int64)
+        host_labels = np.array([r.true_label for r in known], dtype=np.int64)
         latencies = np.array([r.latency_us for r in answered], dtype=np.float64)
         classes = self.hello.classes
         confusion = np.zeros((classes, classes), dtype=np.int64)
-        if answered:
+        if labelled:
             np.add.at(confusion, (labels, board), 1)
         emulated = _is_emulated(self.hello.fields.get("board"))
         latency = {}
@@ -123,8 +126,8 @@ class ValidationReport:
             "lost": len(self.results) - len(answered),
             "interrupted": self.interrupted,
             "port_lost": self.port_lost,
-            "board_accuracy": float(np.mean(board == labels)) if answered else None,
-            "host_int8_accuracy": float(np.mean(host == host_labels)) if self.results else None,
+            "board_accuracy": float(np.mean(board == labels)) if labelled else None,
+            "host_int8_accuracy": float(np.mean(host == host_labels)) if known else None,
             "agreement": float(np.mean([r.agrees for r in answered])) if answered else None,
             "disagreements": [r.__dict__ for r in answered if not r.agrees],
             "confusion": confusion.tolist(),
@@ -137,19 +140,54 @@ class ValidationReport:
         }
 
 
-def _host_reference(model, count: int, convention: str, data_dir, on_progress=None):
-    """Test images quantized for the model, their labels, and the host int8 outputs."""
-    from tinycnn.quantization.inputs import fashion_images
+def _host_reference(
+    model, model_path, count: int, convention: str, data_dir, given, on_progress=None
+):
+    """The inputs to send (``given``: a .npy batch or a folder of pictures, and optionally a
+    .npy of their classes; else Fashion-MNIST test images for a model that takes them), their
+    labels (-1: unknown), and the host int8 outputs."""
+    from tinycnn.quantization.inputs import fashion_images, given_inputs
     from tinycnn.ref.runner import run_model
 
-    images = fashion_images(model, count, data_dir)
-    outputs = run_model(model, images.values, convention=convention, on_progress=on_progress)
-    return images.values, images.labels.astype(int), outputs.outputs[0].reshape(count, -1)
+    inputs, labels_file = given
+    if inputs is None:
+        if not takes_fashion_images(model):
+            raise LinkError(
+                f"--validate sends Fashion-MNIST test images to a 28x28x1 model; this one takes "
+                f"{list(model.input_tensors()[0].shape)}: give its inputs with --inputs X.npy|DIR"
+            )
+        chosen = fashion_images(model, count, data_dir)
+        values, labels = chosen.values, chosen.labels.astype(int)
+    else:
+        values = given_inputs(model, model_path, Path(inputs))[0][:count]
+        labels = _given_labels(labels_file, len(values), model)
+    outputs = run_model(model, values, convention=convention, on_progress=on_progress)
+    return values, labels, outputs.outputs[0].reshape(len(values), -1)
+
+
+def _given_labels(labels_file, count: int, model) -> np.ndarray:
+    """The classes of the given inputs (-1 for each without a file)."""
+    if labels_file is None:
+        return np.full(count, -1, dtype=np.int64)
+    try:
+        labels = np.load(labels_file, allow_pickle=False).astype(np.int64).reshape(-1)
+    except (OSError, ValueError) as exc:
+        raise LinkError(f"{labels_file}: not a readable .npy of classes ({exc})") from None
+    classes = int(np.prod(model.output_tensors()[0].shape))
+    if (
+        len(labels) < count
+        or labels.min(initial=0) < 0
+        or labels.max(initial=0) >= min(classes, 128)
+    ):
+        raise LinkError(
+            f"{labels_file}: {len(labels)} classes for {count} inputs, each in 0..{min(classes, 128) - 1}"
+        )
+    return labels[:count]
 
 
 def validation_model(target: str | Path):
-    """The model a validation compares the board with, refused unless it takes what validation
-    sends (one Fashion-MNIST image, 28x28x1 int8) and answers 10 classes."""
+    """The model a validation compares the board with: one int8 input and one int8 output
+    (the board answers with the class, the output's largest element, and its score)."""
     from tinycnn.model.tflite_io import read_model
     from tinycnn.rundir import int8_model_path
 
@@ -158,18 +196,26 @@ def validation_model(target: str | Path):
     inputs, outputs = model.input_tensors(), model.output_tensors()
     if len(inputs) == 1 and len(outputs) == 1:
         (inp,), (out,) = inputs, outputs
-        fits = takes_fashion_images(model) and int(np.prod(out.shape)) == NUM_CLASSES
-        if fits and inp.dtype == np.int8:
+        if inp.dtype == np.int8 and out.dtype == np.int8:
             return model
-        takes = (
-            f"takes {inp.dtype.name} {list(inp.shape)} and gives {int(np.prod(out.shape))} outputs"
-        )
+        takes = f"takes {inp.dtype.name} and gives {out.dtype.name}"
     else:
         takes = f"has {len(inputs)} inputs and {len(outputs)} outputs"
     raise LinkError(
-        f"--validate sends Fashion-MNIST test images and needs a model with one 1x28x28x1 int8 "
-        f"input and 10 class outputs; {path} {takes}"
+        f"--validate needs a model with one int8 input and one int8 output, as the firmware "
+        f"runs it; {path} {takes}"
     )
+
+
+def check_validation_request(model_target, inputs) -> None:
+    """Before any port is opened: the model can be validated, with what will be sent."""
+    model = validation_model(model_target)
+    if inputs is None and not takes_fashion_images(model):
+        shape = list(model.input_tensors()[0].shape)
+        raise LinkError(
+            f"--validate sends Fashion-MNIST test images to a 28x28x1 model; this one takes "
+            f"{shape}: give its inputs with --inputs X.npy|DIR"
+        )
 
 
 def validate(
@@ -180,12 +226,16 @@ def validate(
     data_dir=None,
     frame_timeout_s: float = 10.0,
     retries: int = 3,
+    inputs: str | Path | None = None,
+    labels_file: str | Path | None = None,
     on_result: Callable[[SampleResult], None] | None = None,
     on_progress=None,
 ) -> ValidationReport:
-    """Send ``count`` test images one frame at a time and compare the board's answers with the
-    host's int8 reference, image by image. Ctrl-C ends early with the report so far.
-    ``on_progress`` follows the host reference run (see ``tinycnn.progress``)."""
+    """Send ``count`` inputs one frame at a time and compare the board's answers with the
+    host's int8 reference, input by input: Fashion-MNIST test images for a model that takes
+    them, else ``inputs`` (a .npy batch or a folder of pictures; ``labels_file`` a .npy of
+    their classes). Ctrl-C ends early with the report so far. ``on_progress`` follows the
+    host reference run (see ``tinycnn.progress``)."""
     started = time.monotonic()
     model = validation_model(model_target)
     hello = link.hello()
@@ -195,9 +245,12 @@ def validate(
             f"{model_target} (sha256 {model.sha256[:16]}): export and upload "
             "that model, or pass the right --model"
         )
+    rounding = hello.fields.get("rounding", BOARD_CONVENTION)
+    given = (inputs, labels_file)
     images, labels, outputs = _host_reference(
-        model, count, hello.fields.get("rounding", BOARD_CONVENTION), data_dir, on_progress
+        model, int8_model_path(model_target), count, rounding, data_dir, given, on_progress
     )
+    count = len(images)
     report = ValidationReport(hello=hello, port=link.port, requested=count, link=link.stats)
     try:
         for index in range(count):
