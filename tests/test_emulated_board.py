@@ -292,6 +292,10 @@ def test_validate_any_model_with_its_own_inputs(tmp_path, name, shape, build):
     args = ["emulate", str(model), "--validate", "6", "--json"]
     refused = CliRunner().invoke(cli, args)
     assert refused.exit_code == 1 and "give its inputs with --inputs" in refused.output
+    too_many = CliRunner().invoke(
+        cli, ["emulate", str(model), "--validate", "7", "--inputs", str(tmp_path / "x.npy")]
+    )
+    assert too_many.exit_code == 1 and "asks for more inputs than" in too_many.output
     result = CliRunner().invoke(
         cli, [*args, "--inputs", str(tmp_path / "x.npy"), "--labels-file", str(tmp_path / "y.npy")]
     )

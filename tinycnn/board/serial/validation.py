@@ -159,7 +159,12 @@ def _host_reference(
         chosen = fashion_images(model, count, data_dir)
         values, labels = chosen.values, chosen.labels.astype(int)
     else:
-        values = given_inputs(model, model_path, Path(inputs))[0][:count]
+        values = given_inputs(model, model_path, Path(inputs))[0]
+        if len(values) < count:
+            raise LinkError(
+                f"--validate {count} asks for more inputs than {inputs} holds ({len(values)})"
+            )
+        values = values[:count]
         labels = _given_labels(labels_file, len(values), model)
     outputs = run_model(model, values, convention=convention, on_progress=on_progress)
     return values, labels, outputs.outputs[0].reshape(len(values), -1)
