@@ -5,6 +5,7 @@ measure on the emulated Cortex-M4, and write benchmarks/zoo.md, zoo.json and zoo
     .venv/bin/python benchmarks/zoo.py micro                  # one (or more) configurations
     .venv/bin/python benchmarks/zoo.py --report               # zoo.md and zoo.png from zoo.json
     .venv/bin/python benchmarks/zoo.py --package micro        # copy into tinycnn/pretrained/
+    .venv/bin/python benchmarks/zoo.py --package micro2:micro # ship micro2 as zoo:micro
 
 Hours of work: every step is resumable. A configuration's run lives in runs/zoo/NAME; an
 interrupted training continues from its checkpoint (`tinycnn train --resume`), finished
@@ -255,20 +256,31 @@ def run_config(name: str) -> None:
     print(json.dumps({name: record}, indent=2))
 
 
-def package(name: str) -> None:
-    """Copy a measured configuration into tinycnn/pretrained/NAME (what pip users get)."""
+def package(spec: str) -> None:
+    """Copy a measured configuration into tinycnn/pretrained/NAME (what pip users get).
+
+    ``spec`` is NAME, or SOURCE:NAME to ship configuration SOURCE as zoo:NAME. The model is
+    written with tinycnn's metadata (input range, class names, data set), so the .tflite alone
+    says how to feed it wherever it is copied."""
+    from tinycnn.model.metadata import run_metadata, with_metadata
     from tinycnn.rundir import PRETRAINED_DIR, ZOO_FILE
 
-    record = load_results().get(name)
+    source, _, name = spec.rpartition(":") if ":" in spec else (spec, "", spec)
+    record = load_results().get(source)
     if not record or not record.get("done"):
-        sys.exit(f"{name} is not measured yet: run `benchmarks/zoo.py {name}` first")
-    run_dir = RUNS / name
+        sys.exit(f"{source} is not measured yet: run `benchmarks/zoo.py {source}` first")
+    run_dir = RUNS / source
     target = PRETRAINED_DIR / name
     target.mkdir(parents=True, exist_ok=True)
-    for file in ("model_int8.tflite", "config.json", "metrics.json"):
+    for file in ("config.json", "metrics.json"):
         shutil.copy(run_dir / file, target / file)
+    config = json.loads((run_dir / "config.json").read_text())
+    model = (run_dir / "model_int8.tflite").read_bytes()
+    shipped = with_metadata(model, run_metadata(config))
+    (target / "model_int8.tflite").write_bytes(shipped)
+    record = {**record, "tflite_bytes": len(shipped)}  # the file shipped, metadata included
     (target / ZOO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    print(f"packaged {name} into {target}")
+    print(f"packaged {source} into {target}")
 
 
 def _pct(value) -> str:
@@ -432,7 +444,13 @@ def main() -> None:
     parser.add_argument("configs", nargs="*", help="configurations to run (see --list)")
     parser.add_argument("--list", action="store_true", help="print the configurations")
     parser.add_argument("--report", action="store_true", help="write zoo.md and zoo.png")
-    parser.add_argument("--package", action="append", default=[], metavar="NAME")
+    parser.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="[SOURCE:]NAME",
+        help="ship a measured configuration as zoo:NAME (SOURCE:NAME ships SOURCE as NAME)",
+    )
     parser.add_argument(
         "--remeasure",
         action="append",
@@ -441,7 +459,8 @@ def main() -> None:
         help="measure a finished configuration again (flash, RAM, instructions, accuracy)",
     )
     args = parser.parse_args()
-    unknown = [c for c in args.configs + args.package + args.remeasure if c not in CONFIGS]
+    packaged = [spec.split(":")[0] for spec in args.package]
+    unknown = [c for c in args.configs + packaged + args.remeasure if c not in CONFIGS]
     if unknown:
         sys.exit(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
     if args.list:
