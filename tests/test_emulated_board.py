@@ -263,11 +263,12 @@ def _converted(tmp_path, name: str, build, shape):
 
 
 @pytest.mark.parametrize(
-    "name, shape, build",
+    "name, shape, classes, build",
     [
         (  # a CIFAR-sized classifier
             "rgb32",
             (32, 32, 3),
+            7,
             lambda k, L, x: L.Dense(7, activation="softmax")(
                 L.GlobalAveragePooling2D()(L.Conv2D(8, 3, strides=2, activation="relu")(x))
             ),
@@ -275,20 +276,27 @@ def _converted(tmp_path, name: str, build, shape):
         (  # a keyword-spotting-shaped, non-square single-channel input
             "kws",
             (49, 10, 1),
+            12,
             lambda k, L, x: L.Dense(12, activation="softmax")(
                 L.Flatten()(L.DepthwiseConv2D((10, 4), strides=2)(x))
             ),
         ),
+        (  # an anomaly-detection autoencoder on 640 features (the DCASE baseline's shape)
+            "autoencoder",
+            (640,),
+            None,
+            lambda k, L, x: L.Dense(640)(L.Dense(16, activation="relu")(L.Dense(64)(x))),
+        ),
     ],
 )
-def test_validate_any_model_with_its_own_inputs(tmp_path, name, shape, build):
+def test_validate_any_model_with_its_own_inputs(tmp_path, name, shape, classes, build):
     """A model that does not take Fashion-MNIST images validates on the emulated board with the
-    user's inputs (a .npy batch) and classes (a .npy): every answer as the host computes it."""
+    user's inputs (a .npy batch) and classes (a .npy): the board sends its whole output tensor
+    (protocol 2) and every one is byte for byte the host's; an autoencoder's reconstruction
+    error (its anomaly score) is the host's too."""
     model = _converted(tmp_path, name, build, shape)
     rng = np.random.default_rng(5)
     np.save(tmp_path / "x.npy", rng.integers(-128, 128, (6, *shape)).astype(np.int8))
-    classes = 7 if name == "rgb32" else 12
-    np.save(tmp_path / "y.npy", rng.integers(0, classes, 6))
     args = ["emulate", str(model), "--validate", "6", "--json"]
     refused = CliRunner().invoke(cli, args)
     assert refused.exit_code == 1 and "give its inputs with --inputs" in refused.output
@@ -296,11 +304,19 @@ def test_validate_any_model_with_its_own_inputs(tmp_path, name, shape, build):
         cli, ["emulate", str(model), "--validate", "7", "--inputs", str(tmp_path / "x.npy")]
     )
     assert too_many.exit_code == 1 and "asks for more inputs than" in too_many.output
-    result = CliRunner().invoke(
-        cli, [*args, "--inputs", str(tmp_path / "x.npy"), "--labels-file", str(tmp_path / "y.npy")]
-    )
+    args += ["--inputs", str(tmp_path / "x.npy")]
+    if classes:
+        np.save(tmp_path / "y.npy", rng.integers(0, classes, 6))
+        args += ["--labels-file", str(tmp_path / "y.npy")]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["answered"] == 6 and summary["agreement"] == 1.0 and summary["lost"] == 0
-    assert summary["board_accuracy"] == summary["host_int8_accuracy"]
-    assert len(summary["confusion"]) == classes
+    assert summary["compared"] == "output tensor" and summary["outputs"] == (classes or 640)
+    if classes:
+        assert summary["board_accuracy"] == summary["host_int8_accuracy"]
+        assert len(summary["confusion"]) == classes
+    else:
+        errors = summary["reconstruction_error"]
+        assert summary["output_kind"] == "reconstruction" and summary["board_accuracy"] is None
+        assert errors["board_mean"] == errors["host_mean"] > 0

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tinycnn.board.emulate import qemu_command, read_lines
+from tinycnn.board.serial.protocol import Output, parse_line
 from tinycnn.cli import cli
 from tinycnn.codegen.export import ExportError, export
 from tinycnn.model.tflite_io import read_model
@@ -23,7 +24,7 @@ from tinycnn.rundir import INT8_MODEL_FILE
 pytestmark = pytest.mark.slow  # cross-compiled firmware booted in QEMU
 
 PRED = re.compile(
-    r"TC1 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+) src=(demo|host)"
+    r"TC2 PRED id=(\d+) class=(\d+) label=\"([^\"]*)\" score=(-?\d+) true=(-?\d+) us=(\d+) src=(demo|host)"
 )
 
 
@@ -44,7 +45,7 @@ def test_qemu_firmware_predicts_like_the_host(seed_cnn_run, tmp_path, dataset):
     assert result.elf_sections["text"] > result.flash.items["weights"]
     assert result.elf_sections["bss"] >= result.planned_arena_bytes
     lines = _boot_lines(result.elf_path, 13)
-    assert lines[0].startswith('TC1 HELLO model="seed_cnn"'), lines[:1]
+    assert lines[0].startswith('TC2 HELLO model="seed_cnn"'), lines[:1]
     assert f"arena={result.planned_arena_bytes}" in lines[0]
     predictions = [PRED.fullmatch(line) for line in lines[1:13]]
     assert all(predictions), lines
@@ -82,47 +83,46 @@ def test_nano33_sketch(seed_cnn_run, tmp_path):
         out / "extras" / "seed_cnn_model_data.c"
     ).is_file()  # the .tflite as a C array, not compiled
     assert result.flash.fits and result.ram.fits
-    # Compile-check every source for the Nano's Cortex-M4F; the .ino against a shim of the
-    # Arduino core's few declarations (the real core cannot be downloaded here).
-    flags = [
-        "-mcpu=cortex-m4",
-        "-mthumb",
-        "-mfloat-abi=hard",
-        "-mfpu=fpv4-sp-d16",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-    ]
+    _compile_sketch(out, tmp_path)
+
+
+def _compile_sketch(out, tmp_path) -> None:
+    """Compile-check every source for the Nano's Cortex-M4F; the .ino against a shim of the
+    Arduino core's few declarations (the real core's headers are issue 24's)."""
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    flags += ["-Wall", "-Wextra", "-Werror"]
     for source in out.glob("*.c"):
         subprocess.run(
-            [
-                "arm-none-eabi-gcc",
-                "-std=c99",
-                *flags,
-                "-c",
-                str(source),
-                "-o",
-                str(tmp_path / "x.o"),
-            ],
+            ["arm-none-eabi-gcc", "-std=c99", *flags, "-c", str(source)]
+            + ["-o", str(tmp_path / "x.o")],
             check=True,
         )
     shim = __import__("pathlib").Path(__file__).parent / "shims"
     subprocess.run(
-        [
-            "arm-none-eabi-g++",
-            "-x",
-            "c++",
-            "-std=gnu++17",
-            *flags,
-            f"-I{shim}",
-            f"-I{out}",
-            "-c",
-            str(out / "fashion_sketch.ino"),
-            "-o",
-            str(tmp_path / "ino.o"),
-        ],
+        ["arm-none-eabi-g++", "-x", "c++", "-std=gnu++17", *flags, f"-I{shim}", f"-I{out}"]
+        + ["-c", str(next(out.glob("*.ino"))), "-o", str(tmp_path / "ino.o")],
         check=True,
     )
+
+
+def test_a_model_whose_outputs_are_not_classes_answers_with_its_tensor(tmp_path):
+    """An autoencoder's firmware carries no class names and answers every input with its whole
+    output tensor (OUT lines); it builds for the Nano and on the emulated board."""
+    from op_harness import convert_case
+
+    model = tmp_path / "ae.tflite"
+    build = lambda k, L, x: L.Dense(640)(L.Dense(8, activation="relu")(x))  # noqa: E731
+    model.write_bytes(convert_case(build, (640,)))
+    sketch = tmp_path / "ae_sketch"
+    export(model, "nano33", sketch)
+    app = (sketch / "tc_app.c").read_text()
+    assert "reports=tensor" in app and "send_prediction" not in app
+    assert "_labels[" not in (sketch / "ae_model.c").read_text()
+    _compile_sketch(sketch, tmp_path)
+    qemu = export(model, "qemu_m4", tmp_path / "ae_qemu")
+    hello = _boot_lines(qemu.elf_path, 1)[0]
+    assert hello.startswith('TC2 HELLO model="ae"') and "classes=0" in hello
+    assert "output=1x640 reports=tensor" in hello
 
 
 def test_tflm_runtime_sketch(seed_cnn_run, tmp_path):
@@ -273,11 +273,11 @@ def pixels_model(tmp_path_factory):
 
 def test_a_model_that_is_not_fashion_gets_no_noise_as_test_inputs(pixels_model, tmp_path):
     """Its firmware embeds no demo inputs (the budget says 0 B), builds with -Werror and boots;
-    given a .npy batch, it embeds that and classifies it at boot like the host."""
+    given a .npy batch, it embeds that and runs it at boot like the host."""
     bare = export(pixels_model, "qemu_m4", tmp_path / "bare")
     assert bare.flash.items["test images"] == 0 and "test images 0" in bare.flash.describe()
     assert "_TEST_IMAGES 0" in (tmp_path / "bare" / "model_test_data.h").read_text()
-    assert _boot_lines(bare.elf_path, 1)[0].startswith('TC1 HELLO model="model"')
+    assert _boot_lines(bare.elf_path, 1)[0].startswith('TC2 HELLO model="model"')
 
     inputs = np.random.default_rng(3).integers(-128, 128, (3, 12, 12, 3)).astype(np.int8)
     np.save(tmp_path / "x.npy", inputs)
@@ -285,11 +285,13 @@ def test_a_model_that_is_not_fashion_gets_no_noise_as_test_inputs(pixels_model, 
     assert given.flash.items["test images"] == inputs.size
     lines = _boot_lines(given.elf_path, 4)
     host = run_model(read_model(pixels_model), inputs, convention="tflm").outputs[0]
-    for index, match in enumerate(PRED.fullmatch(line) for line in lines[1:]):
-        assert match and int(match[1]) == index and int(match[5]) == -1, lines
-        assert int(match[2]) == int(np.argmax(host[index])) and int(match[4]) == int(
-            host[index].max()
-        )
+    # Its outputs are logits with no names (no SOFTMAX, no metadata): not known to be classes,
+    # so the board sends the whole output tensor, the host's byte for byte.
+    assert "reports=tensor" in lines[0]
+    for index, line in enumerate(lines[1:]):
+        event = parse_line(line)
+        assert isinstance(event, Output) and (event.sample_id, event.true_label) == (index, -1)
+        assert event.data == host[index].astype(np.int8).tobytes(), line
 
 
 def test_pictures_as_test_inputs_need_the_models_range(pixels_model, tmp_path):

@@ -31,7 +31,7 @@ FOLDERS = [
 WITHIN = {
     "training": [
         ["data"],
-        ["augment", "models", "recipe", "distribute"],
+        ["augment", "models", "recipe", "distribute", "user_data"],
         ["config"],
         ["watch"],
         ["train"],

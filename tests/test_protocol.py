@@ -7,15 +7,19 @@ import pytest
 from tinycnn.board.serial.monitor import BoardLink, LinkError, ListenStats
 from tinycnn.board.serial.protocol import (
     MAGIC,
+    PROTOCOL_VERSION,
     BoardError,
     Hello,
+    Output,
     Prediction,
     crc16_ccitt,
     encode_frame,
     hello_request,
     image_frame,
+    output_problem,
     parse_line,
     prediction_problem,
+    tensor_frame,
 )
 
 
@@ -55,6 +59,16 @@ def test_image_frame_layout():
         ("\x00\xff garbage", None),
         ("hello from the bootloader", None),
         ("TC2 PRED id=1", None),
+        (  # version 2: the whole output tensor, hex
+            "TC2 OUT id=3 true=-1 us=9 src=host data=7f80000a",
+            Output(3, bytes([0x7F, 0x80, 0x00, 0x0A]), -1, 9, "host"),
+        ),
+        ("TC2 OUT id=3 true=-1 us=9 src=host data=7f8", None),  # an odd digit: cut short
+        ("TC1 OUT id=3 true=-1 us=9 src=host data=7f80", None),  # no OUT in version 1
+        (
+            'TC2 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362 src=host',
+            Prediction(7, 6, "Shirt", 117, 6, 26362, "host"),
+        ),
     ],
 )
 def test_parse_line(line, expected):
@@ -69,6 +83,33 @@ def test_parse_hello():
     assert isinstance(hello, Hello)
     assert hello.model == "seed cnn" and hello.input_shape == (1, 28, 28, 1) and hello.classes == 10
     assert hello.fields["rounding"] == "tflm" and hello.fields["why"] == "boot"
+
+
+def test_version_2_hello_says_what_the_board_answers_with():
+    v2 = parse_line(
+        'TC2 HELLO model="ae" sha256=3140fe5c2dd3cc69 input=1x64 classes=0 arena=80 '
+        "weights=3008 board=qemu_m4 tests=5 output=1x64 reports=tensor why=boot"
+    )
+    v1 = parse_line('TC1 HELLO model="m" sha256=ab input=1x28x28x1 classes=10 arena=1')
+    assert (v2.version, v2.output_shape, v2.reports_tensor) == (2, (1, 64), True)
+    assert (v1.version, v1.output_shape, v1.reports_tensor) == (1, None, False)
+    assert Output(0, b"\xff\x01", -1, 5, "demo").values().tolist() == [-1, 1]
+
+
+def test_tensor_frame_and_output_checks():
+    image = np.arange(-3, 3, dtype=np.int8)
+    frame = tensor_frame(9, image)
+    assert frame[2] == 3 and frame[:2] == MAGIC and frame[10:16] == image.tobytes()
+    assert frame[2:16] == image_frame(9, image)[2:16].replace(b"\x01", b"\x03", 1)
+    assert output_problem(Output(1, bytes(4), -1, 10, "host"), 4) is None
+    assert output_problem(Output(1, bytes(3), -1, 10, "host"), 4) == "3 output values, the model has 4"
+    assert "not a possible" in output_problem(Output(1, bytes(4), -1, 2**32 - 1, "host"), 4)
+
+
+def test_firmware_and_host_speak_the_same_version():
+    from tinycnn.codegen import export
+
+    assert export.PROTOCOL_VERSION == PROTOCOL_VERSION == 2
 
 
 def test_link_reads_partial_lines_over_loop():

@@ -384,7 +384,7 @@ def bench(
     check_supported(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise TinycnnError("bench handles single-input, single-output models")
-    inputs = model_inputs(model, images, data_dir).values
+    inputs = model_inputs(model, images, data_dir, path).values
     report = bench_model(
         model,
         content,

@@ -20,7 +20,7 @@ from tinycnn.board.serial.monitor import (
     model_labels,
     wait_for_board,
 )
-from tinycnn.board.serial.protocol import BoardError, Hello, Prediction
+from tinycnn.board.serial.protocol import BoardError, Hello, Output, Prediction
 from tinycnn.board.serial.validation import validate
 from tinycnn.processes import exit_code_for
 from tinycnn.progress import terminal_progress
@@ -85,14 +85,21 @@ def format_validation(summary: dict, class_names) -> str:
     """The validation summary as text: counts, accuracies, latency, disagreements, confusion."""
     lines = [
         f"board {summary['board']} on {summary['port']}: model {summary['model']} (sha256 {summary['model_sha256']})",
-        f"images sent {summary['sent']} of {summary['requested']}, answered {summary['answered']}, "
+        f"inputs sent {summary['sent']} of {summary['requested']}, answered {summary['answered']}, "
         f"lost {summary['lost']}, retries {summary['retries']}, reconnects {summary['reconnects']}",
     ]
     if summary["answered"]:
         lines += _accuracy_lines(summary)
     for row in summary["disagreements"][:20]:
+        differing = row["differing_values"]
         lines.append(
-            f"DISAGREE image {row['sample_id']}: board class {row['board_class']} score {row['board_score']}, "
+            f"DISAGREE input {row['sample_id']}: "
+            + (
+                f"{differing} of {summary['outputs']} output values differ; "
+                if differing is not None
+                else ""
+            )
+            + f"board class {row['board_class']} score {row['board_score']}, "
             f"host class {row['host_class']} score {row['host_score']}"
         )
     if summary["board_accuracy"] is not None:
@@ -109,15 +116,29 @@ def format_validation(summary: dict, class_names) -> str:
 
 def _accuracy_lines(summary: dict) -> list[str]:
     latency = summary["latency"]
-    if summary["board_accuracy"] is None:
-        lines = ["accuracy             - (the inputs have no true classes: --labels-file gives them)"]
+    errors = summary["reconstruction_error"]
+    if errors:
+        lines = [
+            f"reconstruction error board mean {errors['board_mean']:.4g}, max {errors['board_max']:.4g}; "
+            f"host mean {errors['host_mean']:.4g}, max {errors['host_max']:.4g} (mean squared: "
+            "the anomaly score)"
+        ]
+    elif summary["board_accuracy"] is None:
+        lines = [
+            "accuracy             - (the inputs have no true classes: --labels-file gives them)"
+        ]
     else:
         lines = [
             f"on-device accuracy   {100 * summary['board_accuracy']:.2f} %",
-            f"host int8 accuracy   {100 * summary['host_int8_accuracy']:.2f} % (same images, reference engine)",
+            f"host int8 accuracy   {100 * summary['host_int8_accuracy']:.2f} % (same inputs, reference engine)",
         ]
+    same = (
+        f"identical output tensors ({summary['outputs']} values each)"
+        if summary["compared"] == "output tensor"
+        else "same class and score"
+    )
     lines += [
-        f"agreement            {100 * summary['agreement']:.2f} % of images: same class and score as the host",
+        f"agreement            {100 * summary['agreement']:.2f} % of inputs: {same} as the host",
         f"latency              mean {latency['mean_us']:.0f} us, p50 {latency['p50_us']:.0f} us, "
         f"p95 {latency['p95_us']:.0f} us, max {latency['max_us']:.0f} us (board timer)",
     ]
@@ -158,6 +179,12 @@ def _show_event(event, stats: ListenStats, echo: Echo) -> None:
         echo(f"board error {event.code} (id {event.sample_id}): {event.message}")
     elif isinstance(event, Hello):
         echo(f"board banner ({event.fields.get('why', '?')}): {event.model} sha256 {event.sha256}")
+    elif isinstance(event, Output):
+        stats.latencies_us.append(event.latency_us)
+        stats.outputs += 1
+        echo(
+            f"{event.source} #{event.sample_id:<5} {_values(event)}   latency {event.latency_us} us"
+        )
     elif isinstance(event, Prediction):
         problem = stats.add(event)
         if problem:
@@ -180,8 +207,17 @@ def _show_event(event, stats: ListenStats, echo: Echo) -> None:
         )
 
 
+def _values(event: Output, shown: int = 8) -> str:
+    """An output tensor on one line: its first values and its size (int8, as the board sent)."""
+    values = event.values()
+    head = ", ".join(str(int(v)) for v in values[:shown])
+    return f"output [{head}{', ...' if len(values) > shown else ''}] ({len(values)} int8 values)"
+
+
 def _listen_summary(stats: ListenStats) -> str:
     summary = f"{stats.predictions} predictions"
+    if stats.outputs:
+        summary = f"{stats.outputs} output tensors" + (f", {summary}" if stats.predictions else "")
     if stats.labelled:
         summary += (
             f", {stats.correct} correct of {stats.labelled} labelled ({100 * stats.accuracy:.1f} %)"

@@ -83,6 +83,24 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
+class Size(click.ParamType):
+    """HEIGHTxWIDTH, e.g. 32x32 -> [32, 32]."""
+
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            height, width = (int(side) for side in str(value).lower().split("x"))
+        except ValueError:
+            self.fail(f"{value!r} is not HEIGHTxWIDTH (e.g. 32x32)", param, ctx)
+        return [height, width]
+
+
+SIZE = Size()
+
+
 def opt(names: str, kind, help: str, **settings):
     """``click.option`` with its type and help first; ``names`` is "--name" or "--name dest"."""
     return click.option(*names.split(), type=kind, help=help, **settings)

@@ -107,6 +107,20 @@ def models_command() -> None:
     default="seed_cnn",
     show_default=True,
 )
+@options.opt(
+    "--data",
+    click.Path(exists=True),
+    "Your own data set instead of Fashion-MNIST: a folder of class folders of pictures "
+    "(or train/ and test/ folders of them), or an .npz of x_train, y_train, x_test, y_test.",
+    metavar="DIR|FILE.npz",
+)
+@options.opt(
+    "--input-size",
+    options.SIZE,
+    "Resize --data pictures to HEIGHTxWIDTH [default: their own size].",
+    metavar="HxW",
+)
+@options.opt("--channels", click.Choice(["1", "3"]), "Grayscale (1) or RGB (3) --data pictures.")
 @options.epochs_option(f"Epochs to train {_MODELS_OWN}")
 @options.batch_size_option(f"Batch size {_MODELS_OWN}")
 @options.opt(
@@ -131,7 +145,7 @@ def models_command() -> None:
 @options.data_dir_option
 @options.user_errors
 def train_command(strategy, workers, worker_index, worker_timeout, **given) -> None:
-    """Train a model on Fashion-MNIST into a run directory.
+    """Train a model on Fashion-MNIST, or on your own --data, into a run directory.
 
     With --strategy multiworker, start the same command on every worker (each with its own
     --worker-index); a worker whose cluster loses a peer starts its training again and
@@ -147,6 +161,7 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
     cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
     distribution = Distribution(strategy, cluster, worker_timeout)
     run_dir, model = given.pop("run_dir"), given.pop("model_name")
+    given["channels"] = int(given["channels"]) if given["channels"] else None
     settings = {name: given.pop(name) for name in ("data_dir", "force", "resume")}
     augment = options.augment_request(given)
     try:

@@ -27,7 +27,7 @@ from tinycnn.errors import TinycnnWarning
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.interpreters import tflm_arena_bytes
 from tinycnn.model.ir import Model
-from tinycnn.model.metadata import class_names
+from tinycnn.model.metadata import CLASSES, class_names, output_kind
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
@@ -35,7 +35,7 @@ from tinycnn.quantization.inputs import demo_inputs
 from tinycnn.ref.registry import BY_BUILTIN
 from tinycnn.rundir import int8_model_path, resolve_target
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # the serial protocol the firmware speaks (board/serial/protocol.py)
 MARKER_FILE = ".tinycnn-export"
 RUNTIMES = ("native", "tflm")
 STACK_BYTES_ESTIMATE = 2048  # deepest kernel call chain plus the line buffer, with headroom
@@ -116,7 +116,10 @@ def resolve_source(
     target = resolve_target(target)
     path = int8_model_path(target)
     model = read_model(path, name=target.name if target.is_dir() else None)
-    labels = class_names(path, model)
+    names = class_names(path, model)
+    # A board names a classifier's answer; other models answer with their whole output tensor
+    # and carry no class names (an output of thousands of values would fill the flash with them).
+    labels = names if output_kind(model, names) == CLASSES else []
     content = path.read_bytes()
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ExportError("export handles single-input, single-output models")
@@ -299,6 +302,8 @@ def _context(source: ExportSource, board: Board, convention: str, generated) -> 
         "weight_bytes": generated.weight_bytes,
         "input_shape": list(inp.shape),
         "input_bytes": inp.size_bytes,
+        "output_shape": list(source.model.output_tensors()[0].shape),
+        "reports": "classes" if source.labels else "tensor",
         "labels": source.labels,
         "images": source.images.reshape(len(source.images), inp.size_bytes).tolist(),
         "images_source": source.images_source,

@@ -179,7 +179,8 @@ def render_model(
         call.op_comment = c_comment(model.tensors[call.op.outputs[0]].name + fused)
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
     classes = int(np.prod(out.shape))
-    labels = list(labels) if labels else [f"class_{i}" for i in range(classes)]
+    # No names given: class_0..; an empty list: none (a model whose outputs are not classes).
+    labels = list(labels) if labels is not None else [f"class_{i}" for i in range(classes)]
     weight_bytes = constant_bytes(calls)
     context = {
         "version": __version__,

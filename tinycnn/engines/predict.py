@@ -11,10 +11,11 @@ import numpy as np
 from tinycnn.model.engines import HOST_CONVENTION
 from tinycnn.model.interpreters import run_interpreter
 from tinycnn.model.ir import Model
-from tinycnn.model.metadata import class_names
+from tinycnn.model.metadata import CLASSES, RECONSTRUCTION, class_names, output_kind
 from tinycnn.model.tflite_io import read_model
 from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
 from tinycnn.progress import Progress
+from tinycnn.quantization.evaluate import dequantized, reconstruction_error
 from tinycnn.quantization.inputs import IMAGE_SUFFIXES, InputError, load_batch, prepare_pictures
 from tinycnn.quantization.inputs import input_range as input_range_of
 from tinycnn.ref.runner import run_model
@@ -99,43 +100,26 @@ def output_lines(
         return []
     pictures = not any(str(p).endswith(".npy") for p in input_paths)
     tags = [str(p) for p in input_paths] if pictures else [f"#{i}" for i in range(len(outputs))]
-    (inp,), (out,) = model.input_tensors(), model.output_tensors()
-    real_out = _dequantized(out, outputs)
-    if tuple(inp.shape[1:]) == tuple(out.shape[1:]):
-        error = np.mean((_dequantized(inp, inputs) - real_out).reshape(len(outputs), -1) ** 2, 1)
+    (out,) = model.output_tensors()
+    real_out = dequantized(out, outputs)
+    rows = real_out.reshape(len(outputs), -1)
+    kind = output_kind(model, names)
+    if kind == RECONSTRUCTION:
+        error = reconstruction_error(model, inputs, outputs)
         lines = [
             f"{tag}: reconstruction error {e:.4g} (mean squared)"
             for tag, e in zip(tags, error, strict=True)
         ]
-    elif _is_classifier(model, names):
-        lines = [
-            f"{tag}: {_top_classes(row, names)}"
-            for tag, row in zip(tags, real_out.reshape(len(outputs), -1), strict=True)
-        ]
+    elif kind == CLASSES:
+        lines = [f"{tag}: {_top_classes(row, names)}" for tag, row in zip(tags, rows, strict=True)]
     else:
-        lines = [
-            f"{tag}: {_vector(row)}"
-            for tag, row in zip(tags, real_out.reshape(len(outputs), -1), strict=True)
-        ]
+        lines = [f"{tag}: {_vector(row)}" for tag, row in zip(tags, rows, strict=True)]
     more = len(lines) - SHOWN_ROWS
     return (
         lines
         if pictures or more <= 0
         else [*lines[:SHOWN_ROWS], f"... and {more} more in the output file"]
     )
-
-
-def _dequantized(tensor, values: np.ndarray) -> np.ndarray:
-    if tensor.quantization is None or values.dtype == np.float32:
-        return values.astype(np.float64)
-    quant = tensor.quantization
-    return quant.single_scale * (values.astype(np.float64) - quant.single_zero_point)
-
-
-def _is_classifier(model: Model, names: list[str]) -> bool:
-    last = model.operators[-1].opcode if model.operators else ""
-    named = any(not name.startswith("class ") for name in names)
-    return len(names) > 1 and (last == "SOFTMAX" or named)
 
 
 def _top_classes(row: np.ndarray, names: list[str], count: int = 3) -> str:

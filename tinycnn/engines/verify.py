@@ -41,10 +41,9 @@ from tinycnn.model.ir import Model, UnsupportedOperator
 from tinycnn.model.tflite_io import read_model
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
-from tinycnn.quantization.inputs import model_inputs
+from tinycnn.quantization.inputs import float_test_images, model_inputs
 from tinycnn.ref.runner import check_supported, run_model
 from tinycnn.rundir import float_model_path, int8_model_path, resolve_target
-from tinycnn.training.data import load_fashion_mnist, to_float
 from tinycnn.training.models import load_trained_model
 
 M4_SAMPLES = 200  # QEMU runs a few million instructions per image: a sample, not all N
@@ -357,7 +356,7 @@ def verify(
     check_supported(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise TinycnnError("verify handles single-input, single-output models")
-    chosen = model_inputs(model, images, data_dir)
+    chosen = model_inputs(model, images, data_dir, model_path)
     inputs, labels, description = chosen.values, chosen.labels, chosen.description
 
     report = VerifyReport(
@@ -368,16 +367,16 @@ def verify(
         reference_seconds=0.0,
     )
     try:
-        _compare(
-            report, model, content, keras_model, inputs, labels, engines, data_dir, on_progress
-        )
+        data = (data_dir, model_path)
+        _compare(report, model, content, keras_model, inputs, labels, engines, data, on_progress)
     except KeyboardInterrupt as exc:  # Ctrl-C or a signal: the report so far
         report.interrupt = exc
     return report
 
 
-def _compare(report, model, content, keras_model, inputs, labels, engines, data_dir, on_progress):
-    """Fill ``report``: engines, then layers and accuracy (run directories)."""
+def _compare(report, model, content, keras_model, inputs, labels, engines, data, on_progress):
+    """Fill ``report``: engines, then layers and accuracy (run directories). ``data``: the
+    data folder and the model's path (whose run says which data set it was trained on)."""
     started = time.perf_counter()
     keep = keras_model is not None
     reference_run = run_model(
@@ -407,7 +406,8 @@ def _compare(report, model, content, keras_model, inputs, labels, engines, data_
         float_accuracy = agreement = None
         if keras_model is not None:
             report_progress(on_progress, "float model, layer by layer", 0, 1)
-            dataset_images = to_float(load_fashion_mnist(data_dir).test_images[: len(inputs)])
+            data_dir, model_path = data
+            dataset_images = float_test_images(model_path, len(inputs), data_dir)
             float_predicted = np.argmax(
                 keras_model.predict(dataset_images, batch_size=500, verbose=0), axis=1
             )

@@ -40,7 +40,6 @@ from tinycnn.rundir import (
     read_json,
     resolve_target,
 )
-from tinycnn.training.data import load_fashion_mnist
 from tinycnn.training.models import load_trained_model
 
 GENERATOR = f"tinycnn {__version__}"  # in the page's <meta name="generator">
@@ -170,7 +169,15 @@ def _misclassified_figure(images, labels, predicted, confidence, names) -> bytes
     for axis, index in zip(axes.ravel(), wrong, strict=False):
         axis.axis("on")
         title = f"#{index}\ntrue {names[labels[index]]}\nsaid {names[predicted[index]]} {confidence[index]:.0%}"
-        image_axis(axis, images[index], title, cmap="gray", vmin=0, vmax=255)
+        image = images[index]  # float [H, W, C] in [0, 1]
+        image_axis(
+            axis,
+            image[..., 0] if image.shape[-1] == 1 else image,
+            title,
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+        )
     figure.suptitle(
         "Misclassified test images (int8 model): true and predicted class, its probability",
         fontsize=10,
@@ -182,16 +189,16 @@ def accuracy_part(run_dir: Path, content: bytes, keras_model, names: list[str], 
     from tinycnn.model.tflite_io import read_model
     from tinycnn.quantization.affine import dequantize
     from tinycnn.quantization.evaluate import int8_predict
-    from tinycnn.quantization.inputs import takes_fashion_images
-    from tinycnn.training.data import to_float
+    from tinycnn.quantization.inputs import float_test_images, has_test_images
 
-    model = read_model(content)
-    if not takes_fashion_images(model):
+    model, model_path = read_model(content), int8_model_path(run_dir)
+    if not has_test_images(model, model_path):
         shape = list(model.input_tensors()[0].shape)
         raise ReportError(
-            f"the model takes {shape}, not Fashion-MNIST images: no test set to score"
+            f"the model takes {shape}, not Fashion-MNIST images, and its run names no data set "
+            "of its own: no test set to score"
         )
-    outputs, labels = int8_predict(content, data_dir)
+    outputs, labels = int8_predict(content, data_dir, model_path=model_path)
     predicted = np.argmax(outputs, axis=1)
     out = model.output_tensors()[0].quantization
     confidence = dequantize(
@@ -201,11 +208,11 @@ def accuracy_part(run_dir: Path, content: bytes, keras_model, names: list[str], 
     names = names if len(names) == classes else [str(i) for i in range(classes)]
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
-    dataset = load_fashion_mnist(data_dir)
+    test_images = float_test_images(model_path, len(labels), data_dir)
     float_accuracy, source = None, ""
     if keras_model is not None:
         float_predicted = np.argmax(
-            keras_model.predict(to_float(dataset.test_images), batch_size=500, verbose=0), axis=1
+            keras_model.predict(test_images, batch_size=500, verbose=0), axis=1
         )
         float_accuracy, source = (
             float(np.mean(float_predicted == labels)),
@@ -235,7 +242,7 @@ def accuracy_part(run_dir: Path, content: bytes, keras_model, names: list[str], 
         "per_class": per_class,
         "confusion": data_uri(_confusion_figure(confusion, names)),
         "misclassified": data_uri(
-            _misclassified_figure(dataset.test_images, labels, predicted, confidence, names)
+            _misclassified_figure(test_images, labels, predicted, confidence, names)
         ),
     }
 
@@ -292,12 +299,12 @@ def budget_part(model, runtime_code_bytes: int | None) -> dict:
     }
 
 
-def emulation_part(model, content: bytes, data_dir) -> dict:
+def emulation_part(model, content: bytes, data_dir, model_path=None) -> dict:
     from tinycnn.board.bench import bench_model
     from tinycnn.board.bench_report import NANO33_HZ
     from tinycnn.quantization.inputs import model_inputs
 
-    inputs = model_inputs(model, 1, data_dir).values
+    inputs = model_inputs(model, 1, data_dir, model_path).values
     bench = bench_model(model, content, inputs, host_rounds=0, compare_cmsis=False)
     return {
         "instructions": bench.instructions,
@@ -379,7 +386,7 @@ def build_report(
         ("training", lambda: training_part(run_dir)),
         ("accuracy", lambda: accuracy_part(run_dir, content, keras_model, names, data_dir)),
         ("verification", lambda: verification_part(run_dir, verify_images, data_dir, None)),
-        ("emulation", lambda: emulation_part(model, content, data_dir)),
+        ("emulation", lambda: emulation_part(model, content, data_dir, model_path)),
         (
             "budget",
             lambda: budget_part(model, report.sections.get("emulation", {}).get("runtime_code")),

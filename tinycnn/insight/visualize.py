@@ -32,6 +32,7 @@ from tinycnn.outputs import check_output_dir
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.quantization.affine import quantize
+from tinycnn.quantization.inputs import run_dataset
 from tinycnn.ref.runner import check_supported, run_model
 from tinycnn.rundir import (
     INT8_MODEL_FILE,
@@ -41,6 +42,7 @@ from tinycnn.rundir import (
 )
 from tinycnn.training.data import FLOAT_RANGE, load_fashion_mnist, to_float
 from tinycnn.training.models import load_trained_model
+from tinycnn.training.user_data import dataset_of_run
 
 MAX_CHANNELS_SHOWN = 16
 
@@ -84,10 +86,12 @@ def load_subject(
     input_tensor=None,
     data_dir=None,
     value_range: tuple[float, float] = FLOAT_RANGE,
+    model_path=None,
 ) -> Subject:
-    """``--image N`` (a Fashion-MNIST test image) or ``--image PATH`` (a picture file, its
-    pixels mapped onto ``value_range``), for a model taking ``input_shape`` [H, W, C];
-    quantized with ``input_tensor`` (the int8 model's input) when one is given."""
+    """``--image N`` (a test image of the model's data set: its run's ``--data``, else
+    Fashion-MNIST) or ``--image PATH`` (a picture file, its pixels mapped onto
+    ``value_range``), for a model taking ``input_shape`` [H, W, C]; quantized with
+    ``input_tensor`` (the int8 model's input) when one is given."""
     from tinycnn.quantization.inputs import picture_values
 
     if len(input_shape) != 3 or input_shape[2] not in (1, 3):
@@ -97,17 +101,18 @@ def load_subject(
     text = str(image)
     if text.isdigit():
         index = int(text)
-        dataset = load_fashion_mnist(data_dir)
+        run = run_dataset(model_path)
+        dataset = dataset_of_run(run, data_dir) if run else load_fashion_mnist(data_dir)
         if index >= len(dataset.test_images):
             raise VisualizeError(
                 f"--image {index}: the test set has images 0..{len(dataset.test_images) - 1}"
             )
-        if tuple(input_shape) != (28, 28, 1):
-            raise VisualizeError(
-                f"the model takes {list(input_shape)}, not Fashion-MNIST's [28, 28, 1]; "
-                "give --image PATH"
-            )
         float_image = to_float(dataset.test_images[index : index + 1])[0]
+        if float_image.shape != tuple(input_shape):
+            raise VisualizeError(
+                f"the model takes {list(input_shape)}, not the {dataset.name} test images' "
+                f"{list(float_image.shape)}; give --image PATH"
+            )
         label, description = int(dataset.test_labels[index]), f"test image {index}"
     else:
         path = Path(text)
@@ -127,20 +132,25 @@ def load_subject(
 
 
 def model_subject(
-    model: Model | None, keras_model, image: str | int, data_dir=None, value_range=FLOAT_RANGE
+    model: Model | None,
+    keras_model,
+    image: str | int,
+    data_dir=None,
+    value_range=FLOAT_RANGE,
+    model_path=None,
 ) -> Subject:
     """The subject for the int8 model (its input quantization) or, without one, the float;
     a picture's pixels mapped onto ``value_range``."""
     if model is None:
         shape = tuple(keras_model.input_shape[1:])
-        return load_subject(image, shape, None, data_dir, value_range)
+        return load_subject(image, shape, None, data_dir, value_range, model_path)
     tensor = model.input_tensors()[0]
     if tensor.dtype != np.int8 or tensor.quantization is None or len(tensor.shape) != 4:
         raise VisualizeError(
             f"visualize needs an int8 image input [1, H, W, C]; this model takes "
             f"{list(tensor.shape)} {tensor.dtype.name}"
         )
-    return load_subject(image, tuple(tensor.shape[1:]), tensor, data_dir, value_range)
+    return load_subject(image, tuple(tensor.shape[1:]), tensor, data_dir, value_range, model_path)
 
 
 def _class_label(names: list[str], index: int | None) -> str:
@@ -345,7 +355,8 @@ def visualize(
         model = read_model(int8_model_path(target))
         check_supported(model)
     value_range = _value_range(target, model, image, input_range)
-    subject = model_subject(model, keras_model, image, data_dir, value_range)
+    model_path = target / INT8_MODEL_FILE if target.is_dir() else target  # its run's data set
+    subject = model_subject(model, keras_model, image, data_dir, value_range, model_path)
     out_dir = check_output_dir(out_dir, "--out")
     chosen = _check_gradient_request(model, keras_model, layer, other_class)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -173,3 +173,18 @@ def class_names(model_path, model, labels_file=None) -> list[str]:
         if names and len(names) == count:
             return list(names)
     return [f"class {i}" for i in range(count)]
+
+
+CLASSES, RECONSTRUCTION, VECTOR = "classes", "reconstruction", "vector"
+
+
+def output_kind(model, names) -> str:
+    """What a model's output is, for what to show and what a board reports: RECONSTRUCTION for
+    an output shaped as the input (an autoencoder: its anomaly score is the reconstruction
+    error), CLASSES for a classifier (its last op a SOFTMAX, or its classes named), else VECTOR."""
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    if tuple(inp.shape[1:]) == tuple(out.shape[1:]):
+        return RECONSTRUCTION
+    last = model.operators[-1].opcode if model.operators else ""
+    named = any(not name.startswith("class ") for name in names)
+    return CLASSES if len(names) > 1 and (last == "SOFTMAX" or named) else VECTOR

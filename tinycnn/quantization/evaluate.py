@@ -10,10 +10,11 @@ import numpy as np
 from tinycnn.model.interpreters import run_interpreter
 from tinycnn.model.tflite_io import read_model, read_tflite
 from tinycnn.quantization.affine import quantize
-from tinycnn.quantization.inputs import fashion_images, takes_fashion_images
-from tinycnn.rundir import MODEL_FILE, RunError, int8_model_path
-from tinycnn.training.data import CLASS_NAMES, load_fashion_mnist, to_float
+from tinycnn.quantization.inputs import has_test_images, run_test_images
+from tinycnn.rundir import CONFIG_FILE, MODEL_FILE, RunError, int8_model_path, read_json
+from tinycnn.training.data import CLASS_NAMES, to_float
 from tinycnn.training.models import load_trained_model
+from tinycnn.training.user_data import dataset_of_run, load_dataset
 
 
 @dataclass(frozen=True)
@@ -70,21 +71,24 @@ def confusion_lines(title: str, confusion, class_names) -> list[str]:
     return lines
 
 
-def int8_predict(content: bytes, data_dir=None, on_progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """The int8 model's outputs ``[N, C]`` on the test images, and their labels.
+def int8_predict(
+    content: bytes, data_dir=None, on_progress=None, model_path=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 model's outputs ``[N, C]`` on the test images (of its run's own data set when
+    ``model_path`` sits in a run trained on ``--data``), and their labels.
 
     Images are quantized with the model's own input scale and zero point. LiteRT's optimized
     builtin kernels are used (no XNNPACK delegate); `tinycnn verify` checks them bit for bit.
     """
     model = read_model(content)
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
-    if inp.dtype != np.int8 or out.dtype != np.int8 or not takes_fashion_images(model):
+    if inp.dtype != np.int8 or out.dtype != np.int8 or not has_test_images(model, model_path):
         raise RunError(
             f"the int8 model takes {inp.dtype.name} {list(inp.shape)} and gives {out.dtype.name}; "
-            "evaluate needs one 28x28x1 int8 image in and int8 classes out: quantize it with "
-            "`tinycnn quantize`"
+            "evaluate needs int8 images of its data set in (28x28x1 Fashion-MNIST, or its run's "
+            "--data) and int8 classes out: quantize it with `tinycnn quantize`"
         )
-    images = fashion_images(model, None, data_dir)
+    images = run_test_images(model, model_path, None, data_dir)
     outputs = run_interpreter("litert", content, images.values, on_progress, fast=True)
     return outputs.reshape(len(outputs), -1), images.labels
 
@@ -93,7 +97,12 @@ def int8_validation_accuracy(content: bytes, train_config: dict, data_dir=None) 
     """int8 accuracy (LiteRT) on a run's validation split: the last ``validation_split`` of its
     training images (``subset`` of them when set), which training never fitted. What choices
     between models are made on, so that the test set stays a fair measure."""
-    dataset = load_fashion_mnist(data_dir)
+    dataset = load_dataset(
+        train_config.get("data"),
+        data_dir,
+        train_config.get("input_size"),
+        train_config.get("channels"),
+    )
     count = train_config.get("subset") or len(dataset.train_images)
     held_out = int(count * train_config["validation_split"])
     if not held_out:
@@ -110,32 +119,56 @@ def int8_validation_accuracy(content: bytes, train_config: dict, data_dir=None) 
     return float(np.mean(outputs.reshape(held_out, -1).argmax(axis=1) == labels))
 
 
-def _per_class(labels: np.ndarray, predicted: np.ndarray) -> list[float]:
-    return [float(np.mean(predicted[labels == c] == c)) for c in range(len(CLASS_NAMES))]
+def _per_class(labels: np.ndarray, predicted: np.ndarray, classes: int) -> list[float]:
+    return [
+        float(np.mean(predicted[labels == c] == c)) if np.any(labels == c) else 0.0
+        for c in range(classes)
+    ]
 
 
 def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None) -> Evaluation:
     """Float accuracy of ``model.keras`` and int8 accuracy of ``model_int8.tflite``."""
     run_dir = Path(run_dir)
     model = load_trained_model(run_dir)
-    content = read_tflite(int8_model_path(run_dir))
-    int8_outputs, labels = int8_predict(content, data_dir)
-    dataset = load_fashion_mnist(data_dir)
+    path = int8_model_path(run_dir)
+    content = read_tflite(path)
+    int8_outputs, labels = int8_predict(content, data_dir, model_path=path)
+    dataset = dataset_of_run(read_json(run_dir / CONFIG_FILE), data_dir)
+    classes = len(dataset.class_names)
 
     float_predicted = np.argmax(
         model.predict(to_float(dataset.test_images), batch_size=500, verbose=0), axis=1
     )
     int8_predicted = np.argmax(int8_outputs, axis=1)
-    confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (labels, int8_predicted), 1)
     return Evaluation(
         float_accuracy=float(np.mean(float_predicted == labels)),
         int8_accuracy=float(np.mean(int8_predicted == labels)),
         test_images=int(len(labels)),
         agreement=float(np.mean(float_predicted == int8_predicted)),
-        float_per_class=_per_class(labels, float_predicted),
-        int8_per_class=_per_class(labels, int8_predicted),
+        float_per_class=_per_class(labels, float_predicted, classes),
+        int8_per_class=_per_class(labels, int8_predicted, classes),
         int8_confusion=confusion.tolist(),
         float_model_bytes=(run_dir / MODEL_FILE).stat().st_size,
         int8_model_bytes=len(content),
+        class_names=tuple(dataset.class_names),
     )
+
+
+def reconstruction_error(model, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Per input, the mean squared difference between the dequantized output and input (an
+    autoencoder's anomaly score)."""
+    (inp,), (out,) = model.input_tensors(), model.output_tensors()
+    difference = dequantized(inp, inputs).reshape(len(inputs), -1) - dequantized(
+        out, outputs
+    ).reshape(len(outputs), -1)
+    return np.mean(difference**2, axis=1)
+
+
+def dequantized(tensor, values: np.ndarray) -> np.ndarray:
+    """Real values of a tensor's integers (float values are returned as they are)."""
+    if tensor.quantization is None or values.dtype == np.float32:
+        return values.astype(np.float64)
+    quant = tensor.quantization
+    return quant.single_scale * (values.astype(np.float64) - quant.single_zero_point)

@@ -1,6 +1,7 @@
 """The inputs tinycnn feeds a model, decided in one place for verify, export, evaluate and
-the monitor's validation: the Fashion-MNIST test images quantized with the model's own input
-scale and zero point for a ``[1, 28, 28, 1]`` input, every value for a single-value input,
+the monitor's validation: the test images of the data set it was trained on (its run's own
+``train --data``, or Fashion-MNIST's for a ``[1, 28, 28, 1]`` input) quantized with the model's
+own input scale and zero point, every value for a single-value input,
 seeded random int8 tensors otherwise. And the one way a picture becomes a model's input
 (``prepare_pictures``): resized to its image shape, mapped onto the value range it was trained
 on (the model's metadata, its run, or ``--input-range``), then quantized."""
@@ -17,7 +18,7 @@ from tinycnn.model.ir import Model
 from tinycnn.model.metadata import COMMON_RANGES, parse_input_range, run_metadata
 from tinycnn.quantization.affine import quantize
 from tinycnn.rundir import CONFIG_FILE, read_json
-from tinycnn.training.data import FLOAT_RANGE, load_fashion_mnist, to_float
+from tinycnn.training.data import FASHION_MNIST, FLOAT_RANGE, load_fashion_mnist, to_float
 
 FASHION_INPUT_SHAPE = (28, 28, 1)
 RANDOM_SEED = 0
@@ -36,36 +37,84 @@ def takes_fashion_images(model: Model) -> bool:
 
 
 def fashion_images(model: Model, count: int | None = None, data_dir=None) -> ModelInputs:
-    """The first ``count`` test images (all when None), quantized for the model's input."""
+    """The first ``count`` Fashion-MNIST test images (all when None), quantized for the model."""
+    return _dataset_images(model, load_fashion_mnist(data_dir), count)
+
+
+def run_dataset(model_path) -> dict | None:
+    """The config of the run a model file sits in when that run trained on the user's own data
+    (``train --data``), else None."""
+    if model_path is None:
+        return None
+    config = Path(model_path).parent / CONFIG_FILE
+    run = read_json(config) if config.is_file() else {}
+    return run if run.get("train", {}).get("data") else None
+
+
+def has_test_images(model: Model, model_path=None) -> bool:
+    """Whether tinycnn knows test images for the model: its run's own data set, or Fashion-MNIST's
+    for a 28x28x1 model."""
+    return run_dataset(model_path) is not None or takes_fashion_images(model)
+
+
+def run_test_images(
+    model: Model, model_path, count: int | None = None, data_dir=None
+) -> ModelInputs:
+    """The first ``count`` test images of the data set the model was trained on (its run's
+    ``--data``; else Fashion-MNIST), quantized for its input."""
+    run = run_dataset(model_path)
+    if run is None:
+        return fashion_images(model, count, data_dir)
+    from tinycnn.training.user_data import dataset_of_run
+
+    return _dataset_images(model, dataset_of_run(run, data_dir), count)
+
+
+def float_test_images(model_path, count: int, data_dir=None) -> np.ndarray:
+    """The first ``count`` test images of the model's data set as the float model takes them."""
+    run = run_dataset(model_path)
+    if run is None:
+        return to_float(load_fashion_mnist(data_dir).test_images[:count])
+    from tinycnn.training.user_data import dataset_of_run
+
+    return to_float(dataset_of_run(run, data_dir).test_images[:count])
+
+
+def _dataset_images(model: Model, dataset, count: int | None) -> ModelInputs:
     tensor = model.input_tensors()[0]
-    dataset = load_fashion_mnist(data_dir)
     count = len(dataset.test_images) if count is None else count
     if count > len(dataset.test_images):
         raise TinycnnError(f"{count} images asked for, the test set has {len(dataset.test_images)}")
     quant = tensor.quantization
     low, high = model.metadata.input_range or FLOAT_RANGE  # tinycnn's models before metadata
+    pixels = to_float(dataset.test_images[:count])
+    if pixels.shape[1:] != tuple(tensor.shape[1:]):
+        raise InputError(
+            f"the {dataset.name} test images are {list(pixels.shape[1:])}, the model takes "
+            f"{list(tensor.shape[1:])}"
+        )
     values = quantize(
-        low + to_float(dataset.test_images[:count]) * np.float32(high - low),
+        low + pixels * np.float32(high - low),
         quant.single_scale,
         quant.single_zero_point,
         tensor.dtype,
-    ).reshape(count, *tensor.shape[1:])
+    )
+    name = "Fashion-MNIST" if dataset.name == FASHION_MNIST else dataset.name
     return ModelInputs(
-        values,
-        dataset.test_labels[:count].astype(np.int64),
-        f"Fashion-MNIST test images 0..{count - 1}",
+        values, dataset.test_labels[:count].astype(np.int64), f"{name} test images 0..{count - 1}"
     )
 
 
-def model_inputs(model: Model, count: int, data_dir=None) -> ModelInputs:
-    """Up to ``count`` int8 inputs for the model (see the module docstring)."""
+def model_inputs(model: Model, count: int, data_dir=None, model_path=None) -> ModelInputs:
+    """Up to ``count`` int8 inputs for the model (see the module docstring): its run's own
+    test images when it was trained on ``--data``."""
     tensor = model.input_tensors()[0]
     if tensor.dtype != np.int8:
         raise TinycnnError(
             f"model input {tensor.name!r} is {tensor.dtype.name}; an int8 input is needed"
         )
-    if takes_fashion_images(model):
-        return fashion_images(model, count, data_dir)
+    if has_test_images(model, model_path):
+        return run_test_images(model, model_path, count, data_dir)
     shape = tuple(tensor.shape[1:])
     if int(np.prod(shape)) == 1:
         every = np.arange(-128, 128, dtype=np.int8).reshape(256, *shape)[:count]
@@ -236,8 +285,8 @@ def demo_inputs(
     test images for a Fashion-MNIST-shaped model, else none: noise is no test input."""
     tensor = model.input_tensors()[0]
     if given is None:
-        if takes_fashion_images(model):
-            return fashion_images(model, count, data_dir)
+        if has_test_images(model, model_path):
+            return run_test_images(model, model_path, count, data_dir)
         empty = np.empty((0, *tensor.shape[1:]), tensor.dtype)
         return ModelInputs(empty, None, "none (export --test-inputs X.npy|DIR embeds some)")
     values, description = given_inputs(model, model_path, Path(given), value_range)

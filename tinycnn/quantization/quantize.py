@@ -27,8 +27,9 @@ from tinycnn.rundir import (
     write_json,
 )
 from tinycnn.training.config import TrainConfig
-from tinycnn.training.data import load_fashion_mnist, to_float
+from tinycnn.training.data import to_float
 from tinycnn.training.models import load_trained_model
+from tinycnn.training.user_data import dataset_of_run
 
 
 class ConversionError(TinycnnError):
@@ -299,8 +300,9 @@ def quantize_run(
             "no quantize config for it); quantize without --qat: post-training quantization "
             "gives the converter's integer LSTM"
         )
-    config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
-    dataset = load_fashion_mnist(data_dir)
+    run_config = read_json(run_dir / CONFIG_FILE)
+    config = TrainConfig(**run_config["train"])
+    dataset = dataset_of_run(run_config, data_dir)
     train_images = dataset.train_images
     train_labels = dataset.train_labels
     if config.subset is not None:
@@ -326,7 +328,7 @@ def quantize_run(
             on_progress,
         )
     content = convert_int8(model, calibration, on_progress=on_progress)
-    content = with_metadata(content, run_metadata(read_json(run_dir / CONFIG_FILE)))
+    content = with_metadata(content, run_metadata(run_config))
 
     target = run_dir / INT8_MODEL_FILE
     write_atomically(target, content)

@@ -78,6 +78,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: dict = field(default_factory=dict)  # augment.Augmentation fields; {} = none
     early_stopping: int | None = None  # patience in epochs on val_accuracy; best weights kept
+    data: str | None = None  # the user's data set (absolute path); None: Fashion-MNIST
+    input_size: list[int] | None = None  # [height, width] its pictures are resized to
+    channels: int | None = None  # 1 or 3; None: the pictures' own
 
     @property
     def augmentation(self) -> Augmentation:
@@ -128,6 +131,14 @@ class TrainConfig:
             raise RunError(f"validation split must be in [0, 1), got {self.validation_split}")
         if self.subset is not None and self.subset < 10:
             raise RunError(f"subset must be at least 10 images, got {self.subset}")
+        if self.input_size is not None and not (
+            len(self.input_size) == 2 and all(4 <= side <= 1024 for side in self.input_size)
+        ):
+            raise RunError(f"input size must be HxW, each side 4..1024, got {self.input_size}")
+        if self.channels not in (None, 1, 3):
+            raise RunError(f"channels must be 1 or 3, got {self.channels}")
+        if self.data is None and (self.input_size or self.channels):
+            raise RunError("--input-size and --channels are for your own --data")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise RunError(f"learning rate must be positive, got {self.learning_rate}")
 
@@ -148,6 +159,8 @@ def train_config(
     recipe = {k: v for k, v in spec.recipe.items() if k != "augment"}
     chosen = augmentation(augment or spec.recipe.get("augment", "none"), **(augment_knobs or {}))
     given = {k: v for k, v in settings.items() if v is not None}
+    if "data" in given:  # later steps read it from the run, from any folder
+        given["data"] = str(Path(given["data"]).resolve())
     epochs = epochs or spec.default_epochs
     if "warmup_epochs" in recipe:  # the recipe's warm-up, at most a tenth of a short run
         recipe["warmup_epochs"] = min(recipe["warmup_epochs"], epochs / 10)

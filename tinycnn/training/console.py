@@ -103,8 +103,9 @@ def start_line(config: TrainConfig, first_epoch: int, run_dir) -> str:
     if config.label_smoothing:
         recipe += f", label smoothing {config.label_smoothing:g}"
     recipe += f", augment {config.augmentation.describe()}"
+    data = f" on {config.data}" if config.data else ""
     return (
-        f"training {config.model} for {config.epochs} epochs (batch {config.batch_size}; "
+        f"training {config.model}{data} for {config.epochs} epochs (batch {config.batch_size}; "
         f"{recipe}) into {run_dir}"
     )
 

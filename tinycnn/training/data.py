@@ -69,7 +69,8 @@ class DataError(TinycnnError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Fashion-MNIST as uint8 images ``[N, 28, 28]`` and uint8 labels ``[N]``."""
+    """A data set: uint8 images (Fashion-MNIST's ``[N, 28, 28]``, a user's ``[N, H, W, C]``, or
+    float32 in [0, 1] from an .npz) and uint8 labels ``[N]``; see ``user_data``."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -188,5 +189,10 @@ def load_fashion_mnist(data_dir: str | Path | None = None, allow_download: bool 
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 images ``[N, 28, 28]`` -> float32 ``[N, 28, 28, 1]`` in [0, 1], the models' input."""
-    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+    """Pixels -> the models' float32 input ``[N, H, W, C]`` in [0, 1]: uint8 ``[N, 28, 28]``
+    (Fashion-MNIST) or ``[N, H, W, C]`` (a user's data set) / 255; float values (an .npz's,
+    already in [0, 1]) as they are."""
+    values = images.astype(np.float32)
+    if images.dtype == np.uint8:
+        values /= 255.0
+    return values[..., np.newaxis] if values.ndim == 3 else values

@@ -46,7 +46,7 @@ from tinycnn.training.config import (
     continues_backup,
     train_config,
 )
-from tinycnn.training.data import Dataset, load_fashion_mnist, to_float
+from tinycnn.training.data import Dataset, to_float
 from tinycnn.training.distribute import (
     Backup,
     ClusterError,
@@ -57,8 +57,9 @@ from tinycnn.training.distribute import (
     is_cluster_failure,
     make_strategy,
 )
-from tinycnn.training.models import INPUT_SHAPE, NUM_CLASSES, ModelSpec, get_model_spec
+from tinycnn.training.models import ModelSpec, get_model_spec
 from tinycnn.training.recipe import make_optimizer
+from tinycnn.training.user_data import load_dataset
 from tinycnn.training.watch import EpochWatcher
 
 __all__ = ["EpochReport", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "train"]
@@ -79,6 +80,8 @@ class _Run:
     best: dict = field(default_factory=lambda: {"epoch": 0, "val_accuracy": -1.0})
     continuing: bool = False  # a multi-worker chief continuing its backup
     existing: list[str] = field(default_factory=list)  # run files --force replaces
+    input_shape: tuple[int, ...] = ()  # of one float input, from the data set
+    classes: int = 0
 
     @property
     def chief(self) -> bool:
@@ -123,7 +126,7 @@ def train(
     cannot be read. Nothing is loaded or deleted before the request has been checked.
     """
     run = _checked_request(config, Path(run_dir), distribution or Distribution(), force, resume)
-    dataset = load_fashion_mnist(data_dir)  # before TensorFlow: a missing dataset fails fast
+    dataset = _dataset(run, data_dir)  # before TensorFlow: a missing dataset fails fast
     for name in run.existing:  # before the cluster forms: no worker restores a stale backup
         _remove(run.run_dir / name)
     if on_start and not run.distribution.multiworker:  # multi-worker: known from the backup
@@ -153,6 +156,15 @@ def train(
         ) from None
     metrics = _metrics(run, model, strategy, len(fit[0]), dataset, test_accuracy)
     return _write_results(run, model, output, metrics)
+
+
+def _dataset(run: _Run, data_dir) -> Dataset:
+    """The run's data set (Fashion-MNIST, or the user's ``--data``), its input shape and classes."""
+    config = run.config
+    dataset = load_dataset(config.data, data_dir, config.input_size, config.channels)
+    run.input_shape = tuple(to_float(dataset.train_images[:1]).shape[1:])
+    run.classes = len(dataset.class_names)
+    return dataset
 
 
 def _checked_request(
@@ -188,7 +200,7 @@ def _training_data(config: TrainConfig, dataset: Dataset):
         images, labels = images[: config.subset], labels[: config.subset]
     x, y = to_float(images), labels.astype(np.int32)
     if config.label_smoothing:
-        y = np.eye(NUM_CLASSES, dtype=np.float32)[y]
+        y = np.eye(len(dataset.class_names), dtype=np.float32)[y]
     held_out = int(len(x) * config.validation_split)
     cut = len(x) - held_out
     return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if held_out else None)
@@ -207,7 +219,13 @@ def _model(run: _Run, strategy):
             )
         _seed_stage(config.seed)  # the initial weights
         scale = {"width": config.width or 1.0, "depth": config.depth} if spec.scalable else {}
-        model = spec.build(INPUT_SHAPE, NUM_CLASSES, **scale)
+        try:
+            model = spec.build(run.input_shape, run.classes, **scale)
+        except ValueError as exc:  # Keras: a layer that does not fit the input
+            raise RunError(
+                f"{config.model} cannot take a {'x'.join(map(str, run.input_shape))} input "
+                f"({str(exc).splitlines()[0]}); pass a larger --input-size or another --model"
+            ) from None
         model.compile(
             optimizer=make_optimizer(config.optimizer, run.base_rate, config.weight_decay),
             loss=(
@@ -264,7 +282,7 @@ def _write_config(run: _Run, dataset: Dataset) -> None:
             "class_names": list(dataset.class_names),
             "dataset": dataset.name,
             "input_range": list(dataset.input_range),
-            "input_shape": list(INPUT_SHAPE),
+            "input_shape": list(run.input_shape),
             "versions": versions,
             "distribution": run.distribution.as_dict(),
         },
@@ -309,7 +327,7 @@ def _fit_epochs(run: _Run, model, fit, validation, watcher: EpochWatcher):
 def _test_accuracy(config: TrainConfig, model, dataset: Dataset) -> float:
     labels = dataset.test_labels.astype(np.int32)
     if config.label_smoothing:  # the labels the compiled loss takes
-        labels = np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+        labels = np.eye(len(dataset.class_names), dtype=np.float32)[labels]
     _, accuracy = model.evaluate(to_float(dataset.test_images), labels, batch_size=500, verbose=0)
     return float(accuracy)
 

@@ -203,6 +203,7 @@ class ListenStats:
     classes: int
     labels: dict[int, str] = field(default_factory=dict)  # class -> name, model's or board's
     predictions: int = 0
+    outputs: int = 0  # OUT lines (whole output tensors)
     labelled: int = 0
     correct: int = 0
     latencies_us: list[int] = field(default_factory=list)

@@ -1,13 +1,21 @@
-"""The tinycnn serial protocol, version 1: text lines from the board, binary frames to it.
+"""The tinycnn serial protocol, version 2: text lines from the board, binary frames to it.
 
 Board -> host, one ASCII line each (readable in any serial monitor):
 
-    TC1 HELLO model="seed_cnn" sha256=791cc0978de9a0ca input=1x28x28x1 classes=10 arena=27040 ...
-    TC1 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362 src=host
-    TC1 ERR code=crc id=7 msg="CRC mismatch, frame dropped"
+    TC2 HELLO model="seed_cnn" sha256=791cc0978de9a0ca input=1x28x28x1 classes=10 arena=27040
+        ... output=1x10 reports=classes
+    TC2 PRED id=7 class=6 label="Shirt" score=117 true=6 us=26362 src=host
+    TC2 OUT id=7 true=-1 us=26362 src=host data=f3807f...   (the raw int8 output tensor, hex)
+    TC2 ERR code=crc id=7 msg="CRC mismatch, frame dropped"
 
-Host -> board frames: ``A5 5A | type (1 image, 2 hello request) | id u32 LE | true label i8 |
-length u16 LE | payload | CRC-16/CCITT-FALSE u16 LE`` over type..payload.
+Host -> board frames: ``A5 5A | type | id u32 LE | true label i8 | length u16 LE | payload |
+CRC-16/CCITT-FALSE u16 LE`` over type..payload. Types: 1 an input (answered by PRED, or by OUT
+for a board that ``reports=tensor``), 2 a hello request, 3 an input answered by OUT.
+
+Version 2 adds the OUT line, frame type 3 and HELLO's ``output`` and ``reports`` (``classes``:
+the board answers with the largest output's class; ``tensor``: with the whole output, for a
+model whose outputs are not classes). Version 1 boards (TC1 lines, no OUT, no type 3) are still
+read: the host validates them by class and score, as before.
 """
 
 from __future__ import annotations
@@ -16,11 +24,12 @@ import shlex
 import struct
 from dataclasses import dataclass
 
-PROTOCOL_VERSION = 1
-PREFIX = f"TC{PROTOCOL_VERSION}"
+PROTOCOL_VERSION = 2
+VERSIONS = (1, 2)  # what the host reads
 MAGIC = b"\xa5\x5a"
 FRAME_IMAGE = 1
 FRAME_HELLO = 2
+FRAME_TENSOR = 3  # an input whose answer is the whole output tensor (version 2)
 _HEADER = struct.Struct("<BIbH")  # type, id, true label, length
 
 
@@ -50,6 +59,11 @@ def image_frame(sample_id: int, image, true_label: int = -1) -> bytes:
     return encode_frame(FRAME_IMAGE, sample_id, bytes(image.astype("int8").tobytes()), true_label)
 
 
+def tensor_frame(sample_id: int, image, true_label: int = -1) -> bytes:
+    """An input frame asking for the whole output tensor back (an OUT line; version 2)."""
+    return encode_frame(FRAME_TENSOR, sample_id, bytes(image.astype("int8").tobytes()), true_label)
+
+
 def hello_request() -> bytes:
     """Asks the board to repeat its banner (what it printed before the port was open is lost)."""
     return encode_frame(FRAME_HELLO)
@@ -63,6 +77,18 @@ class Hello:
     classes: int
     arena_bytes: int
     fields: dict
+    version: int = 1
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        """The output tensor's shape (version 2 boards say it)."""
+        text = self.fields.get("output")
+        return tuple(int(d) for d in text.split("x")) if text else None
+
+    @property
+    def reports_tensor(self) -> bool:
+        """Whether the board answers every input with its whole output (an OUT line)."""
+        return self.fields.get("reports") == "tensor"
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,22 @@ class Prediction:
     true_label: int  # -1 when unknown
     latency_us: int
     source: str  # "host" for a frame the host sent, "demo" for an embedded test image
+
+
+@dataclass(frozen=True)
+class Output:
+    """An OUT line: the board's whole output tensor for one input (version 2)."""
+
+    sample_id: int
+    data: bytes  # the raw int8 output tensor
+    true_label: int  # -1 when unknown
+    latency_us: int
+    source: str  # "host" or "demo", as for Prediction
+
+    def values(self):
+        import numpy as np
+
+        return np.frombuffer(self.data, dtype=np.int8)
 
 
 # A board timer reading beyond this is a wrapped or garbled counter, not an inference time.
@@ -100,14 +142,24 @@ class BoardError:
     message: str
 
 
-Line = Hello | Prediction | BoardError
+def output_problem(event: Output, size: int) -> str | None:
+    """Why a well-formed OUT line cannot be the answer of a model with ``size`` outputs."""
+    if len(event.data) != size:
+        return f"{len(event.data)} output values, the model has {size}"
+    if not 0 <= event.latency_us <= MAX_LATENCY_US:
+        return f"latency {event.latency_us} us is not a possible inference time"
+    return None
+
+
+Line = Hello | Prediction | Output | BoardError
 
 
 def parse_line(text: str) -> Line | None:
     """Parse one line from the board; None for anything that is not a well-formed protocol line
     (boot noise, a line cut by a reset, garbage from a wrong baud rate)."""
     text = text.strip()
-    if not text.startswith(PREFIX + " "):
+    version = next((v for v in VERSIONS if text.startswith(f"TC{v} ")), None)
+    if version is None:
         return None
     try:
         words = shlex.split(text)
@@ -120,6 +172,15 @@ def parse_line(text: str) -> Line | None:
                 int(fields["classes"]),
                 int(fields["arena"]),
                 fields,
+                version,
+            )
+        if kind == "OUT" and version >= 2:
+            return Output(
+                int(fields["id"]),
+                bytes.fromhex(fields["data"]),
+                int(fields["true"]),
+                int(fields["us"]),
+                fields.get("src", "host"),
             )
         if kind == "PRED":
             return Prediction(
