@@ -202,3 +202,14 @@ def test_listen_statistics_count_labelled_predictions_only():
     assert stats.latency()["mean_us"] == 20.0  # the rejected line's latency is not counted
     # names come from what the board said (or the model), never Fashion-MNIST modulo 10
     assert stats.label(2) == "dog" and stats.label(1) == "cat" and stats.label(5) == "class 5"
+
+
+def test_listen_mode_shows_a_tensor_boards_outputs():
+    """A board that reports tensors (an autoencoder) shows each OUT line as its first values and
+    size, counted apart from predictions."""
+    from tinycnn.board.console import _listen_summary, _show_event
+
+    shown, stats = [], ListenStats(classes=0)
+    _show_event(Output(4, bytes([1, 255, 3]), -1, 120, "demo"), stats, shown.append)
+    assert shown == ["demo #4     output [1, -1, 3] (3 int8 values)   latency 120 us"]
+    assert _listen_summary(stats) == "1 output tensors, latency mean 120 us"
