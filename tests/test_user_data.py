@@ -206,12 +206,13 @@ def test_a_generated_rgb_npz_trains_and_validates(tmp_path):
 
     seed = train("seed_run", "--epochs", "6")
     assert json.loads((seed / "metrics.json").read_text())["test_accuracy"] > 0.9
-    # A zoo architecture built for 32x32x3 and three classes; its accuracy after two epochs on
-    # 600 pictures is not the point (its batch normalization's moving statistics lag that
-    # early), that the board runs it as the host does is.
+    # A zoo architecture built for 32x32x3 and three classes, 57 steps in all: its batch
+    # normalization's moving statistics, taken again for the final weights, are its own (the
+    # ones Keras kept while fitting trailed the weights, and it answered at chance: 28 %).
     mobilenet = train(
-        "mobilenet_run", "--model", "mobilenet_tiny", "--width", "0.5", "--epochs", "2"
+        "mobilenet_run", "--model", "mobilenet_tiny", "--width", "0.5", "--epochs", "3"
     )
+    assert json.loads((mobilenet / "metrics.json").read_text())["test_accuracy"] > 0.9
     assert runner.invoke(cli, ["quantize", str(mobilenet)]).exit_code == 0
     result = runner.invoke(cli, ["emulate", str(mobilenet), "--validate", "20", "--json"])
     assert result.exit_code == 0, result.output

@@ -21,6 +21,7 @@ import numpy as np
 
 from tinycnn import __version__
 from tinycnn.progress import Progress
+from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
     BACKUP_DIR,
     BEST_FILE,
@@ -133,13 +134,14 @@ def train(
         on_start(run.config, run.initial_epoch)
     strategy = make_strategy(run.distribution)  # before any other TensorFlow work
     fit, validation = _training_data(run.config, dataset)
-    model = _model(run, strategy)
+    model = _model(run, strategy, steps_per_epoch=-(-len(fit[0]) // run.config.batch_size))
     output = WorkerOutput(run.run_dir, run.chief)
     backup = _restore_backup(run, model, strategy, output, on_start)
     _write_config(run, dataset)
     watcher = EpochWatcher(run, len(fit[0]), output, backup, on_epoch, on_progress)
     try:  # the loop and the test evaluation: a multi-worker run's collectives may fail in either
         model = _fit_epochs(run, model, fit, validation, watcher)
+        _recalibrate_batch_norm(run, model, fit[0], strategy, on_progress)
         test_accuracy = _test_accuracy(run.config, model, dataset)
     except KeyboardInterrupt as interrupt:
         output.close()
@@ -206,7 +208,7 @@ def _training_data(config: TrainConfig, dataset: Dataset):
     return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if held_out else None)
 
 
-def _model(run: _Run, strategy):
+def _model(run: _Run, strategy, steps_per_epoch: int):
     """The model to fit: the checkpoint's when resuming, else built from a seed and compiled."""
     from tinycnn.tfenv import keras
     from tinycnn.training.models.blocks import custom_objects
@@ -226,6 +228,9 @@ def _model(run: _Run, strategy):
                 f"{config.model} cannot take a {'x'.join(map(str, run.input_shape))} input "
                 f"({str(exc).splitlines()[0]}); pass a larger --input-size or another --model"
             ) from None
+        for layer in model.submodules:  # moving statistics that trail by about an epoch at most
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = min(layer.momentum, 1.0 - 1.0 / max(steps_per_epoch, 2))
         model.compile(
             optimizer=make_optimizer(config.optimizer, run.base_rate, config.weight_decay),
             loss=(
@@ -322,6 +327,38 @@ def _fit_epochs(run: _Run, model, fit, validation, watcher: EpochWatcher):
     if patience:
         return keras.models.load_model(run.run_dir / BEST_FILE, custom_objects=custom_objects())
     return model
+
+
+RECALIBRATION_IMAGES = 10_000  # training images batch normalization's statistics are taken on
+RECALIBRATION_BATCH = 500
+
+
+def _recalibrate_batch_norm(run: _Run, model, images, strategy, on_progress) -> None:
+    """Batch normalization's moving statistics taken again for the final weights, averaged over
+    the first RECALIBRATION_IMAGES training images ("precise BN"). The moving averages Keras
+    keeps during fitting trail the weights by about 1 / (1 - momentum) = 100 steps: a run of a
+    few hundred steps (a small data set: 1,433 digits, 40 epochs of 12 steps) ended with
+    statistics of weights long gone, and a MobileNet that fitted 95 % of its training images
+    answered at chance (9.6 %) on its test set; with them taken again, 96.4 %."""
+    from tinycnn.tfenv import keras
+
+    layers = [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization)]
+    if not layers or run.distribution.multiworker:  # see docs/training.md
+        return
+    images = images[:RECALIBRATION_IMAGES]
+    starts = range(0, len(images), RECALIBRATION_BATCH)
+    momenta = [layer.momentum for layer in layers]
+    _seed_stage(run.config.seed, run.config.epochs)  # dropout between them: seeded too
+    try:
+        with strategy.scope():
+            for count, start in enumerate(starts, start=1):
+                for layer in layers:  # the running mean of the batches so far
+                    layer.momentum = (count - 1) / count
+                model(images[start : start + RECALIBRATION_BATCH], training=True)
+                report_progress(on_progress, "batch normalization statistics", count, len(starts))
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
 
 
 def _test_accuracy(config: TrainConfig, model, dataset: Dataset) -> float:
