@@ -322,7 +322,7 @@ def test_validating_another_model_needs_its_inputs_before_anything(tmp_path, mon
         ["emulate", hello_world, "--monitor", "--validate", "5"],
     ):
         result = CliRunner().invoke(cli, args)
-        _check(result, 1, "--validate sends Fashion-MNIST test images to a 28x28x1 model")
+        _check(result, 1, "--validate sends the test images of the model's data set")
         assert "this one takes [1, 1]: give its inputs with --inputs X.npy|DIR" in result.output
     assert not (tmp_path / "cache").exists()  # no firmware was built first
 
