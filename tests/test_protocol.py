@@ -213,3 +213,24 @@ def test_listen_mode_shows_a_tensor_boards_outputs():
     _show_event(Output(4, bytes([1, 255, 3]), -1, 120, "demo"), stats, shown.append)
     assert shown == ["demo #4     output [1, -1, 3] (3 int8 values)   latency 120 us"]
     assert _listen_summary(stats) == "1 output tensors, latency mean 120 us"
+
+
+def test_an_out_line_of_a_large_output_is_read_whole():
+    """A 96x96x3 output (27,648 values) is a 55 KB line, near the 64 KiB the link once took for
+    noise; 100,000 values (a 200 KB line, from a board on a pseudo-terminal) pass too."""
+    import os
+    import threading
+
+    values = np.random.default_rng(4).integers(-128, 128, 100_000).astype(np.int8)
+    line = f"TC2 OUT id=1 true=-1 us=5 src=host data={values.tobytes().hex()}\r\n".encode()
+    board, port = os.openpty()
+    writer = threading.Thread(target=os.write, args=(board, line), daemon=True)
+    try:
+        with BoardLink(os.ttyname(port)) as link:
+            writer.start()
+            event = link.read_event(20.0)
+        writer.join(timeout=20)
+    finally:
+        os.close(board)
+        os.close(port)
+    assert isinstance(event, Output) and np.array_equal(event.values(), values)

@@ -25,6 +25,9 @@ from tinycnn.board.serial.protocol import (
 from tinycnn.errors import TinycnnError
 
 DEFAULT_BAUD = 115200
+# The longest line read: an OUT line carries two hex digits per output value, and a board's
+# output tensor can take most of its RAM (1 MiB on the largest board in the registry).
+MAX_LINE_BYTES = 2 * 1024 * 1024 + 4096
 
 
 class LinkError(TinycnnError):
@@ -123,7 +126,7 @@ class BoardLink:
                 1 for b in chunk if not (32 <= b < 127 or b in (9, 10, 13))
             )
             self._buffer += chunk
-            if len(self._buffer) > 65536:  # no newline in 64 KiB: noise, not lines
+            if len(self._buffer) > MAX_LINE_BYTES:  # no newline that long: noise, not lines
                 self._buffer = self._buffer[-1024:]
         raw, self._buffer = self._buffer.split(b"\n", 1)
         self.stats.lines += 1
