@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: the official Fashion-MNIST files, the host C compiler (`predict --engine c`,
-# verify's C line), the Cortex-M cross-compiler and its C library, and QEMU's Arm system
-# emulator (the emulated board), and Chromium (headless: `report --screenshot` and the tests
-# that render the report in a real browser).
-packages=(dataset-fashion-mnist gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium)
+# verify's C line), the Cortex-M cross-compiler with its C library and its C++ headers (the
+# Arduino core's headers include <cstdio> and friends: tests/test_arduino_core.py), QEMU's Arm
+# system emulator (the emulated board), and Chromium (headless: `report --screenshot` and the
+# tests that render the report in a real browser).
+packages=(dataset-fashion-mnist gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,6 +1,9 @@
 """`tinycnn export`: the qemu_m4 firmware cross-compiled and booted in QEMU, Arduino and Mbed
 projects generated, budgets enforced. Needs gcc-arm-none-eabi and qemu-system-arm, which the
-README's set-up installs: these tests fail, not skip, when they are missing."""
+README's set-up installs: these tests fail, not skip, when they are missing. Sketches are
+compile-checked against the real Arduino core's headers when ``../shared`` has them
+(``arduino_core.compile_sketch``), else against the header shim ``tests/shims/Arduino.h``, with
+a warning in the test report."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from arduino_core import compile_sketch
 from click.testing import CliRunner
 
 from tinycnn.board.emulate import qemu_command, read_lines
@@ -83,26 +87,7 @@ def test_nano33_sketch(seed_cnn_run, tmp_path):
         out / "extras" / "seed_cnn_model_data.c"
     ).is_file()  # the .tflite as a C array, not compiled
     assert result.flash.fits and result.ram.fits
-    _compile_sketch(out, tmp_path)
-
-
-def _compile_sketch(out, tmp_path) -> None:
-    """Compile-check every source for the Nano's Cortex-M4F; the .ino against a shim of the
-    Arduino core's few declarations (the real core's headers are issue 24's)."""
-    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-    flags += ["-Wall", "-Wextra", "-Werror"]
-    for source in out.glob("*.c"):
-        subprocess.run(
-            ["arm-none-eabi-gcc", "-std=c99", *flags, "-c", str(source)]
-            + ["-o", str(tmp_path / "x.o")],
-            check=True,
-        )
-    shim = __import__("pathlib").Path(__file__).parent / "shims"
-    subprocess.run(
-        ["arm-none-eabi-g++", "-x", "c++", "-std=gnu++17", *flags, f"-I{shim}", f"-I{out}"]
-        + ["-c", str(next(out.glob("*.ino"))), "-o", str(tmp_path / "ino.o")],
-        check=True,
-    )
+    compile_sketch(out, result.board, tmp_path / "build")
 
 
 def test_a_model_whose_outputs_are_not_classes_answers_with_its_tensor(tmp_path):
@@ -114,11 +99,11 @@ def test_a_model_whose_outputs_are_not_classes_answers_with_its_tensor(tmp_path)
     build = lambda k, L, x: L.Dense(640)(L.Dense(8, activation="relu")(x))  # noqa: E731
     model.write_bytes(convert_case(build, (640,)))
     sketch = tmp_path / "ae_sketch"
-    export(model, "nano33", sketch)
+    result = export(model, "nano33", sketch)
     app = (sketch / "tc_app.c").read_text()
     assert "reports=tensor" in app and "send_prediction" not in app
     assert "_labels[" not in (sketch / "ae_model.c").read_text()
-    _compile_sketch(sketch, tmp_path)
+    compile_sketch(sketch, result.board, tmp_path / "build")
     qemu = export(model, "qemu_m4", tmp_path / "ae_qemu")
     hello = _boot_lines(qemu.elf_path, 1)[0]
     assert hello.startswith('TC2 HELLO model="ae"') and "classes=0" in hello
