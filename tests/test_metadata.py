@@ -90,7 +90,12 @@ def test_class_names_from_every_source(classifier, tmp_path):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("0,1", (0.0, 1.0)), ("0,255", (0.0, 255.0)), ("-1,1", (-1.0, 1.0)), ("-0.5,2.5", (-0.5, 2.5))],
+    [
+        ("0,1", (0.0, 1.0)),
+        ("0,255", (0.0, 255.0)),
+        ("-1,1", (-1.0, 1.0)),
+        ("-0.5,2.5", (-0.5, 2.5)),
+    ],
 )
 def test_input_ranges(text, expected):
     assert parse_input_range(text) == expected

@@ -102,7 +102,9 @@ def test_tensor_frame_and_output_checks():
     assert frame[2] == 3 and frame[:2] == MAGIC and frame[10:16] == image.tobytes()
     assert frame[2:16] == image_frame(9, image)[2:16].replace(b"\x01", b"\x03", 1)
     assert output_problem(Output(1, bytes(4), -1, 10, "host"), 4) is None
-    assert output_problem(Output(1, bytes(3), -1, 10, "host"), 4) == "3 output values, the model has 4"
+    assert (
+        output_problem(Output(1, bytes(3), -1, 10, "host"), 4) == "3 output values, the model has 4"
+    )
     assert "not a possible" in output_problem(Output(1, bytes(4), -1, 2**32 - 1, "host"), 4)
 
 
