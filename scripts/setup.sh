@@ -25,9 +25,10 @@ stamp=.venv/.tinycnn-installed
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    # The interpreters and converter at the versions the suite proved bit-exact.
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
     touch "$stamp"
 fi
 echo "set up: .venv/bin/tinycnn $(.venv/bin/tinycnn --version | awk '{print $NF}')"

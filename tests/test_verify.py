@@ -262,3 +262,35 @@ def test_an_interrupted_verify_keeps_what_it_measured(wide_conv_model):
     text = report.describe()
     assert "reference[tflite] vs litert       BIT-EXACT" in text and "interrupted:" in text
     assert report.as_dict()["interrupted"] is True
+
+
+def test_the_pinned_interpreters_are_installed_printed_and_checked(monkeypatch):
+    """constraints.txt pins what VERIFIED_VERSIONS says the suite proved bit-exact, the set-up
+    installed exactly that, verify prints it, and another version is a warning, not silence."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from tinycnn.cli import cli
+    from tinycnn.model import interpreters
+
+    pins = Path(__file__).parent.parent / "constraints.txt"
+    pinned = dict(line.split("==") for line in pins.read_text().splitlines() if "==" in line)
+    assert pinned == interpreters.VERIFIED_VERSIONS
+    assert interpreters.installed_versions() == interpreters.VERIFIED_VERSIONS
+    model = str(SHARED_MODELS / "hello_world_int8.tflite")
+    result = CliRunner().invoke(cli, ["verify", model, "--images", "4", "--json"])
+    assert json.loads(result.output)["versions"]["tflite-micro"] == pinned["tflite-micro"]
+    text = CliRunner().invoke(cli, ["verify", model, "--images", "4"]).output
+    assert f"tflite-micro {pinned['tflite-micro']}" in text.splitlines()[2]
+    monkeypatch.setattr(
+        "tinycnn.engines.verify.installed_versions",
+        lambda: {**interpreters.VERIFIED_VERSIONS, "tflite-micro": "0.dev20250101000000"},
+    )
+    warned = CliRunner().invoke(cli, ["verify", model, "--images", "4"])
+    assert warned.exit_code == 0
+    assert (
+        "warning: tflite-micro 0.dev20250101000000 is installed; tinycnn's bit-exactness was "
+        "proved with 0.dev20261023182759" in warned.output
+    )

@@ -22,20 +22,23 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from tinycnn.engines.layers import LayerComparison, compare_layers
-from tinycnn.errors import TinycnnError
+from tinycnn.errors import TinycnnError, TinycnnWarning
 from tinycnn.model.engines import COMPARED, ENGINES, HOST_CONVENTION, INTERPRETERS
 from tinycnn.model.interpreters import (
     InterpreterError,
+    installed_versions,
     litert_interpreter,
     litert_refusal,
     run_interpreter,
     tflm_interpreter,
+    unverified_versions,
 )
 from tinycnn.model.ir import Model, UnsupportedOperator
 from tinycnn.model.tflite_io import read_model
@@ -119,6 +122,7 @@ class VerifyReport:
     layers: list[LayerComparison] | None = None
     accuracy: AccuracyComparison | None = None
     interrupt: BaseException | None = field(default=None, repr=False)  # Ctrl-C or a signal
+    versions: dict = field(default_factory=dict)  # converter and interpreters, installed
 
     @property
     def bit_exact(self) -> bool:
@@ -168,6 +172,7 @@ class VerifyReport:
         lines = [
             f"model   {self.model} (sha256 {self.sha256[:16]})",
             f"inputs  {self.inputs}",
+            "with    " + ", ".join(f"{k} {v or 'absent'}" for k, v in self.versions.items()),
             f"reference engine: {self.samples} inputs in {self.reference_seconds:.1f} s",
             "",
         ]
@@ -365,7 +370,10 @@ def verify(
         samples=len(inputs),
         inputs=description,
         reference_seconds=0.0,
+        versions=installed_versions(),
     )
+    for problem in unverified_versions(report.versions):
+        warnings.warn(problem, TinycnnWarning, stacklevel=2)
     try:
         data = (data_dir, model_path)
         _compare(report, model, content, keras_model, inputs, labels, engines, data, on_progress)

@@ -24,6 +24,43 @@ class InterpreterError(TinycnnError):
     """An interpreter refused the model."""
 
 
+# The converter and interpreters tinycnn's test suite proved bit-exact against its reference
+# engine; the set-up installs exactly these (constraints.txt, kept equal by a test). TFLite
+# Micro's nightlies change arithmetic (its LSTM moved by up to 7 LSB between two of them), so
+# another version is said, not silently compared against.
+VERIFIED_VERSIONS = {
+    "tensorflow": "2.21.0",
+    "tf-keras": "2.21.0",
+    "tensorflow-model-optimization": "0.8.1",
+    "ai-edge-litert": "2.3.0",
+    "tflite-micro": "0.dev20261023182759",
+}
+
+
+def installed_versions() -> dict[str, str | None]:
+    """The installed version of each package in VERIFIED_VERSIONS (None: not installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in VERIFIED_VERSIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def unverified_versions(versions: dict[str, str | None]) -> list[str]:
+    """One sentence per installed package whose version the suite did not prove bit-exact."""
+    return [
+        f"{name} {version} is installed; tinycnn's bit-exactness was proved with "
+        f"{VERIFIED_VERSIONS[name]} (scripts/setup.sh installs it): a difference may be the "
+        f"{name}'s, not the model's"
+        for name, version in versions.items()
+        if version is not None and version != VERIFIED_VERSIONS[name]
+    ]
+
+
 def _first_reason(exc: Exception) -> str:
     """An interpreter's error, cut to its first reason (LiteRT repeats one per tensor) and
     one line."""
