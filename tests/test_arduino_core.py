@@ -26,7 +26,10 @@ from arduino_core import (
 from tinycnn.boards import all_boards
 from tinycnn.codegen.export import RUNTIMES, export
 
-pytestmark = pytest.mark.skipif(not have_core(), reason=f"{ARDUINO_MBED_CORE} is absent")
+pytestmark = [
+    pytest.mark.slow,  # about a minute of cross-compiling
+    pytest.mark.skipif(not have_core(), reason=f"{ARDUINO_MBED_CORE} is absent"),
+]
 
 ARDUINO_BOARDS = [board for board in all_boards() if board.fqbn]
 MBED_BOARDS = [board for board in all_boards() if board.mbed_target]
