@@ -217,6 +217,30 @@ CASES = [
         1,
         "this is a float model",
     ),
+    (  # NumPy and TensorFlow seeds are 32-bit: 2**32 once wrapped to 0 silently
+        "train with a seed past 32 bits",
+        ["train", "--seed", "4294967296", "--out", "{tmp}/run"],
+        2,
+        "4294967296 is not in the range 0<=x<=4294967295",
+    ),
+    (  # it trained into the current folder and printed /model.keras
+        "train into an empty --out",
+        ["train", "--out", ""],
+        2,
+        "an empty path names nothing",
+    ),
+    (  # it wrote PNG bytes into a .jpg
+        "augment preview with another suffix",
+        ["augment", "--preview", "--out", "{tmp}/grid.jpg"],
+        1,
+        "the preview is a PNG picture; give a .png name",
+    ),
+    (  # the hint once suggested `tinycnn train --out zoo:micro`
+        "quantize a shipped model",
+        ["quantize", "zoo:micro"],
+        1,
+        "zoo:micro is a shipped int8 model, already quantized",
+    ),
 ]
 
 
@@ -250,7 +274,7 @@ def test_export_force_over_its_own_input_folder_keeps_the_model(small_model, tmp
     result = CliRunner().invoke(
         cli, ["export", str(model), "--board", "qemu_m4", "--out", str(first), "--force"]
     )
-    _check(result, 1, "would overwrite the input")
+    _check(result, 1, "is a folder that holds the input")
     assert model.read_bytes() == small_model.read_bytes()
     # and a run directory exported into itself
     result = CliRunner().invoke(
@@ -389,3 +413,18 @@ def test_export_without_the_arm_toolchain_says_the_size_is_an_estimate(
         in result.output
     )
     assert "runtime code (estimate) 8192" in result.output
+
+
+def test_a_folder_named_like_a_shipped_model_is_that_folder(tmp_path, monkeypatch, small_model):
+    """A run folder called `zoo:micro` once resolved silently to the shipped model."""
+    import hashlib
+    import json
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zoo:micro").mkdir()
+    shutil.copy(small_model, tmp_path / "zoo:micro" / "model_int8.tflite")
+    result = CliRunner().invoke(cli, ["verify", "zoo:micro", "--images", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = hashlib.sha256(small_model.read_bytes()).hexdigest()
+    assert json.loads(result.output)["sha256"] == expected

@@ -105,9 +105,14 @@ def refuse_overwriting_inputs(output: str | Path, inputs: list[str | Path], flag
         source_path = Path(os.path.abspath(source))
         with contextlib.suppress(OSError):  # links: compare where they lead
             target, source_path = target.resolve(), source_path.resolve()
-        if source_path == target or _within(source_path, target):
+        if source_path == target:
             raise OutputError(
                 f"{flag} {output} would overwrite the input {source}; choose another {flag}"
+            )
+        if _within(source_path, target):
+            raise OutputError(
+                f"{flag} {output} is a folder that holds the input {source}, and writing it "
+                f"would replace what is there; give {flag} a new folder"
             )
 
 

@@ -80,6 +80,11 @@ def resume_command(run_dir: str | Path) -> str:
 def trained_model_path(run_dir: str | Path) -> Path:
     """``RUN_DIR/model.keras``; RunError says why a folder is not a finished run (the model
     is loaded by ``tinycnn.training.models.load_trained_model``, which knows its layers)."""
+    if str(run_dir).startswith(ZOO_PREFIX) and not Path(run_dir).exists():
+        raise RunError(
+            f"{run_dir} is a shipped int8 model, already quantized, with no float model to "
+            "start from; train your own run with `tinycnn train --out runs/NAME`"
+        )
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(
@@ -110,10 +115,11 @@ def pretrained_names() -> list[str]:
 
 def resolve_target(target: str | Path) -> Path:
     """``zoo:NAME`` -> the shipped pretrained folder (it holds model_int8.tflite, config.json,
-    metrics.json and zoo.json, so it reads like a quantized run directory); anything else
-    is the path given. An unknown name is a RunError listing the known ones."""
+    metrics.json and zoo.json, so it reads like a quantized run directory), unless a file or
+    folder of that very name exists; anything else is the path given. An unknown name is a
+    RunError listing the known ones."""
     text = str(target)
-    if not text.startswith(ZOO_PREFIX):
+    if not text.startswith(ZOO_PREFIX) or Path(target).exists():  # a folder of that name wins
         return Path(target)
     name = text[len(ZOO_PREFIX) :]
     known = pretrained_names()

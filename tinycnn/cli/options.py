@@ -166,7 +166,8 @@ def force_option(help: str):
 
 
 def seed_option(help: str = "Random seed."):
-    return opt("--seed", int, help, default=0, show_default=True)
+    # NumPy and TensorFlow take 32-bit seeds: a larger one would wrap silently.
+    return opt("--seed", click.IntRange(0, 2**32 - 1), help, default=0, show_default=True)
 
 
 def rounding_option(default: str, help: str):
@@ -181,9 +182,15 @@ def images_option(default: int, help: str, most: int | None = None):
     )
 
 
+def _named(ctx, param, value):
+    if value is not None and not str(value).strip():
+        raise click.BadParameter("an empty path names nothing: give a file or folder name")
+    return value
+
+
 def out_option(dest: str, help: str, *, folder: bool = True, required: bool = True):
     kind = click.Path(file_okay=False) if folder else click.Path(dir_okay=False)
-    return click.option("--out", dest, required=required, type=kind, help=help)
+    return click.option("--out", dest, required=required, type=kind, help=help, callback=_named)
 
 
 def epochs_option(help: str):

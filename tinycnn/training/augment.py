@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinycnn.errors import TinycnnError
@@ -247,6 +248,8 @@ def write_preview(
     from tinycnn.outputs import check_output_file, write_atomically
     from tinycnn.training.data import load_fashion_mnist, to_float
 
+    if Path(out_path).suffix.lower() != ".png":
+        raise AugmentError(f"--out {out_path}: the preview is a PNG picture; give a .png name")
     check_output_file(out_path, "--out")
     dataset = load_fashion_mnist(data_dir)
     grid = preview_grid(to_float(dataset.train_images[:images]), config, seed, variants)
