@@ -212,3 +212,48 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
     assert "interrupted by Ctrl-C" in lines[0] and "Aborted!" not in stderr
+
+
+def test_resume_refuses_options_that_would_change_the_run_and_takes_more_epochs(tmp_path):
+    """`train --resume` once ignored --model, --seed, --learning-rate, --augment... silently.
+    Options that differ from the run are refused in one line naming them (nothing written);
+    the same values pass; --epochs may change, and the run's config.json says so after."""
+    from click.testing import CliRunner
+
+    from tinycnn.cli import cli
+
+    def interrupt_after_first_epoch(report):
+        if report.epoch == 1:
+            raise KeyboardInterrupt
+
+    config = TrainConfig("dnn", epochs=2, batch_size=64, subset=1000, seed=3)
+    with pytest.raises(TrainingInterrupted):
+        train(config, tmp_path, on_epoch=interrupt_after_first_epoch)
+    state = (tmp_path / "checkpoint.json").read_bytes()
+    resume = ["train", "--resume", "--out", str(tmp_path)]
+    changed = CliRunner().invoke(
+        cli,
+        [
+            *resume,
+            "--model",
+            "seed_cnn",
+            "--seed",
+            "3",
+            "--learning-rate",
+            "0.1",
+            "--flip",
+            "horizontal",
+        ],
+    )
+    assert changed.exit_code == 1, changed.output
+    (line,) = [line for line in changed.output.splitlines() if line.startswith("Error")]
+    assert "--model (the run has 'dnn')" in line and "--learning-rate (the run has None)" in line
+    assert "--augment (the run has {})" in line
+    assert "--seed" not in line  # the same seed as the run's is no change
+    assert (tmp_path / "checkpoint.json").read_bytes() == state
+    fewer = CliRunner().invoke(cli, [*resume, "--epochs", "0"])
+    assert fewer.exit_code == 2  # click's range check
+    more = CliRunner().invoke(cli, [*resume, "--epochs", "3", "--seed", "3"])
+    assert more.exit_code == 0, more.output
+    assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 3
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["epochs"] == 3

@@ -117,6 +117,13 @@ def with_options(options):
     return decorate
 
 
+def named_options() -> set[str]:
+    """The parameters of the running command given on its command line (or environment)."""
+    ctx = click.get_current_context()
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return {name for name in ctx.params if ctx.get_parameter_source(name) in given}
+
+
 def command_line(ctx: click.Context) -> list[str]:
     """The command name and the options that give it the parameters it has now."""
     args = [ctx.info_name]

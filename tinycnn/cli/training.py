@@ -151,7 +151,7 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
     --worker-index); a worker whose cluster loses a peer starts its training again and
     continues from the last epoch's backup in --out.
     """
-    from tinycnn.training.config import train_config
+    from tinycnn.training.config import check_resume_request, train_config
     from tinycnn.training.console import run_training, supervise_training
     from tinycnn.training.distribute import Distribution, cluster_from
     from tinycnn.training.models import UnknownModel
@@ -170,6 +170,8 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
         )
     except UnknownModel as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
+    if settings["resume"]:  # it continues the run as configured: only --epochs may change
+        config = check_resume_request(Path(run_dir), config, options.named_options())
     if distribution.multiworker and not os.environ.get(WORKER_PROCESS_ENV):
         arguments = options.command_line(click.get_current_context())
         resume = settings["resume"]

@@ -186,6 +186,38 @@ class EpochReport:
     stopping: bool = False  # early stopping ends the run after this epoch
 
 
+# Options of `train` that name a TrainConfig field under another name.
+_FIELD_OF_OPTION = {"model_name": "model", "augment": "augment"}
+
+
+def check_resume_request(run_dir: Path, config: TrainConfig, named: set[str]) -> TrainConfig:
+    """The configuration ``--resume`` continues with: the run's own, with ``--epochs`` when
+    given (``named``: the options on the command line). RunError when other options given
+    differ from the run's: it continues the run as configured. Options equal to it are fine."""
+    from dataclasses import fields as dataclass_fields
+
+    knobs = {field.name for field in dataclass_fields(Augmentation)}
+    config_file = run_dir / CONFIG_FILE
+    if not config_file.is_file():
+        return config  # no run to continue: train says so
+    saved, asked = read_json(config_file)["train"], asdict(config)
+    fields = {_FIELD_OF_OPTION.get(name, "augment" if name in knobs else name) for name in named}
+    differing = sorted(
+        field for field in fields & set(asked) - {"epochs"} if asked[field] != saved.get(field)
+    )
+    if differing:
+        listed = ", ".join(
+            f"--{field.replace('_', '-')} (the run has {saved.get(field)!r})" for field in differing
+        )
+        raise RunError(
+            f"--resume continues {run_dir} as it was configured; {listed} would change it: only "
+            "--epochs may; drop the others, or train a new run"
+        )
+    return TrainConfig(
+        **{**saved, "epochs": asked["epochs"] if "epochs" in named else saved["epochs"]}
+    )
+
+
 def check_run_dir(run_dir: Path, force: bool) -> list[str]:
     """Refuse a folder that holds a run unless forced, or one that cannot be written; the
     run files (and the backup folder) that --force will replace."""

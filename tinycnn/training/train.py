@@ -14,7 +14,7 @@ from __future__ import annotations
 import platform
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -176,13 +176,19 @@ def _checked_request(
     check_distribution(config, distribution, resume)
     run = _Run(config, run_dir, distribution, resume)
     if resume:
-        run.config = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
+        saved = TrainConfig(**read_json(run_dir / CONFIG_FILE)["train"])
+        run.config = replace(saved, epochs=config.epochs)  # more (or fewer) epochs may be asked
         if (run_dir / MODEL_FILE).exists():
             raise RunError(f"{run_dir} is already finished; nothing to resume")
         if not (run_dir / CHECKPOINT_STATE_FILE).is_file():
             raise RunError(f"{run_dir} has no checkpoint to resume from")
         state = read_json(run_dir / CHECKPOINT_STATE_FILE)
         run.initial_epoch, run.history = state["epochs_done"], state["history"]
+        if run.config.epochs < run.initial_epoch:
+            raise RunError(
+                f"{run_dir} has done {run.initial_epoch} epochs; --epochs {run.config.epochs} "
+                "cannot continue it (give at least that many)"
+            )
         run.best = state.get("best", run.best)
     run.config.validate()
     run.spec = get_model_spec(run.config.model)
@@ -267,6 +273,11 @@ def _restore_backup(run: _Run, model, strategy, output: WorkerOutput, on_start) 
 
 def _write_config(run: _Run, dataset: Dataset) -> None:
     """config.json of a new run (the chief's): the request, the data, the library versions."""
+    if run.chief and run.resume:  # the epochs asked of a continued run, for a later --resume
+        written = read_json(run.run_dir / CONFIG_FILE)
+        if written["train"]["epochs"] != run.config.epochs:
+            written["train"]["epochs"] = run.config.epochs
+            write_json(run.run_dir / CONFIG_FILE, written)
     if not run.chief or run.resume or run.continuing:
         return
     from tinycnn.tfenv import keras, tf
