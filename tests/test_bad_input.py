@@ -217,6 +217,40 @@ CASES = [
         1,
         "this is a float model",
     ),
+    (  # it replaced any file, the model reported on included
+        "report screenshot over its model",
+        ["report", "{model}", "--out", "{tmp}/r.html", "--screenshot", "{model}"],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "report screenshot over another file",
+        ["report", "{model}", "--out", "{tmp}/r.html", "--screenshot", "{x}"],
+        1,
+        "exists and was not written by this command; pass --force",
+    ),
+    (  # it replaced the model the board runs
+        "monitor csv over the model",
+        [
+            "monitor",
+            "--port",
+            "loop://",
+            "--validate",
+            "3",
+            "--model",
+            "{model}",
+            "--csv",
+            "{model}",
+        ],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "monitor csv over another file",
+        ["monitor", "--port", "loop://", "--validate", "3", "--model", "{model}", "--csv", "{x}"],
+        1,
+        "--csv {x} exists and was not written by this command",
+    ),
     (  # NumPy and TensorFlow seeds are 32-bit: 2**32 once wrapped to 0 silently
         "train with a seed past 32 bits",
         ["train", "--seed", "4294967296", "--out", "{tmp}/run"],
@@ -256,7 +290,7 @@ def test_bad_input(name, args, exit_code, fragment, small_model, float_model, tm
         "x": str(x),
     }
     result = CliRunner().invoke(cli, [arg.format(**values) for arg in args])
-    _check(result, exit_code, fragment)
+    _check(result, exit_code, fragment.format(**values))
     assert {p: p.read_bytes() for p in before} == before  # no input lost or changed
     assert not [p for p in tmp_path.rglob("*") if p.name not in ("x.npy",)], "output written"
 
@@ -428,3 +462,19 @@ def test_a_folder_named_like_a_shipped_model_is_that_folder(tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     expected = hashlib.sha256(small_model.read_bytes()).hexdigest()
     assert json.loads(result.output)["sha256"] == expected
+
+
+def test_no_output_option_writes_over_a_run_folders_own_files(tmp_path, small_model):
+    """`report --out RUN/config.json --force` once turned the run's JSON into HTML."""
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(small_model, run / "model_int8.tflite")
+    (run / "config.json").write_text('{"train": {}}')
+    (run / "metrics.json").write_text("{}")
+    for name in ("config.json", "metrics.json"):
+        args = ["report", str(run), "--no-emulate", "--out", str(run / name), "--force"]
+        result = CliRunner().invoke(cli, args)
+        _check(result, 1, "is a run folder's own file, which tinycnn never writes over")
+    assert (run / "config.json").read_text() == '{"train": {}}'

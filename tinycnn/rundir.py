@@ -19,7 +19,12 @@ import shlex
 from pathlib import Path
 
 from tinycnn.errors import TinycnnError
-from tinycnn.outputs import write_atomically
+from tinycnn.outputs import (
+    OutputError,
+    check_output_file,
+    refuse_overwriting_inputs,
+    write_atomically,
+)
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -158,3 +163,31 @@ def class_names(target: str | Path) -> list[str] | None:
     except (OSError, ValueError):
         return None
     return [str(name) for name in names] if names else None
+
+
+MODEL_SUFFIXES = (".tflite", ".keras", ".h5")
+
+
+def check_named_output(
+    path: str | Path, what: str, *, inputs=(), force: bool = False, ours=None
+) -> Path:
+    """The one check of an output file the user named (``what``: its option): writable with
+    a name that fits (``check_output_file``); never one of the command's ``inputs`` nor
+    inside them; never a model file nor a run folder's own file (the report excepted), with
+    --force or not; any other existing file only with ``force``, or when ``ours(path)``
+    recognizes this command's own earlier output (a tinycnn report, a validation CSV)."""
+    path = check_output_file(path, what)
+    refuse_overwriting_inputs(path, list(inputs), what)
+    protected = set(RUN_ARTIFACTS) - {REPORT_FILE} | {ZOO_FILE}
+    run_file = path.name in protected and (path.parent / CONFIG_FILE).is_file()
+    if path.suffix.lower() in MODEL_SUFFIXES or run_file:
+        kind = "a run folder's own file" if run_file else "a model file"
+        raise OutputError(
+            f"{what} {path} is {kind}, which tinycnn never writes over; choose another name"
+        )
+    if path.exists() and not force and not (ours is not None and ours(path)):
+        raise OutputError(
+            f"{what} {path} exists and was not written by this command; pass --force to "
+            "replace it, or choose another name"
+        )
+    return path

@@ -62,17 +62,18 @@ def _board_option(help: str):
     )
 
 
-def _monitor_options(model, data_dir, **settings):
+def _monitor_options(model, data_dir, firmware=(), **settings):
     """The monitor's settings, checked before a port is opened or a firmware built."""
     from tinycnn.board.console import MonitorOptions
-    from tinycnn.board.serial.validation import check_validation_request
-    from tinycnn.outputs import check_output_file
+    from tinycnn.board.serial.validation import check_validation_request, is_validation_csv
+    from tinycnn.rundir import check_named_output
 
     if settings["validate_count"]:
         if not model:
             raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
-        if settings["csv_path"]:
-            check_output_file(settings["csv_path"], "the --csv file")
+        if settings["csv_path"]:  # never the model, the firmware or the inputs sent
+            inputs = [model, settings["inputs"], settings["labels_file"], *firmware]
+            check_named_output(settings["csv_path"], "--csv", inputs=inputs, ours=is_validation_csv)
         check_validation_request(model, settings["inputs"])
     elif settings["csv_path"]:
         raise click.UsageError("--csv writes validation results: use it with --validate")
@@ -172,7 +173,7 @@ def emulate_command(target, board_name, run_monitor, model, data_dir, **settings
     with_monitor = run_monitor or bool(settings["validate_count"]) or settings["as_json"]
     with_monitor = with_monitor or settings["csv_path"] is not None
     if with_monitor:
-        monitor = _monitor_options(model, data_dir, **settings)
+        monitor = _monitor_options(model, data_dir, [target], **settings)
     else:
         monitor = MonitorOptions(model=model, data_dir=data_dir, **settings)
     options.exit_with(emulate(target, board, monitor, with_monitor, click.echo, options.echo_err))

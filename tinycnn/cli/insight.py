@@ -90,12 +90,13 @@ def report_command(target, out_path, images, image, no_emulate, screenshot, forc
     """Write one self-contained HTML page about a model: summary, training curves, float and
     int8 accuracy, confusion matrix, misclassified images, verification, flash/RAM on every
     board, Cortex-M4 instructions and the visualisations. Opens offline in any browser."""
-    from tinycnn.insight.report import write_report
-    from tinycnn.outputs import check_output_file
+    from tinycnn.insight.report import default_output, write_report
     from tinycnn.progress import terminal_progress
+    from tinycnn.rundir import check_named_output
 
-    if screenshot:
-        check_output_file(screenshot, "--screenshot")
+    if screenshot:  # never the model, the run's files or the report itself
+        page = out_path or default_output(target)
+        check_named_output(screenshot, "--screenshot", inputs=[target, page], force=force)
     with terminal_progress() as progress:
         path, report = write_report(
             target,

@@ -25,7 +25,7 @@ from tinycnn.errors import TinycnnError
 from tinycnn.insight.figures import image_axis, png_bytes, pyplot
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.metadata import class_names
-from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
+from tinycnn.outputs import write_atomically
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
@@ -35,6 +35,7 @@ from tinycnn.rundir import (
     REPORT_FILE,
     ZOO_FILE,
     ZOO_PREFIX,
+    check_named_output,
     float_model_path,
     int8_model_path,
     read_json,
@@ -76,15 +77,16 @@ def default_output(target: str | Path) -> Path:
     return Path(target) / REPORT_FILE
 
 
+def is_report(path: Path) -> bool:
+    """Whether ``path`` is a page tinycnn's report wrote (its generator meta tag)."""
+    head = path.read_bytes()[:2048].decode("utf-8", "replace")
+    return '<meta name="generator" content="tinycnn' in head
+
+
 def _check_output(out: Path, inputs: list[Path], force: bool) -> Path:
-    out = check_output_file(out, "--out")
-    refuse_overwriting_inputs(out, inputs, "--out")
-    if out.exists() and not force:
-        head = out.read_bytes()[:2048].decode("utf-8", "replace")
-        if '<meta name="generator" content="tinycnn' not in head:
-            raise ReportError(
-                f"{out} exists and is not a tinycnn report; pass --force to replace it"
-            )
+    out = check_named_output(out, "--out", inputs=inputs, force=True)  # --force: below
+    if out.exists() and not force and not is_report(out):
+        raise ReportError(f"{out} exists and is not a tinycnn report; pass --force to replace it")
     return out
 
 

@@ -177,6 +177,15 @@ class ValidationReport:
         }
 
 
+CSV_HEADER = "sample_id,true_label,board_class,board_score,host_class"
+
+
+def is_validation_csv(path: Path) -> bool:
+    """Whether ``path`` is a CSV a validation wrote (its header), which a new one may replace."""
+    with open(path, "rb") as stream:
+        return stream.read(len(CSV_HEADER)).decode("ascii", "replace") == CSV_HEADER
+
+
 def _errors(answered: list[SampleResult]) -> dict | None:
     """The reconstruction errors (mean squared, dequantized) of the board's and the host's
     outputs: the anomaly scores an autoencoder gives."""
