@@ -207,3 +207,26 @@ def test_predict_shows_what_the_outputs_are(tmp_path):
     regression = _convert(lambda layers, x: layers.Dense(3)(x), (5,), -1, 1)
     lines = _npy_predict(regression, rng.integers(-128, 128, (2, 5)).astype(np.int8), tmp_path)
     assert lines.splitlines()[1].startswith("#0: [") and "(3 values)" in lines
+
+
+def test_a_16_bit_picture_is_its_8_bit_self(tmp_path):
+    """A 16-bit grey PNG was clipped to 255 by PIL's conversion (nearly all white, the wrong
+    class); it is scaled to 8 bits, for predict and for `train --data` alike."""
+    from PIL import Image
+
+    from tinycnn.quantization.inputs import picture_values
+    from tinycnn.training.user_data import load_dataset
+
+    deep = np.linspace(0, 65535, 24 * 24).reshape(24, 24).astype(np.uint16)
+    shallow = np.round(deep / 257).astype(np.uint8)
+    for folder in ("a", "b"):
+        (tmp_path / "deep" / folder).mkdir(parents=True)
+        for index in range(5):  # the fifth is held out for the test set
+            Image.fromarray(deep).save(tmp_path / "deep" / folder / f"p{index}.png")
+    Image.fromarray(shallow).save(tmp_path / "shallow.png")
+    assert Image.open(tmp_path / "deep" / "a" / "p0.png").mode == "I;16"
+    values = picture_values([tmp_path / "deep" / "a" / "p0.png"], (12, 12, 1), (0.0, 1.0))
+    expected = picture_values([tmp_path / "shallow.png"], (12, 12, 1), (0.0, 1.0))
+    assert np.array_equal(values, expected) and 0.4 < values.mean() < 0.6
+    pixels = load_dataset(tmp_path / "deep").train_images[0, ..., 0]
+    assert np.array_equal(pixels, shallow)

@@ -187,9 +187,12 @@ def picture_shape(model: Model) -> tuple[int, int, int]:
 def picture_values(
     paths: list[Path], shape: tuple[int, int, int], value_range: tuple[float, float]
 ) -> np.ndarray:
-    """Pictures of any size and mode -> float32 ``[N, H, W, C]``: grey or RGB by channel count,
-    resized (bilinear), pixel values 0..255 mapped linearly onto ``value_range``."""
+    """Pictures of any size and mode -> float32 ``[N, H, W, C]``: grey or RGB by channel count
+    (16-bit grey scaled to 8 bits), resized (bilinear), pixel values 0..255 mapped linearly
+    onto ``value_range``."""
     from PIL import Image, UnidentifiedImageError
+
+    from tinycnn.training.user_data import eight_bit
 
     height, width, channels = shape
     low, high = value_range
@@ -197,7 +200,8 @@ def picture_values(
     for path in paths:
         try:
             with Image.open(path) as image:
-                converted = image.convert("L" if channels == 1 else "RGB").resize((width, height))
+                converted = eight_bit(image).convert("L" if channels == 1 else "RGB")
+                converted = converted.resize((width, height))
                 pixels = np.asarray(converted, dtype=np.float32).reshape(height, width, channels)
         except (OSError, UnidentifiedImageError) as exc:
             raise InputError(f"{path}: not a readable image ({exc})") from None

@@ -144,6 +144,17 @@ def _picture_format(paths: list[Path], size, channels) -> tuple[tuple[int, int],
     return size or next(iter(sizes)), channels or (1 if gray else 3)
 
 
+def eight_bit(picture):
+    """A picture with 8 bits per channel: a 16-bit grey one (PIL's modes I;16 and I) scaled by
+    1/257, as PIL's own conversion would clip it to 255 and see white; others as they are."""
+    from PIL import Image
+
+    if picture.mode in ("I;16", "I;16L", "I;16B", "I"):
+        values = np.asarray(picture, dtype=np.float64)
+        return Image.fromarray(np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8), "L")
+    return picture
+
+
 def _pictures(paths: list[Path], size, channels: int) -> np.ndarray:
     """uint8 [N, H, W, C] pixels."""
     from PIL import Image
@@ -151,7 +162,7 @@ def _pictures(paths: list[Path], size, channels: int) -> np.ndarray:
     height, width = size
     out = np.empty((len(paths), height, width, channels), dtype=np.uint8)
     for index, path in enumerate(paths):
-        picture = _open(path).convert("L" if channels == 1 else "RGB")
+        picture = eight_bit(_open(path)).convert("L" if channels == 1 else "RGB")
         if picture.size != (width, height):
             picture = picture.resize((width, height), Image.BILINEAR)
         out[index] = np.asarray(picture, dtype=np.uint8).reshape(height, width, channels)
