@@ -251,6 +251,12 @@ CASES = [
         1,
         "--csv {x} exists and was not written by this command",
     ),
+    (  # the typo was ignored: a .tflite has no float layers to choose
+        "visualize a .tflite with --layer",
+        ["visualize", "{model}", "--out", "{tmp}/pictures", "--layer", "nosuch"],
+        1,
+        "--layer nosuch: the layer of the filter patterns and DeepDream is a float model's",
+    ),
     (  # NumPy and TensorFlow seeds are 32-bit: 2**32 once wrapped to 0 silently
         "train with a seed past 32 bits",
         ["train", "--seed", "4294967296", "--out", "{tmp}/run"],

@@ -459,6 +459,11 @@ def _check_gradient_request(model: Model | None, keras_model, layer, other_class
             f"--class: class {other_class} does not exist; the model has 0..{classes - 1}"
         )
     if keras_model is None:
+        if layer is not None:  # a typo here was once silently ignored
+            raise VisualizeError(
+                f"--layer {layer}: the layer of the filter patterns and DeepDream is a float "
+                "model's, and this target has none (a .tflite or zoo:NAME); drop --layer"
+            )
         return None
     from tinycnn.insight.explain import ExplainError, find_layer
 
