@@ -142,6 +142,10 @@ def test_cmsis_nn_location(tmp_path, monkeypatch):
     (tmp_path / "mine" / "Include" / "arm_nnfunctions.h").write_text("")
     monkeypatch.setenv("CMSIS_NN_DIR", str(tmp_path / "mine"))
     assert find_cmsis_nn(None) == (tmp_path / "mine", "")
+    # A relative folder is resolved first: the builds run elsewhere, and once failed on it
+    # after both firmware builds.
+    monkeypatch.chdir(tmp_path)
+    assert find_cmsis_nn("mine") == (tmp_path.resolve() / "mine", "")
 
 
 @pytest.mark.parametrize(

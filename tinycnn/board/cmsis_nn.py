@@ -49,7 +49,7 @@ def find_cmsis_nn(option: str | Path | None) -> tuple[Path | None, str]:
         ("CMSIS_NN_DIR", os.environ.get("CMSIS_NN_DIR")),
     ):
         if candidate:
-            path = Path(candidate).expanduser()
+            path = Path(candidate).expanduser().resolve()  # the builds run in other folders
             if not (path / "Include" / "arm_nnfunctions.h").is_file():
                 raise CmsisError(f"{where} {path}: no Include/arm_nnfunctions.h there")
             return path, ""
