@@ -251,6 +251,23 @@ CASES = [
         1,
         "--csv {x} exists and was not written by this command",
     ),
+    (  # its banner claimed tflite rounding, which --validate then trusted
+        "export the tflm runtime with tflite rounding",
+        [
+            "export",
+            "{model}",
+            "--board",
+            "nano33",
+            "--runtime",
+            "tflm",
+            "--rounding",
+            "tflite",
+            "--out",
+            "{tmp}/s",
+        ],
+        1,
+        "--runtime tflm rounds as TFLite Micro does (tflm); --rounding tflite is for the native",
+    ),
     (  # the typo was ignored: a .tflite has no float layers to choose
         "visualize a .tflite with --layer",
         ["visualize", "{model}", "--out", "{tmp}/pictures", "--layer", "nosuch"],

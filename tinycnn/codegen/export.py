@@ -203,9 +203,16 @@ def budget(board: Board, flash_items: dict[str, int], arena_bytes: int) -> tuple
     return Budget(board.flash_bytes, flash_items), ram
 
 
-def _check_request(board: Board, runtime: str, out_dir: Path, test_images: int) -> None:
+def _check_request(
+    board: Board, runtime: str, out_dir: Path, test_images: int, convention: str
+) -> None:
     if runtime not in RUNTIMES:
         raise ExportError(f"runtime must be one of {RUNTIMES}")
+    if runtime == "tflm" and convention != BOARD_CONVENTION:  # the banner would claim it
+        raise ExportError(
+            f"--runtime tflm rounds as TFLite Micro does ({BOARD_CONVENTION}); --rounding "
+            f"{convention} is for the native runtime"
+        )
     if runtime == "tflm" and board.framework == "baremetal":
         raise ExportError(
             f"--runtime tflm needs the TFLite Micro library, which the bare-metal {board.name} "
@@ -344,7 +351,7 @@ def export(
     Fashion-MNIST model, else none. Nothing is written when the model does not fit the board
     or the request is wrong."""
     out_dir, board = Path(out_dir), load_board(board_name)
-    _check_request(board, runtime, out_dir, test_images)
+    _check_request(board, runtime, out_dir, test_images, convention)
     _check_out_dir(out_dir, force, [target, data_dir, test_inputs])
     source = resolve_source(target, test_images, data_dir, test_inputs, input_range)
     environment = template_environment()
