@@ -251,6 +251,30 @@ CASES = [
         1,
         "--csv {x} exists and was not written by this command",
     ),
+    (  # these four once wrote a page whose pictures said "not computed", and exited 0
+        "report an image index past the test set",
+        ["report", "{model}", "--no-emulate", "--out", "{tmp}/r.html", "--image", "10000"],
+        1,
+        "--image 10000: the test set has images 0..9999",
+    ),
+    (
+        "report a missing picture",
+        ["report", "{model}", "--no-emulate", "--out", "{tmp}/r.html", "--image", "nosuch.png"],
+        1,
+        "--image nosuch.png: no such file",
+    ),
+    (
+        "report a picture that is not one",
+        ["report", "{model}", "--no-emulate", "--out", "{tmp}/r.html", "--image", "{x}"],
+        1,
+        "not a readable picture",
+    ),
+    (
+        "report with an empty --data-dir",
+        ["report", "{model}", "--no-emulate", "--out", "{tmp}/r.html", "--data-dir", "{tmp}"],
+        1,
+        "file not found",
+    ),
     (  # its banner claimed tflite rounding, which --validate then trusted
         "export the tflm runtime with tflite rounding",
         [

@@ -31,6 +31,7 @@ from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
     CONFIG_FILE,
     HISTORY_FILE,
+    INT8_MODEL_FILE,
     METRICS_FILE,
     REPORT_FILE,
     ZOO_FILE,
@@ -427,6 +428,37 @@ def render_html(report: Report) -> str:
     )
 
 
+def _check_image(resolved: Path, image: str | int, data_dir) -> None:
+    """``--image`` (and ``--data-dir``) checked before any work, as visualize checks them: a
+    mistake is an error, not a page whose pictures say "not computed"."""
+    from PIL import Image, UnidentifiedImageError
+
+    from tinycnn.quantization.inputs import run_dataset
+    from tinycnn.training.data import find_data_dir, load_fashion_mnist
+    from tinycnn.training.user_data import dataset_of_run
+
+    if data_dir is not None:
+        find_data_dir(data_dir, allow_download=False)  # DataError names the missing file
+    text = str(image)
+    if text.isdigit():
+        run = run_dataset(resolved / INT8_MODEL_FILE if resolved.is_dir() else resolved)
+        dataset = dataset_of_run(run, data_dir) if run else load_fashion_mnist(data_dir)
+        if int(text) >= len(dataset.test_images):
+            raise ReportError(
+                f"--image {text}: the test set has images 0..{len(dataset.test_images) - 1}"
+            )
+        return
+    try:
+        with Image.open(text) as picture:
+            picture.load()
+    except FileNotFoundError:
+        raise ReportError(
+            f"--image {text}: no such file (give a test-image index or a picture)"
+        ) from None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ReportError(f"--image {text}: not a readable picture ({exc})") from None
+
+
 def write_report(
     target: str | Path,
     out: str | Path | None = None,
@@ -447,6 +479,7 @@ def write_report(
         p for p in (resolved / "model.keras", resolved / "model_int8.tflite") if resolved.is_dir()
     ]
     out = _check_output(out, inputs or [resolved], force)
+    _check_image(resolved, image, data_dir)
     report = build_report(
         target,
         verify_images=verify_images,
