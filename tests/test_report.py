@@ -116,3 +116,21 @@ def test_browser_check_sees_errors(tmp_path):
     assert "boom" in check.console_errors
     assert "missing.png" in check.broken_images
     assert check.outside_requests == ["http://127.0.0.1:9/x.png"]
+
+
+def test_a_signal_during_the_report_keeps_its_name(monkeypatch):
+    """SIGTERM while the report's verification ran said "Ctrl-C" and exited 130: the part
+    re-raised a bare KeyboardInterrupt. It re-raises the signal that stopped it (143)."""
+    import signal
+
+    import tinycnn.engines.verify as verify_module
+    from tinycnn.insight import report as report_module
+    from tinycnn.processes import Interrupted, exit_code_for, signal_name
+
+    class Stopped:
+        interrupted, interrupt = True, Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(verify_module, "verify", lambda *args, **kwargs: Stopped())
+    with pytest.raises(KeyboardInterrupt) as caught:
+        report_module.verification_part("run", 10, None, None)
+    assert signal_name(caught.value) == "SIGTERM" and exit_code_for(caught.value) == 143

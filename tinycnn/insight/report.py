@@ -256,7 +256,7 @@ def verification_part(target: Path, images: int, data_dir, on_progress) -> dict:
 
     report = verify(target, images=images, data_dir=data_dir, on_progress=on_progress)
     if report.interrupted:
-        raise KeyboardInterrupt
+        raise report.interrupt  # SIGTERM stays SIGTERM (a bare KeyboardInterrupt said Ctrl-C)
     with tempfile.TemporaryDirectory(prefix="tinycnn-report-") as work:
         written, skipped = write_plots(report, work)
         plots = [(p.stem.replace("_", " "), data_uri(p.read_bytes())) for p in written]
