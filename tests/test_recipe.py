@@ -73,6 +73,27 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     assert metrics["best_epoch"] == best and seen[-1].stopping
     assert metrics["epochs_run"] == len(seen) == best + 2 < 8
     assert not (tmp_path / "run" / "best.keras").exists()
+    # the figures are the kept epoch's, not the last one's (they once were the last's)
+    assert metrics["val_accuracy"] == history["val_accuracy"][best - 1]
+    assert metrics["train_accuracy"] == history["accuracy"][best - 1]
+
+
+def test_the_last_scheduled_epoch_is_no_early_stop():
+    """Patience running out on the last scheduled epoch once printed "(early stop)": the run
+    ended as scheduled. The watcher's rule, on a run of 3 epochs with patience 1."""
+    from types import SimpleNamespace
+
+    from tinycnn.training.watch import EpochWatcher
+
+    watcher = object.__new__(EpochWatcher)
+    watcher.run = SimpleNamespace(
+        config=SimpleNamespace(early_stopping=1, epochs=3),
+        best={"epoch": 1, "val_accuracy": 0.9},
+    )
+    watcher._early_stopping(None, 1, {"val_accuracy": 0.5})  # epoch 2: patience is out
+    assert watcher.stopping
+    watcher._early_stopping(None, 2, {"val_accuracy": 0.5})  # epoch 3, the last: no stop
+    assert not watcher.stopping
 
 
 def test_learning_rate_schedules():

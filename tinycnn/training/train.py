@@ -382,12 +382,13 @@ def _test_accuracy(config: TrainConfig, model, dataset: Dataset) -> float:
 
 def _metrics(run: _Run, model, strategy, fit_images: int, dataset, test_accuracy) -> dict:
     config, history, distribution = run.config, run.history, run.distribution
+    kept = run.best["epoch"] - 1 if config.early_stopping else -1  # the epoch of the model kept
     return {
         "model": config.model,
         "epochs": config.epochs,
         "train_images": int(fit_images),
-        "train_accuracy": history["accuracy"][-1],
-        "val_accuracy": history.get("val_accuracy", [None])[-1],
+        "train_accuracy": history["accuracy"][kept],
+        "val_accuracy": history.get("val_accuracy", [None])[kept],
         "test_accuracy": test_accuracy,
         "test_images": int(len(dataset.test_labels)),
         "parameters": int(model.count_params()),

@@ -92,7 +92,8 @@ class EpochWatcher:
             if logs["val_accuracy"] > run.best["val_accuracy"]:
                 run.best.update(epoch=epoch + 1, val_accuracy=logs["val_accuracy"])
                 save_model(model, run.run_dir / BEST_FILE)
-            self.stopping = epoch + 1 - run.best["epoch"] >= patience
+            last = epoch + 1 >= run.config.epochs  # the run ends anyway: no early stop
+            self.stopping = not last and epoch + 1 - run.best["epoch"] >= patience
 
     def _save(self, model, epoch: int) -> None:
         """The checkpoint `--resume` continues from, and the backup a restarted worker does."""
