@@ -93,3 +93,15 @@ def test_augment_preview_cli(tmp_path):
         assert picture.size == ((5 * 30 + 2) * 2, (3 * 30 + 2) * 2)
     result = runner.invoke(cli, ["augment", "--preview", "--out", str(out), "--flip", "vertical"])
     assert result.exit_code == 2 and "vertical" in result.output
+
+
+def test_augment_help_says_what_augment_does():
+    """Its help once promised "the model's own" preset and "test images": it takes the
+    standard preset and training images."""
+    from click.testing import CliRunner
+
+    from tinycnn.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["augment", "--help"]).output.split())
+    assert "[default: standard]" in text and "Rows (training images)" in text
+    assert "model's own" not in text and "test images" not in text

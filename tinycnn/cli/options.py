@@ -229,13 +229,13 @@ def _knob(name: str, high: float, metavar: str, help: str):
     return click.option(f"--{name}", type=FiniteFloatRange(0.0, high), metavar=metavar, help=help)
 
 
-def augment_options(presets) -> list:
+def augment_options(presets, default: str = "the model's own") -> list:
     """--augment PRESET and one option per augmentation knob (each replaces the preset's)."""
     return [
         opt(
             "--augment",
             click.Choice(list(presets)),
-            "Augmentation preset (none, light, standard, strong) [default: the model's own].",
+            f"Augmentation preset (none, light, standard, strong) [default: {default}].",
         ),
         _knob(
             "rotate", 180.0, "DEG", "Random rotation, degrees both ways (replaces the preset's)."

@@ -189,13 +189,15 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
 @options.out_option(
     "out_path", "The PNG to write (each row: an original, then augmented copies).", folder=False
 )
-@options.opt("--images", click.IntRange(1, 64), "Rows (test images).", default=8, show_default=True)
+@options.opt(
+    "--images", click.IntRange(1, 64), "Rows (training images).", default=8, show_default=True
+)
 @options.opt(
     "--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7, show_default=True
 )
 @options.seed_option()
 @options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3, show_default=True)
-@options.with_options(options.augment_options(PRESETS))
+@options.with_options(options.augment_options(PRESETS, "standard"))
 @options.data_dir_option
 @options.user_errors
 def augment_command(preview, out_path, images, variants, seed, scale, data_dir, **settings) -> None:
