@@ -432,17 +432,34 @@ def test_validating_another_model_needs_its_inputs_before_anything(tmp_path, mon
     assert not (tmp_path / "cache").exists()  # no firmware was built first
 
 
+def test_a_link_to_nothing_as_output_is_refused_first(tmp_path, small_model):
+    """A dangling symlink as --out was reported only after TensorFlow had loaded (train) or
+    at the write (predict); test_train_checks_the_request_before_loading_tensorflow shows it
+    is now refused before TensorFlow."""
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "gone")])
+    _check(result, 1, "is a link to")
+    assert "which does not exist" in result.output
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 28, 28, 1), np.int8))
+    args = ["predict", str(small_model), "--input", str(x), "--output", str(tmp_path / "gone")]
+    _check(CliRunner().invoke(cli, args), 1, "is a link to")
+
+
 def test_train_checks_the_request_before_loading_tensorflow(tmp_path):
-    """An existing run or a missing dataset is refused without importing TensorFlow."""
+    """An existing run, a missing dataset or a link to nothing as --out is refused without
+    importing TensorFlow."""
     import subprocess
     import sys
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.keras").write_bytes(b"trained")
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
     for extra in (
         ["--out", str(run)],
         ["--out", str(tmp_path / "r2"), "--data-dir", str(tmp_path)],
+        ["--out", str(tmp_path / "gone")],
     ):
         code = (
             "import sys; from tinycnn.cli import cli\n"

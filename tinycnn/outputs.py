@@ -47,6 +47,14 @@ def _existing_ancestor(path: Path) -> tuple[Path, list[str]]:
     return current, missing
 
 
+def _refuse_dangling(path: Path, what: str) -> None:
+    """A link to nothing would pass every check and fail at the first write, late."""
+    if path.is_symlink() and not path.exists():
+        raise OutputError(
+            f"cannot write {what}: {path} is a link to {os.readlink(path)}, which does not exist"
+        )
+
+
 def check_output_dir(path: str | Path, what: str = "the output") -> Path:
     """A folder tinycnn will create (with its parents) or write into: refuse one that cannot
     be, naming why. Returns the path."""
@@ -58,6 +66,7 @@ def check_output_dir(path: str | Path, what: str = "the output") -> Path:
                 f"cannot write {what}: the name {name[:40]}... is longer than the file system's "
                 f"{limit} bytes"
             )
+    _refuse_dangling(path, what)
     if path.exists() and not path.is_dir():
         raise OutputError(f"cannot write {what}: {path} exists and is not a folder")
     ancestor, missing = _existing_ancestor(path)
@@ -70,6 +79,7 @@ def check_output_dir(path: str | Path, what: str = "the output") -> Path:
 def check_output_file(path: str | Path, what: str = "the output") -> Path:
     """A file tinycnn will write: its folder must exist and be writable, its name must fit."""
     path = Path(path)
+    _refuse_dangling(path, what)
     folder = path.parent
     if not folder.exists():
         raise OutputError(f"cannot write {what}: the folder {folder} does not exist")
