@@ -261,3 +261,21 @@ def test_predict_engine_choices_are_the_engines():
 
     engine = next(p for p in predict_command.params if p.name == "engine")
     assert tuple(engine.type.choices) == tuple(ENGINES)
+
+
+@pytest.mark.parametrize("command", ["zoo", "models"])
+def test_a_closed_pipe_ends_quietly(command):
+    """`tinycnn zoo | head -1` printed "Error: Broken pipe" and exited 1: the reader closing
+    the pipe is no error. It ends silently with 141, as a process SIGPIPE ended would."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tinycnn = Path(sys.executable).parent / "tinycnn"
+    done = subprocess.run(
+        ["bash", "-c", f'"{tinycnn}" {command} | true; echo "status ${{PIPESTATUS[0]}}"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "status 141" and done.stderr == "", done

@@ -42,11 +42,23 @@ def user_errors(command):
                 f"interrupted by {signal_name(exc)} before `tinycnn {name}` finished",
                 exit_code_for(exc),
             ) from None
+        except BrokenPipeError:  # `tinycnn zoo | head -1`: the reader has what it wanted
+            _quiet_stdout()
+            raise click.exceptions.Exit(128 + 13) from None  # 141, as SIGPIPE would end it
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise UserError(f"{where}{exc.strerror or exc}") from None
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null: the closed pipe would fail the final flush too."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def show_warnings_as_lines() -> None:

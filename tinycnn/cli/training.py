@@ -92,6 +92,7 @@ DISTRIBUTION_OPTIONS = [
 
 
 @click.command("models")
+@options.user_errors
 def models_command() -> None:
     """List the model architectures `train --model` accepts."""
     from tinycnn.training.models import models_table
