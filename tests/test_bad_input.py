@@ -542,3 +542,22 @@ def test_no_output_option_writes_over_a_run_folders_own_files(tmp_path, small_mo
         result = CliRunner().invoke(cli, args)
         _check(result, 1, "is a run folder's own file, which tinycnn never writes over")
     assert (run / "config.json").read_text() == '{"train": {}}'
+
+
+@pytest.mark.parametrize("command", ["export", "quantize"])
+def test_a_folder_another_process_writes_is_refused(tmp_path, small_model, command):
+    """Two exports into one new --out both succeeded; quantize into a run being written is
+    refused the same way (the holder here is this test, through the same lock)."""
+    import os
+
+    from tinycnn.outputs import writing
+
+    folder = tmp_path / "out"
+    args = {
+        "export": ["export", str(small_model), "--board", "qemu_m4", "--out", str(folder)],
+        "quantize": ["quantize", str(folder)],
+    }[command]
+    with writing(folder, "a test"):
+        result = CliRunner().invoke(cli, args)
+    _check(result, 1, f"is being written by process {os.getpid()}")
+    assert not folder.exists()

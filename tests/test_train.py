@@ -257,3 +257,37 @@ def test_resume_refuses_options_that_would_change_the_run_and_takes_more_epochs(
     assert more.exit_code == 0, more.output
     assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 3
     assert json.loads((tmp_path / "config.json").read_text())["train"]["epochs"] == 3
+
+
+def test_a_run_folder_has_one_writer(tmp_path):
+    """Two trainings into one --out both exited 0 and left a mixed folder; a --resume started
+    while the run still trained continued from its later weights. The second writer now gets
+    one line naming the first, and the first finishes undisturbed."""
+    from click.testing import CliRunner
+
+    from tinycnn.cli import cli
+
+    run = tmp_path / "run"
+    lock = tmp_path / ".run.tinycnn-lock"
+    command = [sys.executable, "-m", "tinycnn", "train", "--model", "dnn", "--subset", "3000"]
+    first = subprocess.Popen(
+        [*command, "--epochs", "4", "--batch-size", "32", "--out", str(run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.is_file() and lock.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert lock.is_file(), first.stderr.read() if first.poll() is not None else "no lock"
+        for extra in (["--force"], ["--resume"]):
+            second = CliRunner().invoke(cli, ["train", "--model", "dnn", "--out", str(run), *extra])
+            assert second.exit_code == 1, second.output
+            assert f"is being written by process {first.pid} (`tinycnn train`" in second.output
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 4
+    assert not lock.exists()  # removed on the way out

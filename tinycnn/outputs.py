@@ -126,6 +126,82 @@ def refuse_overwriting_inputs(output: str | Path, inputs: list[str | Path], flag
             )
 
 
+@contextlib.contextmanager
+def writing(folder: str | Path, what: str):
+    """Hold ``folder`` for this process while it writes there: a second tinycnn writer (two
+    trainings into one --out, a --resume while the run still trains, two exports to one
+    folder) gets one OutputError naming the holder instead of a folder mixed from both. The
+    lock is an flock on a hidden file beside the folder, which the operating system releases
+    when the process ends, however it ends; the file is removed on the way out."""
+    folder = Path(os.path.abspath(folder))
+    lock_path = folder.parent / f".{folder.name}.tinycnn-lock"
+    handle = _locked(lock_path, folder, what)
+    if handle is None:  # no lock can be put beside it: the folder's own checks refuse it
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()  # while still held: a waiting process then sees a new file
+        handle.close()
+
+
+def holding(argument: str, what: str):
+    """Decorator: the function's folder ``argument`` is held (``writing``) while it runs."""
+    import functools
+    import inspect
+
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with writing(signature.bind(*args, **kwargs).arguments[argument], what):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _locked(lock_path: Path, folder: Path, what: str):
+    """The open, flocked lock file (its text naming this process), or None when it cannot be
+    created; OutputError when another process holds it."""
+    import fcntl
+    import sys
+    import time
+
+    for _ in range(5):  # the holder may remove the file between our open and our lock
+        try:
+            handle = open(lock_path, "a+")  # noqa: SIM115 (held until the block ends)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another tinycnn process"
+            handle.close()
+            raise OutputError(
+                f"{folder} is being written by {holder}; wait for it to finish, or choose "
+                f"another folder for {what}"
+            ) from None
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            handle.seek(0)
+            handle.truncate()
+            command = " ".join(["tinycnn", *sys.argv[1:2]])
+            handle.write(f"process {os.getpid()} (`{command}`, since {time.strftime('%H:%M:%S')})")
+            handle.flush()
+            return handle
+        handle.close()  # we locked a file its holder had just removed: try the new one
+    return None
+
+
 def write_atomically(path: str | Path, content: bytes) -> None:
     """Write a file through a temporary name beside it, renamed into place: a reader never
     sees half a file, and the temporary is removed if anything fails."""

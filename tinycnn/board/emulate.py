@@ -190,6 +190,7 @@ def firmware_for(
     from tinycnn.codegen.export import export
     from tinycnn.codegen.render import sources_digest
     from tinycnn.model.tflite_io import read_tflite
+    from tinycnn.outputs import OutputError
     from tinycnn.outputs import cache_dir as default_cache_dir
     from tinycnn.rundir import int8_model_path, resolve_target
 
@@ -202,9 +203,23 @@ def firmware_for(
     digest = hashlib.sha256(read_tflite(model_path)).hexdigest()[:16]
     root = cache_dir or default_cache_dir(board)
     out_dir = root / f"fw_{digest}_{sources_digest()}"
-    if not (out_dir / "firmware.elf").is_file():
-        export(target, board, out_dir, force=True, data_dir=data_dir)
-    return out_dir / "firmware.elf"
+    elf = out_dir / "firmware.elf"
+    if not elf.is_file():
+        try:
+            export(target, board, out_dir, force=True, data_dir=data_dir)
+        except OutputError:  # another process builds this very firmware: wait for it
+            deadline = time.monotonic() + FIRMWARE_WAIT_S
+            while not elf.is_file() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if not elf.is_file():
+                raise EmulatorError(
+                    f"{out_dir}: another process has been building this firmware for over "
+                    f"{FIRMWARE_WAIT_S} s"
+                ) from None
+    return elf
+
+
+FIRMWARE_WAIT_S = 300  # for a cached firmware another process is building
 
 
 @dataclass

@@ -29,7 +29,7 @@ from tinycnn.model.interpreters import tflm_arena_bytes
 from tinycnn.model.ir import Model
 from tinycnn.model.metadata import CLASSES, class_names, output_kind
 from tinycnn.model.tflite_io import read_model
-from tinycnn.outputs import check_output_dir, refuse_overwriting_inputs
+from tinycnn.outputs import check_output_dir, holding, refuse_overwriting_inputs
 from tinycnn.processes import run, work_dir
 from tinycnn.quantization.inputs import demo_inputs
 from tinycnn.ref.registry import BY_BUILTIN
@@ -332,6 +332,7 @@ def _write_app(environment, work: Path, context: dict, image_labels: list[int]) 
         (work / name).write_text(environment.get_template(template).render(data))
 
 
+@holding("out_dir", "--out")
 def export(
     target: str | Path,
     board_name: str,

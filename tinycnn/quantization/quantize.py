@@ -16,7 +16,7 @@ import numpy as np
 
 from tinycnn.errors import TinycnnError
 from tinycnn.model.metadata import run_metadata, with_metadata
-from tinycnn.outputs import check_output_dir, write_atomically
+from tinycnn.outputs import check_output_dir, holding, write_atomically
 from tinycnn.progress import Progress, report
 from tinycnn.rundir import (
     CONFIG_FILE,
@@ -274,6 +274,7 @@ def _qat_fine_tune(
     return qat_model
 
 
+@holding("run_dir", "the int8 model")
 def quantize_run(
     run_dir: str | Path,
     *,

@@ -11,6 +11,7 @@ from (seed, epoch); the test set is evaluated; the metrics and the model are wri
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import shutil
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import __version__
+from tinycnn.outputs import writing
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
@@ -124,8 +126,38 @@ def train(
     is lost, ClusterError when the cluster does not form. Every worker returns the metrics.
     Raises TrainingInterrupted on Ctrl-C, SIGTERM or SIGHUP, TrainingDiverged when the loss
     stops being finite, RunError or UnknownModel for bad requests, DataError when the dataset
-    cannot be read. Nothing is loaded or deleted before the request has been checked.
+    cannot be read. Nothing is loaded or deleted before the request has been checked, and
+    the run directory has one writer: a second process training into it (or resuming it)
+    while this one does is an OutputError naming this one.
     """
+    chief = (distribution or Distribution()).is_chief  # only the chief writes the folder
+    with writing(run_dir, "--out") if chief else contextlib.nullcontext():
+        return _train(
+            config,
+            run_dir,
+            data_dir=data_dir,
+            force=force,
+            resume=resume,
+            distribution=distribution,
+            on_epoch=on_epoch,
+            on_progress=on_progress,
+            on_start=on_start,
+        )
+
+
+def _train(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    force: bool = False,
+    resume: bool = False,
+    distribution: Distribution | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    on_progress: Progress | None = None,
+    on_start: Callable[[TrainConfig, int], None] | None = None,
+) -> dict:
+    """``train``'s phases, with the run directory held."""
     run = _checked_request(config, Path(run_dir), distribution or Distribution(), force, resume)
     dataset = _dataset(run, data_dir)  # before TensorFlow: a missing dataset fails fast
     for name in run.existing:  # before the cluster forms: no worker restores a stale backup

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tinycnn.errors import TinycnnError
+from tinycnn.outputs import holding
 from tinycnn.rundir import (
     CHECKPOINT_STATE_FILE,
     CONFIG_FILE,
@@ -263,6 +264,7 @@ def _start(job: _Job, env: dict) -> None:
         job.process = spawn(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
 
 
+@holding("out_dir", "--out")
 def run_sweep(
     sweep: Sweep,
     out_dir: str | Path,
