@@ -373,7 +373,6 @@ def _fit_epochs(run: _Run, model, fit, validation, watcher: EpochWatcher):
 
 
 RECALIBRATION_IMAGES = 10_000  # training images batch normalization's statistics are taken on
-RECALIBRATION_BATCH = 500
 
 
 def _recalibrate_batch_norm(run: _Run, model, images, strategy, on_progress) -> None:
@@ -389,7 +388,8 @@ def _recalibrate_batch_norm(run: _Run, model, images, strategy, on_progress) -> 
     if not layers or run.distribution.multiworker:  # see docs/training.md
         return
     images = images[:RECALIBRATION_IMAGES]
-    starts = range(0, len(images), RECALIBRATION_BATCH)
+    batch = run.config.batch_size  # the batches the statistics were meant for
+    starts = range(0, len(images), batch)
     momenta = [layer.momentum for layer in layers]
     _seed_stage(run.config.seed, run.config.epochs)  # dropout between them: seeded too
     try:
@@ -397,7 +397,7 @@ def _recalibrate_batch_norm(run: _Run, model, images, strategy, on_progress) -> 
             for count, start in enumerate(starts, start=1):
                 for layer in layers:  # the running mean of the batches so far
                     layer.momentum = (count - 1) / count
-                model(images[start : start + RECALIBRATION_BATCH], training=True)
+                model(images[start : start + batch], training=True)
                 report_progress(on_progress, "batch normalization statistics", count, len(starts))
     finally:
         for layer, momentum in zip(layers, momenta, strict=True):
