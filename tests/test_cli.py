@@ -279,3 +279,11 @@ def test_a_closed_pipe_ends_quietly(command):
         timeout=120,
     )
     assert done.stdout.strip() == "status 141" and done.stderr == "", done
+
+
+def test_models_table_keeps_its_columns():
+    """Names over 10 characters (inception_tiny, efficientnet_tiny) pushed their line's
+    description out of the column."""
+    lines = CliRunner().invoke(cli, ["models"]).output.splitlines()
+    starts = {len(line) - len(line.split(maxsplit=1)[1]) for line in lines}
+    assert len(lines) > 5 and len(starts) == 1

@@ -142,8 +142,9 @@ def load_trained_model(run_dir):
 
 def models_table() -> str:
     """What `tinycnn models` prints: one line per architecture."""
+    width = max(len(name) for name in REGISTRY)  # the longest name sets the column
     return "\n".join(
-        f"{spec.name:<10} {spec.description} "
+        f"{spec.name:<{width}}  {spec.description} "
         f"(default {spec.default_epochs} epochs, batch {spec.default_batch_size})"
         for spec in REGISTRY.values()
     )
