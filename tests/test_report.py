@@ -134,3 +134,21 @@ def test_a_signal_during_the_report_keeps_its_name(monkeypatch):
     with pytest.raises(KeyboardInterrupt) as caught:
         report_module.verification_part("run", 10, None, None)
     assert signal_name(caught.value) == "SIGTERM" and exit_code_for(caught.value) == 143
+
+
+def test_the_training_table_is_written_for_people():
+    """It printed raw floats (0.9054259061813354) and `best_epoch None`."""
+    from tinycnn.insight.report import metric_rows
+
+    rows = dict(
+        metric_rows(
+            {"test_accuracy": 0.9054259061813354, "best_epoch": None, "parameters": 34826,
+             "mean_epoch_seconds": 41.93771, "model": "seed_cnn"}
+        )
+    )  # fmt: skip
+    assert rows == {
+        "test_accuracy": "90.54 %",
+        "parameters": "34,826",
+        "mean_epoch_seconds": "41.9 s",
+        "model": "seed_cnn",
+    }

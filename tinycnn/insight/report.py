@@ -138,7 +138,26 @@ def training_part(run_dir: Path) -> dict:
         axis.legend(fontsize=8)
     figure.suptitle("Training curves", fontsize=10)
     epochs = len(history.get("loss", []))
-    return {"plot": data_uri(png_bytes(figure)), "epochs": epochs, "metrics": metrics}
+    return {"plot": data_uri(png_bytes(figure)), "epochs": epochs, "metrics": metric_rows(metrics)}
+
+
+def metric_rows(metrics: dict) -> list[tuple[str, str]]:
+    """metrics.json as the page's table: accuracies in percent, seconds rounded, counts with
+    thousands separators; what is not measured (None) left out."""
+    rows = []
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and "accuracy" in key:
+            text = f"{100 * value:.2f} %"
+        elif isinstance(value, float):
+            text = f"{value:.1f} s" if "seconds" in key else f"{value:.4g}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value:,}"
+        else:
+            text = str(value)
+        rows.append((key, text))
+    return rows
 
 
 def _confusion_figure(confusion: np.ndarray, names: list[str]) -> bytes:
