@@ -219,3 +219,21 @@ def test_a_users_folder_is_never_swept(small_model, tmp_path):
     lookalike.mkdir()
     export(small_model, "nano33", tmp_path / "sketch")
     assert lookalike.is_dir() and (tmp_path / "sketch" / "sketch.ino").is_file()
+
+
+def test_a_killed_workers_and_browsers_folders_are_swept(tmp_path, monkeypatch):
+    """A SIGKILLed `report --screenshot` left its Chromium profile (tinycnn-browser-*) and a
+    killed worker its scratch folder (tinycnn-worker-*) in the temporary folder for good; they
+    are now named tinycnn-PID-* (the profile through `work_dir`, tested above), and the next
+    one to make such a folder sweeps the dead's."""
+    import tempfile
+
+    from tinycnn.training.distribute import _scratch_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (tmp_path / f"{WORK_PREFIX}{dead}-worker-abc").mkdir()
+    scratch = _scratch_dir()
+    assert scratch.name.startswith(f"{WORK_PREFIX}{os.getpid()}-worker-")
+    assert [p.name for p in tmp_path.iterdir()] == [scratch.name]

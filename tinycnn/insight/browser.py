@@ -12,14 +12,13 @@ import base64
 import json
 import os
 import shutil
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinycnn.errors import TinycnnError
-from tinycnn.processes import spawn, stop
+from tinycnn.processes import spawn, stop, work_dir
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 START_TIMEOUT_S = 30.0
@@ -170,7 +169,7 @@ def check_page(
     if browser is None:
         raise BrowserError("no Chromium found; install Debian's `chromium` (scripts/setup.sh does)")
     url = Path(html_path).resolve().as_uri()
-    with tempfile.TemporaryDirectory(prefix="tinycnn-browser-") as profile:
+    with work_dir() as profile:  # tinycnn-PID-*: swept if this process is killed
         command = [
             browser,
             "--headless=new",

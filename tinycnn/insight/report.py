@@ -12,7 +12,6 @@ listed with the reason instead of failing the page.
 from __future__ import annotations
 
 import base64
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from tinycnn.insight.figures import image_axis, png_bytes, pyplot
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.metadata import class_names
 from tinycnn.outputs import write_atomically
+from tinycnn.processes import work_dir
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.rundir import (
@@ -276,7 +276,7 @@ def verification_part(target: Path, images: int, data_dir, on_progress) -> dict:
     report = verify(target, images=images, data_dir=data_dir, on_progress=on_progress)
     if report.interrupted:
         raise report.interrupt  # SIGTERM stays SIGTERM (a bare KeyboardInterrupt said Ctrl-C)
-    with tempfile.TemporaryDirectory(prefix="tinycnn-report-") as work:
+    with work_dir() as work:
         written, skipped = write_plots(report, work)
         plots = [(p.stem.replace("_", " "), data_uri(p.read_bytes())) for p in written]
     return {"report": report.as_dict(), "plots": plots, "skipped": skipped}
@@ -351,7 +351,7 @@ def emulation_part(model, content: bytes, data_dir, model_path=None) -> dict:
 def pictures_part(target: Path, image: str | int, data_dir) -> dict:
     from tinycnn.insight.visualize import visualize
 
-    with tempfile.TemporaryDirectory(prefix="tinycnn-report-") as work:
+    with work_dir() as work:
         result = visualize(target, work, image=image, data_dir=data_dir)
         pictures = [(p.title, data_uri(p.path.read_bytes())) for p in result.pictures]
     return {"pictures": pictures, "skipped": result.skipped}

@@ -310,6 +310,15 @@ def agreed(strategy, value: int) -> bool:
     return bool(sums[0] ** 2 == replicas * sums[1] and sums[0] == replicas * value)
 
 
+def _scratch_dir() -> Path:
+    """A worker's scratch folder, named as ``processes.work_dir`` names its folders, so that
+    it is swept once its process is gone, however that process ended."""
+    from tinycnn.processes import WORK_PREFIX, sweep_stale_work_dirs
+
+    sweep_stale_work_dirs(Path(tempfile.gettempdir()))
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-worker-"))
+
+
 class WorkerOutput:
     """Where one worker writes. Saving a model or a checkpoint reads distributed variables,
     which takes every worker, so every worker saves what the chief saves: the chief into the
@@ -317,7 +326,7 @@ class WorkerOutput:
 
     def __init__(self, run_dir: Path, chief: bool):
         self.run_dir, self.chief = run_dir, chief
-        self._scratch = None if chief else Path(tempfile.mkdtemp(prefix="tinycnn-worker-"))
+        self._scratch = None if chief else _scratch_dir()
 
     def path(self, name: str) -> Path:
         return self.run_dir / name if self._scratch is None else self._scratch / name
