@@ -79,7 +79,6 @@ def check_output_dir(path: str | Path, what: str = "the output") -> Path:
 def check_output_file(path: str | Path, what: str = "the output") -> Path:
     """A file tinycnn will write: its folder must exist and be writable, its name must fit."""
     path = Path(path)
-    _refuse_dangling(path, what)
     folder = path.parent
     if not folder.exists():
         raise OutputError(f"cannot write {what}: the folder {folder} does not exist")
@@ -94,6 +93,7 @@ def check_output_file(path: str | Path, what: str = "the output") -> Path:
         )
     if path.is_dir():
         raise OutputError(f"cannot write {what}: {path} is a folder")
+    _refuse_dangling(path, what)  # after the name's length: a lookup of a too long one fails
     _probe_writable(folder, what)
     return path
 
