@@ -165,3 +165,16 @@ def test_bad_input_is_one_line(seed_cnn_run, tmp_path, args, fragment):
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(lines) == 1 and fragment in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_more_than_one_image_of_a_tiny_model():
+    """TFLM's hello_world (one input value) with --images 2: its profiling firmware once failed
+    to compile ('output[0]' may be used uninitialized, -Werror)."""
+    from conftest import SHARED_MODELS
+
+    model = SHARED_MODELS / "hello_world_int8.tflite"
+    if not model.is_file():
+        pytest.skip("../shared/models is absent")
+    result = CliRunner().invoke(cli, ["bench", str(model), "--images", "2", "--host-rounds", "0"])
+    assert result.exit_code == 0, result.output
+    assert "stack high-water" in result.output
