@@ -106,6 +106,13 @@ def _npz(path, **changes):
         (lambda p: (p / "a.npz").write_bytes(b"not a zip") and p / "a.npz", "not a readable .npz"),
         (lambda p: (p / "one" / "x").mkdir(parents=True) or p / "one", "class folder with no"),
         (lambda p: (p / "only").mkdir() or p / "only", "0 class folder(s)"),
+        (  # one picture each: all held out, none left to train on
+            lambda p: (
+                [_write_pictures(p / "few" / c, [np.zeros((4, 4), np.uint8)]) for c in "ab"]
+                and p / "few"
+            ),
+            "class 'a' has no training pictures left",
+        ),
         (lambda p: p / "missing", "does not exist"),
     ],
 )
@@ -115,8 +122,8 @@ def test_a_bad_data_set_is_one_line(tmp_path, make, message):
 
 
 def test_mixed_sizes_and_unreadable_pictures(tmp_path):
-    _write_pictures(tmp_path / "mixed" / "a", [np.zeros((8, 8), np.uint8)])
-    _write_pictures(tmp_path / "mixed" / "b", [np.zeros((9, 8), np.uint8)])
+    _write_pictures(tmp_path / "mixed" / "a", [np.zeros((8, 8), np.uint8)] * 2)
+    _write_pictures(tmp_path / "mixed" / "b", [np.zeros((9, 8), np.uint8)] * 2)
     with pytest.raises(DataError, match="mixed picture sizes: .* pass --input-size HxW"):
         load_dataset(tmp_path / "mixed")
     assert load_dataset(tmp_path / "mixed", input_size=(8, 8)).train_images.shape[1:] == (8, 8, 1)

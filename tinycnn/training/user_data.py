@@ -96,6 +96,12 @@ def _from_folders(folder: Path, size, channels) -> Dataset:
         }
         test = {c: ps[::HELD_OUT_EVERY] for c, ps in classes.items()}
     names = sorted(train)
+    if not all(train.values()):
+        empty = next(name for name in names if not train[name])
+        raise DataError(
+            f"{folder}: class {empty!r} has no training pictures left (every fifth is held out "
+            "for the test set, the first of them included); give it more pictures"
+        )
     train_paths = [(p, i) for i, name in enumerate(names) for p in train[name]]
     test_paths = [(p, i) for i, name in enumerate(names) for p in test[name]]
     # Seeded shuffles: Keras holds out the *last* --validation-split of the training images,

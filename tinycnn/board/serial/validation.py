@@ -299,10 +299,11 @@ def validate(
     on_progress=None,
 ) -> ValidationReport:
     """Send ``count`` inputs one frame at a time and compare the board's answers with the
-    host's int8 reference, input by input: Fashion-MNIST test images for a model that takes
-    them, else ``inputs`` (a .npy batch or a folder of pictures; ``labels_file`` a .npy of
-    their classes). Ctrl-C ends early with the report so far. ``on_progress`` follows the
-    host reference run (see ``tinycnn.progress``)."""
+    host's int8 reference, input by input: the test images of the model's data set
+    (Fashion-MNIST's, or its run's ``--data``), else ``inputs`` (a .npy batch or a folder of
+    pictures; ``labels_file`` a .npy of their classes). A protocol-2 board's whole output
+    tensors are compared, a protocol-1 board's class and score. Ctrl-C ends early with the
+    report so far. ``on_progress`` follows the host reference run (see ``tinycnn.progress``)."""
     started = time.monotonic()
     model = validation_model(model_target)
     hello = link.hello()
