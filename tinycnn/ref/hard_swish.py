@@ -51,15 +51,20 @@ def hard_swish_params(ctx: OpContext) -> tuple[int, int, int, int]:
     ctx.require_dtype(input_t, np.int8)
     ctx.require_dtype(output_t, np.int8)
     input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
-    # Scales in float32 as TFLite's Prepare computes them, each factor then widened to double.
     hires_input_scale = np.float32(1.0 / 128.0) * np.float32(input_q.single_scale)
     reluish_scale = np.float32(3.0 / 32768.0)
-    output_multiplier, output_exponent = quantize_multiplier(
-        float(np.float32(hires_input_scale / np.float32(output_q.single_scale)))
-    )
-    reluish_multiplier, reluish_exponent = quantize_multiplier(
-        float(np.float32(hires_input_scale / reluish_scale))
-    )
+    output_scale = np.float32(output_q.single_scale)
+    if ctx.convention == "tflm":
+        # TFLite Micro divides the float32 scales widened to double (its built Prepare does
+        # divsd): a quotient a float32 division rounds up to a tie of the Q15 downscale can
+        # fall below it, and the multiplier is one less.
+        output_real = float(hires_input_scale) / float(output_scale)
+        reluish_real = float(hires_input_scale) / float(reluish_scale)
+    else:  # LiteRT divides in float32, then widens the quotient
+        output_real = float(np.float32(hires_input_scale / output_scale))
+        reluish_real = float(np.float32(hires_input_scale / reluish_scale))
+    output_multiplier, output_exponent = quantize_multiplier(output_real)
+    reluish_multiplier, reluish_exponent = quantize_multiplier(reluish_real)
     if output_exponent > 0:
         raise ctx.unsupported(
             "output scale below input scale / 128 is not supported by TFLite either"
