@@ -296,7 +296,7 @@ CASES = [
         "visualize a .tflite with --layer",
         ["visualize", "{model}", "--out", "{tmp}/pictures", "--layer", "nosuch"],
         1,
-        "--layer nosuch: the layer of the filter patterns and DeepDream is a float model's",
+        "--layer nosuch: no layer of that name in this model",
     ),
     (  # NumPy and TensorFlow seeds are 32-bit: 2**32 once wrapped to 0 silently
         "train with a seed past 32 bits",

@@ -447,6 +447,17 @@ def _value_range(target: Path, model, image, given: str | None) -> tuple[float, 
     return input_range(where, model, given)
 
 
+def _int8_layer_names(model: Model) -> set[str]:
+    """The Keras layer names an int8 model's tensor names carry ("model/conv1/Relu;...")."""
+    names = set()
+    for tensor in model.tensors:
+        for part in tensor.name.split(";"):
+            pieces = part.split("/")
+            if len(pieces) >= 3:
+                names.add(pieces[1])
+    return names
+
+
 def _check_gradient_request(model: Model | None, keras_model, layer, other_class):
     """The layer the gradient pictures use (None when the float model has no convolution),
     checked with ``--class`` before any work."""
@@ -460,10 +471,12 @@ def _check_gradient_request(model: Model | None, keras_model, layer, other_class
         )
     if keras_model is None:
         if layer is not None:  # a typo here was once silently ignored
-            raise VisualizeError(
-                f"--layer {layer}: the layer of the filter patterns and DeepDream is a float "
-                "model's, and this target has none (a .tflite or zoo:NAME); drop --layer"
-            )
+            names = _int8_layer_names(model)
+            if layer not in names:
+                raise VisualizeError(
+                    f"--layer {layer}: no layer of that name in this model (its layers: "
+                    f"{', '.join(sorted(names)[:12]) or 'none named'})"
+                )
         return None
     from tinycnn.insight.explain import ExplainError, find_layer
 
