@@ -138,7 +138,7 @@ def test_a_signal_during_the_report_keeps_its_name(monkeypatch):
 
 def test_the_training_table_is_written_for_people():
     """It printed raw floats (0.9054259061813354) and `best_epoch None`."""
-    from tinycnn.insight.report import metric_rows
+    from tinycnn.training.console import metric_rows
 
     rows = dict(
         metric_rows(

@@ -155,3 +155,14 @@ def first_layer_filters(model: Model) -> tuple[str, np.ndarray] | None:
         scales = np.broadcast_to(quant.scale.astype(np.float32), (kernels.shape[0],))
         return _short_name(model.tensors[op.outputs[0]].name), kernels * scales[:, None, None]
     return None
+
+
+def int8_layer_names(model: Model) -> set[str]:
+    """The Keras layer names an int8 model's tensor names carry ("model/conv1/Relu;...")."""
+    names = set()
+    for tensor in model.tensors:
+        for part in tensor.name.split(";"):
+            pieces = part.split("/")
+            if len(pieces) >= 3:
+                names.add(pieces[1])
+    return names

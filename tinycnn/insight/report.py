@@ -138,26 +138,9 @@ def training_part(run_dir: Path) -> dict:
         axis.legend(fontsize=8)
     figure.suptitle("Training curves", fontsize=10)
     epochs = len(history.get("loss", []))
+    from tinycnn.training.console import metric_rows
+
     return {"plot": data_uri(png_bytes(figure)), "epochs": epochs, "metrics": metric_rows(metrics)}
-
-
-def metric_rows(metrics: dict) -> list[tuple[str, str]]:
-    """metrics.json as the page's table: accuracies in percent, seconds rounded, counts with
-    thousands separators; what is not measured (None) left out."""
-    rows = []
-    for key, value in metrics.items():
-        if value is None:
-            continue
-        if isinstance(value, float) and "accuracy" in key:
-            text = f"{100 * value:.2f} %"
-        elif isinstance(value, float):
-            text = f"{value:.1f} s" if "seconds" in key else f"{value:.4g}"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = f"{value:,}"
-        else:
-            text = str(value)
-        rows.append((key, text))
-    return rows
 
 
 def _confusion_figure(confusion: np.ndarray, names: list[str]) -> bytes:
@@ -452,16 +435,15 @@ def _check_image(resolved: Path, image: str | int, data_dir) -> None:
     mistake is an error, not a page whose pictures say "not computed"."""
     from PIL import Image, UnidentifiedImageError
 
-    from tinycnn.quantization.inputs import run_dataset
-    from tinycnn.training.data import find_data_dir, load_fashion_mnist
-    from tinycnn.training.user_data import dataset_of_run
+    from tinycnn.quantization.inputs import model_dataset
+    from tinycnn.training.data import find_data_dir
 
     if data_dir is not None:
         find_data_dir(data_dir, allow_download=False)  # DataError names the missing file
     text = str(image)
     if text.isdigit():
-        run = run_dataset(resolved / INT8_MODEL_FILE if resolved.is_dir() else resolved)
-        dataset = dataset_of_run(run, data_dir) if run else load_fashion_mnist(data_dir)
+        model_path = resolved / INT8_MODEL_FILE if resolved.is_dir() else resolved
+        dataset = model_dataset(model_path, data_dir)
         if int(text) >= len(dataset.test_images):
             raise ReportError(
                 f"--image {text}: the test set has images 0..{len(dataset.test_images) - 1}"

@@ -22,6 +22,7 @@ from tinycnn.insight.activations import (
     float_feature_maps,
     handmade_response,
     int8_feature_maps,
+    int8_layer_names,
     keras_first_filters,
 )
 from tinycnn.insight.figures import grid_shape, image_axis, pyplot, save_png, symmetric_limit
@@ -32,7 +33,7 @@ from tinycnn.outputs import check_output_dir
 from tinycnn.progress import Progress
 from tinycnn.progress import report as report_progress
 from tinycnn.quantization.affine import quantize
-from tinycnn.quantization.inputs import run_dataset
+from tinycnn.quantization.inputs import model_dataset
 from tinycnn.ref.runner import check_supported, run_model
 from tinycnn.rundir import (
     INT8_MODEL_FILE,
@@ -40,9 +41,8 @@ from tinycnn.rundir import (
     int8_model_path,
     resolve_target,
 )
-from tinycnn.training.data import FLOAT_RANGE, load_fashion_mnist, to_float
+from tinycnn.training.data import FLOAT_RANGE, to_float
 from tinycnn.training.models import load_trained_model
-from tinycnn.training.user_data import dataset_of_run
 
 MAX_CHANNELS_SHOWN = 16
 
@@ -101,8 +101,7 @@ def load_subject(
     text = str(image)
     if text.isdigit():
         index = int(text)
-        run = run_dataset(model_path)
-        dataset = dataset_of_run(run, data_dir) if run else load_fashion_mnist(data_dir)
+        dataset = model_dataset(model_path, data_dir)
         if index >= len(dataset.test_images):
             raise VisualizeError(
                 f"--image {index}: the test set has images 0..{len(dataset.test_images) - 1}"
@@ -447,17 +446,6 @@ def _value_range(target: Path, model, image, given: str | None) -> tuple[float, 
     return input_range(where, model, given)
 
 
-def _int8_layer_names(model: Model) -> set[str]:
-    """The Keras layer names an int8 model's tensor names carry ("model/conv1/Relu;...")."""
-    names = set()
-    for tensor in model.tensors:
-        for part in tensor.name.split(";"):
-            pieces = part.split("/")
-            if len(pieces) >= 3:
-                names.add(pieces[1])
-    return names
-
-
 def _check_gradient_request(model: Model | None, keras_model, layer, other_class):
     """The layer the gradient pictures use (None when the float model has no convolution),
     checked with ``--class`` before any work."""
@@ -471,7 +459,7 @@ def _check_gradient_request(model: Model | None, keras_model, layer, other_class
         )
     if keras_model is None:
         if layer is not None:  # a typo here was once silently ignored
-            names = _int8_layer_names(model)
+            names = int8_layer_names(model)
             if layer not in names:
                 raise VisualizeError(
                     f"--layer {layer}: no layer of that name in this model (its layers: "

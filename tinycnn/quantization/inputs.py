@@ -57,27 +57,26 @@ def has_test_images(model: Model, model_path=None) -> bool:
     return run_dataset(model_path) is not None or takes_fashion_images(model)
 
 
+def model_dataset(model_path, data_dir=None):
+    """The data set the model was trained on: its run's own (``train --data``), else
+    Fashion-MNIST."""
+    from tinycnn.training.user_data import dataset_of_run
+
+    run = run_dataset(model_path)
+    return dataset_of_run(run, data_dir) if run else load_fashion_mnist(data_dir)
+
+
 def run_test_images(
     model: Model, model_path, count: int | None = None, data_dir=None
 ) -> ModelInputs:
     """The first ``count`` test images of the data set the model was trained on (its run's
     ``--data``; else Fashion-MNIST), quantized for its input."""
-    run = run_dataset(model_path)
-    if run is None:
-        return fashion_images(model, count, data_dir)
-    from tinycnn.training.user_data import dataset_of_run
-
-    return _dataset_images(model, dataset_of_run(run, data_dir), count)
+    return _dataset_images(model, model_dataset(model_path, data_dir), count)
 
 
 def float_test_images(model_path, count: int, data_dir=None) -> np.ndarray:
     """The first ``count`` test images of the model's data set as the float model takes them."""
-    run = run_dataset(model_path)
-    if run is None:
-        return to_float(load_fashion_mnist(data_dir).test_images[:count])
-    from tinycnn.training.user_data import dataset_of_run
-
-    return to_float(dataset_of_run(run, data_dir).test_images[:count])
+    return to_float(model_dataset(model_path, data_dir).test_images[:count])
 
 
 def _dataset_images(model: Model, dataset, count: int | None) -> ModelInputs:

@@ -136,3 +136,22 @@ def done_line(metrics: dict, run_dir, cluster: Cluster | None = None) -> str:
         f"{metrics['test_images']} images, {metrics['parameters']} parameters, "
         f"{metrics['mean_epoch_seconds']:.1f} s/epoch; model in {run_dir}/model.keras"
     )
+
+
+def metric_rows(metrics: dict) -> list[tuple[str, str]]:
+    """metrics.json as the page's table: accuracies in percent, seconds rounded, counts with
+    thousands separators; what is not measured (None) left out."""
+    rows = []
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and "accuracy" in key:
+            text = f"{100 * value:.2f} %"
+        elif isinstance(value, float):
+            text = f"{value:.1f} s" if "seconds" in key else f"{value:.4g}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value:,}"
+        else:
+            text = str(value)
+        rows.append((key, text))
+    return rows
