@@ -1,5 +1,5 @@
 /* gemmlowp-style Q-format fixed point (tinycnn/ref/gemmlowp.py), what TFLite's quantized
- * SOFTMAX and LOGISTIC are built on. A Q(I) value is a raw int32 meaning raw / 2^(31 - I). */
+ * SOFTMAX, LOGISTIC and TANH are built on. A Q(I) value is a raw int32 meaning raw / 2^(31 - I). */
 #include "tc_runtime.h"
 
 static int32_t tc_srdhm(int32_t a, int32_t b)
@@ -52,15 +52,26 @@ int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits)
     return a == 0 ? INT32_MAX : result;
 }
 
-int32_t tc_one_over_one_plus_x(int32_t a)
+/* 1 / ((1 + a) / 2) for a in [0, 1), Q0 in, Q2 out: Newton-Raphson from 48/17 - 32/17 d. */
+static int32_t tc_reciprocal_q2(int32_t a)
 {
     const int64_t sum = (int64_t)a + INT32_MAX;
     /* rounding half sum, with C's truncating division */
     const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-    int32_t x = 1515870810 + tc_srdhm(half_denominator, -1010580540); /* 48/17 - 32/17 d, Q2 */
+    int32_t x = 1515870810 + tc_srdhm(half_denominator, -1010580540);
     for (int32_t i = 0; i < 3; ++i) {
         const int32_t one_minus = (1 << 29) - tc_srdhm(half_denominator, x);
         x = x + tc_multiply_by_pot(tc_srdhm(x, one_minus), 2);
     }
-    return tc_multiply_by_pot(x, 1);
+    return x;
+}
+
+int32_t tc_one_over_one_plus_x(int32_t a)
+{
+    return tc_multiply_by_pot(tc_reciprocal_q2(a), 1); /* Q2 read as Q1: halved */
+}
+
+int32_t tc_one_minus_x_over_one_plus_x(int32_t a)
+{
+    return tc_multiply_by_pot(tc_reciprocal_q2(a) - (1 << 29), 2); /* 2 / (1 + a) - 1 */
 }

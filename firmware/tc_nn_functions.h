@@ -128,6 +128,7 @@ void tc_mul_s8(const tc_mul_params_t *params, const tc_dims_t *input1_dims, cons
  * LEAKY_RELU                 x >= 0 rescaled by identity_*, x < 0 by alpha_*;
  * LOGISTIC                   output scale 1/256, zero point -128; inputs beyond input_radius
  *                            saturate;
+ * TANH                       output scale 1/128, zero point 0; the same input rescaling;
  * HARD_SWISH                 x * relu6(x + 3) / 6 with Q15 multipliers and power-of-two
  *                            exponents (tinycnn/ref/hard_swish.py). */
 void tc_relu_s8(const tc_relu_params_t *params, int32_t size, const int8_t *input, int8_t *output);
@@ -135,6 +136,8 @@ void tc_leaky_relu_s8(const tc_leaky_relu_params_t *params, int32_t size, const 
                       int8_t *output);
 void tc_logistic_s8(const tc_logistic_params_t *params, int32_t size, const int8_t *input,
                     int8_t *output);
+void tc_tanh_s8(const tc_tanh_params_t *params, int32_t size, const int8_t *input,
+                int8_t *output);
 void tc_hard_swish_s8(const tc_hard_swish_params_t *params, int32_t size, const int8_t *input,
                       int8_t *output);
 

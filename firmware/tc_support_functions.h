@@ -8,13 +8,14 @@
 #include "tc_fixedpoint.h"
 #include "tc_types.h"
 
-/* ---- tc_gemmlowp.c: Q-format fixed point for SOFTMAX and LOGISTIC ---- */
+/* ---- tc_gemmlowp.c: Q-format fixed point for SOFTMAX, LOGISTIC and TANH ---- */
 /* x * 2^exponent: saturating left shift, or rounding right shift for a negative exponent. */
 int32_t tc_multiply_by_pot(int32_t x, int32_t exponent);
 /* exp(a) for a <= 0 given in Q(integer_bits); the result is Q0. */
 int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits);
 /* 1 / (1 + a) for a in [0, 1), Q0 in and out: three Newton-Raphson steps. */
 int32_t tc_one_over_one_plus_x(int32_t a);
+int32_t tc_one_minus_x_over_one_plus_x(int32_t a); /* (1 - a) / (1 + a), a in [0, 1), Q0 */
 
 /* ---- tc_activations16.c: the LSTM's int16 sigmoid and tanh, Q0.15 out ---- */
 /* TFLite Micro's table form */

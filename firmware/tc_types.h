@@ -205,6 +205,9 @@ typedef struct {
     tc_rounding_t rounding;
 } tc_logistic_params_t;
 
+/* ---- TANH, output scale 1/128 and zero point 0: tc_tanh_s8 ---- */
+typedef tc_logistic_params_t tc_tanh_params_t; /* the same rescaling into Q4.27 and radius */
+
 /* ---- HARD_SWISH: tc_hard_swish_s8 ---- */
 typedef struct {
     int32_t input_zero_point, output_zero_point;

@@ -223,6 +223,10 @@ CASES = {
     "sigmoid_after_conv": Case(
         lambda k, L, x: L.Activation("sigmoid")(L.Conv2D(3, 3)(x)), (6, 6, 3), ("LOGISTIC",)
     ),
+    "tanh": Case(lambda k, L, x: L.Activation("tanh")(x), (6, 6, 3), ("TANH",), 4.0),
+    "tanh_after_dense": Case(
+        lambda k, L, x: L.Dense(9, activation="tanh")(L.Flatten()(x)), (4, 4, 3), ("TANH",)
+    ),
     "hard_swish": Case(
         lambda k, L, x: L.Lambda(lambda v: _hard_swish(k, v))(x), (6, 6, 3), ("HARD_SWISH",), 5.0
     ),

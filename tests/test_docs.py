@@ -50,3 +50,18 @@ def test_every_relative_link_leads_to_a_file():
         if not (page.parent / target).exists()
     ]
     assert not broken, "links to nothing:\n" + "\n".join(broken)
+
+
+def test_the_zoo_table_gives_each_architecture_its_parameter_count():
+    """docs/training.md's zoo table: every architecture of the registry, each with the
+    parameters `tinycnn zoo` counts for it at width 1."""
+    from tinycnn.zoo.catalogue import architectures
+
+    text = (ROOT / "docs" / "training.md").read_text()
+    documented = {
+        name: int(count.replace(",", ""))
+        for name, count in re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) / [^|]+\|$", text, re.M)
+    }
+    counted = {row.name: row.parameters for row in architectures()}
+    zoo = {name: count for name, count in counted.items() if name not in ("dnn", "seed_cnn")}
+    assert documented == zoo

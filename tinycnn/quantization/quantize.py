@@ -164,15 +164,21 @@ def _fixed_batch_if_recurrent(model):
 
 
 def _quantize_aware(model, tfmot):
-    """tfmot's quantize_model, taught the layers its registry lacks that have no weights
-    (the zoo's HardSwish, the Multiply of squeeze-excitation): each output gets an 8-bit
-    moving-average fake quantizer, like any activation."""
+    """tfmot's quantize_model, taught what its registry lacks or gets wrong for the converter.
+    The layers without weights it does not know (the zoo's HardSwish, the Multiply of
+    squeeze-excitation) get an 8-bit moving-average fake quantizer on their output, like any
+    activation. An AveragePooling2D gets none: TFLite's AVERAGE_POOL_2D must keep its input's
+    scale, and a quantizer of its own (tfmot's default) makes the converter fail with "same
+    scale constraint" wherever that scale meets another (a DenseNet's transition)."""
     from tinycnn.tfenv import keras
     from tinycnn.training.models.blocks import custom_objects
 
     quant = tfmot.quantization.keras
 
     class OutputQuantizeConfig(quant.QuantizeConfig):
+        def __init__(self, quantize_output: bool = True):
+            self.quantize_output = quantize_output
+
         def get_weights_and_quantizers(self, layer):
             return []
 
@@ -186,6 +192,8 @@ def _quantize_aware(model, tfmot):
             pass
 
         def get_output_quantizers(self, layer):
+            if not self.quantize_output:
+                return []
             return [
                 quant.quantizers.MovingAverageQuantizer(
                     num_bits=8, per_axis=False, symmetric=False, narrow_range=False
@@ -193,23 +201,29 @@ def _quantize_aware(model, tfmot):
             ]
 
         def get_config(self):
-            return {}
+            return {"quantize_output": self.quantize_output}
 
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as registry,
     )
 
     supported = registry.Default8BitQuantizeRegistry().supports
-    custom = custom_objects()
-    if all(supported(layer) or _is_input(layer) for layer in model.layers):
+    pooling = keras.layers.AveragePooling2D
+    if all(
+        (supported(layer) and not isinstance(layer, pooling)) or _is_input(layer)
+        for layer in model.layers
+    ):
         return quant.quantize_model(model)
 
     def annotate(layer):
+        if isinstance(layer, pooling):
+            return quant.quantize_annotate_layer(layer, OutputQuantizeConfig(False))
         if not supported(layer) and not layer.weights:  # HardSwish, Multiply (excitation)
             return quant.quantize_annotate_layer(layer, OutputQuantizeConfig())
         return layer.__class__.from_config(layer.get_config())
 
-    with quant.quantize_scope({**custom, "OutputQuantizeConfig": OutputQuantizeConfig}):
+    scope = {**custom_objects(), "OutputQuantizeConfig": OutputQuantizeConfig}
+    with quant.quantize_scope(scope):
         annotated = keras.models.clone_model(model, clone_function=annotate)
         annotated.set_weights(model.get_weights())
         return quant.quantize_apply(quant.quantize_annotate_model(annotated))

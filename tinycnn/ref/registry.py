@@ -30,6 +30,7 @@ from tinycnn.ref import (
     softmax,
     space_to_batch_nd,
     strided_slice,
+    tanh,
 )
 from tinycnn.ref.definition import OpDefinition
 
@@ -50,6 +51,7 @@ OPS: tuple[OpDefinition, ...] = (
     relu.OP,
     leaky_relu.OP,
     logistic.OP,
+    tanh.OP,
     hard_swish.OP,
     space_to_batch_nd.SPACE_TO_BATCH_OP,
     space_to_batch_nd.BATCH_TO_SPACE_OP,

@@ -81,6 +81,11 @@ REGISTRY: dict[str, ModelSpec] = {
             scalable=False,
         ),
         _zoo("lenet5", "LeNet-5: 5x5 convs, average pooling, dense 120-84-10", lenet.build_lenet5),
+        _zoo(
+            "lenet5_tanh",
+            "LeNet-5 as published: the same layers with tanh activations",
+            lenet.build_lenet5_tanh,
+        ),
         _zoo("vgg_tiny", "VGG: stages of 3x3 conv + BN, max pooling", vgg.build_vgg_tiny),
         _zoo(
             "inception_tiny",
