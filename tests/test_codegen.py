@@ -194,6 +194,18 @@ CASES = {
     "batchnorm_after_flatten_1x18": Case(
         lambda k, L, x: L.BatchNormalization()(L.Flatten()(x)), (3, 3, 2), ("RESHAPE", "MUL")
     ),
+    "squeeze_excitation_reshape_folded": Case(
+        lambda k, L, x: (
+            lambda c: L.Multiply()(
+                [c, L.Conv2D(4, 1)(L.Reshape((1, 1, 4))(L.GlobalAveragePooling2D()(c)))]
+            )
+        )(L.Conv2D(4, 3, padding="same")(x)),
+        (6, 6, 3),
+        ("MEAN", "RESHAPE", "MUL"),
+    ),
+    "conv1d_expand_dims": Case(
+        lambda k, L, x: L.Conv1D(5, 3)(L.Reshape((12, 6))(x)), (4, 3, 6), ("EXPAND_DIMS",)
+    ),
     "concatenate_channels": Case(
         lambda k, L, x: L.Concatenate()([L.Conv2D(2, 1)(x), x]), (6, 6, 3), ("CONCATENATION",)
     ),

@@ -131,6 +131,24 @@ def test_tflm_runtime_sketch(seed_cnn_run, tmp_path):
     assert not (out / "tc_conv_s8.c").exists()  # the tinycnn runtime is not part of this sketch
 
 
+def test_tflm_runtime_registers_the_folded_shape_ops(tmp_path):
+    """A Keras Reshape converted with a dynamic batch leaves SHAPE -> STRIDED_SLICE -> PACK in
+    the file; tinycnn folds them, TFLite Micro runs them: its resolver names every builtin."""
+    import tflite
+    from op_harness import convert_case
+    from test_ref_reshape import CASES
+
+    content = convert_case(CASES["squeeze_excitation_reshape"][0], (6, 6, 3))
+    model_path = tmp_path / "se.tflite"
+    model_path.write_bytes(content)
+    out = tmp_path / "se_tflm"
+    export(model_path, "nano33", out, runtime="tflm")
+    resolver = re.findall(r"resolver\.(\w+)\(\);", (out / "se_model.cpp").read_text())
+    assert {"AddShape", "AddStridedSlice", "AddPack", "AddReshape", "AddMul"} <= set(resolver)
+    graph = tflite.Model.GetRootAsModel(content, 0)
+    assert len(resolver) == len(set(resolver)) == graph.OperatorCodesLength()
+
+
 @pytest.mark.parametrize("board", ["disco_l475vg", "nucleo_f746zg"])
 def test_mbed_program(seed_cnn_run, tmp_path, board):
     out = tmp_path / board

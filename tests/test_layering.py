@@ -37,7 +37,7 @@ WITHIN = {
         ["train"],
         ["console"],
     ],
-    "model": [["ir", "engines", "metadata"], ["tflite_io"], ["interpreters"]],
+    "model": [["ir", "engines", "metadata"], ["folding"], ["tflite_io"], ["interpreters"]],
     "quantization": [["affine"], ["inputs"], ["quantize", "evaluate"]],
     "board": [
         ["emulate", "serial"],

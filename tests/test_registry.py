@@ -88,8 +88,9 @@ def _operator_tables(path: Path) -> list[tuple[int, list[str]]]:
 
 def test_no_side_table_of_operators_outside_the_registry():
     """Outside ref/ (each op module and the registry), no table keyed by op stems or builtins;
-    no template outside ops/ with a macro per operator; ``FLOAT_EDGE_OPS`` (a fact of the int8
-    format) is the one named exception."""
+    no template outside ops/ with a macro per operator. Two named exceptions, facts of the file
+    format rather than operators tinycnn runs: ``FLOAT_EDGE_OPS`` and model/folding.py's shape
+    arithmetic, which is folded into constants when a model is read and never runs."""
     import tinycnn
 
     root = Path(inspect.getfile(tinycnn)).parent
@@ -99,7 +100,8 @@ def test_no_side_table_of_operators_outside_the_registry():
         for path in root.rglob("*.py")
         if path.parent.name != "ref"
         for line, named in _operator_tables(path)
-        if named != ["QUANTIZE", "DEQUANTIZE"] or path.name != "ir.py"
+        if (named != ["QUANTIZE", "DEQUANTIZE"] or path.name != "ir.py")
+        and path.relative_to(root).as_posix() != "model/folding.py"
     }
     assert not tables, f"operator tables outside the registry: {tables}"
     for template in root.joinpath("templates").rglob("*.j2"):

@@ -25,6 +25,7 @@ from tinycnn.codegen.projects import PROJECT_WRITERS, ExportError
 from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 from tinycnn.errors import TinycnnWarning
 from tinycnn.model.engines import BOARD_CONVENTION
+from tinycnn.model.folding import FOLDABLE_TFLM_RESOLVER
 from tinycnn.model.interpreters import tflm_arena_bytes
 from tinycnn.model.ir import Model
 from tinycnn.model.metadata import CLASSES, class_names, output_kind
@@ -245,6 +246,21 @@ def _code_bytes(board: Board, generated) -> tuple[str, int]:
     return "runtime code (estimate)", RUNTIME_CODE_ESTIMATE
 
 
+def tflm_resolver_calls(model: Model) -> list[str]:
+    """The MicroMutableOpResolver calls for every builtin in the file: the graph's, and the
+    shape arithmetic folded when it was read (TFLite Micro runs the file as it is)."""
+    calls = {opcode: BY_BUILTIN[opcode].tflm_resolver.get(opcode) for opcode in model.opcodes()}
+    for opcode in model.folded:
+        calls.setdefault(opcode, FOLDABLE_TFLM_RESOLVER[opcode])
+    missing = [opcode for opcode, call in calls.items() if call is None]
+    if missing:
+        raise ExportError(
+            f"TFLite Micro has no kernel (resolver entry) for {', '.join(missing)}; export with "
+            "--runtime native"
+        )
+    return list(calls.values())
+
+
 def _write_model(
     environment, work: Path, source: ExportSource, board: Board, runtime: str, context
 ):
@@ -263,9 +279,7 @@ def _write_model(
             (work / "extras" / name).write_text(environment.get_template(template).render(context))
         name, code = _code_bytes(board, generated)
         return generated.plan.arena_bytes, {"weights": generated.weight_bytes, name: code, **images}
-    unsupported = [op for op in source.model.opcodes() if op not in BY_BUILTIN[op].tflm_resolver]
-    if unsupported:
-        raise ExportError(f"no TFLM resolver entry for {', '.join(unsupported)}")
+    resolver_calls = tflm_resolver_calls(source.model)
     for name in generated.runtime_sources + [f"{prefix}_model.c"]:
         (work / name).unlink()
     measured = tflm_arena_bytes(source.content)
@@ -273,7 +287,7 @@ def _write_model(
     context.update(
         tflm_measured_bytes=measured,
         tflm_margin_bytes=arena_bytes - measured,
-        resolver_calls=[BY_BUILTIN[op].tflm_resolver[op] for op in source.model.opcodes()],
+        resolver_calls=resolver_calls,
         arena_bytes=arena_bytes,
     )
     (inp,) = source.model.input_tensors()

@@ -53,7 +53,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def keras_layer_ends(keras_model, model: Model) -> list[tuple[object, int]]:
-    """(Keras layer, TFLite op index) pairs: each layer ends at the last op whose output
+    """(Keras layer, position in ``model.operators``) pairs: each layer ends at the last op whose output
     tensor is named after it; the model output ends the last layer. A layer none of whose
     tensors keeps its name (the converter calls an LSTM's ``tfl.unidirectional_sequence_lstm``)
     ends just before the next named layer begins, when it is the only one in that gap and
@@ -61,13 +61,13 @@ def keras_layer_ends(keras_model, model: Model) -> list[tuple[object, int]]:
     layer_start: dict[str, int] = {}
     layer_end: dict[str, int] = {}
     names = [layer.name for layer in keras_model.layers]
-    for op in model.operators:
+    for position, op in enumerate(model.operators):
         tensor_name = model.tensors[op.outputs[0]].name
         for name in names:
             if f"/{name}/" in tensor_name or tensor_name.startswith(f"{name}/"):
-                layer_start.setdefault(name, op.index)
-                layer_end[name] = op.index
-    output_op = next(op.index for op in model.operators if op.outputs[0] == model.outputs[0])
+                layer_start.setdefault(name, position)
+                layer_end[name] = position
+    output_op = next(i for i, op in enumerate(model.operators) if op.outputs[0] == model.outputs[0])
     layer_end[names[-1]] = output_op
     layer_start.setdefault(names[-1], output_op)
     previous_end, unnamed = -1, []
@@ -101,8 +101,8 @@ def compare_layers(
         float_outputs = [float_outputs]
     layers, samples = [], []
     previous_end, previous_float = -1, None
-    for (layer, op_index), reference in zip(pairs, float_outputs, strict=True):
-        op = model.operators[op_index]
+    for (layer, position), reference in zip(pairs, float_outputs, strict=True):
+        op = model.operators[position]
         tensor = model.tensors[op.outputs[0]]
         quant = tensor.quantization
         approximation = dequantize(
@@ -110,7 +110,7 @@ def compare_layers(
         )
         approximation = approximation.reshape(reference.shape)
         local = _run_layer_alone(
-            model, previous_end, op_index, previous_float, quantized_inputs, tensors
+            model, previous_end, position, previous_float, quantized_inputs, tensors
         )
         local = dequantize(local, quant.single_scale, quant.single_zero_point).reshape(
             reference.shape
@@ -119,7 +119,7 @@ def compare_layers(
         layers.append(
             LayerComparison(
                 layer=layer.name,
-                op_index=op_index,
+                op_index=op.index,
                 opcode=op.opcode,
                 tensor=tensor.name,
                 sqnr_db=_sqnr_db(reference, approximation),
@@ -130,7 +130,7 @@ def compare_layers(
             )
         )
         samples.append((reference, approximation))
-        previous_end, previous_float = op_index, reference
+        previous_end, previous_float = position, reference
     if layers:
         worst = min(range(len(layers)), key=lambda i: layers[i].local_sqnr_db)
         layers[worst].worst = True
@@ -148,7 +148,7 @@ def _run_layer_alone(
     quantized_inputs: np.ndarray,
     tensors: dict[int, np.ndarray],
 ) -> np.ndarray:
-    """Run the ops of one layer (after ``previous_end`` up to ``end``) on the float model's
+    """Run the ops of one layer (after position ``previous_end`` up to ``end``) on the float model's
     output of the previous layer, quantized with the int8 tensor's own parameters."""
     operators = model.operators[previous_end + 1 : end + 1]
     values: dict[int, np.ndarray] = {model.inputs[0]: quantized_inputs}

@@ -92,12 +92,13 @@ def int8_feature_maps(
         from tinycnn.insight.explain import layer_outputs
 
         ends = keras_layer_ends(keras_model, model)
-        shaped = [(layer, op) for layer, op in ends if len(layer.output.shape) == 4]
+        shaped = [(layer, end) for layer, end in ends if len(layer.output.shape) == 4]
         outputs = layer_outputs(
             keras_model, float_image[np.newaxis], [layer for layer, _ in shaped]
         )
         float_by_op = {
-            op: (layer.name, out[0]) for (layer, op), out in zip(shaped, outputs, strict=True)
+            model.operators[position].index: (layer.name, out[0])
+            for (layer, position), out in zip(shaped, outputs, strict=True)
         }
     maps = []
     for op in model.operators:

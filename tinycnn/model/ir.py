@@ -92,6 +92,9 @@ class Model:
     description: str = ""
     # What the file says about itself: input range, class names, data set (model/metadata.py).
     metadata: ModelMetadata = field(default_factory=ModelMetadata)
+    # Builtins of shape arithmetic folded into constants when read (model/folding.py): gone
+    # from ``operators``, still in the file that TFLite Micro runs.
+    folded: tuple[str, ...] = ()
 
     def input_tensors(self) -> list[Tensor]:
         return [self.tensors[i] for i in self.inputs]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tflite
 
+from tinycnn.model.folding import fold_shape_arithmetic
 from tinycnn.model.ir import Model, ModelFormatError, Operator, Quantization, Tensor
 from tinycnn.model.metadata import read_metadata
 
@@ -195,7 +196,8 @@ def _indices(vector: list[int], count: int, where: str, optional: bool = False) 
 
 def _parse(content: bytes, name: str) -> Model:
     """Read every table, checking each index and size against what the file holds, so that a
-    damaged file is refused here rather than failing later in a kernel."""
+    damaged file is refused here rather than failing later in a kernel; then fold the shape
+    arithmetic a dynamic batch leaves (model/folding.py)."""
     model = tflite.Model.GetRootAsModel(content, 0)
     if model.SubgraphsLength() != 1:
         raise ModelFormatError(
@@ -213,7 +215,7 @@ def _parse(content: bytes, name: str) -> Model:
     graph_outputs = _indices(_vector(graph, "Outputs"), count, where)
     if not graph_inputs or not graph_outputs:
         raise ModelFormatError(f"{where} has no input or no output")
-    return Model(
+    model = Model(
         name=name,
         tensors=tensors,
         operators=operators,
@@ -223,6 +225,7 @@ def _parse(content: bytes, name: str) -> Model:
         description=(model.Description() or b"").decode("utf-8", "replace"),
         metadata=read_metadata(content),
     )
+    return fold_shape_arithmetic(model)
 
 
 def _vector(table, field: str) -> list[int]:
