@@ -178,3 +178,44 @@ def test_more_than_one_image_of_a_tiny_model():
     result = CliRunner().invoke(cli, ["bench", str(model), "--images", "2", "--host-rounds", "0"])
     assert result.exit_code == 0, result.output
     assert "stack high-water" in result.output
+
+
+def test_layer_table_columns_hold_the_longest_opcode():
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (28 characters) keeps every column of its row aligned."""
+    from tinycnn.board.bench_report import BenchReport, Layer, _layer_lines
+
+    layers = [
+        Layer(0, 0, "CONV_2D", "conv", 1000, 1500, 3000, 2000),
+        Layer(1, 1, "UNIDIRECTIONAL_SEQUENCE_LSTM", "lstm", 123_456, 987_654, 1_234_567),
+    ]
+    split = FlashSplit(1, 1, 1, 1)
+    report = BenchReport(
+        "m",
+        124_456,
+        1,
+        1,
+        layers,
+        989_154,
+        1_237_567,
+        split,
+        split,
+        [],
+        0,
+        0,
+        0,
+        0,
+        0,
+        None,
+        0,
+        None,
+        "",
+        None,
+        None,
+    )
+    header, *rows = _layer_lines(report)[:4]
+    for column in ("MACs", "DSP", "portable"):
+        end = header.index(column) + len(column)
+        assert all(row[end - 1].isdigit() and row[end : end + 1] in ("", " ") for row in rows), (
+            column,
+            [header, *rows],
+        )

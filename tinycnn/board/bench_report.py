@@ -103,8 +103,9 @@ def format_report(report: BenchReport) -> str:
 
 
 def _layer_lines(report: BenchReport) -> list[str]:
+    op = max([18, *(len(layer.opcode) for layer in report.layers)])  # UNIDIRECTIONAL_SEQUENCE_LSTM
     lines = [
-        f"{'call':>4}  {'op':<18} {'MACs':>10} {'DSP':>11} {'/MAC':>6} {'portable':>11} "
+        f"{'call':>4}  {'op':<{op}} {'MACs':>10} {'DSP':>11} {'/MAC':>6} {'portable':>11} "
         f"{'CMSIS-NN':>11} {'vs CMSIS':>8}"
     ]
     notes = []
@@ -119,11 +120,11 @@ def _layer_lines(report: BenchReport) -> list[str]:
         if layer.cmsis_note:
             notes.append(f"call {layer.call} ({layer.opcode}): {layer.cmsis_note}")
         lines.append(
-            f"{layer.call:>4}  {layer.opcode:<18} {layer.macs:>10,} {layer.instructions:>11,} "
+            f"{layer.call:>4}  {layer.opcode:<{op}} {layer.macs:>10,} {layer.instructions:>11,} "
             f"{per_mac:>6} {layer.portable_instructions:>11,} {cmsis:>11} {ratio:>8}"
         )
     lines.append(
-        f"{'':>4}  {'total':<18} {report.macs:>10,} {report.instructions:>11,} "
+        f"{'':>4}  {'total':<{op}} {report.macs:>10,} {report.instructions:>11,} "
         f"{report.per_mac:>6.2f} {report.portable_instructions:>11,}"
     )
     if report.cmsis_instructions:
