@@ -117,6 +117,13 @@ def test_sweep_ranks_a_grid_and_resumes_after_an_interruption(tmp_path):
     assert again.exit_code == 0, again.output
     assert "4 finished, 0 to run" in again.output and "evaluating" not in again.output
 
+    # Other calibration samples: the trained runs stay, every int8 model is made again.
+    recalibrated = [*GRID[:-1], "30"]
+    plan = CliRunner().invoke(cli, ["sweep", *recalibrated, "--out", str(out), "--print-commands"])
+    lines = [line for line in plan.stdout.splitlines() if line]
+    assert len(lines) == 4, plan.output
+    assert all(" train " not in line and "--calibration-samples 30" in line for line in lines)
+
 
 @pytest.mark.parametrize(
     "args, message",

@@ -7,11 +7,14 @@ import json
 import click
 
 from tinycnn.cli import options
+from tinycnn.quantization.quantize import CALIBRATION_SAMPLES
 
 
 @click.command("quantize")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@options.calibration_option(500, "Training images used to calibrate activation ranges.")
+@options.calibration_option(
+    CALIBRATION_SAMPLES, "Training images used to calibrate activation ranges."
+)
 @options.opt(
     "--qat qat_epochs",
     click.IntRange(min=0),

@@ -288,11 +288,14 @@ def _qat_fine_tune(
     return qat_model
 
 
+CALIBRATION_SAMPLES = 500  # `tinycnn quantize`'s default
+
+
 @holding("run_dir", "the int8 model")
 def quantize_run(
     run_dir: str | Path,
     *,
-    calibration_samples: int = 500,
+    calibration_samples: int = CALIBRATION_SAMPLES,
     qat_epochs: int = 0,
     data_dir: str | Path | None = None,
     on_progress: Progress | None = None,

@@ -38,6 +38,7 @@ from tinycnn.rundir import (
     INT8_MODEL_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    QUANTIZE_FILE,
     read_json,
     write_json,
 )
@@ -219,8 +220,20 @@ def _state(sweep: Sweep, point: Point, run_dir: Path) -> str:
             "another folder or remove that run"
         )
     if (run_dir / MODEL_FILE).is_file():
-        return "done" if (run_dir / INT8_MODEL_FILE).is_file() else "trained"
+        return "done" if _quantized_as_asked(sweep, run_dir) else "trained"
     return "interrupted" if (run_dir / CHECKPOINT_STATE_FILE).is_file() else "new"
+
+
+def _quantized_as_asked(sweep: Sweep, run_dir: Path) -> bool:
+    """Whether the run's int8 model is the quantization this sweep asks for: post-training,
+    with its calibration samples (an earlier sweep with other ones is quantized again)."""
+    from tinycnn.quantization.quantize import CALIBRATION_SAMPLES
+
+    if not (run_dir / INT8_MODEL_FILE).is_file() or not (run_dir / QUANTIZE_FILE).is_file():
+        return False
+    record = read_json(run_dir / QUANTIZE_FILE)
+    wanted = sweep.calibration_samples or CALIBRATION_SAMPLES
+    return record.get("calibration_samples") == wanted and not record.get("qat_epochs")
 
 
 def pending_commands(sweep: Sweep, out_dir: Path) -> list[tuple[Point, list[list[str]]]]:
