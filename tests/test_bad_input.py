@@ -561,3 +561,47 @@ def test_a_folder_another_process_writes_is_refused(tmp_path, small_model, comma
         result = CliRunner().invoke(cli, args)
     _check(result, 1, f"is being written by process {os.getpid()}")
     assert not folder.exists()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 300 KB tmpfs: a real file system that runs out of space (mounting needs root)."""
+    import subprocess
+
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        timeout=30,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing_half_written(
+    full_disk, small_model
+):
+    """export's project and train's checkpoint on a disk that fills up: one line naming the
+    file and the reason; no staging folder, no .partial checkpoint left to keep the disk full."""
+    export = CliRunner().invoke(
+        cli, ["export", str(small_model), "--board", "nano33", "--out", str(full_disk / "sk")]
+    )
+    _check(export, 1, f"cannot write {full_disk / 'sk'}/")
+    assert "No space left on device" in export.output and not _files(full_disk)
+    # dnn's checkpoint (weights and Adam's moments, ~1.2 MB) cannot fit in 300 KB
+    run = full_disk / "run"
+    train = CliRunner().invoke(
+        cli, ["train", "--model", "dnn", "--epochs", "1", "--subset", "200", "--out", str(run)]
+    )
+    _check(train, 1, f"cannot write {run}/")
+    assert "No space left on device" in train.output
+    assert not [name for name in _files(full_disk) if "partial" in name], _files(full_disk)

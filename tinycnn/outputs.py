@@ -210,8 +210,18 @@ def write_atomically(path: str | Path, content: bytes) -> None:
     try:
         partial.write_bytes(content)
         os.replace(partial, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def write_error(path: str | Path, exc: OSError) -> OutputError:
+    """One line for a file that could not be written (a full disk, a read-only folder): the
+    file, the reason, and that nothing half-written was left."""
+    return OutputError(
+        f"cannot write {path} ({exc.strerror or exc}); nothing half-written was left"
+    )
 
 
 def cache_dir(kind: str) -> Path:

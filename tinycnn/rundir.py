@@ -24,6 +24,7 @@ from tinycnn.outputs import (
     check_output_file,
     refuse_overwriting_inputs,
     write_atomically,
+    write_error,
 )
 
 MODEL_FILE = "model.keras"
@@ -62,10 +63,15 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def save_model(model, path: Path) -> None:
-    """Save a Keras model through a temporary name beside it."""
+    """Save a Keras model through a temporary name beside it, removed if saving fails."""
     partial = path.with_name(f".partial.{path.name}")
-    model.save(partial)
-    os.replace(partial, path)
+    try:
+        model.save(partial)
+        os.replace(partial, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_json(path: Path) -> dict:

@@ -30,7 +30,7 @@ from tinycnn.model.interpreters import tflm_arena_bytes
 from tinycnn.model.ir import Model
 from tinycnn.model.metadata import CLASSES, class_names, output_kind
 from tinycnn.model.tflite_io import read_model
-from tinycnn.outputs import check_output_dir, holding, refuse_overwriting_inputs
+from tinycnn.outputs import check_output_dir, holding, refuse_overwriting_inputs, write_error
 from tinycnn.processes import run, work_dir
 from tinycnn.quantization.inputs import demo_inputs
 from tinycnn.ref.registry import BY_BUILTIN
@@ -185,7 +185,16 @@ def _install(work: Path, out_dir: Path) -> None:
     so that an interrupted export leaves the earlier folder (or none), never half of one."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with work_dir(out_dir.parent, sweep=False) as staging:  # a user's folder: never swept
-        shutil.copytree(work, staging / "new")
+        for source in sorted(work.rglob("*")):
+            target = staging / "new" / source.relative_to(work)
+            try:
+                if source.is_dir():
+                    target.mkdir(parents=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target)
+            except OSError as exc:  # a full disk: the staging folder goes, out_dir stays
+                raise write_error(out_dir / source.relative_to(work), exc) from None
         if out_dir.exists():
             os.replace(out_dir, staging / "old")
         os.replace(staging / "new", out_dir)
