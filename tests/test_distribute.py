@@ -198,6 +198,59 @@ def test_a_killed_worker_started_again_continues_from_the_backup(workers, tmp_pa
     assert not (run_dir / "backup").exists()
 
 
+def test_a_worker_lost_in_the_first_epoch_restarts_the_run_from_epoch_1(workers, tmp_path):
+    """SIGKILL to worker 1 before any backup exists, without --force: the chief's training
+    process starts again by itself (its run folder holds its own unfinished run), the worker
+    started again joins, and the run trains all its epochs."""
+    run_dir, ports = tmp_path / "run", free_localhost_ports(2)
+    args = [  # 6,000 images in batches of 16: epoch 1 lasts long enough to lose a worker in it
+        *["--model", "seed_cnn", "--subset", "6000", "--batch-size", "16", "--seed", "3"],
+        "--epochs",
+        "2",
+        "--out",
+        str(run_dir),
+        "--workers",
+        ",".join(f"localhost:{port}" for port in ports),
+        "--worker-timeout",
+        "120",
+    ]
+    workers.start("chief", [*args, "--worker-index", "0"])
+    workers.start("worker", [*args, "--worker-index", "1"])
+    workers.wait_for("chief", "training seed_cnn")
+    deadline = time.monotonic() + WAIT_S
+    while not (run_dir / "config.json").is_file():  # the cluster formed, epoch 1 under way
+        assert time.monotonic() < deadline, workers.log("chief")
+        time.sleep(0.1)
+    workers.kill("worker")
+    assert not (run_dir / "backup" / "checkpoint").exists()
+    workers.start("worker again", [*args, "--worker-index", "1"])
+    assert workers.wait("chief") == 0, workers.log("chief")
+    assert workers.wait("worker again") == 0, workers.log("worker again")
+    assert "starting it again" in workers.log("chief")
+    assert "already holds a run" not in workers.log("chief")
+    assert len(_history(run_dir)["loss"]) == 2 and (run_dir / "model.keras").is_file()
+
+
+def test_workers_started_with_different_settings_are_told_which(workers, tmp_path):
+    """Worker 1 asks for another batch size and seed: both end with one line naming them,
+    not a TensorFlow traceback."""
+    run_dir, ports = tmp_path / "run", free_localhost_ports(2)
+    cluster = ["--workers", ",".join(f"localhost:{port}" for port in ports)]
+    common = ["--model", "seed_cnn", "--subset", "600", "--epochs", "1", "--out", str(run_dir)]
+    workers.start("chief", [*common, *cluster, "--worker-index", "0", "--batch-size", "16"])
+    workers.start(
+        "worker",
+        [*common, *cluster, "--worker-index", "1", "--batch-size", "32", "--seed", "5"],
+    )
+    for name in ("chief", "worker"):
+        assert workers.wait(name) == 1, workers.log(name)
+        log = workers.log(name)
+        assert "Traceback" not in log, log
+        errors = [line for line in log.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "(batch_size, seed differ)" in errors[0], log
+    assert not (run_dir / "model.keras").exists()
+
+
 def test_a_missing_worker_ends_the_run_after_the_timeout(workers, tmp_path):
     run_dir, ports = tmp_path / "run", free_localhost_ports(2)
     workers.start(
@@ -297,19 +350,24 @@ def test_bad_distribution_requests_get_one_line(tmp_path, args, message):
 
 
 def test_a_chief_continues_the_backup_of_its_own_run_even_with_force(tmp_path):
-    """What a chief started again does with the backup it finds: its own run continues (--force
-    or not: a scheduler restarts the original command); another run's is refused, or replaced
-    with --force."""
+    """What a chief started again finds: its own unfinished run continues (--force or not: a
+    scheduler restarts the original command), from the backup or, lost before the first one,
+    from epoch 1; another run's backup is refused, or replaced with --force; a finished run
+    or another run without a backup is for check_run_dir to refuse."""
     from dataclasses import asdict
 
     from tinycnn.training.config import TrainConfig
-    from tinycnn.training.config import continues_backup as _continues
+    from tinycnn.training.config import continues_run as _continues
 
     config = TrainConfig("seed_cnn", epochs=3, batch_size=16, subset=1500, seed=3)
     other = TrainConfig("seed_cnn", epochs=4, batch_size=16, subset=1500, seed=3)
     (tmp_path / "backup").mkdir()
     (tmp_path / "config.json").write_text(json.dumps({"train": asdict(config)}))
-    assert not _continues(config, tmp_path, force=False)  # no checkpoint in the backup yet
+    assert _continues(config, tmp_path, force=False)  # no checkpoint in the backup yet
+    assert not _continues(other, tmp_path, force=False)
+    (tmp_path / "model.keras").write_text("finished")
+    assert not _continues(config, tmp_path, force=False)
+    (tmp_path / "model.keras").unlink()
     (tmp_path / "backup" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
     assert _continues(config, tmp_path, force=False)
     assert _continues(config, tmp_path, force=True)

@@ -13,6 +13,7 @@ from tinycnn.rundir import (
     BACKUP_DIR,
     CHECKPOINT_FILE,
     CONFIG_FILE,
+    MODEL_FILE,
     RUN_ARTIFACTS,
     RunError,
     read_json,
@@ -250,17 +251,21 @@ def has_backup(run_dir: Path) -> bool:
     return (run_dir / BACKUP_DIR / "checkpoint").is_file()
 
 
-def continues_backup(config: TrainConfig, run_dir: Path, force: bool) -> bool:
-    """Whether a multi-worker chief continues the run in ``run_dir`` from its backup: the same
-    configuration always does, --force or not, so that a worker started again with its
-    original command (a scheduler's restart) continues. A backup of another configuration is
-    replaced with --force, else refused (RunError)."""
-    if not has_backup(run_dir):
+def continues_run(config: TrainConfig, run_dir: Path, force: bool) -> bool:
+    """Whether a multi-worker chief continues the run in ``run_dir``: the same configuration
+    always does, --force or not, so that a worker started again with its original command (a
+    scheduler's restart, or its supervisor's) continues: from its backup, or from epoch 1 when
+    it was lost before the first backup. A finished run is not continued (check_run_dir
+    decides); a backup of another configuration is replaced with --force, else refused."""
+    if not (run_dir / CONFIG_FILE).is_file():
         return False
-    saved = read_json(run_dir / CONFIG_FILE)["train"]
+    backup = has_backup(run_dir)
+    if not backup and (run_dir / MODEL_FILE).exists():
+        return False
+    saved = read_json(run_dir / CONFIG_FILE).get("train") or {}
     if saved == asdict(config):
         return True
-    if force:
+    if force or not backup:
         return False
     changed = sorted(
         key for key in {*saved, *asdict(config)} if saved.get(key) != asdict(config).get(key)

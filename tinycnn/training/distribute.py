@@ -32,6 +32,7 @@ import shutil
 import socket
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,16 +299,37 @@ def is_cluster_failure(exc: BaseException) -> bool:
 
 
 def agreed(strategy, value: int) -> bool:
-    """Whether every worker holds the same ``value`` (one all-reduce of value and value²: the
-    two sums match n values only when they are all equal)."""
+    """Whether every worker holds the same ``value``."""
+    return agreed_each(strategy, [value])[0]
+
+
+def agreed_each(strategy, values: list[int]) -> list[bool]:
+    """For each of ``values``, whether every worker holds the same one (one all-reduce of the
+    values and their squares: the two sums match n values only when they are all equal). Each
+    value must stay below 2^26, so that the sums of squares are exact in float64."""
     from tinycnn.tfenv import tf
 
     def local():
-        return tf.constant([value, value * value], dtype=tf.float64)
+        return tf.constant([[v, v * v] for v in values], dtype=tf.float64)
 
     sums = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(local), axis=None).numpy()
     replicas = strategy.num_replicas_in_sync
-    return bool(sums[0] ** 2 == replicas * sums[1] and sums[0] == replicas * value)
+    return [
+        bool(total**2 == replicas * squares and total == replicas * value)
+        for (total, squares), value in zip(sums, values, strict=True)
+    ]
+
+
+def differing_settings(strategy, settings: dict) -> list[str]:
+    """The names of ``settings`` (JSON-able values) whose values are not the same on every
+    worker, compared through a 24-bit digest of each."""
+    names = sorted(settings)
+    digests = [
+        zlib.crc32(json.dumps(settings[name], sort_keys=True).encode()) & 0xFFFFFF for name in names
+    ]
+    return [
+        name for name, same in zip(names, agreed_each(strategy, digests), strict=True) if not same
+    ]
 
 
 def _scratch_dir() -> Path:

@@ -46,7 +46,7 @@ from tinycnn.training.config import (
     TrainingInterrupted,
     check_distribution,
     check_run_dir,
-    continues_backup,
+    continues_run,
     train_config,
 )
 from tinycnn.training.data import Dataset, to_float
@@ -57,6 +57,7 @@ from tinycnn.training.distribute import (
     Distribution,
     WorkerOutput,
     agreed,
+    differing_settings,
     is_cluster_failure,
     make_strategy,
 )
@@ -165,6 +166,7 @@ def _train(
     if on_start and not run.distribution.multiworker:  # multi-worker: known from the backup
         on_start(run.config, run.initial_epoch)
     strategy = make_strategy(run.distribution)  # before any other TensorFlow work
+    _check_same_request(run, strategy, dataset)
     fit, validation = _training_data(run.config, dataset)
     model = _model(run, strategy, steps_per_epoch=-(-len(fit[0]) // run.config.batch_size))
     output = WorkerOutput(run.run_dir, run.chief)
@@ -190,6 +192,26 @@ def _train(
         ) from None
     metrics = _metrics(run, model, strategy, len(fit[0]), dataset, test_accuracy)
     return _write_results(run, model, output, metrics)
+
+
+def _check_same_request(run: _Run, strategy, dataset: Dataset) -> None:
+    """A multi-worker run: ClusterError naming the settings its workers were started with
+    differently (before they build models that could not train together). The data set is
+    compared by what it holds, not by its path, which may differ from machine to machine."""
+    if not run.distribution.multiworker:
+        return
+    settings = {k: v for k, v in asdict(run.config).items() if k != "data"}
+    settings["data set"] = [
+        len(dataset.train_images),
+        list(run.input_shape),
+        list(dataset.class_names),
+    ]
+    differing = differing_settings(strategy, settings)
+    if differing:
+        raise ClusterError(
+            f"{run.distribution.cluster.describe()}: the workers were started with different "
+            f"settings ({', '.join(differing)} differ); start every worker with the same command"
+        )
 
 
 def _dataset(run: _Run, data_dir) -> Dataset:
@@ -225,7 +247,7 @@ def _checked_request(
     run.config.validate()
     run.spec = get_model_spec(run.config.model)
     run.continuing = (
-        run.chief and distribution.multiworker and continues_backup(run.config, run_dir, force)
+        run.chief and distribution.multiworker and continues_run(run.config, run_dir, force)
     )
     if not (resume or run.continuing or not run.chief):
         run.existing = check_run_dir(run_dir, force)
