@@ -93,6 +93,16 @@ def test_augment_preview_cli(tmp_path):
         assert picture.size == ((5 * 30 + 2) * 2, (3 * 30 + 2) * 2)
     result = runner.invoke(cli, ["augment", "--preview", "--out", str(out), "--flip", "vertical"])
     assert result.exit_code == 2 and "vertical" in result.output
+    # its own earlier preview is replaced without --force; another picture needs it
+    again = runner.invoke(cli, ["augment", "--preview", "--out", str(out), "--images", "1"])
+    assert again.exit_code == 0, again.output
+    with Image.open(out) as picture:
+        assert picture.size[1] == (1 * 30 + 2) * 3
+    Image.new("L", (4, 4)).save(tmp_path / "mine.png")
+    refused = runner.invoke(cli, ["augment", "--preview", "--out", str(tmp_path / "mine.png")])
+    assert refused.exit_code == 1 and "pass --force" in refused.output
+    forced = [*["augment", "--preview", "--out", str(tmp_path / "mine.png")], "--force"]
+    assert runner.invoke(cli, forced).exit_code == 0
 
 
 def test_augment_help_says_what_augment_does():

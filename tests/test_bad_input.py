@@ -316,6 +316,18 @@ CASES = [
         1,
         "the preview is a PNG picture; give a .png name",
     ),
+    (  # it replaced any file, a model included
+        "augment preview over a model",
+        ["augment", "--preview", "--out", "{model}"],
+        1,
+        "give a .png name",
+    ),
+    (  # it replaced any PNG
+        "augment preview over a picture it did not write",
+        ["augment", "--preview", "--out", "{picture}"],
+        1,
+        "exists and was not written by this command; pass --force",
+    ),
     (  # the hint once suggested `tinycnn train --out zoo:micro`
         "quantize a shipped model",
         ["quantize", "zoo:micro"],
@@ -329,17 +341,22 @@ CASES = [
 def test_bad_input(name, args, exit_code, fragment, small_model, float_model, tmp_path):
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((2, 28, 28, 1), np.int8))
-    before = {p: p.read_bytes() for p in (x, small_model, float_model)}
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n a user's picture")
+    before = {p: p.read_bytes() for p in (x, picture, small_model, float_model)}
     values = {
         "model": str(small_model),
         "float": str(float_model),
         "tmp": str(tmp_path),
         "x": str(x),
+        "picture": str(picture),
     }
     result = CliRunner().invoke(cli, [arg.format(**values) for arg in args])
     _check(result, exit_code, fragment.format(**values))
     assert {p: p.read_bytes() for p in before} == before  # no input lost or changed
-    assert not [p for p in tmp_path.rglob("*") if p.name not in ("x.npy",)], "output written"
+    assert not [p for p in tmp_path.rglob("*") if p.name not in ("x.npy", "photo.png")], (
+        "output written"
+    )
 
 
 def test_export_force_over_its_own_input_folder_keeps_the_model(small_model, tmp_path):

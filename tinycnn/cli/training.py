@@ -200,8 +200,11 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
 @options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3, show_default=True)
 @options.with_options(options.augment_options(PRESETS, "standard"))
 @options.data_dir_option
+@options.force_option("Replace an existing file that is not an earlier preview.")
 @options.user_errors
-def augment_command(preview, out_path, images, variants, seed, scale, data_dir, **settings) -> None:
+def augment_command(
+    preview, out_path, images, variants, seed, scale, data_dir, force, **settings
+) -> None:
     """See what a model sees: training images through the augmentation they would get."""
     from tinycnn.training.augment import augmentation, write_preview
 
@@ -209,7 +212,7 @@ def augment_command(preview, out_path, images, variants, seed, scale, data_dir, 
         raise click.UsageError("nothing to do: pass --preview (the one action augment has)")
     request = options.augment_request(settings)
     chosen = augmentation(request["preset"] or "standard", **request["knobs"])
-    write_preview(Path(out_path), chosen, images, variants, seed, scale, data_dir)
+    write_preview(Path(out_path), chosen, images, variants, seed, scale, data_dir, force)
     click.echo(
         f"wrote {out_path}: {images} training images x {variants} variants ({chosen.describe()})"
     )

@@ -238,22 +238,46 @@ def preview_grid(
     return grid
 
 
-def write_preview(
-    out_path, config: Augmentation, images: int, variants: int, seed: int, scale: int, data_dir=None
-) -> None:
-    """A PNG grid of the first ``images`` training images and ``variants`` augmented copies of
-    each, every pixel drawn ``scale`` x ``scale``; written whole or not at all."""
+PREVIEW_SOFTWARE = "tinycnn augment --preview"  # the PNG text chunk that marks our previews
+
+
+def _is_preview(path: Path) -> bool:
+    """Whether ``path`` is a preview this command wrote (it may be replaced without --force)."""
     from PIL import Image
 
-    from tinycnn.outputs import check_output_file, write_atomically
+    try:
+        with Image.open(path) as picture:
+            return picture.info.get("Software") == PREVIEW_SOFTWARE
+    except (OSError, ValueError):
+        return False
+
+
+def write_preview(
+    out_path,
+    config: Augmentation,
+    images: int,
+    variants: int,
+    seed: int,
+    scale: int,
+    data_dir=None,
+    force: bool = False,
+) -> None:
+    """A PNG grid of the first ``images`` training images and ``variants`` augmented copies of
+    each, every pixel drawn ``scale`` x ``scale``; written whole or not at all, over an
+    existing file only when it is an earlier preview or with ``force``."""
+    from PIL import Image, PngImagePlugin
+
+    from tinycnn.outputs import write_atomically
+    from tinycnn.rundir import check_named_output
     from tinycnn.training.data import load_fashion_mnist, to_float
 
     if Path(out_path).suffix.lower() != ".png":
         raise AugmentError(f"--out {out_path}: the preview is a PNG picture; give a .png name")
-    check_output_file(out_path, "--out")
+    check_named_output(out_path, "--out", force=force, ours=_is_preview)
     dataset = load_fashion_mnist(data_dir)
     grid = preview_grid(to_float(dataset.train_images[:images]), config, seed, variants)
     picture = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), 0)
-    png = io.BytesIO()
-    picture.save(png, format="PNG")
+    png, text = io.BytesIO(), PngImagePlugin.PngInfo()
+    text.add_text("Software", PREVIEW_SOFTWARE)
+    picture.save(png, format="PNG", pnginfo=text)
     write_atomically(out_path, png.getvalue())
