@@ -328,6 +328,12 @@ CASES = [
         1,
         "exists and was not written by this command; pass --force",
     ),
+    (  # it replaced any file but the inputs: a run's metrics.json, a user's array
+        "predict output over a file that is not a prediction",
+        ["predict", "{model}", "--input", "{x}", "--output", "{picture}"],
+        1,
+        "exists and was not written by this command; pass --force",
+    ),
     (  # the hint once suggested `tinycnn train --out zoo:micro`
         "quantize a shipped model",
         ["quantize", "zoo:micro"],

@@ -171,7 +171,7 @@ def _npy_predict(content: bytes, inputs: np.ndarray, tmp_path) -> str:
     result = CliRunner().invoke(
         cli,
         ["predict", str(tmp_path / "m.tflite"), "--input", str(tmp_path / "x.npy")]
-        + ["--output", str(tmp_path / "y.npy")],
+        + ["--output", str(tmp_path / "y.npy"), "--force"],  # another model's y.npy before
     )
     assert result.exit_code == 0, result.output
     return result.output

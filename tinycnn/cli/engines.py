@@ -41,6 +41,9 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
 )
 @options.input_range_option
 @options.labels_option
+@options.force_option(
+    "Replace an existing --output that is not an earlier prediction of this model."
+)
 @options.user_errors
 def predict_command(model_path, input_paths, output_path, engine, convention, **given):
     """Run a batch through one engine and save the raw outputs."""

@@ -7,7 +7,7 @@ import json
 import click
 
 from tinycnn.cli import options
-from tinycnn.quantization.quantize import CALIBRATION_SAMPLES
+from tinycnn.quantization import CALIBRATION_SAMPLES
 
 
 @click.command("quantize")

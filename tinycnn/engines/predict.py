@@ -13,13 +13,13 @@ from tinycnn.model.interpreters import run_interpreter
 from tinycnn.model.ir import Model
 from tinycnn.model.metadata import CLASSES, RECONSTRUCTION, class_names, output_kind
 from tinycnn.model.tflite_io import read_model
-from tinycnn.outputs import check_output_file, refuse_overwriting_inputs, write_atomically
+from tinycnn.outputs import write_atomically
 from tinycnn.progress import Progress
 from tinycnn.quantization.evaluate import dequantized, reconstruction_error
 from tinycnn.quantization.inputs import IMAGE_SUFFIXES, InputError, load_batch, prepare_pictures
 from tinycnn.quantization.inputs import input_range as input_range_of
 from tinycnn.ref.runner import run_model
-from tinycnn.rundir import int8_model_path
+from tinycnn.rundir import check_named_output, int8_model_path
 
 
 def run_engine(
@@ -59,17 +59,25 @@ def predict_file(
     convention: str = HOST_CONVENTION,
     input_range: str | None = None,
     labels_file: Path | None = None,
+    force: bool = False,
     on_progress: Progress | None = None,
 ) -> tuple[Model, np.ndarray, np.ndarray, list[str]]:
     """Run inputs (one .npy batch or image files) through ``engine``; save the outputs and
     return (model, inputs, outputs, the outputs' class names). Pictures are prepared for the model
     (``prepare_pictures``) with ``input_range`` (LOW,HIGH) or the range the model says it was
     trained on; class names come from ``labels_file`` or the model (``class_names``). Every
-    request is checked before anything runs, and the output never replaces an input."""
+    request is checked before anything runs; the output never replaces an input, a model or a
+    run folder's file, and another existing file only when it holds outputs of this model (an
+    earlier prediction) or with ``force``."""
     model_path = int8_model_path(model_path)  # a .tflite, a RUN_DIR or zoo:NAME
-    check_output_file(output_path, "--output")
-    refuse_overwriting_inputs(output_path, [model_path, *input_paths], "--output")
     model = read_model(model_path)
+    check_named_output(
+        output_path,
+        "--output",
+        inputs=[model_path, *input_paths],
+        force=force,
+        ours=lambda path: _holds_outputs_of(path, model),
+    )
     content = Path(model_path).read_bytes()
     names = class_names(model_path, model, labels_file)
     if len(input_paths) == 1 and input_paths[0].suffix.lower() == ".npy":
@@ -84,6 +92,16 @@ def predict_file(
     np.save(buffer, outputs)
     write_atomically(output_path, buffer.getvalue())
     return model, inputs, outputs, names
+
+
+def _holds_outputs_of(path: Path, model: Model) -> bool:
+    """Whether ``path`` is a .npy batch shaped like ``model``'s outputs (a prediction)."""
+    output = model.output_tensors()[0]
+    try:
+        held = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return held.dtype == output.dtype and tuple(held.shape[1:]) == tuple(output.shape[1:])
 
 
 SHOWN_ROWS = 10  # rows of a .npy batch described on the terminal

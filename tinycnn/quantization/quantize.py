@@ -18,6 +18,7 @@ from tinycnn.errors import TinycnnError
 from tinycnn.model.metadata import run_metadata, with_metadata
 from tinycnn.outputs import check_output_dir, holding, write_atomically
 from tinycnn.progress import Progress, report
+from tinycnn.quantization import CALIBRATION_SAMPLES
 from tinycnn.rundir import (
     CONFIG_FILE,
     INT8_MODEL_FILE,
@@ -286,9 +287,6 @@ def _qat_fine_tune(
         callbacks=[Watch()],
     )
     return qat_model
-
-
-CALIBRATION_SAMPLES = 500  # `tinycnn quantize`'s default
 
 
 @holding("run_dir", "the int8 model")

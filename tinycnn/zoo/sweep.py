@@ -227,7 +227,7 @@ def _state(sweep: Sweep, point: Point, run_dir: Path) -> str:
 def _quantized_as_asked(sweep: Sweep, run_dir: Path) -> bool:
     """Whether the run's int8 model is the quantization this sweep asks for: post-training,
     with its calibration samples (an earlier sweep with other ones is quantized again)."""
-    from tinycnn.quantization.quantize import CALIBRATION_SAMPLES
+    from tinycnn.quantization import CALIBRATION_SAMPLES
 
     if not (run_dir / INT8_MODEL_FILE).is_file() or not (run_dir / QUANTIZE_FILE).is_file():
         return False
