@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/cortex_m.py seed_cnn --force
     .venv/bin/python benchmarks/cortex_m.py --report        # cortex-m.md from cortex-m.json
 
+The five third-party-shaped models (keyword spotting, ResNet-8, MobileNet at 96x96, temporal
+depthwise, FC autoencoder) come from benchmarks/shapes.py, converted on first use.
+
 Each model goes through `tinycnn bench` (tinycnn/board/bench.py): instructions per layer with the DSP
 kernels and the portable C, CMSIS-NN's kernels for the same layers with the same weights, flash
 by owner, the planned arena against TFLite Micro's, the painted stack, and the host timings.
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 
 from history import with_history
+from shapes import BUILDERS, model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "cortex-m.json"
@@ -34,6 +38,10 @@ MODELS = {
     "zoo:micro": ("zoo:micro", "shipped pretrained (benchmarks/zoo.md)"),
     "zoo:small": ("zoo:small", "shipped pretrained (benchmarks/zoo.md)"),
     "zoo:large": ("zoo:large", "shipped pretrained (benchmarks/zoo.md)"),
+    **{
+        name: (f"shapes:{name}", f"`benchmarks/shapes.py`: {description}")
+        for name, (_, description) in BUILDERS.items()
+    },
 }
 GOALS = {
     "dsp_per_mac": 1.2,
@@ -59,6 +67,8 @@ def measure(name: str) -> dict | None:
     from tinycnn.errors import TinycnnError
 
     target, _ = MODELS[name]
+    if target.startswith("shapes:"):
+        target = str(model_path(name))
     try:
         report = bench(
             target,
@@ -71,8 +81,10 @@ def measure(name: str) -> dict | None:
         return None
     data = report.to_json()
     shown = target
-    if target.startswith(str(ROOT.parent)):
+    if target.startswith(str(ROOT.parent / "shared")):
         shown = "../shared/models/" + Path(target).name
+    elif target.startswith(str(ROOT)):
+        shown = str(Path(target).relative_to(ROOT))
     data["command"] = f"tinycnn bench {shown}"
     return data
 

@@ -35,6 +35,18 @@ static TC_INLINE int32_t tc_sxtb16_ror8(uint32_t word)
     return __sxtb16((int32_t)((word >> 8) | (word << 24)));
 #endif
 }
+
+/* acc's two 16-bit halves plus bytes 1 and 3 of `word`, sign-extended: SXTAB16 with ROR #8. */
+static TC_INLINE int32_t tc_sxtab16_ror8(int32_t acc, uint32_t word)
+{
+#if defined(__GNUC__)
+    int32_t result;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(result) : "r"(acc), "r"(word));
+    return result;
+#else
+    return __sxtab16(acc, (int32_t)((word >> 8) | (word << 24)));
+#endif
+}
 #endif
 
 /* Four dot products for CONV_2D: two input windows a0, a1 with the filters of two output

@@ -182,11 +182,46 @@ CASES = {
         (7, 7, 3),
         ("AVERAGE_POOL_2D",),
     ),
+    # AVERAGE_POOL_2D's four-channel DSP sums: global pools of keyword spotting (25x5x64),
+    # ResNet-8 (8x8x64), MobileNet (3x3x256); a 17x17 window (289 cells, past the 16-bit
+    # sums: one channel at a time); depth 6 (two channels past the groups of four).
+    "avgpool_global_25x5x64": Case(
+        lambda k, L, x: L.AveragePooling2D((25, 5))(x), (25, 5, 64), ("AVERAGE_POOL_2D",), 2.0
+    ),
+    "avgpool_global_8x8x64": Case(
+        lambda k, L, x: L.AveragePooling2D(8)(x), (8, 8, 64), ("AVERAGE_POOL_2D",), 2.0
+    ),
+    "avgpool_global_3x3x256": Case(
+        lambda k, L, x: L.AveragePooling2D(3)(x), (3, 3, 256), ("AVERAGE_POOL_2D",), 2.0
+    ),
+    "avgpool_17x17_window_289_cells": Case(
+        lambda k, L, x: L.AveragePooling2D(17)(x), (17, 17, 8), ("AVERAGE_POOL_2D",), 2.0
+    ),
+    "avgpool_2x2_depth_6_same": Case(
+        lambda k, L, x: L.AveragePooling2D(3, strides=2, padding="same")(x),
+        (9, 7, 6),
+        ("AVERAGE_POOL_2D",),
+    ),
     "gap_mean_1x7x7x4": Case(
         lambda k, L, x: L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x)), (7, 7, 3), ("MEAN",)
     ),
     "add_residual": Case(
         lambda k, L, x: L.Add()([L.Conv2D(3, 3, padding="same")(x), x]), (6, 6, 3), ("ADD",)
+    ),
+    # ADD's flat same-shape loop (residual joins), with and without a fused ReLU; a
+    # broadcast ADD (batchnorm_alone below) takes the general loop.
+    "add_residual_16x16x32_relu": Case(
+        lambda k, L, x: L.ReLU()(L.Add()([L.Conv2D(32, 3, padding="same")(x), L.Conv2D(32, 1)(x)])),
+        (16, 16, 8),
+        ("ADD",),
+    ),
+    "add_two_inputs_of_other_scales": Case(
+        lambda k, L, x: L.Add()(
+            [L.Conv2D(7, 1)(x), L.Lambda(lambda v: v * 4.0)(L.Conv2D(7, 3, padding="same")(x))]
+        ),
+        (9, 5, 3),
+        ("ADD",),
+        3.0,
     ),
     "batchnorm_alone_1x6x6x3_mul_add": Case(
         lambda k, L, x: L.BatchNormalization()(x), (6, 6, 3), ("MUL", "ADD")
