@@ -283,6 +283,17 @@ CASES = {
         ("HARD_SWISH",),
         1.0,
     ),
+    # SOFTMAX keeps a row's exponentials up to 64 classes and computes them again past that
+    "softmax_2_classes": Case(
+        lambda k, L, x: L.Dense(2, activation="softmax")(L.Flatten()(x)), (4, 4, 3), ("SOFTMAX",)
+    ),
+    "softmax_12_classes_wide_logits": Case(
+        lambda k, L, x: L.Softmax()(L.Dense(12)(L.Flatten()(x))), (4, 4, 3), ("SOFTMAX",), 6.0
+    ),
+    "softmax_100_classes_recomputed": Case(
+        lambda k, L, x: L.Softmax()(L.Dense(100)(L.Flatten()(x))), (4, 4, 3), ("SOFTMAX",)
+    ),
+    "softmax_rows_of_70": Case(lambda k, L, x: L.Softmax()(x), (5, 70), ("SOFTMAX",), 4.0),
     "dense_softmax": Case(
         lambda k, L, x: L.Dense(7, activation="softmax")(L.Flatten()(x)), (4, 4, 3), ("SOFTMAX",)
     ),
