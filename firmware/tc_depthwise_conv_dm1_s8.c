@@ -58,9 +58,78 @@ static TC_INLINE int8_t tc_depthwise_store(int fast, int32_t acc, const tc_conv_
 #define TC_DW_TAP_INSIDE(x_ptr, w_ptr) TC_DW_TAP(x_ptr, w_ptr, 0)
 #endif
 
+/* The taps of rows fy0..fy1-1 of a window, `taps_w` wide: one or two taps a row written out
+ * (Kx1 temporal kernels, and the columns a border leaves of a 3x3 or 2x2 window), a loop for
+ * wider rows. TAP_NEXT(...) is the tap one channel step to the right of TAP(...); `ch1` is
+ * that step. Integer sums: the order of the taps does not change them. */
+#define TC_DW_ROWS(TAP_NEXT, TAP)                                                                   \
+    do {                                                                                            \
+        const int32_t ch1 = channels;                                                               \
+        for (int32_t fy = fy0; fy < fy1; ++fy, in += in_row, f += f_row) {                          \
+            if (taps_w == 1) {                                                                      \
+                TAP;                                                                                \
+            } else if (taps_w == 2) {                                                               \
+                TAP;                                                                                \
+                TAP_NEXT;                                                                           \
+            } else {                                                                                \
+                const int8_t *row_in = in, *row_f = f;                                              \
+                for (int32_t fx = 0; fx < taps_w; ++fx, in += ch1, f += ch1) {                      \
+                    TAP;                                                                            \
+                }                                                                                   \
+                in = row_in;                                                                        \
+                f = row_f;                                                                          \
+            }                                                                                       \
+        }                                                                                           \
+    } while (0)
+
+/* One output cell's channels from `first` on, any window: wholly inside (from the folded
+ * bias, no offset) or cut by the padding (from the bias, the offset added per tap), rows of one
+ * or two taps written out (TC_DW_ROWS), the last channels one at a time. Out of line, so that
+ * the 3x3 loop of tc_depthwise_conv_dm1_s8 keeps its registers. */
+static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int32_t channels, int32_t first,
+                                          int inside, const int32_t *start, int32_t fy0, int32_t fy1,
+                                          int32_t taps_w, int32_t in_row, int32_t f_row,
+                                          const int8_t *in_corner, const int8_t *f_corner, int8_t *out)
+{
+    const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
+    const int fast = tc_fast_requantize_ok(params->shift, channels, params->rounding);
+    const int32_t offset = inside ? 0 : params->input_offset;
+#if TC_DSP
+    const int32_t offset_pair = (int32_t)(((uint32_t)offset & 0xFFFFu) * 0x10001u);
+#else
+    const int32_t offset_pair = offset;
+#endif
+    int32_t c = first;
+    for (; c + 4 <= channels; c += 4) {
+        int32_t acc0 = start ? start[c] : 0, acc1 = start ? start[c + 1] : 0;
+        int32_t acc2 = start ? start[c + 2] : 0, acc3 = start ? start[c + 3] : 0;
+        const int8_t *in = in_corner + c, *f = f_corner + c;
+        if (inside) {
+            TC_DW_ROWS(TC_DW_TAP_INSIDE(in + ch1, f + ch1), TC_DW_TAP_INSIDE(in, f));
+        } else {
+            TC_DW_ROWS(TC_DW_TAP(in + ch1, f + ch1, offset_pair), TC_DW_TAP(in, f, offset_pair));
+        }
+        out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
+        out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
+        out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
+        out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
+    }
+    for (; c < channels; ++c) {
+        int32_t acc = start ? start[c] : 0;
+        const int8_t *in = in_corner + c, *f = f_corner + c;
+        for (int32_t fy = fy0; fy < fy1; ++fy, in += in_row, f += f_row) {
+            for (int32_t fx = 0; fx < taps_w; ++fx) {
+                acc += (in[fx * channels] + offset) * f[fx * channels];
+            }
+        }
+        out[c] = tc_depthwise_store(fast, acc, params, c, output_offset, act_min, act_max);
+    }
+}
+
 /* With the DSP instructions a tap of four channels is two loads, four SXTB16, two SADD16 (the
- * input offset) and four SMLABB/SMLATT. A window wholly inside starts from the folded bias and
- * adds no offset; one cut by the padding starts from the bias and adds the offset per tap. */
+ * input offset) and four SMLABB/SMLATT. A 3x3 window wholly inside, the common case, is
+ * written out here: from the folded bias, no offset, no loop; every other window (cut by the
+ * padding, or of another shape) and the last depth % 4 channels go to tc_depthwise_cell. */
 void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *input_dims,
                               const int8_t *input, const tc_dims_t *filter_dims, const int8_t *filter,
                               const int32_t *bias, const tc_dims_t *output_dims, int8_t *output)
@@ -69,9 +138,9 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
     const int32_t filter_h = filter_dims->h, filter_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
     const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
-    const tc_rounding_t rounding = params->rounding;
-    const int fast = tc_fast_requantize_ok(params->shift, channels, rounding);
-    const int32_t groups = channels & ~3;
+    const int fast = tc_fast_requantize_ok(params->shift, channels, params->rounding);
+    const int32_t groups = channels & ~3, in_row = in_w * channels, f_row = filter_w * channels;
+    const int three = filter_h == 3 && filter_w == 3;
     for (int32_t b = 0; b < input_dims->n; ++b) {
         for (int32_t out_y = 0; out_y < out_h; ++out_y) {
             const int32_t in_y0 = out_y * params->stride_h - params->pad_top;
@@ -82,57 +151,37 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
                 const int32_t fx0 = in_x0 < 0 ? -in_x0 : 0;
                 const int32_t fx1 = in_x0 + filter_w > in_w ? in_w - in_x0 : filter_w;
                 const int inside = fy0 == 0 && fx0 == 0 && fy1 == filter_h && fx1 == filter_w;
-                const int32_t offset = inside ? 0 : params->input_offset;
                 const int32_t *start = inside ? params->folded_bias : bias;
-                const int32_t taps_w = fx1 - fx0;
-                const int32_t in_skip = (in_w - taps_w) * channels, f_skip = (filter_w - taps_w) * channels;
                 const int8_t *in_corner = input + ((b * in_h + in_y0 + fy0) * in_w + in_x0 + fx0) * channels;
                 const int8_t *f_corner = filter + (fy0 * filter_w + fx0) * channels;
                 int8_t *out = output + ((b * out_h + out_y) * out_w + out_x) * channels;
                 int32_t c = 0;
-                for (; c < groups; c += 4) {
-                    int32_t acc0 = start ? start[c] : 0, acc1 = start ? start[c + 1] : 0;
-                    int32_t acc2 = start ? start[c + 2] : 0, acc3 = start ? start[c + 3] : 0;
-                    const int8_t *in = in_corner + c, *f = f_corner + c;
-#if TC_DSP
-                    const int32_t offset_pair = (int32_t)(((uint32_t)offset & 0xFFFFu) * 0x10001u);
-#else
-                    const int32_t offset_pair = offset;
-#endif
-                    if (inside && filter_h == 3 && filter_w == 3) {
-                        /* the common 3x3 window, written out: no loop, no offset */
-                        const int32_t row = in_w * channels, c2 = 2 * channels;
+                if (inside && three) {
+                    for (; c < groups; c += 4) {
+                        int32_t acc0 = start ? start[c] : 0, acc1 = start ? start[c + 1] : 0;
+                        int32_t acc2 = start ? start[c + 2] : 0, acc3 = start ? start[c + 3] : 0;
+                        const int8_t *in = in_corner + c, *f = f_corner + c;
+                        const int32_t c2 = 2 * channels;
                         TC_DW_TAP_INSIDE(in, f);
                         TC_DW_TAP_INSIDE(in + channels, f + channels);
                         TC_DW_TAP_INSIDE(in + c2, f + c2);
-                        TC_DW_TAP_INSIDE(in + row, f + 3 * channels);
-                        TC_DW_TAP_INSIDE(in + row + channels, f + 4 * channels);
-                        TC_DW_TAP_INSIDE(in + row + c2, f + 5 * channels);
-                        TC_DW_TAP_INSIDE(in + 2 * row, f + 6 * channels);
-                        TC_DW_TAP_INSIDE(in + 2 * row + channels, f + 7 * channels);
-                        TC_DW_TAP_INSIDE(in + 2 * row + c2, f + 8 * channels);
-                    } else {
-                        for (int32_t fy = fy0; fy < fy1; ++fy, in += in_skip, f += f_skip) {
-                            for (int32_t fx = 0; fx < taps_w; ++fx, in += channels, f += channels) {
-                                TC_DW_TAP(in, f, offset_pair);
-                            }
-                        }
+                        TC_DW_TAP_INSIDE(in + in_row, f + 3 * channels);
+                        TC_DW_TAP_INSIDE(in + in_row + channels, f + 4 * channels);
+                        TC_DW_TAP_INSIDE(in + in_row + c2, f + 5 * channels);
+                        TC_DW_TAP_INSIDE(in + 2 * in_row, f + 6 * channels);
+                        TC_DW_TAP_INSIDE(in + 2 * in_row + channels, f + 7 * channels);
+                        TC_DW_TAP_INSIDE(in + 2 * in_row + c2, f + 8 * channels);
+                        out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
+                        out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
+                        out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
+                        out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
                     }
-                    out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
-                    out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
-                    out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
-                    out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
-                }
-                for (; c < channels; ++c) {
-                    int32_t acc = start ? start[c] : 0;
-                    const int8_t *in = in_corner + c, *f = f_corner + c;
-                    for (int32_t fy = fy0; fy < fy1; ++fy, in += in_skip, f += f_skip) {
-                        for (int32_t fx = 0; fx < taps_w; ++fx, in += channels, f += channels) {
-                            acc += (*in + offset) * *f;
-                        }
+                    if (c == channels) {
+                        continue;
                     }
-                    out[c] = tc_depthwise_store(fast, acc, params, c, output_offset, act_min, act_max);
                 }
+                tc_depthwise_cell(params, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row, f_row,
+                                  in_corner, f_corner, out);
             }
         }
     }

@@ -50,14 +50,20 @@ static TC_NOINLINE void tc_dot_rest_s8(const int8_t *input, int32_t depth, const
     int32_t a0 = acc[first], a1 = count == 2 ? acc[first + 1] : 0;
     int32_t i = 0;
 #if TC_DSP
-    for (const int32_t whole = depth & ~3; i < whole; i += 4, w += step) {
-        const uint32_t x4 = tc_load4(input + i);
-        const int32_t x_even = __sxtb16((int32_t)x4), x_odd = tc_sxtb16_ror8(x4);
-        uint32_t w4 = tc_load4(w);
-        a0 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a0));
-        if (count == 2) {
-            w4 = tc_load4(w + 4);
-            a1 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a1));
+    const int32_t whole = depth & ~3;
+    if (count == 2) { /* the branch taken once, not per step */
+        for (; i < whole; i += 4, w += step) {
+            const uint32_t x4 = tc_load4(input + i);
+            const int32_t x_even = __sxtb16((int32_t)x4), x_odd = tc_sxtb16_ror8(x4);
+            const uint32_t w4 = tc_load4(w), v4 = tc_load4(w + 4);
+            a0 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a0));
+            a1 = __smlad(x_odd, tc_sxtb16_ror8(v4), __smlad(x_even, __sxtb16((int32_t)v4), a1));
+        }
+    } else {
+        for (; i < whole; i += 4, w += step) {
+            const uint32_t x4 = tc_load4(input + i), w4 = tc_load4(w);
+            a0 = __smlad(tc_sxtb16_ror8(x4), tc_sxtb16_ror8(w4),
+                         __smlad(__sxtb16((int32_t)x4), __sxtb16((int32_t)w4), a0));
         }
     }
 #endif
@@ -73,37 +79,51 @@ static TC_NOINLINE void tc_dot_rest_s8(const int8_t *input, int32_t depth, const
     }
 }
 
+/* The stored value of one unit: `fast` (tc_fast_requantize_ok) picks the short path. */
+static TC_INLINE int8_t tc_fc_store(int fast, int32_t acc, const tc_fully_connected_params_t *params,
+                                    int32_t channel)
+{
+    return fast ? (int8_t)tc_requantize_clamp_fast(acc, params->multiplier[channel], params->shift[channel],
+                                                   params->output_offset, params->act_min, params->act_max)
+                : tc_requantize_store(acc, params->multiplier[channel], params->shift[channel],
+                                      params->rounding, params->output_offset, params->act_min,
+                                      params->act_max);
+}
+
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
                            int32_t accum_depth, const int8_t *input, int32_t out_units,
                            const int8_t *weights, int8_t *output)
 {
     const int32_t quad_bytes = 4 * ((accum_depth + 3) & ~3);
     const int fast = tc_fast_requantize_ok(params->shift, params->per_channel ? out_units : 1, params->rounding);
+    const int32_t channel_step = params->per_channel ? 1 : 0, whole = out_units & ~3;
     for (int32_t row = 0; row < rows; ++row) {
         const int8_t *in_row = input + row * accum_depth;
-        for (int32_t unit = 0; unit < out_units; unit += 4) {
-            int32_t acc[4];
-            for (int32_t j = 0; j < 4; ++j) {
-                acc[j] = unit + j < out_units ? params->folded_bias[unit + j] : 0;
+        int8_t *out = output + row * out_units;
+        int32_t unit = 0;
+        for (; unit < whole; unit += 4) { /* blocks of four units, the bias loaded directly */
+            int32_t acc[4] = {params->folded_bias[unit], params->folded_bias[unit + 1],
+                              params->folded_bias[unit + 2], params->folded_bias[unit + 3]};
+            tc_dot_quad_s8(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
+            const int32_t channel = unit * channel_step;
+            out[unit] = tc_fc_store(fast, acc[0], params, channel);
+            out[unit + 1] = tc_fc_store(fast, acc[1], params, channel + channel_step);
+            out[unit + 2] = tc_fc_store(fast, acc[2], params, channel + 2 * channel_step);
+            out[unit + 3] = tc_fc_store(fast, acc[3], params, channel + 3 * channel_step);
+        }
+        if (unit < out_units) { /* the last block: 1 to 3 units */
+            const int32_t block = out_units - unit;
+            int32_t acc[4] = {0, 0, 0, 0};
+            for (int32_t j = 0; j < block; ++j) {
+                acc[j] = params->folded_bias[unit + j];
             }
-            const int32_t block = out_units - unit < 4 ? out_units - unit : 4;
-            if (block == 4) {
-                tc_dot_quad_s8(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
-            } else {
-                const int8_t *rest = weights + (unit / 4) * quad_bytes;
-                tc_dot_rest_s8(in_row, accum_depth, rest, block, 0, block >= 2 ? 2 : 1, acc);
-                if (block == 3) {
-                    tc_dot_rest_s8(in_row, accum_depth, rest, block, 2, 1, acc);
-                }
+            const int8_t *rest = weights + (unit / 4) * quad_bytes;
+            tc_dot_rest_s8(in_row, accum_depth, rest, block, 0, block >= 2 ? 2 : 1, acc);
+            if (block == 3) {
+                tc_dot_rest_s8(in_row, accum_depth, rest, block, 2, 1, acc);
             }
-            for (int32_t j = 0; j < 4 && unit + j < out_units; ++j) {
-                const int32_t channel = params->per_channel ? unit + j : 0;
-                output[row * out_units + unit + j] =
-                    fast ? (int8_t)tc_requantize_clamp_fast(acc[j], params->multiplier[channel], params->shift[channel],
-                                                            params->output_offset, params->act_min, params->act_max)
-                         : tc_requantize_store(acc[j], params->multiplier[channel], params->shift[channel],
-                                               params->rounding, params->output_offset, params->act_min,
-                                               params->act_max);
+            for (int32_t j = 0; j < block; ++j) {
+                out[unit + j] = tc_fc_store(fast, acc[j], params, (unit + j) * channel_step);
             }
         }
     }

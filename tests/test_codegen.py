@@ -140,6 +140,34 @@ CASES = {
         (9, 9, 8),
         ("DEPTHWISE_CONV_2D",),
     ),
+    # depthwise rows of one or two taps written out: Kx1 temporal kernels inside and cut by
+    # SAME padding, 1xK and 2x2 kernels, and 3x3 windows on grids where most are border ones
+    "dw_30x1x12_k5x1_same_temporal": Case(
+        lambda k, L, x: L.DepthwiseConv2D((5, 1), padding="same")(x),
+        (30, 1, 12),
+        ("DEPTHWISE_CONV_2D",),
+    ),
+    "dw_30x1x8_k15x1_same_temporal": Case(
+        lambda k, L, x: L.DepthwiseConv2D((15, 1), padding="same", activation="relu")(x),
+        (30, 1, 8),
+        ("DEPTHWISE_CONV_2D",),
+    ),
+    "dw_1x20x9_k1x4_s2_same": Case(
+        lambda k, L, x: L.DepthwiseConv2D((1, 4), strides=2, padding="same")(x),
+        (1, 20, 9),
+        ("DEPTHWISE_CONV_2D",),
+    ),
+    "dw_7x7x8_k2x2_same": Case(
+        lambda k, L, x: L.DepthwiseConv2D(2, padding="same")(x), (7, 7, 8), ("DEPTHWISE_CONV_2D",)
+    ),
+    "dw_3x3x16_k3_same_small_grid": Case(
+        lambda k, L, x: L.DepthwiseConv2D(3, padding="same")(x), (3, 3, 16), ("DEPTHWISE_CONV_2D",)
+    ),
+    "dw_6x6x12_k3_s2_same_small_grid": Case(
+        lambda k, L, x: L.DepthwiseConv2D(3, strides=2, padding="same")(x),
+        (6, 6, 12),
+        ("DEPTHWISE_CONV_2D",),
+    ),
     "dw_1x11x11x2_k3_d2_same": Case(
         lambda k, L, x: L.DepthwiseConv2D(3, padding="same", dilation_rate=2)(x),
         (11, 11, 2),
@@ -282,6 +310,15 @@ CASES = {
         (6, 6, 3),
         ("HARD_SWISH",),
         1.0,
+    ),
+    # FULLY_CONNECTED: blocks of four units, then the last 1 to 3; depths not multiples of 4
+    "fc_8_to_128_autoencoder_bottleneck": Case(
+        lambda k, L, x: L.Dense(128, activation="relu")(x), (8,), ("FULLY_CONNECTED",)
+    ),
+    "fc_17_to_3": Case(lambda k, L, x: L.Dense(3)(x), (17,), ("FULLY_CONNECTED",)),
+    "fc_6_to_1": Case(lambda k, L, x: L.Dense(1)(x), (6,), ("FULLY_CONNECTED",)),
+    "fc_64_to_6_relu": Case(
+        lambda k, L, x: L.Dense(6, activation="relu")(x), (64,), ("FULLY_CONNECTED",)
     ),
     # SOFTMAX keeps a row's exponentials up to 64 classes and computes them again past that
     "softmax_2_classes": Case(
