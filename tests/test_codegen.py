@@ -366,6 +366,38 @@ def test_op_cases_bit_exact(name):
         assert first_mismatch(reference[:16], cortex_m4) == "identical", f"M4, {convention}"
 
 
+# The fast paths of issue 25 on the other emulated cores: the Cortex-M7 (mps2-an500, the
+# DSP build, as the Portenta H7 and the Nucleo-F746ZG run it) and the Cortex-M3 without DSP
+# (mps2-an385, the portable C, as the RP2040's closest QEMU core).
+OTHER_CORE_CASES = [
+    "avgpool_global_25x5x64",
+    "avgpool_2x2_depth_6_same",
+    "add_residual_16x16x32_relu",
+    "softmax_12_classes_wide_logits",
+    "softmax_100_classes_recomputed",
+    "dw_30x1x12_k5x1_same_temporal",
+    "dw_3x3x16_k3_same_small_grid",
+    "dw_1x8x8x6_k3_same_relu6",
+    "fc_8_to_128_autoencoder_bottleneck",
+    "fc_17_to_3",
+    "conv_relu_maxpool_fused",
+]
+
+
+@pytest.mark.parametrize("board", ["qemu_m7", "qemu_m3"])
+@pytest.mark.parametrize("name", OTHER_CORE_CASES)
+def test_op_cases_bit_exact_on_other_cores(name, board):
+    case = CASES[name]
+    model = read_model(
+        convert_case(case.build, case.shape, calibration_range=case.calibration_range)
+    )
+    inputs = random_inputs(model, 8)
+    for convention in ("tflm", "tflite"):
+        reference = run_model(model, inputs, convention=convention).outputs[0]
+        emulated = run_on_emulator(model, inputs, convention, board=board).outputs
+        assert first_mismatch(reference, emulated) == "identical", f"{board}, {convention}"
+
+
 LSTM_CASES = {
     "lstm_16_t12_last": (lambda k, L, x: L.LSTM(16)(x), (12, 7)),
     "lstm_stacked_10_6_dense": (

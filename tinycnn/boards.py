@@ -9,7 +9,16 @@ import tomllib
 
 from tinycnn.errors import TinycnnError
 
-BOARD_NAMES = ("nano33", "portenta_h7", "nano_rp2040", "disco_l475vg", "nucleo_f746zg", "qemu_m4")
+BOARD_NAMES = (
+    "nano33",
+    "portenta_h7",
+    "nano_rp2040",
+    "disco_l475vg",
+    "nucleo_f746zg",
+    "qemu_m4",
+    "qemu_m7",
+    "qemu_m3",
+)
 FRAMEWORKS = ("arduino", "mbed", "baremetal")
 # The board QEMU emulates (its machine named in its .toml): what `emulate`, `bench` and the
 # engines "m4" run on unless a board is named. Other boards name theirs as `emulator`.

@@ -112,6 +112,7 @@ def _profile(
             convention,
             inputs,
             ("qemu/profile.c.j2", "profile.c"),
+            board_name,
             stack_probe_bytes=STACK_PROBE_BYTES,
         )
         flags = [*firmware_cflags(board_name, portable), "-DTC_PROFILE"]
@@ -233,7 +234,7 @@ def bench_model(
     runtime_model, plan, calls = lower_for_c(model, convention)
     unfused = lower_for_c(model, convention, fuse=False)
 
-    step("profiling the DSP build on the emulated Cortex-M4")
+    step(f"profiling the DSP build on {_core_fields(board)['core']}")
     dsp = _profile(model, inputs, convention, portable=False, board_name=board)
     step("profiling the portable C build")
     portable = _profile(model, inputs, convention, portable=True, board_name=board)
@@ -319,6 +320,20 @@ def _layer(
     )
 
 
+def _core_fields(board: str) -> dict:
+    """The emulated core the counts come from, and the first real board with that core (its
+    clock turns instructions into an estimate of milliseconds)."""
+    from tinycnn.boards import all_boards
+
+    core = emulated_board(board)
+    real = next((b for b in all_boards() if b.emulator == core.name), core)
+    return {
+        "core": f"QEMU's {core.qemu_machine} ({core.cpu})",
+        "estimate_board": real.name,
+        "estimate_hz": real.clock_hz,
+    }
+
+
 def _report(model, content, inputs, layers, plans, builds, cmsis, host, per_tick, board):
     from tinycnn.model.interpreters import tflm_arena_bytes
 
@@ -339,6 +354,7 @@ def _report(model, content, inputs, layers, plans, builds, cmsis, host, per_tick
         flash=dsp.flash,
         portable_flash=portable.flash,
         cflags=firmware_cflags(board),
+        **_core_fields(board),
         arena_bytes=plan.arena_bytes,
         lower_bound_bytes=plan.lower_bound_bytes,
         unfused_arena_bytes=unfused_plan.arena_bytes,

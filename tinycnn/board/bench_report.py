@@ -62,6 +62,9 @@ class BenchReport:
     tinycnn_instructions_on_cmsis_layers: int | None
     host: dict[str, float] = field(default_factory=dict)  # microseconds per inference
     host_note: str = ""
+    core: str = "QEMU's mps2-an386 (cortex-m4)"  # the emulated core the counts come from
+    estimate_board: str = "nano33"  # a real board with that core, for the milliseconds estimate
+    estimate_hz: int = 64_000_000
 
     @property
     def per_mac(self) -> float:
@@ -82,21 +85,19 @@ class BenchReport:
         return data
 
 
-NANO33_HZ = 64_000_000
-
-
 def format_report(report: BenchReport) -> str:
     """The report as the terminal shows it: the layer table, then memory, then the host."""
     lines = [
-        f"{report.model}: {report.macs:,} MACs; mean of {report.images} input(s) on QEMU's "
-        "mps2-an386 (Cortex-M4) under -icount shift=0",
+        f"{report.model}: {report.macs:,} MACs; mean of {report.images} input(s) on "
+        f"{report.core} under -icount shift=0",
         f"Counts are instructions executed, not cycles (resolution {report.instructions_per_tick}).",
         "",
         *_layer_lines(report),
         "",
         *_memory_lines(report),
-        f"Nano 33 BLE at 64 MHz, estimate (one instruction per cycle, a lower bound): "
-        f"{report.instructions / NANO33_HZ * 1000:.1f} ms per inference",
+        f"{report.estimate_board} at {report.estimate_hz // 1_000_000} MHz, estimate (one "
+        f"instruction per cycle, a lower bound): "
+        f"{report.instructions / report.estimate_hz * 1000:.1f} ms per inference",
         *_host_lines(report),
     ]
     return "\n".join(lines)

@@ -229,11 +229,16 @@ class EmulatedRun:
 
 
 def run_on_emulator(
-    model: Model, inputs: np.ndarray, convention: str = BOARD_CONVENTION, timeout_s: float = 300.0
+    model: Model,
+    inputs: np.ndarray,
+    convention: str = BOARD_CONVENTION,
+    timeout_s: float = 300.0,
+    board: str = EMULATED_BOARD,
 ) -> EmulatedRun:
-    """Run a batch through the generated C cross-compiled for the Cortex-M4 (its DSP
-    instructions included) in QEMU: the code a board runs, not the host build. The inputs
-    travel in the firmware's flash, RUNNER_INPUT_BYTES at most per build."""
+    """Run a batch through the generated C cross-compiled for an emulated board's core (the
+    Cortex-M4 with its DSP instructions unless ``board`` names another) in QEMU: the code a
+    board runs, not the host build. The inputs travel in the firmware's flash,
+    RUNNER_INPUT_BYTES at most per build."""
     (inp,), (out,) = model.input_tensors(), model.output_tensors()
     if len(inputs) == 0:
         return EmulatedRun(np.empty((0, *out.shape[1:]), out.dtype), [])
@@ -241,7 +246,7 @@ def run_on_emulator(
     outputs, microseconds = [], []
     for start in range(0, len(inputs), step):
         chunk = inputs[start : start + step]
-        for line in _run_chunk(model, chunk, convention, timeout_s):
+        for line in _run_chunk(model, chunk, convention, timeout_s, board):
             match = re.fullmatch(r"TC1 OUT ([0-9a-f]*) us=(\d+)", line)
             if match:
                 outputs.append(np.frombuffer(bytes.fromhex(match.group(1)), dtype=out.dtype))
@@ -253,15 +258,24 @@ def run_on_emulator(
     return EmulatedRun(np.stack(outputs).reshape(len(inputs), *out.shape[1:]), microseconds)
 
 
-def write_runner(model: Model, work: Path, convention: str, inputs: np.ndarray, main, **context):
+def write_runner(
+    model: Model,
+    work: Path,
+    convention: str,
+    inputs: np.ndarray,
+    main,
+    board_name: str = EMULATED_BOARD,
+    **context,
+):
     """The model's generated C (CONV_2D weights as int16: the emulated board has the flash), the
-    bare-metal layer and ``main`` (a (template, file) pair) with ``inputs`` embedded, in
-    ``work``; more template values in ``context``. Returns the GeneratedModel."""
+    bare-metal layer of emulated ``board_name`` and ``main`` (a (template, file) pair) with
+    ``inputs`` embedded, in ``work``; more template values in ``context``. Returns the
+    GeneratedModel."""
     from tinycnn import __version__
     from tinycnn.codegen.projects import write_qemu_platform
     from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
 
-    board = load_board(EMULATED_BOARD)
+    board = load_board(board_name)
     generated = render_model(
         model,
         work,
@@ -282,15 +296,20 @@ def write_runner(model: Model, work: Path, convention: str, inputs: np.ndarray, 
     return generated
 
 
-def _run_chunk(model: Model, inputs: np.ndarray, convention: str, timeout_s: float) -> list[str]:
+def _run_chunk(
+    model: Model, inputs: np.ndarray, convention: str, timeout_s: float, board: str
+) -> list[str]:
     """Build the runner firmware with ``inputs`` embedded, boot it, return its lines."""
     from tinycnn.codegen.build import build_firmware
 
     with work_dir() as work:
-        write_runner(model, work, convention, inputs, ("qemu/runner.c.j2", "runner.c"))
-        elf, _ = build_firmware(work, sorted(p.name for p in work.iterdir() if p.suffix == ".c"))
+        write_runner(model, work, convention, inputs, ("qemu/runner.c.j2", "runner.c"), board)
+        sources = sorted(p.name for p in work.iterdir() if p.suffix == ".c")
+        elf, _ = build_firmware(work, sources, board)
         return read_lines(
-            qemu_command(elf, serial="stdio"), lambda lines: "TC1 END" in lines, timeout_s
+            qemu_command(elf, serial="stdio", board=board),
+            lambda lines: "TC1 END" in lines,
+            timeout_s,
         )
 
 

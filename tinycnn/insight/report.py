@@ -306,7 +306,6 @@ def budget_part(model, runtime_code_bytes: int | None) -> dict:
 
 def emulation_part(model, content: bytes, data_dir, model_path=None) -> dict:
     from tinycnn.board.bench import bench_model
-    from tinycnn.board.bench_report import NANO33_HZ
     from tinycnn.quantization.inputs import model_inputs
 
     inputs = model_inputs(model, 1, data_dir, model_path).values
@@ -315,7 +314,7 @@ def emulation_part(model, content: bytes, data_dir, model_path=None) -> dict:
         "instructions": bench.instructions,
         "portable_instructions": bench.portable_instructions,
         "per_mac": bench.per_mac,
-        "nano33_ms": 1000.0 * bench.instructions / NANO33_HZ,
+        "nano33_ms": 1000.0 * bench.instructions / bench.estimate_hz,
         "runtime_code": bench.flash.runtime_code,
         "stack": bench.stack_bytes,
         "layers": [
