@@ -62,7 +62,14 @@ def save(results: dict) -> None:
     partial.replace(RESULTS)
 
 
-def measure(name: str) -> dict | None:
+# The other emulated cores, each with CMSIS-NN beside it: "NAME@CORE" keys in the JSON.
+OTHER_CORES = {
+    "qemu_m7": "Cortex-M7 (mps2-an500; Portenta H7, Nucleo-F746ZG)",
+    "qemu_m3": "Cortex-M3 without DSP (mps2-an385; the RP2040's closest), portable C",
+}
+
+
+def measure(name: str, core: str = "qemu_m4") -> dict | None:
     from tinycnn.board.bench import bench
     from tinycnn.errors import TinycnnError
 
@@ -72,9 +79,10 @@ def measure(name: str) -> dict | None:
     try:
         report = bench(
             target,
+            board=core,
             images=3,
-            host_rounds=5,
-            on_step=lambda text: print(f"  {name}: {text}", flush=True),
+            host_rounds=5 if core == "qemu_m4" else 0,
+            on_step=lambda text: print(f"  {name} on {core}: {text}", flush=True),
         )
     except TinycnnError as exc:
         print(f"  {name}: skipped ({exc})", flush=True)
@@ -85,12 +93,51 @@ def measure(name: str) -> dict | None:
         shown = "../shared/models/" + Path(target).name
     elif target.startswith(str(ROOT)):
         shown = str(Path(target).relative_to(ROOT))
-    data["command"] = f"tinycnn bench {shown}"
+    data["command"] = f"tinycnn bench {shown}" + ("" if core == "qemu_m4" else f" --board {core}")
     return data
 
 
 def _ratio(a, b) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
+
+
+def _layers_above(r: dict) -> list[str]:
+    """'call OPCODE (ratio)' for each layer that takes more instructions than CMSIS-NN's."""
+    return [
+        f"{layer['call']} {layer['opcode']} ({layer['instructions'] / layer['cmsis_instructions']:.2f}x)"
+        for layer in r["layers"]
+        if layer["cmsis_instructions"] and layer["instructions"] > layer["cmsis_instructions"]
+    ]
+
+
+def _other_cores(results: dict) -> list[str]:
+    """The table of the same models on the Cortex-M7 and the Cortex-M3, CMSIS-NN beside."""
+    lines = [
+        "",
+        "## Other cores",
+        "",
+        "The same firmware built for the core (`tinycnn bench --board qemu_m7|qemu_m3`), CMSIS-NN",
+        "compiled for the same core beside it. On the Cortex-M3 neither has the DSP extension:",
+        "tinycnn's portable C against CMSIS-NN's plain C.",
+        "",
+        "| model | core | instr. | instr./MAC | CMSIS-NN instr. | tinycnn / CMSIS-NN "
+        "| layers above CMSIS-NN |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for name in MODELS:
+        for core, description in OTHER_CORES.items():
+            r = results.get(f"{name}@{core}")
+            if not r:
+                continue
+            above = _layers_above(r)
+            compared = sum(1 for layer in r["layers"] if layer["cmsis_instructions"])
+            lines.append(
+                f"| {name} | {description} | {r['instructions']:,} | {r['per_mac']:.2f} "
+                f"| {(r['cmsis_instructions'] or 0):,} "
+                f"| {_ratio(r['tinycnn_instructions_on_cmsis_layers'], r['cmsis_instructions'])} "
+                f"| {len(above)} of {compared}{': ' + ', '.join(above) if above else ''} |"
+            )
+    return lines
 
 
 def _mark(ok: bool) -> str:
@@ -173,6 +220,19 @@ def report(results: dict) -> str:
                 not slower,
             )
         )
+        above = _layers_above(r)
+        checks.append(
+            (
+                "no layer of any kind above CMSIS-NN (issue 25)",
+                "none" if not above else ", ".join(above),
+                not above,
+            )
+        )
+        if r["cmsis_instructions"]:
+            total = r["tinycnn_instructions_on_cmsis_layers"] / r["cmsis_instructions"]
+            checks.append(
+                ("model total at most 0.7x CMSIS-NN (issue 25)", f"{total:.2f}x", total <= 0.7)
+            )
         if r["tflm_arena_bytes"]:
             ratio = r["arena_bytes"] / r["tflm_arena_bytes"]
             checks.append(
@@ -200,6 +260,7 @@ def report(results: dict) -> str:
             )
         for goal, measured, ok in checks:
             lines.append(f"| {name} | {goal} | {measured} | {_mark(ok)} |")
+    lines += _other_cores(results)
     for name in MODELS:
         r = results.get(name)
         if not r:
@@ -245,20 +306,27 @@ def main() -> None:
         "--force", action="store_true", help="measure again models already in the JSON"
     )
     parser.add_argument("--report", action="store_true", help="only write cortex-m.md")
+    parser.add_argument(
+        "--cores",
+        default="qemu_m4," + ",".join(OTHER_CORES),
+        help="emulated cores to measure on, comma-separated (default: all three)",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
         sys.exit(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
     results = load()
     if not args.report:
-        for name in args.models or list(MODELS):
-            if name in results and not args.force:
-                print(f"{name}: measured already (--force to measure again)")
-                continue
-            data = measure(name)
-            if data:
-                results[name] = data
-                save(results)
+        for core in args.cores.split(","):
+            for name in args.models or list(MODELS):
+                key = name if core == "qemu_m4" else f"{name}@{core}"
+                if key in results and not args.force:
+                    print(f"{key}: measured already (--force to measure again)")
+                    continue
+                data = measure(name, core)
+                if data:
+                    results[key] = data
+                    save(results)
     REPORT.write_text(with_history(REPORT, report(results)))
     print(f"wrote {REPORT}")
 
