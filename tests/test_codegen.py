@@ -400,6 +400,7 @@ def test_op_cases_bit_exact_on_other_cores(name, board):
 
 LSTM_CASES = {
     "lstm_16_t12_last": (lambda k, L, x: L.LSTM(16)(x), (12, 7)),
+    "lstm_7_units_odd_t5": (lambda k, L, x: L.LSTM(7)(x), (5, 9)),
     "lstm_stacked_10_6_dense": (
         lambda k, L, x: L.Dense(5)(L.LSTM(6)(L.LSTM(10, return_sequences=True)(x))),
         (7, 5),
