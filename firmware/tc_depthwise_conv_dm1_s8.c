@@ -85,14 +85,14 @@ static TC_INLINE int8_t tc_depthwise_store(int fast, int32_t acc, const tc_conv_
 /* One output cell's channels from `first` on, any window: wholly inside (from the folded
  * bias, no offset) or cut by the padding (from the bias, the offset added per tap), rows of one
  * or two taps written out (TC_DW_ROWS), the last channels one at a time. Out of line, so that
- * the 3x3 loop of tc_depthwise_conv_dm1_s8 keeps its registers. */
-static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int32_t channels, int32_t first,
-                                          int inside, const int32_t *start, int32_t fy0, int32_t fy1,
+ * the 3x3 loop of tc_depthwise_conv_dm1_s8 keeps its registers; `fast` is the layer's
+ * tc_fast_requantize_ok, checked once per call of the kernel, not per cell. */
+static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fast, int32_t channels,
+                                          int32_t first, int inside, const int32_t *start, int32_t fy0, int32_t fy1,
                                           int32_t taps_w, int32_t in_row, int32_t f_row,
                                           const int8_t *in_corner, const int8_t *f_corner, int8_t *out)
 {
     const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
-    const int fast = tc_fast_requantize_ok(params->shift, channels, params->rounding);
     const int32_t offset = inside ? 0 : params->input_offset;
 #if TC_DSP
     const int32_t offset_pair = (int32_t)(((uint32_t)offset & 0xFFFFu) * 0x10001u);
@@ -180,8 +180,8 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
                         continue;
                     }
                 }
-                tc_depthwise_cell(params, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row, f_row,
-                                  in_corner, f_corner, out);
+                tc_depthwise_cell(params, fast, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row,
+                                  f_row, in_corner, f_corner, out);
             }
         }
     }
