@@ -38,6 +38,7 @@ MODELS = {
     "zoo:micro": ("zoo:micro", "shipped pretrained (benchmarks/zoo.md)"),
     "zoo:small": ("zoo:small", "shipped pretrained (benchmarks/zoo.md)"),
     "zoo:large": ("zoo:large", "shipped pretrained (benchmarks/zoo.md)"),
+    "zoo:lstm80": ("zoo:lstm80", "shipped pretrained integer LSTM (benchmarks/zoo.md)"),
     **{
         name: (f"shapes:{name}", f"`benchmarks/shapes.py`: {description}")
         for name, (_, description) in BUILDERS.items()
