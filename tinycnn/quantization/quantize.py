@@ -164,17 +164,9 @@ def _fixed_batch_if_recurrent(model):
     return keras.Model(fixed, model(fixed), name=model.name)
 
 
-def _quantize_aware(model, tfmot):
-    """tfmot's quantize_model, taught what its registry lacks or gets wrong for the converter.
-    The layers without weights it does not know (the zoo's HardSwish, the Multiply of
-    squeeze-excitation) get an 8-bit moving-average fake quantizer on their output, like any
-    activation. An AveragePooling2D gets none: TFLite's AVERAGE_POOL_2D must keep its input's
-    scale, and a quantizer of its own (tfmot's default) makes the converter fail with "same
-    scale constraint" wherever that scale meets another (a DenseNet's transition)."""
-    from tinycnn.tfenv import keras
-    from tinycnn.training.models.blocks import custom_objects
-
-    quant = tfmot.quantization.keras
+def _output_quantize_config(quant):
+    """A tfmot QuantizeConfig for a layer without weights: an 8-bit moving-average fake
+    quantizer on its output (``quantize_output``), or none (the layer keeps its input's scale)."""
 
     class OutputQuantizeConfig(quant.QuantizeConfig):
         def __init__(self, quantize_output: bool = True):
@@ -204,10 +196,24 @@ def _quantize_aware(model, tfmot):
         def get_config(self):
             return {"quantize_output": self.quantize_output}
 
+    return OutputQuantizeConfig
+
+
+def _quantize_aware(model, tfmot):
+    """tfmot's quantize_model, taught what its registry lacks or gets wrong for the converter.
+    The layers without weights it does not know (the zoo's HardSwish, the Multiply of
+    squeeze-excitation) get an 8-bit moving-average fake quantizer on their output, like any
+    activation. An AveragePooling2D gets none: TFLite's AVERAGE_POOL_2D must keep its input's
+    scale, and a quantizer of its own (tfmot's default) makes the converter fail with "same
+    scale constraint" wherever that scale meets another (a DenseNet's transition)."""
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as registry,
     )
 
+    from tinycnn.tfenv import keras
+    from tinycnn.training.models.blocks import custom_objects
+
+    quant = tfmot.quantization.keras
     supported = registry.Default8BitQuantizeRegistry().supports
     pooling = keras.layers.AveragePooling2D
     if all(
@@ -215,16 +221,16 @@ def _quantize_aware(model, tfmot):
         for layer in model.layers
     ):
         return quant.quantize_model(model)
+    config = _output_quantize_config(quant)
 
     def annotate(layer):
         if isinstance(layer, pooling):
-            return quant.quantize_annotate_layer(layer, OutputQuantizeConfig(False))
+            return quant.quantize_annotate_layer(layer, config(False))
         if not supported(layer) and not layer.weights:  # HardSwish, Multiply (excitation)
-            return quant.quantize_annotate_layer(layer, OutputQuantizeConfig())
+            return quant.quantize_annotate_layer(layer, config())
         return layer.__class__.from_config(layer.get_config())
 
-    scope = {**custom_objects(), "OutputQuantizeConfig": OutputQuantizeConfig}
-    with quant.quantize_scope(scope):
+    with quant.quantize_scope({**custom_objects(), "OutputQuantizeConfig": config}):
         annotated = keras.models.clone_model(model, clone_function=annotate)
         annotated.set_weights(model.get_weights())
         return quant.quantize_apply(quant.quantize_annotate_model(annotated))
