@@ -79,15 +79,22 @@ static TC_NOINLINE void tc_dot_rest_s8(const int8_t *input, int32_t depth, const
     }
 }
 
+/* The stored value of one unit in general (any shift, either rounding): out of line, so that
+ * the four inlined stores of a block stay small. */
+static TC_NOINLINE int8_t tc_fc_store_exact(int32_t acc, const tc_fully_connected_params_t *params,
+                                            int32_t channel)
+{
+    return tc_requantize_store(acc, params->multiplier[channel], params->shift[channel], params->rounding,
+                               params->output_offset, params->act_min, params->act_max);
+}
+
 /* The stored value of one unit: `fast` (tc_fast_requantize_ok) picks the short path. */
 static TC_INLINE int8_t tc_fc_store(int fast, int32_t acc, const tc_fully_connected_params_t *params,
                                     int32_t channel)
 {
     return fast ? (int8_t)tc_requantize_clamp_fast(acc, params->multiplier[channel], params->shift[channel],
                                                    params->output_offset, params->act_min, params->act_max)
-                : tc_requantize_store(acc, params->multiplier[channel], params->shift[channel],
-                                      params->rounding, params->output_offset, params->act_min,
-                                      params->act_max);
+                : tc_fc_store_exact(acc, params, channel);
 }
 
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
