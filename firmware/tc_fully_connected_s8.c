@@ -28,14 +28,21 @@ static TC_INLINE void tc_dot_quad_s8(const int8_t *input, int32_t depth, const i
         a3 = __smlad(x_odd, tc_sxtb16_ror8(w4), __smlad(x_even, __sxtb16((int32_t)w4), a3));
     }
 #endif
-    for (; i < depth; i += 4, weights += 16) {
-        for (int32_t j = 0; j < 4 && i + j < depth; ++j) { /* the padded weights beyond are 0 */
+    for (const int32_t whole_steps = depth & ~3; i < whole_steps; i += 4, weights += 16) {
+        for (int32_t j = 0; j < 4; ++j) { /* no bounds test: a compiler can unroll and vectorize */
             const int32_t x = input[i + j];
             a0 += x * weights[j];
             a1 += x * weights[4 + j];
             a2 += x * weights[8 + j];
             a3 += x * weights[12 + j];
         }
+    }
+    for (int32_t j = 0; i + j < depth; ++j) { /* the last 1 to 3 inputs; padded weights are 0 */
+        const int32_t x = input[i + j];
+        a0 += x * weights[j];
+        a1 += x * weights[4 + j];
+        a2 += x * weights[8 + j];
+        a3 += x * weights[12 + j];
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
