@@ -306,7 +306,8 @@ def agreed(strategy, value: int) -> bool:
 def agreed_each(strategy, values: list[int]) -> list[bool]:
     """For each of ``values``, whether every worker holds the same one (one all-reduce of the
     values and their squares: the two sums match n values only when they are all equal). Each
-    value must stay below 2^26, so that the sums of squares are exact in float64."""
+    value must stay below 2^24, so that the sums of squares of up to 32 workers are exact in
+    float64."""
     from tinycnn.tfenv import tf
 
     def local():
