@@ -21,7 +21,7 @@ from tinycnn.board.emulate import qemu_command, read_lines
 from tinycnn.codegen.export import export, resolve_source
 from tinycnn.model.interpreters import tflm_arena_bytes
 
-PRED_US = re.compile(r"TC1 PRED id=\d+ .* us=(\d+) src=demo")
+PRED_US = re.compile(r"TC[12] PRED id=\d+ .* us=(\d+) src=demo")  # protocol 1 or 2
 BOOT_TIMEOUT_S = 300.0
 
 
