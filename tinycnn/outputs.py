@@ -10,6 +10,7 @@ import contextlib
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from tinycnn.errors import TinycnnError, TinycnnWarning
@@ -202,18 +203,25 @@ def _locked(lock_path: Path, folder: Path, what: str):
     return None
 
 
-def write_atomically(path: str | Path, content: bytes) -> None:
-    """Write a file through a temporary name beside it, renamed into place: a reader never
-    sees half a file, and the temporary is removed if anything fails."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
+@contextlib.contextmanager
+def replacing(path: Path, partial: Path) -> Iterator[Path]:
+    """Write ``path`` through ``partial`` (the body writes it), renamed into place at the end:
+    a reader never sees half a file; the temporary is removed if anything fails, and a refusal
+    to write (a full disk) is one OutputError naming ``path``."""
     try:
-        partial.write_bytes(content)
+        yield partial
         os.replace(partial, path)
     except OSError as exc:
         raise write_error(path, exc) from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def write_atomically(path: str | Path, content: bytes) -> None:
+    """Write a file through a temporary name beside it (``replacing``)."""
+    path = Path(path)
+    with replacing(path, path.with_name(f".{path.name}.partial")) as partial:
+        partial.write_bytes(content)
 
 
 def write_error(path: str | Path, exc: OSError) -> OutputError:

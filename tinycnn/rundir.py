@@ -14,7 +14,6 @@ finished run. Every file is written to a temporary name and renamed: a reader ne
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from tinycnn.outputs import (
     OutputError,
     check_output_file,
     refuse_overwriting_inputs,
+    replacing,
     write_atomically,
-    write_error,
 )
 
 MODEL_FILE = "model.keras"
@@ -63,15 +62,10 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def save_model(model, path: Path) -> None:
-    """Save a Keras model through a temporary name beside it, removed if saving fails."""
-    partial = path.with_name(f".partial.{path.name}")
-    try:
+    """Save a Keras model through a temporary name beside it (keeping the .keras suffix Keras
+    needs), removed if saving fails."""
+    with replacing(path, path.with_name(f".partial.{path.name}")) as partial:
         model.save(partial)
-        os.replace(partial, path)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def read_json(path: Path) -> dict:

@@ -13,39 +13,23 @@ import numpy as np
 from tinycnn.ref.c_params import per_element
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
-from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
+from tinycnn.ref.fixedpoint import rounding_divide_by_pot
 from tinycnn.ref.gemmlowp import tanh as gemmlowp_tanh
-from tinycnn.ref.logistic import input_radius
+from tinycnn.ref.logistic import INPUT_INTEGER_BITS, q4_input, q4_input_params, saturated
 
-INPUT_INTEGER_BITS = 4
 OUTPUT_FRACTIONAL_BITS = 7
 
 
 def tanh_params(ctx: OpContext) -> tuple[int, int, int]:
-    """(input_multiplier, input_left_shift, input_radius): the rescaling into Q4.27 and the
-    input magnitude, around the zero point, from which the output saturates."""
-    input_t, output_t = ctx.input_tensor(0), ctx.output_tensor()
-    ctx.require_dtype(input_t, np.int8)
-    ctx.require_dtype(output_t, np.int8)
-    input_q, output_q = ctx.quantization(input_t), ctx.quantization(output_t)
-    if output_q.single_scale != 1 / 128 or output_q.single_zero_point != 0:
-        raise ctx.unsupported("int8 tanh output must have scale 1/128 and zero point 0")
-    multiplier, left_shift = quantize_multiplier(
-        np.float64(input_q.single_scale) * (1 << (31 - INPUT_INTEGER_BITS))
-    )
-    return multiplier, left_shift, input_radius(INPUT_INTEGER_BITS, left_shift)
+    return q4_input_params(ctx, 1 / 128, 0, "tanh")
 
 
 def tanh(ctx: OpContext) -> np.ndarray:
-    multiplier, left_shift, radius = tanh_params(ctx)
-    input_q = ctx.quantization(ctx.input_tensor(0))
-    x = ctx.input(0).astype(np.int64) - input_q.single_zero_point
-    inside = np.abs(x) < radius
-    input_q4 = requantize(np.where(inside, x, 0), multiplier, left_shift, ctx.rounding())
+    params = tanh_params(ctx)
+    x, input_q4 = q4_input(ctx, params)
     output_q0 = gemmlowp_tanh(input_q4, INPUT_INTEGER_BITS)
     out = np.clip(rounding_divide_by_pot(output_q0, 31 - OUTPUT_FRACTIONAL_BITS), -128, 127)
-    out = np.where(x <= -radius, -128, np.where(x >= radius, 127, out))
-    return out.astype(np.int8)
+    return saturated(out, x, params[2])
 
 
 def lower_tanh(ctx: OpContext):
