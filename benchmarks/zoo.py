@@ -88,6 +88,17 @@ for _family, _width in FRONTIER_WIDTHS.items():
     _size = ["--width", str(_width)] if _width else []
     CONFIGS[f"{_family}_micro"] = (None, ["--model", _family, *_size, *FRONTIER_RECIPE])
 
+# The best three families of the micro frontier again at the small size class (<= 100,000
+# parameters, <= 5 M MACs; the widest width that fits), same recipe and budget.
+FRONTIER_SMALL_WIDTHS = {
+    "mobilenet_tiny": 2.125,
+    "efficientnet_tiny": 1.03125,
+    "inception_tiny": 2.125,
+}
+for _family, _width in FRONTIER_SMALL_WIDTHS.items():
+    _size = ["--width", str(_width)]
+    CONFIGS[f"{_family}_small"] = (None, ["--model", _family, *_size, *FRONTIER_RECIPE])
+
 # Second round of the size-class targets: the frontier recipe, trained longer.
 CONFIGS["micro2"] = (
     "micro",
