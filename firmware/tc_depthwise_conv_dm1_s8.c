@@ -14,6 +14,46 @@ static TC_INLINE int8_t tc_depthwise_store(int fast, int32_t acc, const tc_conv_
                 : tc_depthwise_store_exact(acc, params, oc);
 }
 
+/* Channels c..c+3 stored: with `small` (tc_depthwise_small_ok) four tc_requantize_small and
+ * one tc_store4_clamped, else one tc_depthwise_store each. */
+static TC_INLINE void tc_depthwise_store4(int small, int fast, const tc_conv_params_t *params, int32_t c,
+                                          int32_t acc0, int32_t acc1, int32_t acc2, int32_t acc3, int8_t *out)
+{
+    const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
+    if (small) {
+        const int32_t *m = params->multiplier + c, *s = params->shift + c, k = 2 * output_offset + 1;
+        tc_store4_clamped(out + c, tc_requantize_small(acc0, m[0], s[0], k), tc_requantize_small(acc1, m[1], s[1], k),
+                          tc_requantize_small(acc2, m[2], s[2], k), tc_requantize_small(acc3, m[3], s[3], k),
+                          tc_range4(act_min, act_max));
+        return;
+    }
+    out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
+    out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
+    out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
+    out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
+}
+
+/* Whether every accumulator of the layer stays below TC_SMALL_ACC_LIMIT in magnitude, with
+ * the fast shifts: the start (bias or folded bias) plus at most `taps` products of an input
+ * plus offset (|.| <= 255) and a weight (|.| <= 128). Checked once per call. */
+static int tc_depthwise_small_ok(int fast, const int32_t *bias, const int32_t *folded_bias, int32_t channels,
+                                 int32_t taps)
+{
+    if (!fast) {
+        return 0;
+    }
+    int32_t largest = 0;
+    for (int32_t c = 0; c < channels; ++c) {
+        const int32_t b = bias ? bias[c] : 0, f = folded_bias[c];
+        if (b == INT32_MIN || f == INT32_MIN) {
+            return 0;
+        }
+        const int32_t larger = (b < 0 ? -b : b) > (f < 0 ? -f : f) ? (b < 0 ? -b : b) : (f < 0 ? -f : f);
+        largest = larger > largest ? larger : largest;
+    }
+    return largest < TC_SMALL_ACC_LIMIT - taps * 255 * 128;
+}
+
 /* One tap of four channels: acc[k] += (x[k] + offset) * w[k]. */
 #if TC_DSP
 /* Taps are written out for a 3x3 window; left alone, gcc loads all nine taps' words first
@@ -87,7 +127,7 @@ static TC_INLINE int8_t tc_depthwise_store(int fast, int32_t acc, const tc_conv_
  * or two taps written out (TC_DW_ROWS), the last channels one at a time. Out of line, so that
  * the 3x3 loop of tc_depthwise_conv_dm1_s8 keeps its registers; `fast` is the layer's
  * tc_fast_requantize_ok, checked once per call of the kernel, not per cell. */
-static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fast, int32_t channels,
+static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fast, int small, int32_t channels,
                                           int32_t first, int inside, const int32_t *start, int32_t fy0, int32_t fy1,
                                           int32_t taps_w, int32_t in_row, int32_t f_row,
                                           const int8_t *in_corner, const int8_t *f_corner, int8_t *out)
@@ -109,10 +149,7 @@ static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fa
         } else {
             TC_DW_ROWS(TC_DW_TAP(in + ch1, f + ch1, offset_pair), TC_DW_TAP(in, f, offset_pair));
         }
-        out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
-        out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
-        out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
-        out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
+        tc_depthwise_store4(small, fast, params, c, acc0, acc1, acc2, acc3, out);
     }
     for (; c < channels; ++c) {
         int32_t acc = start ? start[c] : 0;
@@ -137,8 +174,8 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
     const int32_t in_h = input_dims->h, in_w = input_dims->w, channels = input_dims->c;
     const int32_t filter_h = filter_dims->h, filter_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
-    const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
     const int fast = tc_fast_requantize_ok(params->shift, channels, params->rounding);
+    const int small = tc_depthwise_small_ok(fast, bias, params->folded_bias, channels, filter_h * filter_w);
     const int32_t groups = channels & ~3, in_row = in_w * channels, f_row = filter_w * channels;
     const int three = filter_h == 3 && filter_w == 3;
     for (int32_t b = 0; b < input_dims->n; ++b) {
@@ -171,16 +208,13 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
                         TC_DW_TAP_INSIDE(in + 2 * in_row, f + 6 * channels);
                         TC_DW_TAP_INSIDE(in + 2 * in_row + channels, f + 7 * channels);
                         TC_DW_TAP_INSIDE(in + 2 * in_row + c2, f + 8 * channels);
-                        out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
-                        out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
-                        out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
-                        out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
+                        tc_depthwise_store4(small, fast, params, c, acc0, acc1, acc2, acc3, out);
                     }
                     if (c == channels) {
                         continue;
                     }
                 }
-                tc_depthwise_cell(params, fast, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row,
+                tc_depthwise_cell(params, fast, small, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row,
                                   f_row, in_corner, f_corner, out);
             }
         }

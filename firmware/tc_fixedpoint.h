@@ -8,6 +8,8 @@
 #ifndef TC_FIXEDPOINT_H
 #define TC_FIXEDPOINT_H
 
+#include <string.h>
+
 #include "tc_types.h"
 
 static TC_INLINE int32_t tc_clamp(int32_t x, int32_t low, int32_t high)
@@ -123,6 +125,70 @@ static inline int tc_fast_requantize_ok(const int32_t *shift, int32_t count, tc_
         }
     }
     return 1;
+}
+
+/* Accumulators below this bound in magnitude take tc_requantize_small (2 * acc fits int32). */
+#define TC_SMALL_ACC_LIMIT (INT32_C(1) << 30)
+
+/* tc_requantize(acc, multiplier, shift, double rounding) + offset for |acc| < 2^30 and shift
+ * in [TC_FAST_SHIFT_MIN, -1], not yet clamped; `twice_offset_plus_one` is 2 * offset + 1.
+ * - The doubling high product (acc * multiplier + 2^30) >> 31 is SMMULR(2 * acc, multiplier),
+ *   (2 * acc * multiplier + 2^31) >> 32: one multiply.
+ * - The rounding division of h by 2^r (r = -shift, ties away from zero) is
+ *   floor((h' + 2^(r-1)) / 2^r) with h' = h - (h < 0), which equals ((h' >> (r-1)) + 1) >> 1;
+ *   the offset joins the last step as ((h' >> (r-1)) + 2 * offset + 1) >> 1.
+ * |h| <= |acc| + 1 < 2^30, so nothing saturates. tests/test_ref_fixedpoint.py checks it. */
+static TC_INLINE int32_t tc_requantize_small(int32_t acc, int32_t multiplier, int32_t shift,
+                                             int32_t twice_offset_plus_one)
+{
+#if TC_DSP && defined(__GNUC__)
+    int32_t high;
+    __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));
+#else
+    const int32_t high = tc_doubling_high_mul_nonnegative(acc, multiplier);
+#endif
+    const int32_t halved = (high + (high >> 31)) >> (-shift - 1);
+    return (halved + twice_offset_plus_one) >> 1;
+}
+
+/* The activation range as tc_store4_clamped wants it: with the DSP instructions, each bound
+ * in all four bytes of a word (the byte-wise SSUB8/SEL compare four values at once). */
+typedef struct {
+    int32_t low, high;
+} tc_range4_t;
+
+static inline tc_range4_t tc_range4(int32_t act_min, int32_t act_max)
+{
+#if TC_DSP
+    const tc_range4_t range = {(int32_t)(((uint32_t)act_min & 0xFFu) * 0x01010101u),
+                               (int32_t)(((uint32_t)act_max & 0xFFu) * 0x01010101u)};
+#else
+    const tc_range4_t range = {act_min, act_max};
+#endif
+    return range;
+}
+
+/* Four values (any int32) clamped to the activation range (within int8) and stored at out[0..3].
+ * With the DSP instructions: SSAT to int8 (the range lies inside it), the four bytes packed in
+ * one word, clamped byte-wise by SSUB8/SEL and written with one store. */
+static TC_INLINE void tc_store4_clamped(int8_t *out, int32_t v0, int32_t v1, int32_t v2, int32_t v3,
+                                        tc_range4_t range)
+{
+#if TC_DSP && defined(__GNUC__)
+    const uint32_t even = ((uint32_t)__ssat(v0, 8) & 0xFFFFu) | ((uint32_t)__ssat(v2, 8) << 16);
+    const uint32_t odd = ((uint32_t)__ssat(v1, 8) & 0xFFFFu) | ((uint32_t)__ssat(v3, 8) << 16);
+    uint32_t word = __uxtb16(even) | (__uxtb16(odd) << 8), scratch;
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %3, %0\n\tsel %0, %0, %3"
+            : "+r"(word), "=&r"(scratch)
+            : "r"(range.low), "r"(range.high)
+            : "cc");
+    memcpy(out, &word, 4);
+#else
+    out[0] = (int8_t)tc_clamp(v0, range.low, range.high);
+    out[1] = (int8_t)tc_clamp(v1, range.low, range.high);
+    out[2] = (int8_t)tc_clamp(v2, range.low, range.high);
+    out[3] = (int8_t)tc_clamp(v3, range.low, range.high);
+#endif
 }
 
 /* tc_requantize_clamp out of line (tc_fixedpoint.c): the general path of the kernels' stores,

@@ -236,10 +236,30 @@ static int32_t check(const int32_t *rows, int32_t count)
 {
     int32_t wrong = 0;
     for (int32_t i = 0; i < count; ++i) {
-        const int32_t *r = rows + 7 * i; /* x, multiplier, shift, offset, low, high, expected */
+        /* x, multiplier, shift, offset, low, high, expected, expected before the clamp */
+        const int32_t *r = rows + 8 * i;
         const int32_t fast = tc_requantize_clamp_fast(r[0], r[1], r[2], r[3], r[4], r[5]);
         const int32_t exact = tc_requantize_clamp(r[0], r[1], r[2], TC_ROUNDING_DOUBLE, r[3], r[4], r[5]);
         wrong += (fast != r[6]) + (exact != r[6]);
+    }
+    /* tc_requantize_small on the rows it takes (|x| < 2^30), four rows at a time through
+     * tc_store4_clamped with the first one's range: each lane its own value. */
+    for (int32_t i = 0; i + 3 < count; i += 4) {
+        int32_t v[4], expected[4], small = 1;
+        const int32_t *first = rows + 8 * i;
+        for (int32_t j = 0; j < 4; ++j) {
+            const int32_t *r = rows + 8 * (i + j);
+            small = small && r[0] > -TC_SMALL_ACC_LIMIT && r[0] < TC_SMALL_ACC_LIMIT;
+            v[j] = small ? tc_requantize_small(r[0], r[1], r[2], 2 * r[3] + 1) : 0;
+            expected[j] = r[7] < first[4] ? first[4] : (r[7] > first[5] ? first[5] : r[7]);
+        }
+        if (small) {
+            int8_t out[4];
+            tc_store4_clamped(out, v[0], v[1], v[2], v[3], tc_range4(first[4], first[5]));
+            for (int32_t j = 0; j < 4; ++j) {
+                wrong += out[j] != expected[j];
+            }
+        }
     }
     return wrong;
 }
@@ -254,6 +274,7 @@ def _fast_cases(count_per_shift: int = 300) -> np.ndarray:
     for shift in range(-23, 0):
         r = -shift
         extremes = np.array([INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1, -1, 0, 1])
+        largest_small = np.array([(1 << 30) - 1, 1 - (1 << 30), (1 << 30) - 2, 2 - (1 << 30)])
         k = rng.integers(-5000, 5000, 60)
         ties = (2 * k + 1) << r  # with multiplier 0.5: h = (2k + 1) * 2^(r-1), a tie at 2^r
         random = np.concatenate(
@@ -262,10 +283,11 @@ def _fast_cases(count_per_shift: int = 300) -> np.ndarray:
                 rng.integers(-(1 << 20), 1 << 20, count_per_shift),
             ]
         )
-        xs = np.concatenate([extremes, ties, random])
+        xs = np.concatenate([extremes, ties, random, largest_small])
         ms = rng.integers(1 << 30, INT32_MAX, len(xs), endpoint=True)
         ms[: len(extremes)] = INT32_MAX  # h near the int32 limits: the saturating addition
         ms[len(extremes) : len(extremes) + len(ties)] = 1 << 30
+        ms[-len(largest_small) :] = INT32_MAX
         keep = (xs >= INT32_MIN) & (xs <= INT32_MAX)
         xs, ms = xs[keep], ms[keep]
         offsets = rng.integers(-128, 128, len(xs))
@@ -274,12 +296,14 @@ def _fast_cases(count_per_shift: int = 300) -> np.ndarray:
         for x, m, o, lo, hi in zip(xs, ms, offsets, lows, highs, strict=True):
             x = int(np.clip(x, INT32_MIN, INT32_MAX))
             value = requantize(np.array([x]), int(m), shift, "double")[0] + o
-            rows.append((x, int(m), shift, int(o), int(lo), int(hi), int(np.clip(value, lo, hi))))
+            clamped = int(np.clip(value, lo, hi))
+            rows.append((x, int(m), shift, int(o), int(lo), int(hi), clamped, int(value)))
     return np.array(rows, dtype=np.int64)
 
 
 def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
-    """tc_requantize_clamp_fast (and tc_requantize_clamp) against the Python reference plus
+    """tc_requantize_clamp_fast, tc_requantize_clamp and tc_requantize_small with
+    tc_store4_clamped against the Python reference plus
     zero point and clamp, for every shift -23..-1: compiled for this machine (the portable
     saturation) and for the Cortex-M4 in QEMU (QADD)."""
     import subprocess

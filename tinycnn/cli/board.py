@@ -10,7 +10,7 @@ from tinycnn.boards import BOARD_NAMES, EMULATED_BOARD
 from tinycnn.cli import options
 
 MONITOR_OPTIONS = [
-    click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True),
+    options.opt("--baud", click.IntRange(min=1), None, default=115200),
     options.opt(
         "--validate validate_count",
         click.IntRange(min=1, max=10_000),
@@ -27,9 +27,8 @@ MONITOR_OPTIONS = [
         options.FiniteFloatRange(min=0.1),
         "Seconds to wait for the answer to one frame before resending it.",
         default=10.0,
-        show_default=True,
     ),
-    click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True),
+    options.opt("--retries", click.IntRange(min=0, max=10), None, default=3),
     options.opt(
         "--inputs",
         click.Path(exists=True),
@@ -57,7 +56,6 @@ def _board_option(help: str):
         click.Choice(BOARD_NAMES),
         help,
         default=EMULATED_BOARD,
-        show_default=True,
         metavar="BOARD",
     )
 
@@ -99,12 +97,11 @@ def _monitor_options(model, data_dir, firmware=(), **settings):
     click.IntRange(min=0),
     "Interleaved rounds timing the C, TFLM and LiteRT on this machine (0: skip).",
     default=5,
-    show_default=True,
 )
 @options.json_option()
 @options.data_dir_option
 @options.user_errors
-def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, data_dir) -> None:
+def bench_command(target, board_name, as_json, **given) -> None:
     """Measure a model on the emulated Cortex-M4: instructions per layer with the DSP kernels
     and the portable C, beside CMSIS-NN's kernels for the same layers; flash by owner; RAM
     (planned arena, TFLM's arena, stack high-water mark); and on the host the generated C's
@@ -113,15 +110,7 @@ def bench_command(target, board_name, images, cmsis_nn, host_rounds, as_json, da
     from tinycnn.board.bench_report import format_report
 
     step = (lambda text: None) if as_json else (lambda text: options.echo_err(f"... {text}"))
-    report = bench(
-        target,
-        images=images,
-        cmsis_nn=cmsis_nn,
-        host_rounds=host_rounds,
-        board=board_name,
-        data_dir=data_dir,
-        on_step=step,
-    )
+    report = bench(target, board=board_name, on_step=step, **given)
     click.echo(json.dumps(report.to_json()) if as_json else format_report(report))
 
 

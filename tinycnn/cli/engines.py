@@ -33,7 +33,6 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
     "numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C "
     "compiled for this machine (c), or for a Cortex-M4 and run in QEMU (m4).",
     default="reference",
-    show_default=True,
 )
 @options.rounding_option(
     HOST_CONVENTION,

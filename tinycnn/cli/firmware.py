@@ -18,9 +18,7 @@ def boards_command() -> None:
 
 @click.command("export")
 @click.argument("target", metavar=options.TARGET, type=click.Path())
-@options.opt(
-    "--board board_name", None, "Board from `tinycnn boards`.", default="nano33", show_default=True
-)
+@options.opt("--board board_name", None, "Board from `tinycnn boards`.", default="nano33")
 @options.out_option(
     "out_dir", "Folder to write (for Arduino boards, the sketch folder: its name is the sketch's)."
 )
@@ -29,7 +27,6 @@ def boards_command() -> None:
     click.Choice(["native", "tflm"]),
     "tinycnn's generated C, or TensorFlow Lite Micro (Arduino and Mbed boards).",
     default="native",
-    show_default=True,
 )
 @options.rounding_option(BOARD_CONVENTION, "Whose rounding the generated C reproduces.")
 @options.opt(
@@ -37,7 +34,6 @@ def boards_command() -> None:
     int,
     "Fashion-MNIST test images embedded in the firmware and classified at boot.",
     default=10,
-    show_default=True,
 )
 @options.opt(
     "--test-inputs",

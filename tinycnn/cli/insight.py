@@ -14,7 +14,6 @@ from tinycnn.cli import options
     None,
     "A Fashion-MNIST test-image index, or a picture file (PNG, JPEG...).",
     default="0",
-    show_default=True,
 )
 @options.out_option(
     "out_dir", "Folder for the PNGs (created; files of the same names are replaced)."
@@ -32,7 +31,7 @@ from tinycnn.cli import options
 @options.input_range_option
 @options.data_dir_option
 @options.user_errors
-def visualize_command(target, image, out_dir, layer, other_class, input_range, data_dir):
+def visualize_command(target, out_dir, **given):
     """Write pictures of what the model sees: first-layer filters, float and int8 feature maps,
     hand-made edge filters with pooling, what filters respond to (gradient ascent), DeepDream
     and Grad-CAM (the last three need a run directory's float model)."""
@@ -40,16 +39,7 @@ def visualize_command(target, image, out_dir, layer, other_class, input_range, d
     from tinycnn.progress import terminal_progress
 
     with terminal_progress() as progress:
-        result = visualize(
-            target,
-            out_dir,
-            image=image,
-            layer=layer,
-            other_class=other_class,
-            input_range=input_range,
-            data_dir=data_dir,
-            on_progress=progress,
-        )
+        result = visualize(target, out_dir, on_progress=progress, **given)
     for line in result.lines():
         click.echo(line)
 
@@ -70,7 +60,6 @@ def visualize_command(target, image, out_dir, layer, other_class, input_range, d
     None,
     "The test-image index or picture file the visualisations look at.",
     default="0",
-    show_default=True,
 )
 @options.opt(
     "--no-emulate",

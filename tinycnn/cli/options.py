@@ -114,7 +114,9 @@ SIZE = Size()
 
 
 def opt(names: str, kind, help: str, **settings):
-    """``click.option`` with its type and help first; ``names`` is "--name" or "--name dest"."""
+    """``click.option`` with its type and help first; ``names`` is "--name" or "--name dest".
+    A default, when there is one, is shown on the help page."""
+    settings.setdefault("show_default", settings.get("default") is not None)
     return click.option(*names.split(), type=kind, help=help, **settings)
 
 
@@ -186,19 +188,15 @@ def force_option(help: str):
 
 def seed_option(help: str = "Random seed."):
     # NumPy and TensorFlow take 32-bit seeds: a larger one would wrap silently.
-    return opt("--seed", click.IntRange(0, 2**32 - 1), help, default=0, show_default=True)
+    return opt("--seed", click.IntRange(0, 2**32 - 1), help, default=0)
 
 
 def rounding_option(default: str, help: str):
-    return opt(
-        "--rounding convention", click.Choice(CONVENTIONS), help, default=default, show_default=True
-    )
+    return opt("--rounding convention", click.Choice(CONVENTIONS), help, default=default)
 
 
 def images_option(default: int, help: str, most: int | None = None):
-    return opt(
-        "--images", click.IntRange(min=1, max=most), help, default=default, show_default=True
-    )
+    return opt("--images", click.IntRange(min=1, max=most), help, default=default)
 
 
 def _named(ctx, param, value):
@@ -230,7 +228,6 @@ def calibration_option(default: int | None, help: str):
         click.IntRange(min=1),
         help,
         default=default,
-        show_default=default is not None,
     )
 
 

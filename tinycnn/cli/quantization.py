@@ -20,23 +20,16 @@ from tinycnn.quantization import CALIBRATION_SAMPLES
     click.IntRange(min=0),
     "Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.",
     default=0,
-    show_default=True,
 )
 @options.data_dir_option
 @options.user_errors
-def quantize_command(run_dir, calibration_samples, qat_epochs, data_dir) -> None:
+def quantize_command(run_dir, **given) -> None:
     """Convert RUN_DIR's trained model to full-integer int8 TFLite (RUN_DIR/model_int8.tflite)."""
     from tinycnn.progress import terminal_progress
     from tinycnn.quantization.quantize import quantize_run
 
     with terminal_progress() as progress:
-        result = quantize_run(
-            run_dir,
-            calibration_samples=calibration_samples,
-            qat_epochs=qat_epochs,
-            data_dir=data_dir,
-            on_progress=progress,
-        )
+        result = quantize_run(run_dir, on_progress=progress, **given)
     click.echo(result.describe())
 
 

@@ -68,7 +68,6 @@ DISTRIBUTION_OPTIONS = [
         "tf.distribute strategy: default (one process), mirrored (this machine's GPUs, or its "
         "CPU) or multiworker (a cluster of processes; see --workers and TF_CONFIG).",
         default="default",
-        show_default=True,
     ),
     options.opt(
         "--workers",
@@ -85,7 +84,6 @@ DISTRIBUTION_OPTIONS = [
         options.FiniteFloatRange(0.0, 86400.0, min_open=True),
         "How long a multiworker worker waits for the others, at start and after losing one.",
         default=DEFAULT_WORKER_TIMEOUT_S,
-        show_default=True,
         metavar="SECONDS",
     ),
 ]
@@ -106,7 +104,6 @@ def models_command() -> None:
     None,
     "Architecture from the registry (see `tinycnn models`).",
     default="seed_cnn",
-    show_default=True,
 )
 @options.opt(
     "--data",
@@ -129,7 +126,6 @@ def models_command() -> None:
     options.FiniteFloatRange(0.0, 1.0, max_open=True),
     "Share of the training images held out for validation.",
     default=0.1,
-    show_default=True,
 )
 @options.seed_option("Random seed (training is deterministic per seed).")
 @options.subset_option("Train on the first N training images only (quick runs).")
@@ -190,14 +186,10 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
 @options.out_option(
     "out_path", "The PNG to write (each row: an original, then augmented copies).", folder=False
 )
-@options.opt(
-    "--images", click.IntRange(1, 64), "Rows (training images).", default=8, show_default=True
-)
-@options.opt(
-    "--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7, show_default=True
-)
+@options.opt("--images", click.IntRange(1, 64), "Rows (training images).", default=8)
+@options.opt("--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7)
 @options.seed_option()
-@options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3, show_default=True)
+@options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3)
 @options.with_options(options.augment_options(PRESETS, "standard"))
 @options.data_dir_option
 @options.force_option("Replace an existing file that is not an earlier preview.")

@@ -17,7 +17,6 @@ from tinycnn.training.augment import PRESETS
     options.FiniteFloatRange(0.0, 8.0, min_open=True),
     "Channel multiplier the architectures are counted at.",
     default=1.0,
-    show_default=True,
 )
 @options.opt("--depth", click.IntRange(1, 8), "Block repeats.")
 @options.opt(
@@ -63,7 +62,6 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     None,
     "Channel multipliers (a model of fixed size is trained once).",
     default="1",
-    show_default=True,
     metavar="W,...",
 )
 @options.opt(
@@ -71,7 +69,6 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     None,
     f"Augmentation presets ({', '.join(PRESETS)}).",
     default="none",
-    show_default=True,
     metavar="PRESET,...",
 )
 @options.epochs_option("Epochs [default: each model's own].")
@@ -87,7 +84,6 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     click.IntRange(1, 64),
     "Configurations trained at once on this machine (one core each when above 1).",
     default=1,
-    show_default=True,
 )
 @options.opt(
     "--print-commands",
