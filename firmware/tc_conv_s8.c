@@ -41,6 +41,9 @@ static void tc_conv_cells(const tc_conv_params_t *params, const tc_dims_t *input
     const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
     const tc_rounding_t rounding = params->rounding;
     const int fast = tc_fast_requantize_ok(params->shift, out_c, rounding);
+    /* the windows hold input values (|x| <= 128; padding is the zero point), the offset is folded */
+    const int small = tc_small_acc_ok(fast, params->folded_bias, out_c, k * 128 * 128);
+    const tc_range4_t range = tc_range4(act_min, act_max);
     const int32_t step = tc_conv_pair_bytes(params);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         for (int32_t cell = 0; cell < cells; cell += 2) {
@@ -57,6 +60,14 @@ static void tc_conv_cells(const tc_conv_params_t *params, const tc_dims_t *input
                 tc_conv_dot_pair_s8(params->wide_weights, tc_conv_windows(s), w, k, sums);
                 const int32_t m0 = params->multiplier[oc], m1 = params->multiplier[oc1];
                 const int32_t s0 = params->shift[oc], s1 = params->shift[oc1];
+                if (small && count == 2 && oc1 != oc) { /* both cells, both channels */
+                    const int32_t twice_offset_plus_one = 2 * output_offset + 1;
+                    tc_store2_clamped(out + oc, tc_requantize_small(sums[0], m0, s0, twice_offset_plus_one),
+                                      tc_requantize_small(sums[1], m1, s1, twice_offset_plus_one), range);
+                    tc_store2_clamped(out + out_c + oc, tc_requantize_small(sums[2], m0, s0, twice_offset_plus_one),
+                                      tc_requantize_small(sums[3], m1, s1, twice_offset_plus_one), range);
+                    continue;
+                }
                 /* oc1 == oc: the last of an odd count, its partner's sums are dropped */
                 for (int32_t cell_k = 0; cell_k < count; ++cell_k) {
                     int8_t *o = out + cell_k * out_c;

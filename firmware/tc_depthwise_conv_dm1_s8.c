@@ -14,44 +14,37 @@ static TC_INLINE int8_t tc_depthwise_store(int fast, int32_t acc, const tc_conv_
                 : tc_depthwise_store_exact(acc, params, oc);
 }
 
-/* Channels c..c+3 stored: with `small` (tc_depthwise_small_ok) four tc_requantize_small and
- * one tc_store4_clamped, else one tc_depthwise_store each. */
-static TC_INLINE void tc_depthwise_store4(int small, int fast, const tc_conv_params_t *params, int32_t c,
-                                          int32_t acc0, int32_t acc1, int32_t acc2, int32_t acc3, int8_t *out)
+/* Channels c..c+3 of one cell stored one at a time (tc_depthwise_store): out of line, the
+ * path of layers whose accumulators can leave tc_requantize_small's range. */
+static TC_NOINLINE void tc_depthwise_store4_general(int fast, const tc_conv_params_t *params, int32_t c,
+                                                    const int32_t acc[4], int8_t *out)
 {
     const int32_t output_offset = params->output_offset, act_min = params->act_min, act_max = params->act_max;
-    if (small) {
-        const int32_t *m = params->multiplier + c, *s = params->shift + c, k = 2 * output_offset + 1;
-        tc_store4_clamped(out + c, tc_requantize_small(acc0, m[0], s[0], k), tc_requantize_small(acc1, m[1], s[1], k),
-                          tc_requantize_small(acc2, m[2], s[2], k), tc_requantize_small(acc3, m[3], s[3], k),
-                          tc_range4(act_min, act_max));
-        return;
+    for (int32_t k = 0; k < 4; ++k) {
+        out[c + k] = tc_depthwise_store(fast, acc[k], params, c + k, output_offset, act_min, act_max);
     }
-    out[c] = tc_depthwise_store(fast, acc0, params, c, output_offset, act_min, act_max);
-    out[c + 1] = tc_depthwise_store(fast, acc1, params, c + 1, output_offset, act_min, act_max);
-    out[c + 2] = tc_depthwise_store(fast, acc2, params, c + 2, output_offset, act_min, act_max);
-    out[c + 3] = tc_depthwise_store(fast, acc3, params, c + 3, output_offset, act_min, act_max);
 }
 
-/* Whether every accumulator of the layer stays below TC_SMALL_ACC_LIMIT in magnitude, with
- * the fast shifts: the start (bias or folded bias) plus at most `taps` products of an input
- * plus offset (|.| <= 255) and a weight (|.| <= 128). Checked once per call. */
-static int tc_depthwise_small_ok(int fast, const int32_t *bias, const int32_t *folded_bias, int32_t channels,
-                                 int32_t taps)
+/* How a layer's cells store their channels, fixed once per call. */
+typedef struct {
+    int small; /* tc_small_acc_ok: four tc_requantize_small and one tc_store4_clamped */
+    int fast;  /* else tc_depthwise_store4_general, with tc_fast_requantize_ok's answer */
+    int32_t twice_offset_plus_one;
+    tc_range4_t range;
+} tc_depthwise_store_t;
+
+static TC_INLINE void tc_depthwise_store4(const tc_depthwise_store_t *how, const tc_conv_params_t *params, int32_t c,
+                                          int32_t acc0, int32_t acc1, int32_t acc2, int32_t acc3, int8_t *out)
 {
-    if (!fast) {
-        return 0;
+    if (how->small) {
+        const int32_t *m = params->multiplier + c, *s = params->shift + c, k = how->twice_offset_plus_one;
+        tc_store4_clamped(out + c, tc_requantize_small(acc0, m[0], s[0], k), tc_requantize_small(acc1, m[1], s[1], k),
+                          tc_requantize_small(acc2, m[2], s[2], k), tc_requantize_small(acc3, m[3], s[3], k),
+                          how->range);
+    } else {
+        const int32_t acc[4] = {acc0, acc1, acc2, acc3};
+        tc_depthwise_store4_general(how->fast, params, c, acc, out);
     }
-    int32_t largest = 0;
-    for (int32_t c = 0; c < channels; ++c) {
-        const int32_t b = bias ? bias[c] : 0, f = folded_bias[c];
-        if (b == INT32_MIN || f == INT32_MIN) {
-            return 0;
-        }
-        const int32_t larger = (b < 0 ? -b : b) > (f < 0 ? -f : f) ? (b < 0 ? -b : b) : (f < 0 ? -f : f);
-        largest = larger > largest ? larger : largest;
-    }
-    return largest < TC_SMALL_ACC_LIMIT - taps * 255 * 128;
 }
 
 /* One tap of four channels: acc[k] += (x[k] + offset) * w[k]. */
@@ -127,7 +120,7 @@ static int tc_depthwise_small_ok(int fast, const int32_t *bias, const int32_t *f
  * or two taps written out (TC_DW_ROWS), the last channels one at a time. Out of line, so that
  * the 3x3 loop of tc_depthwise_conv_dm1_s8 keeps its registers; `fast` is the layer's
  * tc_fast_requantize_ok, checked once per call of the kernel, not per cell. */
-static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fast, int small, int32_t channels,
+static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, const tc_depthwise_store_t *how, int32_t channels,
                                           int32_t first, int inside, const int32_t *start, int32_t fy0, int32_t fy1,
                                           int32_t taps_w, int32_t in_row, int32_t f_row,
                                           const int8_t *in_corner, const int8_t *f_corner, int8_t *out)
@@ -149,7 +142,7 @@ static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fa
         } else {
             TC_DW_ROWS(TC_DW_TAP(in + ch1, f + ch1, offset_pair), TC_DW_TAP(in, f, offset_pair));
         }
-        tc_depthwise_store4(small, fast, params, c, acc0, acc1, acc2, acc3, out);
+        tc_depthwise_store4(how, params, c, acc0, acc1, acc2, acc3, out);
     }
     for (; c < channels; ++c) {
         int32_t acc = start ? start[c] : 0;
@@ -159,7 +152,27 @@ static TC_NOINLINE void tc_depthwise_cell(const tc_conv_params_t *params, int fa
                 acc += (in[fx * channels] + offset) * f[fx * channels];
             }
         }
-        out[c] = tc_depthwise_store(fast, acc, params, c, output_offset, act_min, act_max);
+        out[c] = tc_depthwise_store(how->fast, acc, params, c, output_offset, act_min, act_max);
+    }
+}
+
+/* The first `groups` channels (a multiple of 4) of one output cell whose 3x3 window lies
+ * wholly inside the input (`in`: its top-left tap): from the folded bias, no offset, the nine
+ * taps written out. Out of line, with few values live, so that the taps keep their registers. */
+static TC_NOINLINE void tc_depthwise_3x3_inside(const tc_conv_params_t *params, const tc_depthwise_store_t *how,
+                                                int32_t groups, int32_t channels, int32_t in_row,
+                                                const int8_t *in, const int8_t *f, int8_t *out)
+{
+    const int32_t *folded = params->folded_bias;
+    for (int32_t c = 0; c < groups; c += 4) {
+        int32_t acc0 = folded[c], acc1 = folded[c + 1], acc2 = folded[c + 2], acc3 = folded[c + 3];
+        const int8_t *x = in + c, *w = f + c;
+        for (int32_t row = 0; row < 3; ++row, x += in_row, w += 3 * channels) {
+            TC_DW_TAP_INSIDE(x, w);
+            TC_DW_TAP_INSIDE(x + channels, w + channels);
+            TC_DW_TAP_INSIDE(x + 2 * channels, w + 2 * channels);
+        }
+        tc_depthwise_store4(how, params, c, acc0, acc1, acc2, acc3, out);
     }
 }
 
@@ -175,7 +188,12 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
     const int32_t filter_h = filter_dims->h, filter_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
     const int fast = tc_fast_requantize_ok(params->shift, channels, params->rounding);
-    const int small = tc_depthwise_small_ok(fast, bias, params->folded_bias, channels, filter_h * filter_w);
+    /* cells cut by the padding start from the bias and add the offset: |x + offset| <= 255 */
+    const int32_t growth = filter_h * filter_w * 255 * 128;
+    const int small = tc_small_acc_ok(fast, params->folded_bias, channels, growth) &&
+                      (!bias || tc_small_acc_ok(fast, bias, channels, growth));
+    const tc_depthwise_store_t how = {small, fast, 2 * params->output_offset + 1,
+                                      tc_range4(params->act_min, params->act_max)};
     const int32_t groups = channels & ~3, in_row = in_w * channels, f_row = filter_w * channels;
     const int three = filter_h == 3 && filter_w == 3;
     for (int32_t b = 0; b < input_dims->n; ++b) {
@@ -194,27 +212,13 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
                 int8_t *out = output + ((b * out_h + out_y) * out_w + out_x) * channels;
                 int32_t c = 0;
                 if (inside && three) {
-                    for (; c < groups; c += 4) {
-                        int32_t acc0 = start ? start[c] : 0, acc1 = start ? start[c + 1] : 0;
-                        int32_t acc2 = start ? start[c + 2] : 0, acc3 = start ? start[c + 3] : 0;
-                        const int8_t *in = in_corner + c, *f = f_corner + c;
-                        const int32_t c2 = 2 * channels;
-                        TC_DW_TAP_INSIDE(in, f);
-                        TC_DW_TAP_INSIDE(in + channels, f + channels);
-                        TC_DW_TAP_INSIDE(in + c2, f + c2);
-                        TC_DW_TAP_INSIDE(in + in_row, f + 3 * channels);
-                        TC_DW_TAP_INSIDE(in + in_row + channels, f + 4 * channels);
-                        TC_DW_TAP_INSIDE(in + in_row + c2, f + 5 * channels);
-                        TC_DW_TAP_INSIDE(in + 2 * in_row, f + 6 * channels);
-                        TC_DW_TAP_INSIDE(in + 2 * in_row + channels, f + 7 * channels);
-                        TC_DW_TAP_INSIDE(in + 2 * in_row + c2, f + 8 * channels);
-                        tc_depthwise_store4(small, fast, params, c, acc0, acc1, acc2, acc3, out);
-                    }
+                    tc_depthwise_3x3_inside(params, &how, groups, channels, in_row, in_corner, f_corner, out);
+                    c = groups;
                     if (c == channels) {
                         continue;
                     }
                 }
-                tc_depthwise_cell(params, fast, small, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row,
+                tc_depthwise_cell(params, &how, channels, c, inside, start, fy0, fy1, fx1 - fx0, in_row,
                                   f_row, in_corner, f_corner, out);
             }
         }

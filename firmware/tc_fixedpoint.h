@@ -151,6 +151,11 @@ static TC_INLINE int32_t tc_requantize_small(int32_t acc, int32_t multiplier, in
     return (halved + twice_offset_plus_one) >> 1;
 }
 
+/* Whether a layer's accumulators all take tc_requantize_small: `fast` (tc_fast_requantize_ok)
+ * and every start value (bias or folded bias) more than `growth` (the most the products can
+ * add, e.g. taps * 255 * 128) inside TC_SMALL_ACC_LIMIT. Checked once per kernel call. */
+int tc_small_acc_ok(int fast, const int32_t *start, int32_t count, int32_t growth);
+
 /* The activation range as tc_store4_clamped wants it: with the DSP instructions, each bound
  * in all four bytes of a word (the byte-wise SSUB8/SEL compare four values at once). */
 typedef struct {
@@ -166,6 +171,24 @@ static inline tc_range4_t tc_range4(int32_t act_min, int32_t act_max)
     const tc_range4_t range = {act_min, act_max};
 #endif
     return range;
+}
+
+/* Two values (any int32) clamped to the activation range (within int8) and stored at out[0..1],
+ * as tc_store4_clamped does four. */
+static TC_INLINE void tc_store2_clamped(int8_t *out, int32_t v0, int32_t v1, tc_range4_t range)
+{
+#if TC_DSP && defined(__GNUC__)
+    uint32_t pair = ((uint32_t)__ssat(v0, 8) & 0xFFu) | (((uint32_t)__ssat(v1, 8) & 0xFFu) << 8), scratch;
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %3, %0\n\tsel %0, %0, %3"
+            : "+r"(pair), "=&r"(scratch)
+            : "r"(range.low), "r"(range.high)
+            : "cc");
+    const uint16_t half = (uint16_t)pair;
+    memcpy(out, &half, 2);
+#else
+    out[0] = (int8_t)tc_clamp(v0, range.low, range.high);
+    out[1] = (int8_t)tc_clamp(v1, range.low, range.high);
+#endif
 }
 
 /* Four values (any int32) clamped to the activation range (within int8) and stored at out[0..3].

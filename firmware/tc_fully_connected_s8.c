@@ -111,6 +111,10 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
     const int32_t quad_bytes = 4 * ((accum_depth + 3) & ~3);
     const int fast = tc_fast_requantize_ok(params->shift, params->per_channel ? out_units : 1, params->rounding);
     const int32_t channel_step = params->per_channel ? 1 : 0, whole = out_units & ~3;
+    /* raw int8 inputs (the offset is in the folded bias): |x * w| <= 128 * 128 */
+    const int small = tc_small_acc_ok(fast, params->folded_bias, out_units, accum_depth * 128 * 128);
+    const tc_range4_t range = tc_range4(params->act_min, params->act_max);
+    const int32_t twice_offset_plus_one = 2 * params->output_offset + 1;
     for (int32_t row = 0; row < rows; ++row) {
         const int8_t *in_row = input + row * accum_depth;
         int8_t *out = output + row * out_units;
@@ -120,6 +124,15 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
                               params->folded_bias[unit + 2], params->folded_bias[unit + 3]};
             tc_dot_quad_s8(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
             const int32_t channel = unit * channel_step;
+            if (small) {
+                const int32_t *m = params->multiplier + channel, *sh = params->shift + channel;
+                const int32_t d = channel_step, k = twice_offset_plus_one;
+                tc_store4_clamped(out + unit, tc_requantize_small(acc[0], m[0], sh[0], k),
+                                  tc_requantize_small(acc[1], m[d], sh[d], k),
+                                  tc_requantize_small(acc[2], m[2 * d], sh[2 * d], k),
+                                  tc_requantize_small(acc[3], m[3 * d], sh[3 * d], k), range);
+                continue;
+            }
             out[unit] = tc_fc_store(fast, acc[0], params, channel);
             out[unit + 1] = tc_fc_store(fast, acc[1], params, channel + channel_step);
             out[unit + 2] = tc_fc_store(fast, acc[2], params, channel + 2 * channel_step);

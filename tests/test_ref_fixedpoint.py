@@ -259,6 +259,8 @@ static int32_t check(const int32_t *rows, int32_t count)
             for (int32_t j = 0; j < 4; ++j) {
                 wrong += out[j] != expected[j];
             }
+            tc_store2_clamped(out, v[2], v[3], tc_range4(first[4], first[5]));
+            wrong += (out[0] != expected[2]) + (out[1] != expected[3]);
         }
     }
     return wrong;
@@ -303,7 +305,7 @@ def _fast_cases(count_per_shift: int = 300) -> np.ndarray:
 
 def test_fast_requantize_matches_the_reference_host_and_cortex_m4(tmp_path):
     """tc_requantize_clamp_fast, tc_requantize_clamp and tc_requantize_small with
-    tc_store4_clamped against the Python reference plus
+    tc_store4_clamped and tc_store2_clamped against the Python reference plus
     zero point and clamp, for every shift -23..-1: compiled for this machine (the portable
     saturation) and for the Cortex-M4 in QEMU (QADD)."""
     import subprocess
