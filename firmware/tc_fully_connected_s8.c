@@ -86,6 +86,138 @@ static TC_NOINLINE void tc_dot_rest_s8(const int8_t *input, int32_t depth, const
     }
 }
 
+/* The index, among a unit's four widened weights, of the weight input k (0..3) of a group of
+ * four meets: the generator stores w0 w2 w1 w3. */
+#define TC_WIDE_AT(k) ((((k) & 1) << 1) + ((k) >> 1))
+
+/* tc_dot_quad_s8 with the weights widened to int16 (the generator's widened_layout): per 4
+ * inputs, each unit's weights as (w0, w2) and (w1, w3), what SXTB16 makes of the inputs. With
+ * the DSP instructions a step is one load and two SXTB16 for the inputs, and per unit an LDM of
+ * its two weight pairs and two SMLAD: 16 multiply-accumulates in 17 instructions. */
+static TC_NOINLINE void tc_dot_quad_wide(const int8_t *input, int32_t depth, const int16_t *weights, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int32_t whole = depth & ~3;
+    /* the last 1 to 3 inputs first (the padding's weights are 0), then whole groups of four */
+    const int16_t *last = weights + 4 * whole;
+    for (int32_t k = 0; whole + k < depth; ++k) {
+        const int32_t x = input[whole + k], at = TC_WIDE_AT(k);
+        a0 += x * last[at];
+        a1 += x * last[4 + at];
+        a2 += x * last[8 + at];
+        a3 += x * last[12 + at];
+    }
+#if TC_DSP && defined(__GNUC__) && defined(__OPTIMIZE__) /* at -O0 gcc cannot spare the registers */
+    if (whole > 0) {
+        const int8_t *x = input, *const end = input + whole;
+        const int16_t *w = weights;
+        uint32_t even, odd;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[even], [%[x]], #4\n\t"
+            "sxtb16 %[odd], %[even], ror #8\n\t"
+            "sxtb16 %[even], %[even]\n\t"
+            "ldm %[w]!, {r4, r5, r6, r8}\n\t"
+            "smlad %[a0], %[even], r4, %[a0]\n\t"
+            "smlad %[a0], %[odd], r5, %[a0]\n\t"
+            "smlad %[a1], %[even], r6, %[a1]\n\t"
+            "smlad %[a1], %[odd], r8, %[a1]\n\t"
+            "ldm %[w]!, {r4, r5, r6, r8}\n\t"
+            "smlad %[a2], %[even], r4, %[a2]\n\t"
+            "smlad %[a2], %[odd], r5, %[a2]\n\t"
+            "smlad %[a3], %[even], r6, %[a3]\n\t"
+            "smlad %[a3], %[odd], r8, %[a3]\n\t"
+            "cmp %[x], %[end]\n\t"
+            "bne 1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w),
+              [even] "=&r"(even), [odd] "=&r"(odd)
+            : [end] "r"(end)
+            : "r4", "r5", "r6", "r8", "cc", "memory");
+    }
+#else
+    for (int32_t i = 0; i < whole; i += 4, weights += 16) {
+        for (int32_t k = 0; k < 4; ++k) {
+            const int32_t x = input[i + k], at = TC_WIDE_AT(k);
+            a0 += x * weights[at];
+            a1 += x * weights[4 + at];
+            a2 += x * weights[8 + at];
+            a3 += x * weights[12 + at];
+        }
+    }
+#endif
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* The last block's 1 to 3 units (`width`) with widened weights: with the DSP instructions the
+ * inputs widened once a step and two SMLAD per unit, then the last 1 to 3 inputs one by one. */
+static TC_NOINLINE void tc_dot_rest_wide(const int8_t *input, int32_t depth, const int16_t *weights, int32_t width,
+                                         int32_t acc[4])
+{
+    int32_t i = 0;
+#if TC_DSP
+    const uint32_t *w = (const uint32_t *)(const void *)weights;
+    const int32_t whole = depth & ~3;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2];
+    /* one loop per width, the sums in registers */
+#define TC_REST_STEP(UNITS)                                                                         \
+    for (; i < whole; i += 4, w += 2 * (UNITS)) {                                                   \
+        const uint32_t x4 = tc_load4(input + i);                                                    \
+        const int32_t x_even = __sxtb16((int32_t)x4), x_odd = tc_sxtb16_ror8(x4);                   \
+        a0 = __smlad(x_odd, (int32_t)w[1], __smlad(x_even, (int32_t)w[0], a0));                     \
+        if ((UNITS) > 1) {                                                                          \
+            a1 = __smlad(x_odd, (int32_t)w[3], __smlad(x_even, (int32_t)w[2], a1));                 \
+        }                                                                                           \
+        if ((UNITS) > 2) {                                                                          \
+            a2 = __smlad(x_odd, (int32_t)w[5], __smlad(x_even, (int32_t)w[4], a2));                 \
+        }                                                                                           \
+    }
+    if (width == 1) {
+        TC_REST_STEP(1)
+    } else if (width == 2) {
+        TC_REST_STEP(2)
+    } else {
+        TC_REST_STEP(3)
+    }
+#undef TC_REST_STEP
+    acc[0] = a0, acc[1] = a1, acc[2] = a2;
+    weights += i * width;
+#endif
+    for (; i < depth; i += 4, weights += 4 * width) {
+        for (int32_t k = 0; k < 4 && i + k < depth; ++k) {
+            const int32_t x = input[i + k], at = TC_WIDE_AT(k);
+            for (int32_t j = 0; j < width; ++j) {
+                acc[j] += x * weights[4 * j + at];
+            }
+        }
+    }
+}
+
+/* The sums of block `unit / 4` (units unit..unit+count-1, count 1 to 4) into acc, which holds
+ * their start values: int8 or widened weights. */
+static void tc_fc_block(const int8_t *input, int32_t depth, const void *weights, int wide, int32_t unit,
+                        int32_t count, int32_t acc[4])
+{
+    const int32_t quad_values = 4 * ((depth + 3) & ~3);
+    if (wide) {
+        const int16_t *block = (const int16_t *)weights + (unit / 4) * quad_values;
+        if (count == 4) {
+            tc_dot_quad_wide(input, depth, block, acc);
+        } else {
+            tc_dot_rest_wide(input, depth, block, count, acc);
+        }
+        return;
+    }
+    const int8_t *block = (const int8_t *)weights + (unit / 4) * quad_values;
+    if (count == 4) {
+        tc_dot_quad_s8(input, depth, block, acc);
+        return;
+    }
+    tc_dot_rest_s8(input, depth, block, count, 0, count >= 2 ? 2 : 1, acc);
+    if (count == 3) {
+        tc_dot_rest_s8(input, depth, block, count, 2, 1, acc);
+    }
+}
+
 /* The stored value of one unit in general (any shift, either rounding): out of line, so that
  * the four inlined stores of a block stay small. */
 static TC_NOINLINE int8_t tc_fc_store_exact(int32_t acc, const tc_fully_connected_params_t *params,
@@ -104,11 +236,40 @@ static TC_INLINE int8_t tc_fc_store(int fast, int32_t acc, const tc_fully_connec
                 : tc_fc_store_exact(acc, params, channel);
 }
 
+void tc_fc_sums_s8(const int8_t *input, int32_t depth, int32_t units, const void *weights, int wide,
+                   const int32_t *start, int32_t *sums)
+{
+    const int32_t quad_values = 4 * ((depth + 3) & ~3), whole = units & ~3;
+    int32_t unit = 0;
+    for (; unit < whole; unit += 4) { /* whole blocks: the loops inlined, no copies */
+        int32_t acc[4] = {start[unit], start[unit + 1], start[unit + 2], start[unit + 3]};
+        if (wide) {
+            tc_dot_quad_wide(input, depth, (const int16_t *)weights + (unit / 4) * quad_values, acc);
+        } else {
+            tc_dot_quad_s8(input, depth, (const int8_t *)weights + (unit / 4) * quad_values, acc);
+        }
+        sums[unit] = acc[0], sums[unit + 1] = acc[1], sums[unit + 2] = acc[2], sums[unit + 3] = acc[3];
+    }
+    if (unit < units) { /* the last block: 1 to 3 units */
+        const int32_t count = units - unit;
+        int32_t acc[4] = {start[unit], 0, 0, 0};
+        acc[1] = count > 1 ? start[unit + 1] : 0;
+        acc[2] = count > 2 ? start[unit + 2] : 0;
+        tc_fc_block(input, depth, weights, wide, unit, count, acc);
+        sums[unit] = acc[0];
+        if (count > 1) {
+            sums[unit + 1] = acc[1];
+        }
+        if (count > 2) {
+            sums[unit + 2] = acc[2];
+        }
+    }
+}
+
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
                            int32_t accum_depth, const int8_t *input, int32_t out_units,
-                           const int8_t *weights, int8_t *output)
+                           const void *weights, int8_t *output)
 {
-    const int32_t quad_bytes = 4 * ((accum_depth + 3) & ~3);
     const int fast = tc_fast_requantize_ok(params->shift, params->per_channel ? out_units : 1, params->rounding);
     const int32_t channel_step = params->per_channel ? 1 : 0, whole = out_units & ~3;
     /* raw int8 inputs (the offset is in the folded bias): |x * w| <= 128 * 128 */
@@ -122,7 +283,7 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
         for (; unit < whole; unit += 4) { /* blocks of four units, the bias loaded directly */
             int32_t acc[4] = {params->folded_bias[unit], params->folded_bias[unit + 1],
                               params->folded_bias[unit + 2], params->folded_bias[unit + 3]};
-            tc_dot_quad_s8(in_row, accum_depth, weights + (unit / 4) * quad_bytes, acc);
+            tc_fc_block(in_row, accum_depth, weights, params->wide_weights, unit, 4, acc);
             const int32_t channel = unit * channel_step;
             if (small) {
                 const int32_t *m = params->multiplier + channel, *sh = params->shift + channel;
@@ -144,11 +305,7 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
             for (int32_t j = 0; j < block; ++j) {
                 acc[j] = params->folded_bias[unit + j];
             }
-            const int8_t *rest = weights + (unit / 4) * quad_bytes;
-            tc_dot_rest_s8(in_row, accum_depth, rest, block, 0, block >= 2 ? 2 : 1, acc);
-            if (block == 3) {
-                tc_dot_rest_s8(in_row, accum_depth, rest, block, 2, 1, acc);
-            }
+            tc_fc_block(in_row, accum_depth, weights, params->wide_weights, unit, block, acc);
             for (int32_t j = 0; j < block; ++j) {
                 out[unit + j] = tc_fc_store(fast, acc[j], params, (unit + j) * channel_step);
             }

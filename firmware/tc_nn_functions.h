@@ -84,11 +84,12 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
  * out_units    output units >= 1.
  * weights      the generator's layout (tinycnn/ref/c_params.py's fc_weight_layout): depth
  *              padded with zeros to a multiple of 4, units in blocks of 4 (the last holds the
- *              1 to 3 left), per 4 inputs a block's weights together.
+ *              1 to 3 left), per 4 inputs a block's weights together; int8_t values, or
+ *              int16_t in SXTB16's order when params->wide_weights.
  * output       rows * out_units values. */
 void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t rows,
                            int32_t accum_depth, const int8_t *input, int32_t out_units,
-                           const int8_t *weights, int8_t *output);
+                           const void *weights, int8_t *output);
 
 /* ---- Pooling ---- */
 
@@ -199,12 +200,15 @@ void tc_batch_to_space_nd_s8(const tc_space_to_batch_params_t *params, const tc_
  * p             steps, input_size, units >= 1, and the scalings of tc_lstm_params_t.
  * input         steps * input_size values.
  * weights       8 matrices: the input weights [units, input_size] of the gates input,
- *               forget, cell, output, then their recurrent weights [units, units].
+ *               forget, cell, output, then their recurrent weights [units, units], each in
+ *               tc_fully_connected_s8's layout (int16 when p->wide_weights).
  * folded_biases 8 vectors of `units` int32 values in the same order: bias - zp_x * row sums,
  *               then -zp_h * row sums.
- * hidden        units int8, cell units int16, gates 4 * units int16: working memory.
+ * hidden        units int8 (the initial hidden state, set to its zero point), cell units
+ *               int16, gates 4 * units int16 followed by 2 * units int32 (4-byte aligned):
+ *               working memory. Each step reads the previous step's hidden state from output.
  * output        steps * units values: the hidden state after each step. */
-void tc_lstm_s8(const tc_lstm_params_t *p, const int8_t *input, const int8_t *const *weights,
+void tc_lstm_s8(const tc_lstm_params_t *p, const int8_t *input, const void *const *weights,
                 const int32_t *const *folded_biases, int8_t *hidden, int16_t *cell, int16_t *gates,
                 int8_t *output);
 

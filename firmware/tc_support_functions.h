@@ -17,13 +17,18 @@ int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits);
 int32_t tc_one_over_one_plus_x(int32_t a);
 int32_t tc_one_minus_x_over_one_plus_x(int32_t a); /* (1 - a) / (1 + a), a in [0, 1), Q0 */
 
-/* ---- tc_activations16.c: the LSTM's int16 sigmoid and tanh, Q0.15 out ---- */
-/* TFLite Micro's table form */
-int16_t tc_sigmoid_q15(int16_t x); /* x in Q3.12 */
-int16_t tc_tanh_q15(int16_t x, int32_t multiplier, int32_t right_shift); /* to 3 x Q3.12 first */
+/* ---- tc_activations16.c: the LSTM's int16 sigmoid and tanh, Q0.15 out (TFLite Micro's table
+ * form is inline in tc_lstm_s8.c) ---- */
 /* LiteRT's gemmlowp form */
 int16_t tc_gemmlowp_sigmoid_q15(int16_t x);                       /* x in Q3.12 */
 int16_t tc_gemmlowp_tanh_q15(int16_t x, int32_t integer_bits);    /* x in Q(integer_bits), 0..6 */
+
+/* ---- tc_fully_connected_s8.c: the matrix-vector product the LSTM gates share ---- */
+/* sums[u] = start[u] + the dot product of `input` (depth int8 values) with unit u's weights,
+ * for units >= 1, weights in tc_fully_connected_s8's layout (fc_weight_layout): int8, or
+ * widened to int16 when `wide` (tc_fully_connected_params_t's wide_weights). */
+void tc_fc_sums_s8(const int8_t *input, int32_t depth, int32_t units, const void *weights, int wide,
+                   const int32_t *start, int32_t *sums);
 
 /* ---- ADD, MUL ---- */
 /* Offset of element (n, h, w, c) in a tensor broadcast to a larger shape: its size-1

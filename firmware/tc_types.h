@@ -105,6 +105,9 @@ typedef struct {
     int32_t per_channel;
     tc_rounding_t rounding;
     const int32_t *folded_bias; /* bias + input_offset * (sum of the unit's weights) */
+    /* 1 when the generator stored the weights widened to int16 in SXTB16's order (each 4
+     * weights w0 w1 w2 w3 of a unit as w0 w2 w1 w3): twice the flash, no widening at run time */
+    int32_t wide_weights;
 } tc_fully_connected_params_t;
 
 /* ---- MAX_POOL_2D, AVERAGE_POOL_2D: tc_max_pool_s8, tc_average_pool_s8 ---- */
@@ -157,6 +160,7 @@ typedef struct {
     int32_t hidden_zero_point;
     int32_t cell_exponent;  /* p: the cell state's scale is 2^p */
     int32_t litert;         /* 1: LiteRT's arithmetic (convention "tflite"); 0: TFLite Micro's */
+    int32_t wide_weights;   /* 1: weights as tc_fully_connected_params_t's wide_weights says */
 } tc_lstm_params_t;
 
 /* ---- QUANTIZE int8 -> int8: tc_quantize_s8 ---- */

@@ -355,8 +355,8 @@ def test_op_cases_bit_exact(name):
     for convention in ("tflm", "tflite"):
         reference = run_model(model, inputs, convention=convention).outputs[0]
         host = run_c(model, inputs, convention)
-        cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs  # int16 conv weights
-        if "CONV_2D" in model.opcodes():
+        cortex_m4 = run_on_emulator(model, inputs[:16], convention).outputs  # int16 weights
+        if {"CONV_2D", "FULLY_CONNECTED"} & set(model.opcodes()):
             wide = run_c(model, inputs, convention, wide_weights=True)
             assert first_mismatch(reference, wide) == "identical", (
                 f"host, int16 weights, {convention}"
@@ -416,8 +416,9 @@ LSTM_CASES = {
     "name", [*LSTM_CASES, "tiny_cell_2^-16", "large_recurrent_weights", "trained_lstm_int8.tflite"]
 )
 def test_lstm_c_kernel_bit_exact(name):
-    """The C LSTM in both interpreters' arithmetic, on the host and the Cortex-M4: converted
-    cases, the edge cases of tests/test_ref_lstm.py and TFLite Micro's trained model."""
+    """The C LSTM in both interpreters' arithmetic, on the host (int8 and int16 weights) and
+    the Cortex-M4: converted cases, the edge cases of tests/test_ref_lstm.py and TFLite Micro's
+    trained model."""
     from test_ref_lstm import EDGE_CASES, set_weights_case
 
     if name in LSTM_CASES:
@@ -435,6 +436,8 @@ def test_lstm_c_kernel_bit_exact(name):
         assert first_mismatch(reference, run_c(model, inputs, convention)) == "identical", (
             convention
         )
+        wide = run_c(model, inputs, convention, wide_weights=True)  # the M4's layout, on the host
+        assert first_mismatch(reference, wide) == "identical", f"int16 weights, {convention}"
         emulated = run_on_emulator(model, inputs[:6], convention).outputs
         assert first_mismatch(reference[:6], emulated) == "identical", convention
 

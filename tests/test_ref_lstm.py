@@ -156,12 +156,12 @@ def test_tflm_trained_lstm_is_bit_exact():
 
 
 def test_the_c_runtime_holds_the_same_sigmoid_table():
-    """firmware/tc_activations16.c carries its own copy of the table: the same 256 values."""
+    """firmware/tc_lstm_s8.c carries its own copy of the table: the same 256 values."""
     import re
 
     from tinycnn.codegen.render import firmware_dir
 
-    source = (firmware_dir() / "tc_activations16.c").read_text()
+    source = (firmware_dir() / "tc_lstm_s8.c").read_text()
     body = re.search(r"tc_sigmoid_table\[256\] = \{([^}]*)\}", source).group(1)
     assert [int(v) for v in re.findall(r"\d+", body)] == SIGMOID_TABLE.tolist()
 

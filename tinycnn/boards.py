@@ -51,6 +51,21 @@ class Board:
     emulator: str | None = None  # the emulated board with this board's core, if there is one
     extra: dict = field(default_factory=dict)
 
+    @property
+    def dsp(self) -> bool:
+        """Whether the core has the DSP extension (SXTB16, SMLAD), which the firmware's TC_DSP
+        paths use: the Cortex-M4, M7, M33, M35P, M55 and M85 unless built without it."""
+        cpus = [flag.split("=", 1)[1] for flag in self.cflags if flag.startswith("-mcpu=")]
+        with_dsp = (
+            "cortex-m4",
+            "cortex-m7",
+            "cortex-m33",
+            "cortex-m35p",
+            "cortex-m55",
+            "cortex-m85",
+        )
+        return any(cpu.split("+")[0] in with_dsp and "+nodsp" not in cpu for cpu in cpus)
+
 
 def load_board(name: str) -> Board:
     if name not in BOARD_NAMES:

@@ -113,6 +113,7 @@ def _profile(
             inputs,
             ("qemu/profile.c.j2", "profile.c"),
             board_name,
+            portable=portable,
             stack_probe_bytes=STACK_PROBE_BYTES,
         )
         flags = [*firmware_cflags(board_name, portable), "-DTC_PROFILE"]

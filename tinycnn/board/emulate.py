@@ -265,12 +265,14 @@ def write_runner(
     inputs: np.ndarray,
     main,
     board_name: str = EMULATED_BOARD,
+    portable: bool = False,
     **context,
 ):
-    """The model's generated C (CONV_2D weights as int16: the emulated board has the flash), the
-    bare-metal layer of emulated ``board_name`` and ``main`` (a (template, file) pair) with
-    ``inputs`` embedded, in ``work``; more template values in ``context``. Returns the
-    GeneratedModel."""
+    """The model's generated C (weights as int16 where the core has the DSP extension and the
+    flash allows: wide_weights_fit; never for a ``portable`` build, whose loops gain nothing
+    from them), the bare-metal layer of emulated ``board_name`` and ``main`` (a (template,
+    file) pair) with ``inputs`` embedded, in ``work``; more template values in ``context``.
+    Returns the GeneratedModel."""
     from tinycnn import __version__
     from tinycnn.codegen.projects import write_qemu_platform
     from tinycnn.codegen.render import render_model, template_environment, wide_weights_fit
@@ -281,7 +283,7 @@ def write_runner(
         work,
         convention=convention,
         prefix="model",
-        wide_weights=wide_weights_fit(model, board.flash_bytes),
+        wide_weights=wide_weights_fit(model, board.flash_bytes, board.dsp and not portable),
     )
     values = {
         "version": __version__,

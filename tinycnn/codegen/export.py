@@ -389,7 +389,7 @@ def export(
             labels=source.labels,
             source=source.path.name,
             wide_weights=wide_weights_fit(
-                source.model, board.flash_bytes - board.framework_flash_bytes
+                source.model, board.flash_bytes - board.framework_flash_bytes, board.dsp
             ),
         )
         context = _context(source, board, convention, generated)

@@ -127,13 +127,22 @@ def lower_for_c(model: Model, convention: str, fuse: bool = True, wide_weights: 
 
 
 def conv_weight_bytes(model: Model) -> int:
-    """Flash the CONV_2D weights take in the C layout (int8; int16 takes twice as much)."""
+    """Flash the weights the generator can store widened take in the C layout (int8; int16
+    takes twice as much): CONV_2D's (pair-interleaved, each channel padded to 4 taps),
+    FULLY_CONNECTED's and the LSTM's (fc_weight_layout, the depth padded to 4)."""
     total = 0
     for op in model.operators:
         if op.opcode == "CONV_2D":
             shape = model.tensors[op.inputs[1]].shape
             channels, taps = shape[0], int(np.prod(shape[1:]))
             total += (channels + channels % 2) * ((taps + 3) // 4 * 4)
+        elif op.opcode in ("FULLY_CONNECTED", "UNIDIRECTIONAL_SEQUENCE_LSTM"):
+            matrices = [model.tensors[i] for i in op.inputs[1:9] if i >= 0]
+            if op.opcode == "FULLY_CONNECTED":
+                matrices = matrices[:1]
+            for tensor in matrices:
+                units, depth = tensor.shape[0], int(np.prod(tensor.shape[1:]))
+                total += units * ((depth + 3) // 4 * 4)
     return total
 
 
@@ -150,11 +159,15 @@ def int8_weight_bytes(model: Model) -> int:
     return constant_bytes(calls)
 
 
-def wide_weights_fit(model: Model, flash_bytes: int) -> bool:
-    """The flash/speed trade-off: store CONV_2D weights widened to int16 (the DSP loop then
-    skips widening them: about a quarter fewer instructions per multiply-accumulate) when the
-    model's constants, with those weights doubled, take at most half of ``flash_bytes`` (what
-    the board leaves the application)."""
+def wide_weights_fit(model: Model, flash_bytes: int, dsp: bool = True) -> bool:
+    """The flash/speed trade-off: store CONV_2D, FULLY_CONNECTED and LSTM weights widened to
+    int16 (the DSP loop then skips widening them: about a quarter fewer instructions per
+    multiply-accumulate, a third in FULLY_CONNECTED) when the core has the DSP extension
+    (``dsp``: without it the portable loops gain nothing) and the model's constants, with
+    those weights doubled, take at most half of ``flash_bytes`` (what the board leaves the
+    application)."""
+    if not dsp:
+        return False
     constants = sum(t.size_bytes for t in model.tensors if t.is_constant)
     return constants + conv_weight_bytes(model) <= flash_bytes // 2
 

@@ -107,6 +107,15 @@ def fc_weight_layout(weights: np.ndarray) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+def fc_weight_array(ctx: OpContext, weights: np.ndarray, name: str) -> ConstArray:
+    """A [units, depth] matrix in fc_weight_layout, int8, or widened to int16 in SXTB16's
+    order (widened_layout) when the generator stores weights wide (``ctx.wide_weights``)."""
+    layout = fc_weight_layout(weights)
+    if ctx.wide_weights:
+        return ConstArray(name, "int16_t", widened_layout(layout).tolist())
+    return ConstArray(name, "int8_t", layout.tolist())
+
+
 def widened_layout(layout: np.ndarray) -> np.ndarray:
     """conv_weight_layout's int8 bytes as int16 in SXTB16's order, what the DSP loop would make
     of them at run time: each 4 bytes b0 b1 b2 b3 become b0 b2 b1 b3."""

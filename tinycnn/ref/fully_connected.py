@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.ref.c_params import C_ROUNDING, ConstArray, fc_weight_layout, folded_bias
+from tinycnn.ref.c_params import C_ROUNDING, ConstArray, fc_weight_array, folded_bias
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
@@ -70,10 +70,11 @@ def lower_fully_connected(ctx: OpContext):
         "rows": int(np.prod(input_t.shape)) // accum_depth,
         "accum_depth": accum_depth,
         "out_units": out_units,
+        "wide_weights": int(ctx.wide_weights),
     }
     # The folded bias holds the bias: the kernel never reads the bias array itself.
     arrays = [
-        ConstArray("weights", "int8_t", fc_weight_layout(weights_t.data).ravel().tolist()),
+        fc_weight_array(ctx, weights_t.data, "weights"),
         ConstArray("multiplier", "int32_t", multiplier.tolist()),
         ConstArray("shift", "int32_t", shift.tolist()),
         folded_bias(ctx, weights_t.data, params["input_offset"]),

@@ -39,7 +39,7 @@ from tinycnn.ref.activations16 import (
     table_input_scaling,
     tanh_q15,
 )
-from tinycnn.ref.c_params import ConstArray
+from tinycnn.ref.c_params import ConstArray, fc_weight_array
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
@@ -258,7 +258,8 @@ def lower_lstm(ctx: OpContext):
             weights = ctx.input(positions[gate]).astype(np.int64)
             bias = ctx.input(BIASES[gate]).astype(np.int64) if kind == "input" else 0
             folded = wrap(bias - zero_point * weights.sum(axis=1), 32)
-            arrays.append(ConstArray(f"{kind}_{gate}_weights", "int8_t", weights.ravel().tolist()))
+            # the FULLY_CONNECTED kernel's sums take them, in its layout
+            arrays.append(fc_weight_array(ctx, weights, f"{kind}_{gate}_weights"))
             arrays.append(ConstArray(f"{kind}_{gate}_bias", "int32_t", folded.tolist()))
     forget = quantize_multiplier(Q15)
     input_cell = quantize_multiplier(Q15 * Q15 / 2.0**params.cell_exponent)
@@ -283,14 +284,17 @@ def lower_lstm(ctx: OpContext):
         "hidden_zero_point": params.hidden_zero_point,
         "cell_exponent": params.cell_exponent,
         "litert": int(ctx.convention == "tflite"),
+        "wide_weights": int(ctx.wide_weights),
         "gates": list(GATES),
     }
     return lowered, {}, arrays
 
 
 def lstm_scratch_bytes(ctx: OpContext) -> int:
-    """The four gates' int16 pre-activations of one step."""
-    return 4 * 2 * int(ctx.input_tensor(CELL_STATE).shape[-1])
+    """The four gates' int16 pre-activations of one step, then one gate's int32 input and
+    recurrent sums for every unit."""
+    units = int(ctx.input_tensor(CELL_STATE).shape[-1])
+    return 4 * 2 * units + 2 * 4 * units
 
 
 OP = OpDefinition(
@@ -298,7 +302,7 @@ OP = OpDefinition(
     builtins=("UNIDIRECTIONAL_SEQUENCE_LSTM",),
     kernel=lstm,
     lower=lower_lstm,
-    c_sources=("tc_lstm_s8.c", "tc_activations16.c"),
+    c_sources=("tc_lstm_s8.c", "tc_activations16.c", "tc_fully_connected_s8.c", "tc_fixedpoint.c"),
     scratch_bytes=lstm_scratch_bytes,
     tflm_resolver={"UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM"},
     # four gates, each input and recurrent weights once per time step
