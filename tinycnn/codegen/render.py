@@ -20,6 +20,7 @@ from tinycnn.codegen.planner import MemoryPlan, plan_memory
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model
 from tinycnn.ref.runner import run_model
+from tinycnn.ref.stats import widened_weight_bytes
 
 RUNTIME_COMMON = (
     "tc_runtime.h",
@@ -126,26 +127,6 @@ def lower_for_c(model: Model, convention: str, fuse: bool = True, wide_weights: 
     return model, plan, lower_model(model, plan, convention, wide_weights)
 
 
-def conv_weight_bytes(model: Model) -> int:
-    """Flash the weights the generator can store widened take in the C layout (int8; int16
-    takes twice as much): CONV_2D's (pair-interleaved, each channel padded to 4 taps),
-    FULLY_CONNECTED's and the LSTM's (fc_weight_layout, the depth padded to 4)."""
-    total = 0
-    for op in model.operators:
-        if op.opcode == "CONV_2D":
-            shape = model.tensors[op.inputs[1]].shape
-            channels, taps = shape[0], int(np.prod(shape[1:]))
-            total += (channels + channels % 2) * ((taps + 3) // 4 * 4)
-        elif op.opcode in ("FULLY_CONNECTED", "UNIDIRECTIONAL_SEQUENCE_LSTM"):
-            matrices = [model.tensors[i] for i in op.inputs[1:9] if i >= 0]
-            if op.opcode == "FULLY_CONNECTED":
-                matrices = matrices[:1]
-            for tensor in matrices:
-                units, depth = tensor.shape[0], int(np.prod(tensor.shape[1:]))
-                total += units * ((depth + 3) // 4 * 4)
-    return total
-
-
 def constant_bytes(calls) -> int:
     """Flash the kernel calls' constant arrays take (weights, biases, multipliers, shifts)."""
     return sum(array.size_bytes for call in calls for array in call.arrays)
@@ -169,7 +150,7 @@ def wide_weights_fit(model: Model, flash_bytes: int, dsp: bool = True) -> bool:
     if not dsp:
         return False
     constants = sum(t.size_bytes for t in model.tensors if t.is_constant)
-    return constants + conv_weight_bytes(model) <= flash_bytes // 2
+    return constants + widened_weight_bytes(model) <= flash_bytes // 2
 
 
 def render_model(

@@ -107,6 +107,11 @@ def fc_weight_layout(weights: np.ndarray) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+def fc_layout_bytes(weights_shape: tuple[int, ...]) -> int:
+    """The int8 bytes of a [units, depth] matrix in fc_weight_layout: the depth padded to 4."""
+    return int(weights_shape[0]) * padded_taps(int(np.prod(weights_shape[1:])))
+
+
 def fc_weight_array(ctx: OpContext, weights: np.ndarray, name: str) -> ConstArray:
     """A [units, depth] matrix in fc_weight_layout, int8, or widened to int16 in SXTB16's
     order (widened_layout) when the generator stores weights wide (``ctx.wide_weights``)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.ref.c_params import FUSED_MAX_POOL, conv_scratch, lower_conv
+from tinycnn.ref.c_params import FUSED_MAX_POOL, conv_scratch, lower_conv, padded_taps
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
@@ -53,6 +53,13 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 
+def conv_widened_bytes(ctx: OpContext) -> int:
+    """The pair-interleaved filters: channels rounded up to even, each padded to 4 taps."""
+    shape = ctx.input_tensor(1).shape
+    channels, taps = shape[0], int(np.prod(shape[1:]))
+    return (channels + channels % 2) * padded_taps(taps)
+
+
 def conv_scratch_bytes(ctx: OpContext) -> int:
     """The C kernel's im2col windows (and maxima for a fused pool): ref/c_params.py's conv_scratch."""
     return conv_scratch(
@@ -86,5 +93,6 @@ OP = OpDefinition(
         np.prod(ctx.output_tensor().shape) * np.prod(ctx.input_tensor(1).shape[1:])
     ),
     weighted=True,
+    widened_bytes=conv_widened_bytes,
     feature_map=True,
 )

@@ -35,6 +35,9 @@ class OpDefinition:
     # Multiply-accumulates per inference (conv, depthwise, dense: the usual count), if any.
     macs: Callable[[OpContext], int] | None = None
     weighted: bool = False  # its constant operands are the model's parameters (weights, biases)
+    # The int8 bytes of its weights in the C layout that the generator stores widened to int16
+    # when the board allows (codegen/render.py's wide_weights_fit), if any.
+    widened_bytes: Callable[[OpContext], int] | None = None
     # The CMSIS-NN function TFLite Micro's CMSIS-NN kernel calls for it: `tinycnn bench` runs
     # it beside tinycnn's kernel on the same layer (board/cmsis_nn.py).
     cmsis_nn: str | None = None

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.ref.c_params import C_ROUNDING, ConstArray, fc_weight_array, folded_bias
+from tinycnn.ref.c_params import (
+    C_ROUNDING,
+    ConstArray,
+    fc_layout_bytes,
+    fc_weight_array,
+    folded_bias,
+)
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
@@ -93,4 +99,5 @@ OP = OpDefinition(
     # weights [units, in_features]: in_features MACs per output element
     macs=lambda ctx: int(np.prod(ctx.output_tensor().shape) * ctx.input_tensor(1).shape[1]),
     weighted=True,
+    widened_bytes=lambda ctx: fc_layout_bytes(ctx.input_tensor(1).shape),
 )

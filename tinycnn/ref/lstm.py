@@ -39,7 +39,7 @@ from tinycnn.ref.activations16 import (
     table_input_scaling,
     tanh_q15,
 )
-from tinycnn.ref.c_params import ConstArray, fc_weight_array
+from tinycnn.ref.c_params import ConstArray, fc_layout_bytes, fc_weight_array
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import quantize_multiplier, requantize, rounding_divide_by_pot
@@ -315,4 +315,10 @@ OP = OpDefinition(
         )
     ),
     weighted=True,
+    # the eight matrices in the FULLY_CONNECTED layout
+    widened_bytes=lambda ctx: sum(
+        fc_layout_bytes(ctx.input_tensor(positions[g]).shape)
+        for positions in (INPUT_WEIGHTS, RECURRENT_WEIGHTS)
+        for g in GATES
+    ),
 )

@@ -38,6 +38,18 @@ def op_macs(model: Model, op: Operator) -> int:
     )
 
 
+def widened_weight_bytes(model: Model) -> int:
+    """The int8 bytes of the weights the generator can store widened to int16 (each op's
+    ``widened_bytes``: CONV_2D, FULLY_CONNECTED and the LSTM), in the C layout."""
+    total = 0
+    for op in model.operators:
+        definition = definition_for(op)
+        if definition.widened_bytes:
+            context = OpContext(op=op, model=model, values={}, convention=BOARD_CONVENTION)
+            total += int(definition.widened_bytes(context))
+    return total
+
+
 def model_stats(model: Model) -> ModelStats:
     """Parameters and MACs summed over the operators, and the constants' bytes."""
     parameters = sum(op_parameters(model, op) for op in model.operators)
