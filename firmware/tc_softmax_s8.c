@@ -32,6 +32,9 @@ static int32_t tc_softmax_exp(const tc_softmax_params_t *params, int32_t diff)
     if (diff < params->diff_min) {
         return 0;
     }
+    if (diff == 0) { /* the row's largest: 0 rescales to 0, and exp(0) is 1 (Q0.31, saturated) */
+        return INT32_MAX;
+    }
     const int32_t rescaled =
         tc_requantize(diff, params->input_multiplier, params->input_left_shift, params->rounding);
     return tc_exp_on_negative_values(rescaled, TC_SCALED_DIFF_INTEGER_BITS);
