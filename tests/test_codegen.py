@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_MODELS
 from op_harness import convert_case, first_mismatch, random_inputs
+from test_planner import separable_block
 
 from tinycnn.board.emulate import run_on_emulator
 from tinycnn.codegen.host import run_c
@@ -176,6 +177,8 @@ CASES = {
     "maxpool_1x9x9x3_p3_s2_same": Case(
         lambda k, L, x: L.MaxPooling2D(3, strides=2, padding="same")(x), (9, 9, 3), ("MAX_POOL_2D",)
     ),
+    # depthwise, 1x1 convolutions and an ADD that the planner runs in place (tests/test_planner.py)
+    "separable_block_in_place": Case(separable_block, (12, 12, 8), ("DEPTHWISE_CONV_2D", "ADD")),
     # CONV_2D + MAX_POOL_2D: fused into one kernel call (tinycnn/codegen/fusion.py) ...
     "conv_relu_maxpool_fused": Case(
         lambda k, L, x: L.MaxPooling2D(2)(L.Conv2D(6, 3, activation="relu")(x)),

@@ -16,18 +16,69 @@ def _models(seed_cnn_run):
             yield read_model(SHARED_MODELS / name)
 
 
+def separable_block(keras, layers, x):
+    """Depthwise-separable layers and a residual ADD: every operator the planner may run in
+    place (tests/test_codegen.py runs it bit-exact)."""
+    y = layers.ReLU(6.0)(layers.DepthwiseConv2D(3, padding="same")(x))
+    y = layers.ReLU(6.0)(layers.Conv2D(16, 1)(y))
+    y = layers.DepthwiseConv2D(3, strides=2, padding="same")(y)
+    y = layers.Conv2D(8, 1)(y)
+    return layers.Add()([y, layers.Conv2D(8, 1)(layers.ReLU()(y))])
+
+
+def _separable_model():
+    from op_harness import convert_case
+
+    return read_model(convert_case(separable_block, (12, 12, 8)))
+
+
+def test_in_place_operators_share_their_input_bytes():
+    """The 1x1 convolutions, depthwise convolutions and the ADD may overwrite inputs that die
+    there: the plan is below what disjoint buffers need, and an output that overlaps its input
+    starts at least the pair's distance before it."""
+    model = _separable_model()
+    plan = plan_memory(model)
+    kinds = {model.operators[plan.buffers[out].first_step].opcode for out, _, _ in plan.in_place}
+    assert kinds == {"DEPTHWISE_CONV_2D", "CONV_2D", "ADD"}
+    overlapping = 0
+    for out, source, distance in plan.in_place:
+        y, x = plan.buffers[out], plan.buffers[source]
+        if y.offset + y.size_bytes > x.offset and x.offset + x.size_bytes > y.offset:
+            assert y.offset <= x.offset - distance
+            overlapping += 1
+    assert overlapping > 0
+    disjoint = max(
+        sum(b.size_bytes for b in plan.buffers if b.first_step <= step <= b.last_step)
+        for step in range(len(model.operators) + 1)
+    )
+    assert plan.lower_bound_bytes <= plan.arena_bytes < disjoint
+
+
+def _in_place_ok(plan, i, j) -> bool:
+    """Buffers i and j are an operator's output and an input it may overwrite, the output
+    starting the pair's distance before the input or earlier."""
+    for out, source, distance in plan.in_place:
+        if {out, source} == {i, j}:
+            return plan.buffers[out].offset <= plan.buffers[source].offset - distance
+    return False
+
+
 def test_live_buffers_never_overlap(seed_cnn_run):
-    for model in _models(seed_cnn_run):
+    for model in [*_models(seed_cnn_run), _separable_model()]:
         plan = plan_memory(model)
         for i, a in enumerate(plan.buffers):
             assert a.offset % ALIGNMENT == 0
             assert a.offset + a.size_bytes <= plan.arena_bytes
-            for b in plan.buffers[i + 1 :]:
+            for j, b in enumerate(plan.buffers[i + 1 :], start=i + 1):
                 alive_together = a.first_step <= b.last_step and b.first_step <= a.last_step
                 disjoint = (
                     a.offset + a.size_bytes <= b.offset or b.offset + b.size_bytes <= a.offset
                 )
-                assert not alive_together or disjoint, (model.name, a, b)
+                assert not alive_together or disjoint or _in_place_ok(plan, i, j), (
+                    model.name,
+                    a,
+                    b,
+                )
         assert plan.lower_bound_bytes <= plan.arena_bytes
 
 
@@ -46,7 +97,7 @@ def test_reshape_aliases_its_input(seed_cnn_run):
 
 
 @pytest.mark.parametrize(
-    "name, arena", [("micro_speech_quantized.tflite", 5968), ("person_detect.tflite", 55296)]
+    "name, arena", [("micro_speech_quantized.tflite", 5968), ("person_detect.tflite", 38016)]
 )
 def test_shared_model_arenas(name, arena):
     if not (SHARED_MODELS / name).is_file():

@@ -96,4 +96,11 @@ OP = OpDefinition(
     cmsis_nn="arm_elementwise_add_s8",
     tflm_resolver={"ADD": "AddAdd"},
     weighted=True,  # a constant operand (a standalone batch normalization) is a parameter
+    # element i of an input of the output's shape is read before element i is written
+    in_place=lambda ctx: [
+        (position, 0)
+        for position in (0, 1)
+        if tuple(ctx.input_tensor(position).shape) == tuple(ctx.output_tensor().shape)
+        and ctx.input_tensor(position).dtype == ctx.output_tensor().dtype
+    ],
 )

@@ -53,6 +53,21 @@ def conv_2d(ctx: OpContext) -> np.ndarray:
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 
+def conv_in_place(ctx: OpContext) -> list[tuple[int, int]]:
+    """A 1x1 convolution, stride 1, no fused pool: tc_conv_s8 gathers two cells' inputs into
+    its scratch before it writes their outputs, cells in order, so the output may cover input
+    cells already gathered. Writing up to cell e (<= cells - 1 while inputs remain) must stay
+    below input cell e: the output starts (cells - 1) * (out_c - in_c) bytes before the input
+    when it has more channels, at the input's start or before otherwise."""
+    filter_shape, output_shape = ctx.input_tensor(1).shape, ctx.output_tensor().shape
+    pointwise = tuple(filter_shape[1:3]) == (1, 1) and FUSED_MAX_POOL not in ctx.op.options
+    strides = (ctx.option("stride_h", 1), ctx.option("stride_w", 1))
+    if not pointwise or strides != (1, 1) or len(output_shape) != 4:
+        return []
+    cells = int(np.prod(output_shape[:-1]))
+    return [(0, max(0, (cells - 1) * (int(output_shape[-1]) - int(filter_shape[-1]))))]
+
+
 def conv_widened_bytes(ctx: OpContext) -> int:
     """The pair-interleaved filters: channels rounded up to even, each padded to 4 taps."""
     shape = ctx.input_tensor(1).shape
@@ -94,5 +109,6 @@ OP = OpDefinition(
     ),
     weighted=True,
     widened_bytes=conv_widened_bytes,
+    in_place=conv_in_place,
     feature_map=True,
 )

@@ -38,6 +38,11 @@ class OpDefinition:
     # The int8 bytes of its weights in the C layout that the generator stores widened to int16
     # when the board allows (codegen/render.py's wide_weights_fit), if any.
     widened_bytes: Callable[[OpContext], int] | None = None
+    # The inputs whose bytes its C kernel lets the output overwrite, reading them in the order
+    # it writes: (input position, d) where the output starts at least d bytes before that
+    # input (d <= 0: it may start up to -d bytes after). The planner uses it when the input
+    # dies at this operator (codegen/planner.py).
+    in_place: Callable[[OpContext], list[tuple[int, int]]] | None = None
     # The CMSIS-NN function TFLite Micro's CMSIS-NN kernel calls for it: `tinycnn bench` runs
     # it beside tinycnn's kernel on the same layer (board/cmsis_nn.py).
     cmsis_nn: str | None = None

@@ -53,6 +53,25 @@ def depthwise_conv_2d(ctx: OpContext) -> np.ndarray:
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 
+def depthwise_in_place(ctx: OpContext) -> list[tuple[int, int]]:
+    """One image of more than one channel (one channel runs on the convolution kernel): the
+    kernels write output cells in order, each after reading its window, whose rows start at
+    out_y * stride - pad_top. The output written up to the end of row out_y must stay below
+    the input row a later window first reads: d is the largest excess over the rows."""
+    input_shape, output_shape = ctx.input_tensor(0).shape, ctx.output_tensor().shape
+    if len(input_shape) != 4 or input_shape[0] != 1 or input_shape[-1] == 1:
+        return []
+    _, in_h, in_w, in_c = (int(v) for v in input_shape)
+    _, out_h, out_w, out_c = (int(v) for v in output_shape)
+    filter_h, filter_w = ctx.input_tensor(1).shape[1:3]
+    window = window_for(ctx, in_h, in_w, int(filter_h), int(filter_w))
+    excess = [
+        (y + 1) * out_w * out_c - max(0, y * window.stride_h - window.pad_top) * in_w * in_c
+        for y in range(out_h)
+    ]
+    return [(0, max(excess))]
+
+
 def depthwise_scratch_bytes(ctx: OpContext) -> int:
     """One input channel runs on the convolution kernel (ref/c_params.py), which gathers
     windows; the depthwise kernel itself needs no scratch."""
@@ -72,6 +91,7 @@ OP = OpDefinition(
     c_sources=("tc_depthwise_conv_s8.c", "tc_depthwise_conv_dm1_s8.c", *CONV_C_SOURCES),
     cmsis_nn="arm_depthwise_conv_wrapper_s8",
     scratch_bytes=depthwise_scratch_bytes,
+    in_place=depthwise_in_place,
     tflm_resolver={"DEPTHWISE_CONV_2D": "AddDepthwiseConv2D"},
     # weights [1, kh, kw, out_c]: kh x kw MACs per output element
     macs=lambda ctx: int(
