@@ -243,6 +243,20 @@ def report(results: dict) -> str:
                     ratio <= GOALS["ram_vs_tflm"],
                 )
             )
+            if any(layer["opcode"] == "DEPTHWISE_CONV_2D" for layer in r["layers"]):
+                checks.append(
+                    (
+                        "arena at most 0.5x TFLM's, depthwise-separable (issue 25)",
+                        f"{ratio:.2f}x",
+                        ratio <= 0.5,
+                    )
+                )
+        for layer in r["layers"]:
+            if layer["opcode"] == "UNIDIRECTIONAL_SEQUENCE_LSTM" and layer["macs"]:
+                per_mac = layer["instructions"] / layer["macs"]
+                checks.append(
+                    ("LSTM at most 2 instructions/MAC (issue 25)", f"{per_mac:.2f}", per_mac <= 2.0)
+                )
         checks.append(
             (
                 "runtime code at most 6 KB",

@@ -276,7 +276,6 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
     const int small = tc_small_acc_ok(fast, params->folded_bias, out_units, accum_depth * 128 * 128);
     const tc_range4_t range = tc_range4(params->act_min, params->act_max);
     const int32_t twice_offset_plus_one = 2 * params->output_offset + 1;
-    const int32_t padded = (accum_depth + 3) & ~3; /* a block of 4 units: 4 * padded values */
     for (int32_t row = 0; row < rows; ++row) {
         const int8_t *in_row = input + row * accum_depth;
         int8_t *out = output + row * out_units;
@@ -284,11 +283,7 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
         for (; unit < whole; unit += 4) { /* blocks of four units, the bias loaded directly */
             int32_t acc[4] = {params->folded_bias[unit], params->folded_bias[unit + 1],
                               params->folded_bias[unit + 2], params->folded_bias[unit + 3]};
-            if (params->wide_weights) {
-                tc_dot_quad_wide(in_row, accum_depth, (const int16_t *)weights + unit * padded, acc);
-            } else {
-                tc_dot_quad_s8(in_row, accum_depth, (const int8_t *)weights + unit * padded, acc);
-            }
+            tc_fc_block(in_row, accum_depth, weights, params->wide_weights, unit, 4, acc);
             const int32_t channel = unit * channel_step;
             if (small) {
                 const int32_t *m = params->multiplier + channel, *sh = params->shift + channel;
