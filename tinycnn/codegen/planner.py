@@ -4,9 +4,10 @@ overlap.
 Every non-constant tensor lives from the operator that writes it (the model inputs from the
 start) to the last operator that reads it (the model outputs to the end). The output of an
 aliasing operator (RESHAPE: its definition says ``alias``) shares its input's bytes: no copy.
-Buffers are placed largest first at the lowest 16-byte-aligned offset that does not collide
-with any placed buffer alive at the same time (the greedy-by-size strategy of TFLite Micro's
-GreedyMemoryPlanner). The lower bound is the
+Buffers are placed one by one at the lowest 16-byte-aligned offset that does not collide with
+any placed buffer alive at the same time: largest first (the greedy-by-size strategy of
+TFLite Micro's GreedyMemoryPlanner) and in the order they are written, each from the arena's
+bottom and from its top; the smallest of the four plans is kept. The lower bound is the
 largest total size of buffers alive at one step: no plan can use less.
 
 A kernel may also ask for scratch bytes that live only while its operator runs (the input
