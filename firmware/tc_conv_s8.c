@@ -42,7 +42,7 @@ static void tc_conv_cells(const tc_conv_params_t *params, const tc_dims_t *input
     const tc_rounding_t rounding = params->rounding;
     const int fast = tc_fast_requantize_ok(params->shift, out_c, rounding);
     /* the windows hold input values (|x| <= 128; padding is the zero point), the offset is folded */
-    const int small = tc_small_acc_ok(fast, params->folded_bias, out_c, k * 128 * 128);
+    const int small = tc_small_acc_ok(fast, params->folded_bias, out_c, k, 128 * 128);
     const tc_range4_t range = tc_range4(act_min, act_max);
     const int32_t step = tc_conv_pair_bytes(params);
     for (int32_t b = 0; b < input_dims->n; ++b) {

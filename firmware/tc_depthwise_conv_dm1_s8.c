@@ -189,9 +189,9 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
     const int fast = tc_fast_requantize_ok(params->shift, channels, params->rounding);
     /* cells cut by the padding start from the bias and add the offset: |x + offset| <= 255 */
-    const int32_t growth = filter_h * filter_w * 255 * 128;
-    const int small = tc_small_acc_ok(fast, params->folded_bias, channels, growth) &&
-                      (!bias || tc_small_acc_ok(fast, bias, channels, growth));
+    const int32_t taps = filter_h * filter_w;
+    const int small = tc_small_acc_ok(fast, params->folded_bias, channels, taps, 255 * 128) &&
+                      (!bias || tc_small_acc_ok(fast, bias, channels, taps, 255 * 128));
     const tc_depthwise_store_t how = {small, fast, 2 * params->output_offset + 1,
                                       tc_range4(params->act_min, params->act_max)};
     const int32_t groups = channels & ~3, in_row = in_w * channels, f_row = filter_w * channels;

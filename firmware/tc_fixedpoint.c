@@ -10,11 +10,12 @@ int8_t tc_requantize_store(int32_t acc, int32_t multiplier, int32_t shift, tc_ro
     return (int8_t)tc_requantize_clamp(acc, multiplier, shift, rounding, offset, act_min, act_max);
 }
 
-int tc_small_acc_ok(int fast, const int32_t *start, int32_t count, int32_t growth)
+int tc_small_acc_ok(int fast, const int32_t *start, int32_t count, int32_t terms, int32_t term_bound)
 {
-    if (!fast || growth >= TC_SMALL_ACC_LIMIT) {
+    if (!fast || terms < 0 || term_bound <= 0 || terms >= TC_SMALL_ACC_LIMIT / term_bound) {
         return 0;
     }
+    const int32_t growth = terms * term_bound; /* below 2^30: the test above keeps it exact */
     for (int32_t i = 0; i < count; ++i) {
         if (start[i] <= growth - TC_SMALL_ACC_LIMIT || start[i] >= TC_SMALL_ACC_LIMIT - growth) {
             return 0;

@@ -152,9 +152,10 @@ static TC_INLINE int32_t tc_requantize_small(int32_t acc, int32_t multiplier, in
 }
 
 /* Whether a layer's accumulators all take tc_requantize_small: `fast` (tc_fast_requantize_ok)
- * and every start value (bias or folded bias) more than `growth` (the most the products can
- * add, e.g. taps * 255 * 128) inside TC_SMALL_ACC_LIMIT. Checked once per kernel call. */
-int tc_small_acc_ok(int fast, const int32_t *start, int32_t count, int32_t growth);
+ * and every start value (bias or folded bias) more than the most the products can add,
+ * `terms` products of at most `term_bound` each (e.g. taps and 255 * 128), inside
+ * TC_SMALL_ACC_LIMIT. Checked once per kernel call. */
+int tc_small_acc_ok(int fast, const int32_t *start, int32_t count, int32_t terms, int32_t term_bound);
 
 /* The activation range as tc_store4_clamped wants it: with the DSP instructions, each bound
  * in all four bytes of a word (the byte-wise SSUB8/SEL compare four values at once). */

@@ -273,7 +273,7 @@ void tc_fully_connected_s8(const tc_fully_connected_params_t *params, int32_t ro
     const int fast = tc_fast_requantize_ok(params->shift, params->per_channel ? out_units : 1, params->rounding);
     const int32_t channel_step = params->per_channel ? 1 : 0, whole = out_units & ~3;
     /* raw int8 inputs (the offset is in the folded bias): |x * w| <= 128 * 128 */
-    const int small = tc_small_acc_ok(fast, params->folded_bias, out_units, accum_depth * 128 * 128);
+    const int small = tc_small_acc_ok(fast, params->folded_bias, out_units, accum_depth, 128 * 128);
     const tc_range4_t range = tc_range4(params->act_min, params->act_max);
     const int32_t twice_offset_plus_one = 2 * params->output_offset + 1;
     for (int32_t row = 0; row < rows; ++row) {

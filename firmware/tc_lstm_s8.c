@@ -156,8 +156,8 @@ static int tc_lstm_small_ok(const tc_lstm_params_t *p, const int32_t *const *fol
     for (int32_t g = 0; g < 4; ++g) {
         const int fast = tc_fast_requantize_ok(&p->input_shift[g], 1, TC_ROUNDING_DOUBLE) &&
                          tc_fast_requantize_ok(&p->recurrent_shift[g], 1, TC_ROUNDING_DOUBLE);
-        ok = ok && tc_small_acc_ok(fast, folded_biases[g], p->units, p->input_size * 128 * 128) &&
-             tc_small_acc_ok(fast, folded_biases[4 + g], p->units, p->units * 128 * 128);
+        ok = ok && tc_small_acc_ok(fast, folded_biases[g], p->units, p->input_size, 128 * 128) &&
+             tc_small_acc_ok(fast, folded_biases[4 + g], p->units, p->units, 128 * 128);
     }
     return ok;
 }
