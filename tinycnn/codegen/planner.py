@@ -117,19 +117,25 @@ def plan_memory(model: Model, scratch_bytes: dict[int, int] | None = None) -> Me
     for op_index, buffer in scratch_buffers.items():
         plan.scratch_offsets[op_index] = buffer.offset
     plan.arena_bytes = _align(max((b.offset + b.size_bytes for b in buffers), default=0))
+    plan.lower_bound_bytes = _lower_bound(buffers, pairs, steps)
+    return plan
+
+
+def _lower_bound(buffers: list[Buffer], pairs: dict, steps: int) -> int:
+    """The largest total size of buffers alive at one step, an in-place pair counted as the
+    least span its two buffers can share: no plan can use less."""
     shared = {step: 0 for step in range(steps + 1)}  # bytes an in-place pair saves at its step
     for (out, source), distance in pairs.items():
         x, y = buffers[source], buffers[out]
         least = max(y.size_bytes, x.size_bytes + max(distance, 0))
         shared[y.first_step] += x.size_bytes + y.size_bytes - least
-    plan.lower_bound_bytes = max(
+    return max(
         (
             sum(b.size_bytes for b in buffers if b.first_step <= step <= b.last_step) - shared[step]
             for step in range(steps + 1)
         ),
         default=0,
     )
-    return plan
 
 
 def _in_place_pairs(model: Model, buffers: list[Buffer], owner: dict[int, int]) -> dict:
