@@ -16,7 +16,8 @@ PACKAGE = Path(tinycnn.__file__).parent
 # The folders (and the infrastructure modules at the top), left to right.
 FOLDERS = [
     # infrastructure every stage may use
-    ["tinycnn", "errors", "progress", "processes", "outputs", "tfenv", "boards", "rundir"],
+    ["tinycnn", "errors", "settings", "progress", "processes", "outputs", "tfenv", "boards"]
+    + ["rundir"],
     ["training"],  # the data set, the Keras models, augmentation, recipes, training
     ["model"],  # the int8 model: ir, the one .tflite reader, the interpreters
     ["quantization"],  # float -> int8, the affine mapping, a model's inputs, evaluation
@@ -40,7 +41,7 @@ WITHIN = {
     "model": [["ir", "engines", "metadata"], ["folding"], ["tflite_io"], ["interpreters"]],
     "quantization": [["affine"], ["inputs"], ["quantize", "evaluate"]],
     "board": [
-        ["emulate", "serial"],
+        ["emulate", "serial", "monitor_options"],
         ["cmsis_nn", "bench_report", "serial.protocol"],
         ["bench", "serial.monitor"],
         ["serial.validation"],
@@ -161,7 +162,7 @@ def test_no_import_cycles():
 # library folder of its own command family, and the few tables the options are built from.
 CLI_FAMILIES = {
     "training": {"training"},
-    "zoo": {"zoo", "training"},  # the sweep's grid is made of the training registry's models
+    "zoo": {"zoo", "training", "quantization"},  # the sweep trains and quantizes each model
     "quantization": {"quantization"},
     "engines": {"engines", "model", "insight"},  # the engine table; `verify --plots` draws
     "firmware": {"codegen", "model"},  # the conventions `--rounding` offers

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tinycnn.board.emulate import Emulator, EmulatorError, firmware_for
+from tinycnn.board.monitor_options import MonitorOptions
 from tinycnn.board.serial.monitor import (
     BoardLink,
     ListenStats,
@@ -27,23 +27,6 @@ from tinycnn.progress import terminal_progress
 from tinycnn.quantization.evaluate import confusion_lines
 
 Echo = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class MonitorOptions:
-    """The monitor's options, as `tinycnn monitor` and `tinycnn emulate` take them."""
-
-    baud: int = 115200
-    validate_count: int | None = None  # validate this many images; None: listen
-    model: str | None = None  # MODEL.tflite, RUN_DIR or zoo:NAME the board runs
-    as_json: bool = False
-    csv_path: str | None = None
-    frame_timeout: float = 10.0
-    retries: int = 3
-    duration: float | None = None  # listen mode: seconds, None: until Ctrl-C
-    inputs: str | None = None  # what --validate sends to a model that is not Fashion-MNIST's
-    labels_file: str | None = None  # their classes, a .npy
-    data_dir: str | None = None
 
 
 def run_monitor(port: str, options: MonitorOptions, echo: Echo) -> int:

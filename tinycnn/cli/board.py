@@ -6,29 +6,15 @@ import json
 
 import click
 
+from tinycnn.board.monitor_options import MONITOR_SETTINGS
 from tinycnn.boards import BOARD_NAMES, EMULATED_BOARD
 from tinycnn.cli import options
 
 MONITOR_OPTIONS = [
-    options.opt("--baud", click.IntRange(min=1), None, default=115200),
-    options.opt(
-        "--validate validate_count",
-        click.IntRange(min=1, max=10_000),
-        "Send this many test images and check the board's answers against the host.",
-    ),
+    *(options.setting_option(MONITOR_SETTINGS[name]) for name in ("baud", "validate_count")),
     options.json_option("Print the validation summary as JSON."),
-    options.opt(
-        "--csv csv_path",
-        click.Path(dir_okay=False),
-        "Write one row per validated image.",
-    ),
-    options.opt(
-        "--frame-timeout",
-        options.FiniteFloatRange(min=0.1),
-        "Seconds to wait for the answer to one frame before resending it.",
-        default=10.0,
-    ),
-    options.opt("--retries", click.IntRange(min=0, max=10), None, default=3),
+    options.opt("--csv csv_path", click.Path(dir_okay=False), "Write one row per validated image."),
+    *(options.setting_option(MONITOR_SETTINGS[name]) for name in ("frame_timeout", "retries")),
     options.opt(
         "--inputs",
         click.Path(exists=True),
@@ -42,11 +28,7 @@ MONITOR_OPTIONS = [
         "The classes of --inputs, a .npy of integers (for the accuracy).",
         metavar="Y.npy",
     ),
-    options.opt(
-        "--duration",
-        options.FiniteFloatRange(min=0.1),
-        "Listen mode: stop after this many seconds (default: until Ctrl-C).",
-    ),
+    options.setting_option(MONITOR_SETTINGS["duration"]),
 ]
 
 
@@ -62,7 +44,7 @@ def _board_option(help: str):
 
 def _monitor_options(model, data_dir, firmware=(), **settings):
     """The monitor's settings, checked before a port is opened or a firmware built."""
-    from tinycnn.board.console import MonitorOptions
+    from tinycnn.board.monitor_options import MonitorOptions
     from tinycnn.board.serial.validation import check_validation_request, is_validation_csv
     from tinycnn.rundir import check_named_output
 

@@ -210,64 +210,17 @@ def out_option(dest: str, help: str, *, folder: bool = True, required: bool = Tr
     return click.option("--out", dest, required=required, type=kind, help=help, callback=_named)
 
 
-def epochs_option(help: str):
-    return opt("--epochs", click.IntRange(min=1), help)
-
-
-def batch_size_option(help: str):
-    return opt("--batch-size", click.IntRange(min=1), help)
-
-
-def subset_option(help: str):
-    return opt("--subset", click.IntRange(min=10), help)
-
-
-def calibration_option(default: int | None, help: str):
-    return opt(
-        "--calibration-samples",
-        click.IntRange(min=1),
-        help,
-        default=default,
-    )
-
-
-AUGMENT_KNOBS = ("rotate", "shift", "zoom", "flip", "brightness", "contrast", "noise", "erase")
-
-
-def _knob(name: str, high: float, metavar: str, help: str):
-    return click.option(f"--{name}", type=FiniteFloatRange(0.0, high), metavar=metavar, help=help)
-
-
-def augment_options(presets, default: str = "the model's own") -> list:
-    """--augment PRESET and one option per augmentation knob (each replaces the preset's)."""
-    return [
-        opt(
-            "--augment",
-            click.Choice(list(presets)),
-            f"Augmentation preset (none, light, standard, strong) [default: {default}].",
-        ),
-        _knob(
-            "rotate", 180.0, "DEG", "Random rotation, degrees both ways (replaces the preset's)."
-        ),
-        _knob("shift", 0.5, "FRAC", "Random translation, fraction of the side."),
-        _knob("zoom", 0.9, "FRAC", "Random zoom in and out, fraction."),
-        opt(
-            "--flip",
-            click.Choice(["none", "horizontal"]),
-            "Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
-        ),
-        _knob("brightness", 1.0, "FRAC", "Random brightness shift, fraction of the range."),
-        _knob("contrast", 1.0, "FRAC", "Random contrast factor in [1 - FRAC, 1 + FRAC]."),
-        _knob("noise", 1.0, "STD", "Gaussian noise standard deviation on [0, 1] pixels."),
-        _knob(
-            "erase", 1.0, "P", "Random erasing: probability of blanking one rectangle with noise."
-        ),
-    ]
-
-
-def augment_request(options: dict) -> dict:
-    """--augment and the knob options -> {"preset": name or None, "knobs": {...}}."""
-    return {
-        "preset": options.pop("augment"),
-        "knobs": {name: options.pop(name) for name in AUGMENT_KNOBS},
-    }
+def setting_option(setting, help: str | None = None, **overrides):
+    """The option of a library `Setting`: its range or choices, its help, its default."""
+    if setting.choices:
+        kind = click.Choice(setting.choices)
+    else:
+        bounds = {"min_open": setting.low_open, "max_open": setting.high_open}
+        range_type = click.IntRange if setting.kind is int else FiniteFloatRange
+        low, high = (
+            None if end is None else setting.kind(end) for end in (setting.low, setting.high)
+        )
+        kind = range_type(low, high, **bounds)
+    settings = {"metavar": setting.metavar, "default": setting.default, **overrides}
+    names = f"{setting.option} {setting.name}" if setting.option else setting.flag
+    return opt(names, kind, help or setting.help or None, **settings)

@@ -7,20 +7,13 @@ import json
 import click
 
 from tinycnn.cli import options
-from tinycnn.quantization import CALIBRATION_SAMPLES
+from tinycnn.quantization import CALIBRATION, QAT_EPOCHS
 
 
 @click.command("quantize")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@options.calibration_option(
-    CALIBRATION_SAMPLES, "Training images used to calibrate activation ranges."
-)
-@options.opt(
-    "--qat qat_epochs",
-    click.IntRange(min=0),
-    "Epochs of quantization-aware fine-tuning (tfmot) before converting; 0 = PTQ.",
-    default=0,
-)
+@options.setting_option(CALIBRATION)
+@options.setting_option(QAT_EPOCHS)
 @options.data_dir_option
 @options.user_errors
 def quantize_command(run_dir, **given) -> None:

@@ -8,67 +8,29 @@ from pathlib import Path
 import click
 
 from tinycnn.cli import options
-from tinycnn.training.augment import PRESETS
-from tinycnn.training.distribute import DEFAULT_WORKER_TIMEOUT_S, STRATEGIES, WORKER_PROCESS_ENV
-from tinycnn.training.recipe import OPTIMIZERS, SCHEDULES
-
-_MODELS_OWN = "[default: the model's own]."
+from tinycnn.training.augment import KNOBS, PRESETS
+from tinycnn.training.config import RECIPE_SETTINGS, TRAIN_SETTINGS
+from tinycnn.training.distribute import STRATEGY, WORKER_PROCESS_ENV, WORKER_TIMEOUT
 
 
-RECIPE_OPTIONS = [
-    options.opt(
-        "--learning-rate",
-        options.FiniteFloatRange(min=0.0, min_open=True),
-        f"Peak learning rate {_MODELS_OWN}",
-    ),
-    options.opt(
-        "--width",
-        options.FiniteFloatRange(0.0, 8.0, min_open=True),
-        "Channel multiplier of a zoo architecture [default: 1].",
-    ),
-    options.opt(
-        "--depth", click.IntRange(1, 8), "Block repeats of a zoo architecture [default: its own]."
-    ),
-    options.opt(
-        "--optimizer",
-        click.Choice(OPTIMIZERS),
-        f"adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) {_MODELS_OWN}",
-    ),
-    options.opt(
-        "--weight-decay",
-        options.FiniteFloatRange(0.0, 1.0, max_open=True),
-        f"Decoupled weight decay (adamw, sgd) {_MODELS_OWN}",
-    ),
-    options.opt(
-        "--schedule",
-        click.Choice(SCHEDULES),
-        f"Learning-rate schedule: constant, cosine (after warm-up) or onecycle {_MODELS_OWN}",
-    ),
-    options.opt(
-        "--warmup-epochs",
-        options.FiniteFloatRange(min=0.0),
-        f"Epochs of linear warm-up {_MODELS_OWN}",
-    ),
-    options.opt(
-        "--label-smoothing",
-        options.FiniteFloatRange(0.0, 1.0, max_open=True),
-        f"Label smoothing {_MODELS_OWN}",
-    ),
-    options.opt(
-        "--early-stopping",
-        click.IntRange(min=1),
-        "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
-        metavar="PATIENCE",
-    ),
-]
+def _augment_options(default: str = "the model's own") -> list:
+    """--augment PRESET and one option per augmentation knob (each replaces the preset's)."""
+    preset_help = f"Augmentation preset (none, light, standard, strong) [default: {default}]."
+    preset = options.opt("--augment", click.Choice(list(PRESETS)), preset_help)
+    return [preset, *(options.setting_option(knob) for knob in KNOBS.values())]
+
+
+def _augment_request(given: dict) -> dict:
+    """--augment and the knob options -> {"preset": name or None, "knobs": {...}}."""
+    return {"preset": given.pop("augment"), "knobs": {name: given.pop(name) for name in KNOBS}}
+
+
+def _settings_options(*names: str) -> list:
+    return [options.setting_option(TRAIN_SETTINGS[name]) for name in names]
+
+
 DISTRIBUTION_OPTIONS = [
-    options.opt(
-        "--strategy",
-        click.Choice(STRATEGIES),
-        "tf.distribute strategy: default (one process), mirrored (this machine's GPUs, or its "
-        "CPU) or multiworker (a cluster of processes; see --workers and TF_CONFIG).",
-        default="default",
-    ),
+    options.setting_option(STRATEGY),
     options.opt(
         "--workers",
         None,
@@ -79,13 +41,7 @@ DISTRIBUTION_OPTIONS = [
     options.opt(
         "--worker-index", click.IntRange(min=0), "This process's place in --workers, from 0."
     ),
-    options.opt(
-        "--worker-timeout",
-        options.FiniteFloatRange(0.0, 86400.0, min_open=True),
-        "How long a multiworker worker waits for the others, at start and after losing one.",
-        default=DEFAULT_WORKER_TIMEOUT_S,
-        metavar="SECONDS",
-    ),
+    options.setting_option(WORKER_TIMEOUT),
 ]
 
 
@@ -119,18 +75,10 @@ def models_command() -> None:
     metavar="HxW",
 )
 @options.opt("--channels", click.Choice(["1", "3"]), "Grayscale (1) or RGB (3) --data pictures.")
-@options.epochs_option(f"Epochs to train {_MODELS_OWN}")
-@options.batch_size_option(f"Batch size {_MODELS_OWN}")
-@options.opt(
-    "--validation-split",
-    options.FiniteFloatRange(0.0, 1.0, max_open=True),
-    "Share of the training images held out for validation.",
-    default=0.1,
-)
+@options.with_options(_settings_options("epochs", "batch_size", "validation_split"))
 @options.seed_option("Random seed (training is deterministic per seed).")
-@options.subset_option("Train on the first N training images only (quick runs).")
-@options.with_options(RECIPE_OPTIONS)
-@options.with_options(options.augment_options(PRESETS))
+@options.with_options(_settings_options("subset", *RECIPE_SETTINGS))
+@options.with_options(_augment_options())
 @options.out_option("run_dir", "Run directory to write.")
 @options.force_option(
     "Replace a run already in --out (a multiworker backup of this same run is continued)."
@@ -160,7 +108,7 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
     run_dir, model = given.pop("run_dir"), given.pop("model_name")
     given["channels"] = int(given["channels"]) if given["channels"] else None
     settings = {name: given.pop(name) for name in ("data_dir", "force", "resume")}
-    augment = options.augment_request(given)
+    augment = _augment_request(given)
     try:
         config = train_config(
             model, augment=augment["preset"], augment_knobs=augment["knobs"], **given
@@ -190,7 +138,7 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
 @options.opt("--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7)
 @options.seed_option()
 @options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3)
-@options.with_options(options.augment_options(PRESETS, "standard"))
+@options.with_options(_augment_options("standard"))
 @options.data_dir_option
 @options.force_option("Replace an existing file that is not an earlier preview.")
 @options.user_errors
@@ -202,7 +150,7 @@ def augment_command(
 
     if not preview:
         raise click.UsageError("nothing to do: pass --preview (the one action augment has)")
-    request = options.augment_request(settings)
+    request = _augment_request(settings)
     chosen = augmentation(request["preset"] or "standard", **request["knobs"])
     write_preview(Path(out_path), chosen, images, variants, seed, scale, data_dir, force)
     click.echo(

@@ -8,17 +8,16 @@ from pathlib import Path
 import click
 
 from tinycnn.cli import options
+from tinycnn.quantization import CALIBRATION
 from tinycnn.training.augment import PRESETS
+from tinycnn.training.config import TRAIN_SETTINGS
 
 
 @click.command("zoo")
-@options.opt(
-    "--width",
-    options.FiniteFloatRange(0.0, 8.0, min_open=True),
-    "Channel multiplier the architectures are counted at.",
-    default=1.0,
+@options.setting_option(
+    TRAIN_SETTINGS["width"], "Channel multiplier the architectures are counted at.", default=1.0
 )
-@options.opt("--depth", click.IntRange(1, 8), "Block repeats.")
+@options.setting_option(TRAIN_SETTINGS["depth"], "Block repeats.")
 @options.opt(
     "--model only", None, "Only this architecture (repeatable) [default: all].", multiple=True
 )
@@ -71,11 +70,13 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     default="none",
     metavar="PRESET,...",
 )
-@options.epochs_option("Epochs [default: each model's own].")
-@options.batch_size_option("Batch size [default: each model's own].")
-@options.subset_option("Train on the first N images only.")
+@options.setting_option(TRAIN_SETTINGS["epochs"], "Epochs [default: each model's own].")
+@options.setting_option(TRAIN_SETTINGS["batch_size"], "Batch size [default: each model's own].")
+@options.setting_option(TRAIN_SETTINGS["subset"], "Train on the first N images only.")
 @options.seed_option("Random seed of every run.")
-@options.calibration_option(None, "Calibration images for each quantization [default: quantize's].")
+@options.setting_option(
+    CALIBRATION, "Calibration images for each quantization [default: quantize's].", default=None
+)
 @options.out_option(
     "out_dir", "Sweep folder: one run directory per configuration, sweep.md and sweep.json."
 )

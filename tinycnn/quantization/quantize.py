@@ -18,7 +18,7 @@ from tinycnn.errors import TinycnnError
 from tinycnn.model.metadata import run_metadata, with_metadata
 from tinycnn.outputs import check_output_dir, holding, write_atomically
 from tinycnn.progress import Progress, report
-from tinycnn.quantization import CALIBRATION_SAMPLES
+from tinycnn.quantization import CALIBRATION, CALIBRATION_SAMPLES, QAT_EPOCHS
 from tinycnn.rundir import (
     CONFIG_FILE,
     INT8_MODEL_FILE,
@@ -308,10 +308,8 @@ def quantize_run(
     that is fully int8 is written."""
     from tinycnn.tfenv import keras
 
-    if calibration_samples < 1:
-        raise RunError(f"calibration samples must be at least 1, got {calibration_samples}")
-    if qat_epochs < 0:
-        raise RunError(f"QAT epochs cannot be negative, got {qat_epochs}")
+    CALIBRATION.check(calibration_samples, RunError)
+    QAT_EPOCHS.check(qat_epochs, RunError, "QAT epochs")
     run_dir = Path(run_dir)
     check_output_dir(run_dir, "the int8 model")
     model = load_trained_model(run_dir)

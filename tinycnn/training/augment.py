@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinycnn.errors import TinycnnError
+from tinycnn.settings import Setting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,14 +46,8 @@ class Augmentation:
     erase: float = 0.0  # probability of erasing one random rectangle (up to a quarter of the image)
 
     def validate(self) -> None:
-        limits = {"rotate": 180.0, "shift": 0.5, "zoom": 0.9, "brightness": 1.0, "contrast": 1.0}
-        limits |= {"noise": 1.0, "erase": 1.0}
-        for name, limit in limits.items():
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0.0 <= value <= limit):
-                raise AugmentError(f"--{name} must be in [0, {limit:g}], got {value}")
-        if self.flip not in FLIPS:
-            raise AugmentError(f"--flip must be one of {', '.join(FLIPS)}, got {self.flip!r}")
+        for setting in KNOBS.values():
+            setting.check(getattr(self, setting.name), AugmentError, setting.flag)
 
     @property
     def active(self) -> bool:
@@ -70,6 +65,31 @@ class Augmentation:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _knob(name: str, high: float, metavar: str, help: str) -> Setting:
+    return Setting(name, help, low=0.0, high=high, metavar=metavar)
+
+
+# The knobs, each replacing its preset's value when given (`tinycnn train --rotate 10`).
+KNOBS: dict[str, Setting] = {
+    knob.name: knob
+    for knob in (
+        _knob("rotate", 180, "DEG", "Random rotation, degrees both ways (replaces the preset's)."),
+        _knob("shift", 0.5, "FRAC", "Random translation, fraction of the side."),
+        _knob("zoom", 0.9, "FRAC", "Random zoom in and out, fraction."),
+        Setting(
+            "flip",
+            "Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
+            str,
+            choices=FLIPS,
+        ),
+        _knob("brightness", 1, "FRAC", "Random brightness shift, fraction of the range."),
+        _knob("contrast", 1, "FRAC", "Random contrast factor in [1 - FRAC, 1 + FRAC]."),
+        _knob("noise", 1, "STD", "Gaussian noise standard deviation on [0, 1] pixels."),
+        _knob("erase", 1, "P", "Random erasing: probability of blanking one rectangle with noise."),
+    )
+}
 
 
 PRESETS: dict[str, Augmentation] = {

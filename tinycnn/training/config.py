@@ -4,7 +4,6 @@ checks of a request against a run directory that happen before anything is loade
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tinycnn.rundir import (
     read_json,
     resume_command,
 )
+from tinycnn.settings import Setting
 from tinycnn.training.augment import Augmentation, AugmentError, augmentation
 from tinycnn.training.distribute import Distribution
 from tinycnn.training.models import get_model_spec
@@ -61,6 +61,67 @@ class TrainingDiverged(TinycnnError):
         )
 
 
+_MODELS_OWN = "[default: the model's own]."
+
+# The numbers and choices a run is given, with their ranges: TrainConfig.validate checks them
+# and `tinycnn train` (and `sweep`) build their options from them.
+TRAIN_SETTINGS: dict[str, Setting] = {
+    setting.name: setting
+    for setting in (
+        Setting("epochs", f"Epochs to train {_MODELS_OWN}", int, low=1),
+        Setting("batch_size", f"Batch size {_MODELS_OWN}", int, low=1),
+        Setting(
+            "validation_split",
+            "Share of the training images held out for validation.",
+            low=0,
+            high=1,
+            high_open=True,
+            default=0.1,
+        ),
+        Setting("subset", "Train on the first N training images only (quick runs).", int, low=10),
+        Setting("learning_rate", f"Peak learning rate {_MODELS_OWN}", low=0, low_open=True),
+        Setting(
+            "width",
+            "Channel multiplier of a zoo architecture [default: 1].",
+            low=0,
+            high=8,
+            low_open=True,
+        ),
+        Setting("depth", "Block repeats of a zoo architecture [default: its own].", int, 1, 8),
+        Setting(
+            "optimizer",
+            f"adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) {_MODELS_OWN}",
+            str,
+            choices=OPTIMIZERS,
+        ),
+        Setting(
+            "weight_decay",
+            f"Decoupled weight decay (adamw, sgd) {_MODELS_OWN}",
+            low=0,
+            high=1,
+            high_open=True,
+        ),
+        Setting(
+            "schedule",
+            f"Learning-rate schedule: constant, cosine (after warm-up) or onecycle {_MODELS_OWN}",
+            str,
+            choices=SCHEDULES,
+        ),
+        Setting("warmup_epochs", f"Epochs of linear warm-up {_MODELS_OWN}", low=0),
+        Setting("label_smoothing", f"Label smoothing {_MODELS_OWN}", low=0, high=1, high_open=True),
+        Setting(
+            "early_stopping",
+            "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
+            int,
+            low=1,
+            metavar="PATIENCE",
+        ),
+    )
+}
+RECIPE_SETTINGS = ("learning_rate", "width", "depth", "optimizer", "weight_decay", "schedule")
+RECIPE_SETTINGS += ("warmup_epochs", "label_smoothing", "early_stopping")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str
@@ -91,47 +152,18 @@ class TrainConfig:
         spec = get_model_spec(self.model)  # raises, naming the known models
         if not spec.scalable and (self.width is not None or self.depth is not None):
             raise RunError(f"{self.model} has a fixed size: --width and --depth are for the zoo")
-        if self.width is not None and not (math.isfinite(self.width) and 0 < self.width <= 8):
-            raise RunError(f"width must be in (0, 8], got {self.width}")
-        if self.depth is not None and not 1 <= self.depth <= 8:
-            raise RunError(f"depth must be in [1, 8], got {self.depth}")
-        if self.optimizer not in OPTIMIZERS:
-            raise RunError(
-                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise RunError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        for setting in TRAIN_SETTINGS.values():
+            setting.check(getattr(self, setting.name), RunError)
         if self.optimizer == "adam" and self.weight_decay:
             raise RunError("weight decay needs --optimizer adamw or sgd (Adam's is not decoupled)")
-        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1):
-            raise RunError(f"weight decay must be in [0, 1), got {self.weight_decay}")
-        if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs < self.epochs):
+        if not self.warmup_epochs < self.epochs:
             raise RunError(f"warm-up must be in [0, epochs), got {self.warmup_epochs}")
-        if not (math.isfinite(self.label_smoothing) and 0 <= self.label_smoothing < 1):
-            raise RunError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.early_stopping is not None:
-            if self.early_stopping < 1:
-                raise RunError(
-                    f"early stopping patience must be at least 1, got {self.early_stopping}"
-                )
-            if not self.validation_split:
-                raise RunError("early stopping watches the validation split: it needs one above 0")
+        if self.early_stopping is not None and not self.validation_split:
+            raise RunError("early stopping watches the validation split: it needs one above 0")
         try:
             self.augmentation.validate()
         except (TypeError, AugmentError) as exc:
             raise RunError(str(exc)) from None
-        for name in ("validation_split", "learning_rate"):
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                raise RunError(f"{name.replace('_', ' ')} must be a finite number, got {value}")
-        if self.epochs < 1:
-            raise RunError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise RunError(f"batch size must be at least 1, got {self.batch_size}")
-        if not 0.0 <= self.validation_split < 1.0:
-            raise RunError(f"validation split must be in [0, 1), got {self.validation_split}")
-        if self.subset is not None and self.subset < 10:
-            raise RunError(f"subset must be at least 10 images, got {self.subset}")
         if self.input_size is not None and not (
             len(self.input_size) == 2 and all(4 <= side <= 1024 for side in self.input_size)
         ):
@@ -140,8 +172,6 @@ class TrainConfig:
             raise RunError(f"channels must be 1 or 3, got {self.channels}")
         if self.data is None and (self.input_size or self.channels):
             raise RunError("--input-size and --channels are for your own --data")
-        if self.learning_rate is not None and self.learning_rate <= 0:
-            raise RunError(f"learning rate must be positive, got {self.learning_rate}")
 
 
 def train_config(

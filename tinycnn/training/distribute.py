@@ -39,9 +39,27 @@ from pathlib import Path
 
 from tinycnn.errors import TinycnnError
 from tinycnn.rundir import BACKUP_DIR
+from tinycnn.settings import Setting
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 DEFAULT_WORKER_TIMEOUT_S = 120.0
+STRATEGY = Setting(
+    "strategy",
+    "tf.distribute strategy: default (one process), mirrored (this machine's GPUs, or its CPU) "
+    "or multiworker (a cluster of processes; see --workers and TF_CONFIG).",
+    str,
+    choices=STRATEGIES,
+    default="default",
+)
+WORKER_TIMEOUT = Setting(
+    "worker_timeout",
+    "How long a multiworker worker waits for the others, at start and after losing one.",
+    low=0,
+    high=86400,
+    low_open=True,
+    metavar="SECONDS",
+    default=DEFAULT_WORKER_TIMEOUT_S,
+)
 CLUSTER_LOST_EXIT = 75  # EX_TEMPFAIL: try again; the run continues from its backup
 WORKER_PROCESS_ENV = "TINYCNN_WORKER_PROCESS"  # set in the training process a supervisor starts
 READY_FD_ENV = "TINYCNN_READY_FD"  # where that process reports on its cluster
@@ -209,16 +227,10 @@ class Distribution:
     worker_timeout_s: float = DEFAULT_WORKER_TIMEOUT_S
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ClusterError(
-                f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
-            )
+        STRATEGY.check(self.strategy, ClusterError)
         if (self.strategy == "multiworker") != (self.cluster is not None):
             raise ClusterError("a cluster goes with --strategy multiworker, and only with it")
-        if not 0 < self.worker_timeout_s <= 86400:
-            raise ClusterError(
-                f"the worker timeout must be in (0, 86400] seconds, got {self.worker_timeout_s}"
-            )
+        WORKER_TIMEOUT.check(self.worker_timeout_s, ClusterError)
 
     @property
     def multiworker(self) -> bool:
