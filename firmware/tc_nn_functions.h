@@ -74,6 +74,17 @@ void tc_depthwise_conv_dm1_s8(const tc_conv_params_t *params, const tc_dims_t *i
                               const int8_t *input, const tc_dims_t *filter_dims, const int8_t *filter,
                               const int32_t *bias, const tc_dims_t *output_dims, int8_t *output);
 
+/* A CONV_2D and the DEPTHWISE_CONV_2D that alone reads its output, run as one layer: the
+ * convolution makes its output rows just ahead of the depthwise windows that read them, into
+ * pair->rows, so its output never exists whole; each layer runs its own kernel above on the
+ * rows it is given, bit for bit the unfused results (tc_conv_depthwise_s8.c).
+ * pair         both layers' parameters, filters and dims as their own kernels take them (the
+ *              depthwise layer has more than one input channel); rows: the band (scratch).
+ * input_dims   [1, H, W, C_in], the convolution's input; input: H * W * C_in values.
+ * output_dims  [1, OH, OW, C_out], the depthwise layer's output; output: OH * OW * C_out. */
+void tc_conv_depthwise_s8(const tc_conv_depthwise_t *pair, const tc_dims_t *input_dims,
+                          const int8_t *input, const tc_dims_t *output_dims, int8_t *output);
+
 /* ---- Fully connected ---- */
 
 /* FULLY_CONNECTED: output[r][u] = requantize(folded_bias[u] + sum_k input[r][k] * W[u][k]).

@@ -96,6 +96,23 @@ typedef struct {
     int32_t *best;
 } tc_conv_scratch_t;
 
+/* ---- CONV_2D streamed into DEPTHWISE_CONV_2D: tc_conv_depthwise_s8 ---- */
+/* The two layers of a fused pair (tinycnn/codegen/fusion.py): the convolution's output, the
+ * middle tensor, is never stored whole; `rows` holds the band of its rows that one depthwise
+ * output row reads, (KH - 1) * dilation_h + 1 rows of middle_dims->w * middle_dims->c values,
+ * in the arena's scratch. */
+typedef struct {
+    const tc_conv_params_t *conv;
+    const tc_dims_t *conv_filter_dims;
+    const int8_t *conv_filter;
+    const tc_dims_t *middle_dims; /* the convolution's output: [1, H, W, C] */
+    const tc_conv_params_t *depthwise;
+    const tc_dims_t *depthwise_filter_dims;
+    const int8_t *depthwise_filter;
+    const int32_t *depthwise_bias;
+    int8_t *rows;
+} tc_conv_depthwise_t;
+
 /* ---- FULLY_CONNECTED: tc_fully_connected_s8 ---- */
 typedef struct {
     int32_t input_offset, output_offset;

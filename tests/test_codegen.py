@@ -90,6 +90,20 @@ class Case(NamedTuple):
     ops: tuple[str, ...]  # operators the converted model must contain
     calibration_range: float = 2.0
     int8_io: bool = True  # False: float input and output (QUANTIZE, DEQUANTIZE at the edges)
+    # stream every CONV_2D + DEPTHWISE_CONV_2D pair, even where the arena would not shrink
+    stream_every_pair: bool = False
+
+
+def _stream_every_pair(case: Case, monkeypatch) -> None:
+    """Make tinycnn/codegen/fusion.py see a smaller arena the more pairs it streams, so that it
+    streams every pair it may: the kernel is then tested on shapes the arena rule would skip."""
+    if case.stream_every_pair:
+        from tinycnn.codegen import fusion
+
+        def fewer_when_streamed(model) -> int:
+            return -sum(fusion.FUSED_DEPTHWISE in op.options for op in model.operators)
+
+        monkeypatch.setattr(fusion, "_arena", fewer_when_streamed)
 
 
 CASES = {
@@ -207,6 +221,52 @@ CASES = {
         )(L.Conv2D(4, 3)(x)),
         (8, 8, 2),
         ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"),
+    ),
+    # CONV_2D streamed into the DEPTHWISE_CONV_2D that reads it (tinycnn/codegen/fusion.py;
+    # tests/test_fusion.py checks each of these is streamed): a MobileNet stem, a 5x5 VALID
+    # window over several bands, a temporal 5x1 window, depth multiplier 2 with odd channels
+    # after a strided convolution, one row at a time below a 5x5 SAME convolution (the bands
+    # of its first rows start in the padding), and a stride above the window (rows no window
+    # reads are never made). The temporal, depth-multiplier and row-by-row cases gain no RAM:
+    # they are streamed for the test alone.
+    "conv_dw_streamed_stem_28x28_s2": Case(
+        lambda k, L, x: L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(
+            L.Conv2D(8, 3, padding="same", activation="relu")(x)
+        ),
+        (28, 28, 1),
+        ("CONV_2D", "DEPTHWISE_CONV_2D"),
+    ),
+    "conv_dw_streamed_k5_valid": Case(
+        lambda k, L, x: L.DepthwiseConv2D(5, activation="relu6")(L.Conv2D(6, 3)(x)),
+        (15, 11, 3),
+        ("CONV_2D", "DEPTHWISE_CONV_2D"),
+    ),
+    "conv_dw_streamed_temporal_k5x1": Case(
+        lambda k, L, x: L.DepthwiseConv2D((5, 1), padding="same")(
+            L.Conv2D(12, (3, 1), padding="same")(x)
+        ),
+        (40, 1, 4),
+        ("CONV_2D", "DEPTHWISE_CONV_2D"),
+        stream_every_pair=True,
+    ),
+    "conv_dw_streamed_dm2_odd_channels": Case(
+        lambda k, L, x: L.DepthwiseConv2D((3, 2), strides=(2, 1), depth_multiplier=2)(
+            L.Conv2D(3, (2, 3), padding="same", activation="relu")(x)
+        ),
+        (16, 9, 4),
+        ("CONV_2D", "DEPTHWISE_CONV_2D"),
+        stream_every_pair=True,
+    ),
+    "conv_dw_streamed_row_by_row_k5_same": Case(
+        lambda k, L, x: L.DepthwiseConv2D(1, activation="relu")(L.Conv2D(6, 5, padding="same")(x)),
+        (12, 10, 2),
+        ("CONV_2D", "DEPTHWISE_CONV_2D"),
+        stream_every_pair=True,
+    ),
+    "conv_dw_streamed_stride_above_window": Case(
+        lambda k, L, x: L.DepthwiseConv2D(1, strides=3)(L.Conv2D(12, 1)(x)),
+        (13, 12, 1),
+        ("CONV_2D", "DEPTHWISE_CONV_2D"),
     ),
     "avgpool_1x7x7x3_p3_s2_same": Case(
         lambda k, L, x: L.AveragePooling2D(3, strides=2, padding="same")(x),
@@ -347,8 +407,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_op_cases_bit_exact(name):
+def test_op_cases_bit_exact(name, monkeypatch):
     case = CASES[name]
+    _stream_every_pair(case, monkeypatch)
     content = convert_case(
         case.build, case.shape, calibration_range=case.calibration_range, int8_io=case.int8_io
     )
@@ -384,16 +445,18 @@ OTHER_CORE_CASES = [
     "fc_8_to_128_autoencoder_bottleneck",
     "fc_17_to_3",
     "conv_relu_maxpool_fused",
+    "conv_dw_streamed_temporal_k5x1",
     "float_interface_dense_relu",  # float at the edges: soft-float on the FPU-less Cortex-M3
 ]
 
 
 @pytest.mark.parametrize("board, convention", [("qemu_m7", "tflm"), ("qemu_m3", "tflite")])
 @pytest.mark.parametrize("name", OTHER_CORE_CASES)
-def test_op_cases_bit_exact_on_other_cores(name, board, convention):
+def test_op_cases_bit_exact_on_other_cores(name, board, convention, monkeypatch):
     """One convention per core (both run on the Cortex-M4 above): the M7 in the boards' own,
     the M3 in LiteRT's, whose single-rounding FULLY_CONNECTED is the other requantization."""
     case = CASES[name]
+    _stream_every_pair(case, monkeypatch)
     model = read_model(
         convert_case(
             case.build, case.shape, calibration_range=case.calibration_range, int8_io=case.int8_io

@@ -1,12 +1,13 @@
-"""CONV_2D + MAX_POOL_2D fusion (tinycnn/codegen/fusion.py): which pairs are fused, and the
-fused C computing what the separate operators compute. The per-op cases in test_codegen.py
+"""Operator fusion (tinycnn/codegen/fusion.py): which CONV_2D + MAX_POOL_2D pairs are fused and
+which CONV_2D + DEPTHWISE_CONV_2D pairs streamed, and the fused C computing what the separate
+operators compute. The per-op cases in test_codegen.py
 run the fused kernels on the host and on the emulated Cortex-M4."""
 
 import numpy as np
 import pytest
 from op_harness import convert_case, first_mismatch, random_inputs
 
-from tinycnn.codegen.fusion import FUSED_MAX_POOL, fuse_operators
+from tinycnn.codegen.fusion import FUSED_DEPTHWISE, FUSED_MAX_POOL, fuse_operators, streamable
 from tinycnn.codegen.host import run_c
 from tinycnn.codegen.render import lower_for_c
 from tinycnn.model.tflite_io import read_model
@@ -78,3 +79,70 @@ def test_fusion_shrinks_the_plan(seed_cnn_run):
     assert fused_plan.lower_bound_bytes == expected
     assert conv2.params["pool_h"] == conv2.params["pool_w"] == 2
     assert fused_plan.arena_bytes < plan.arena_bytes / 3
+
+
+STREAMED_CASES = [
+    "conv_dw_streamed_stem_28x28_s2",
+    "conv_dw_streamed_k5_valid",
+    "conv_dw_streamed_temporal_k5x1",
+    "conv_dw_streamed_dm2_odd_channels",
+    "conv_dw_streamed_row_by_row_k5_same",
+    "conv_dw_streamed_stride_above_window",
+]
+
+
+@pytest.mark.parametrize("name", STREAMED_CASES)
+def test_streamed_pairs_shrink_the_arena(name, monkeypatch):
+    """test_codegen.py's streamed cases (run there on the host and the emulated cores) are
+    streamed indeed; those streamed on their merit have an arena below the unfused plan's."""
+    from test_codegen import CASES, _stream_every_pair
+
+    case = CASES[name]
+    _stream_every_pair(case, monkeypatch)
+    model = _model(case.build, case.shape)
+    _, plan, calls = lower_for_c(model, "tflm")
+    _, unfused_plan, _ = lower_for_c(model, "tflm", fuse=False)
+    streamed = [c for c in calls if FUSED_DEPTHWISE in c.op.options]
+    assert len(streamed) == 1 and "depthwise" in streamed[0].params
+    assert "tc_conv_depthwise_s8.c" in streamed[0].c_sources
+    assert case.stream_every_pair or plan.arena_bytes < unfused_plan.arena_bytes
+    middle = model.tensors[streamed[0].op.options[FUSED_DEPTHWISE]["conv"].outputs[0]]
+    assert middle.index not in plan.offsets  # the convolution's output is never stored
+
+
+@pytest.mark.parametrize(
+    "build, shape",
+    [
+        # the depthwise layer reads a model output, or one of two readers
+        (lambda k, L, x: (lambda c: [c, L.DepthwiseConv2D(3)(c)])(L.Conv2D(4, 3)(x)), (12, 12, 1)),
+        (
+            lambda k, L, x: (lambda c: L.Add()([c, L.DepthwiseConv2D(3, padding="same")(c)]))(
+                L.Conv2D(4, 3)(x)
+            ),
+            (12, 12, 1),
+        ),
+        # one channel: the depthwise layer runs on the convolution kernel
+        (lambda k, L, x: L.DepthwiseConv2D(3)(L.Conv2D(1, 3)(x)), (12, 12, 2)),
+        # the window spans every row: nothing to stream
+        (lambda k, L, x: L.DepthwiseConv2D((4, 1))(L.Conv2D(4, 3)(x)), (6, 9, 1)),
+        # the convolution pools: fused with its pool instead
+        (
+            lambda k, L, x: L.DepthwiseConv2D(3)(L.MaxPooling2D(2)(L.Conv2D(4, 3)(x))),
+            (14, 14, 1),
+        ),
+    ],
+)
+def test_pairs_left_unstreamed(build, shape):
+    model = _model(build, shape)
+    assert not any(FUSED_DEPTHWISE in op.options for op in fuse_operators(model).operators)
+
+
+def test_a_pair_that_does_not_lower_the_arena_is_not_streamed():
+    """Streaming costs instructions; a pair whose convolution's output is smaller than the band
+    and the rest beside it gains nothing. A stride-1 1x1 convolution is also planned in place,
+    which streaming would give up."""
+    build = lambda k, L, x: L.DepthwiseConv2D(3, padding="same")(L.Conv2D(8, 1)(x))  # noqa: E731
+    model = _model(build, (12, 12, 16))
+    readers = {i: 1 for op in model.operators for i in op.inputs}
+    assert streamable(model, model.operators[0], model.operators[1], readers)
+    assert not any(FUSED_DEPTHWISE in op.options for op in fuse_operators(model).operators)

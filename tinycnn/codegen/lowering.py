@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tinycnn.codegen.planner import MemoryPlan
 from tinycnn.model.engines import BOARD_CONVENTION
 from tinycnn.model.ir import Model, Operator, UnsupportedOperator
-from tinycnn.ref.c_params import CTYPES, ConstArray
+from tinycnn.ref.c_params import CTYPES, FUSED_DEPTHWISE, FUSED_DEPTHWISE_SOURCE, ConstArray
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.registry import definition_for
@@ -31,6 +31,16 @@ class KernelCall:
     params: dict = field(default_factory=dict)
     dims: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     arrays: list[ConstArray] = field(default_factory=list)
+
+    @property
+    def c_sources(self) -> tuple[str, ...]:
+        """The runtime files the call needs: its operator's; for a convolution streamed into a
+        depthwise one, the depthwise kernel's (which include the convolution's) and the
+        streaming loop."""
+        streamed = self.op.options.get(FUSED_DEPTHWISE)
+        if streamed:
+            return (*definition_for(streamed["depthwise"]).c_sources, FUSED_DEPTHWISE_SOURCE)
+        return self.definition.c_sources
 
 
 def _context(

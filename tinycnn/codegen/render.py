@@ -94,7 +94,7 @@ class GeneratedModel:
     def runtime_sources(self) -> list[str]:
         sources = dict.fromkeys(RUNTIME_COMMON)
         for call in self.calls:
-            sources.update(dict.fromkeys(call.definition.c_sources))
+            sources.update(dict.fromkeys(call.c_sources))
         return list(sources)
 
 

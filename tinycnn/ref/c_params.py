@@ -202,6 +202,8 @@ def lower_conv(ctx: OpContext):
     """CONV_2D, or CONV_2D with a MAX_POOL_2D fused after it: the convolution's parameters,
     the pool's window and strides, the pooled output dims, and both clamps composed (a clamp
     to [a, b] then to [c, d] is a clamp to [clip(a, c, d), clip(b, c, d)])."""
+    if FUSED_DEPTHWISE in ctx.op.options:
+        return lower_conv_depthwise(ctx)
     fused = ctx.op.options.get(FUSED_MAX_POOL)
     if not fused:
         return lower_convolution(ctx, depthwise=False)
@@ -217,6 +219,58 @@ def lower_conv(ctx: OpContext):
         act_max=int(np.clip(params["act_max"], low, high)),
     )
     dims["output"] = pool_dims["output"]
+    return params, dims, arrays
+
+
+# Operator option naming the CONV_2D and the DEPTHWISE_CONV_2D one fused operator stands for:
+# the depthwise convolution reads the convolution's output rows as they are made, from a band
+# of rows in the scratch (tinycnn/codegen/fusion.py makes them; firmware/tc_conv_depthwise_s8.c).
+FUSED_DEPTHWISE = "fused_depthwise"
+FUSED_DEPTHWISE_SOURCE = "tc_conv_depthwise_s8.c"
+_ROWS_ALIGNMENT = 16  # the band starts on the alignment the planner gives every buffer
+
+
+def streamed_band(model, depthwise) -> int:
+    """Bytes of the band of rows a streamed depthwise convolution reads at once: the rows one
+    output row's windows span, of the whole width and channels of its input."""
+    _, height, width, channels = dims4(model.tensors[depthwise.inputs[0]].shape)
+    filter_h = model.tensors[depthwise.inputs[1]].shape[1]
+    span = (filter_h - 1) * depthwise.options.get("dilation_hfactor", 1) + 1
+    return min(span, height) * width * channels
+
+
+def conv_depthwise_scratch(ctx: OpContext) -> tuple[int, int]:
+    """A streamed pair's scratch: where its band of rows starts (after the convolution's own
+    scratch) and the bytes in all."""
+    fused = ctx.op.options[FUSED_DEPTHWISE]
+    conv, depthwise = fused["conv"], fused["depthwise"]
+    conv_ctx = replace(ctx, op=conv)
+    taps = int(np.prod(conv_ctx.input_tensor(1).shape[1:]))
+    middle = conv_ctx.output_tensor().shape
+    own = conv_scratch(taps, int(conv_ctx.input_tensor(0).shape[-1]), int(middle[-1]), False)
+    rows_at = -(-own // _ROWS_ALIGNMENT) * _ROWS_ALIGNMENT
+    return rows_at, rows_at + streamed_band(ctx.model, depthwise)
+
+
+def lower_conv_depthwise(ctx: OpContext):
+    """A CONV_2D streamed into the DEPTHWISE_CONV_2D that reads it: both parameter sets (the
+    depthwise one under ``depthwise``, its arrays prefixed ``depthwise_``), the convolution's
+    whole output as ``middle`` dims (never stored), and where the band of rows starts in the
+    scratch."""
+    fused = ctx.op.options[FUSED_DEPTHWISE]
+    params, dims, arrays = lower_convolution(replace(ctx, op=fused["conv"]), depthwise=False)
+    dw_params, dw_dims, dw_arrays = lower_convolution(
+        replace(ctx, op=fused["depthwise"], wide_weights=False), depthwise=True
+    )
+    params.update(depthwise=dw_params, rows_at=conv_depthwise_scratch(ctx)[0])
+    dims = {
+        "input": dims["input"],
+        "filter": dims["filter"],
+        "middle": dims["output"],
+        "depthwise_filter": dw_dims["filter"],
+        "output": dw_dims["output"],
+    }
+    arrays += [replace(array, name=f"depthwise_{array.name}") for array in dw_arrays]
     return params, dims, arrays
 
 

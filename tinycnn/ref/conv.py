@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.ref.c_params import FUSED_MAX_POOL, conv_scratch, lower_conv, padded_taps
+from tinycnn.ref.c_params import (
+    FUSED_DEPTHWISE,
+    FUSED_MAX_POOL,
+    conv_depthwise_scratch,
+    conv_scratch,
+    lower_conv,
+    padded_taps,
+)
 from tinycnn.ref.context import OpContext
 from tinycnn.ref.definition import OpDefinition
 from tinycnn.ref.fixedpoint import requantize
@@ -60,7 +67,8 @@ def conv_in_place(ctx: OpContext) -> list[tuple[int, int]]:
     below input cell e: the output starts (cells - 1) * (out_c - in_c) bytes before the input
     when it has more channels, at the input's start or before otherwise."""
     filter_shape, output_shape = ctx.input_tensor(1).shape, ctx.output_tensor().shape
-    pointwise = tuple(filter_shape[1:3]) == (1, 1) and FUSED_MAX_POOL not in ctx.op.options
+    fused = FUSED_MAX_POOL in ctx.op.options or FUSED_DEPTHWISE in ctx.op.options
+    pointwise = tuple(filter_shape[1:3]) == (1, 1) and not fused
     strides = (ctx.option("stride_h", 1), ctx.option("stride_w", 1))
     if not pointwise or strides != (1, 1) or len(output_shape) != 4:
         return []
@@ -76,7 +84,10 @@ def conv_widened_bytes(ctx: OpContext) -> int:
 
 
 def conv_scratch_bytes(ctx: OpContext) -> int:
-    """The C kernel's im2col windows (and maxima for a fused pool): ref/c_params.py's conv_scratch."""
+    """The C kernel's im2col windows (and maxima for a fused pool): ref/c_params.py's conv_scratch;
+    for a convolution streamed into a depthwise one, the band of rows after them."""
+    if FUSED_DEPTHWISE in ctx.op.options:
+        return conv_depthwise_scratch(ctx)[1]
     return conv_scratch(
         int(np.prod(ctx.input_tensor(1).shape[1:])),
         int(ctx.input_tensor(0).shape[-1]),
