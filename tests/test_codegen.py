@@ -188,6 +188,16 @@ CASES = {
         (11, 11, 2),
         ("SPACE_TO_BATCH_ND", "DEPTHWISE_CONV_2D"),
     ),
+    # four channels a word (SSUB8/SEL) and the 1 to 3 after them; a ReLU the converter fuses
+    "maxpool_2x2_depth_7_relu": Case(
+        lambda k, L, x: L.ReLU()(L.MaxPooling2D(2)(x)), (6, 8, 7), ("MAX_POOL_2D",)
+    ),
+    "maxpool_3x3_s2_same_8ch_relu6": Case(
+        lambda k, L, x: L.ReLU(6.0)(L.MaxPooling2D(3, strides=2, padding="same")(x)),
+        (9, 7, 8),
+        ("MAX_POOL_2D",),
+        4.0,
+    ),
     "maxpool_1x9x9x3_p3_s2_same": Case(
         lambda k, L, x: L.MaxPooling2D(3, strides=2, padding="same")(x), (9, 9, 3), ("MAX_POOL_2D",)
     ),
@@ -445,6 +455,7 @@ OTHER_CORE_CASES = [
     "fc_8_to_128_autoencoder_bottleneck",
     "fc_17_to_3",
     "conv_relu_maxpool_fused",
+    "maxpool_2x2_depth_7_relu",
     "conv_dw_streamed_temporal_k5x1",
     "float_interface_dense_relu",  # float at the edges: soft-float on the FPU-less Cortex-M3
 ]
