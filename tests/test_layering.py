@@ -33,7 +33,7 @@ WITHIN = {
     "training": [
         ["data"],
         ["augment", "models", "recipe", "distribute", "user_data"],
-        ["config"],
+        ["config", "distill"],
         ["watch"],
         ["train"],
         ["console"],

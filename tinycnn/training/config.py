@@ -110,6 +110,13 @@ TRAIN_SETTINGS: dict[str, Setting] = {
         Setting("warmup_epochs", f"Epochs of linear warm-up {_MODELS_OWN}", low=0),
         Setting("label_smoothing", f"Label smoothing {_MODELS_OWN}", low=0, high=1, high_open=True),
         Setting(
+            "distill_weight",
+            "The teacher's share of each training target, the true class having the rest "
+            "[default: 0.5 with --teacher].",
+            low=0,
+            high=1,
+        ),
+        Setting(
             "early_stopping",
             "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
             int,
@@ -119,7 +126,7 @@ TRAIN_SETTINGS: dict[str, Setting] = {
     )
 }
 RECIPE_SETTINGS = ("learning_rate", "width", "depth", "optimizer", "weight_decay", "schedule")
-RECIPE_SETTINGS += ("warmup_epochs", "label_smoothing", "early_stopping")
+RECIPE_SETTINGS += ("warmup_epochs", "label_smoothing", "distill_weight", "early_stopping")
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,13 @@ class TrainConfig:
     data: str | None = None  # the user's data set (absolute path); None: Fashion-MNIST
     input_size: list[int] | None = None  # [height, width] its pictures are resized to
     channels: int | None = None  # 1 or 3; None: the pictures' own
+    teacher: str | None = None  # a finished run whose probabilities the model also fits
+    distill_weight: float | None = None  # the teacher's share of the targets (distill.py)
+
+    @property
+    def categorical(self) -> bool:
+        """Whether the loss takes probability targets (smoothed, or mixed with a teacher's)."""
+        return bool(self.label_smoothing or self.teacher)
 
     @property
     def augmentation(self) -> Augmentation:
@@ -172,6 +186,8 @@ class TrainConfig:
             raise RunError(f"channels must be 1 or 3, got {self.channels}")
         if self.data is None and (self.input_size or self.channels):
             raise RunError("--input-size and --channels are for your own --data")
+        if self.distill_weight is not None and not self.teacher:
+            raise RunError("--distill-weight goes with --teacher RUN_DIR")
 
 
 def train_config(
@@ -190,8 +206,11 @@ def train_config(
     recipe = {k: v for k, v in spec.recipe.items() if k != "augment"}
     chosen = augmentation(augment or spec.recipe.get("augment", "none"), **(augment_knobs or {}))
     given = {k: v for k, v in settings.items() if v is not None}
-    if "data" in given:  # later steps read it from the run, from any folder
-        given["data"] = str(Path(given["data"]).resolve())
+    for path in ("data", "teacher"):  # later steps read them from the run, from any folder
+        if path in given:
+            given[path] = str(Path(given[path]).resolve())
+    if "teacher" in given and "distill_weight" not in given:
+        given["distill_weight"] = 0.5
     epochs = epochs or spec.default_epochs
     if "warmup_epochs" in recipe:  # the recipe's warm-up, at most a tenth of a short run
         recipe["warmup_epochs"] = min(recipe["warmup_epochs"], epochs / 10)

@@ -102,6 +102,8 @@ def start_line(config: TrainConfig, first_epoch: int, run_dir) -> str:
     recipe = f"{config.optimizer}, {config.schedule} lr"
     if config.label_smoothing:
         recipe += f", label smoothing {config.label_smoothing:g}"
+    if config.teacher:
+        recipe += f", taught by {config.teacher} (weight {config.distill_weight:g})"
     recipe += f", augment {config.augmentation.describe()}"
     data = f" on {config.data}" if config.data else ""
     return (

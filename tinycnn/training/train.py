@@ -50,6 +50,7 @@ from tinycnn.training.config import (
     train_config,
 )
 from tinycnn.training.data import Dataset, to_float
+from tinycnn.training.distill import check_teacher, soft_targets, teacher_probabilities
 from tinycnn.training.distribute import (
     Backup,
     ClusterError,
@@ -220,6 +221,7 @@ def _dataset(run: _Run, data_dir) -> Dataset:
     dataset = load_dataset(config.data, data_dir, config.input_size, config.channels)
     run.input_shape = tuple(to_float(dataset.train_images[:1]).shape[1:])
     run.classes = len(dataset.class_names)
+    check_teacher(config.teacher, dataset, run.input_shape, run.run_dir)  # before TensorFlow
     return dataset
 
 
@@ -256,15 +258,17 @@ def _checked_request(
 
 def _training_data(config: TrainConfig, dataset: Dataset):
     """((x, y) to fit, (x, y) held out or None): Keras's split, the last ``validation_split``
-    of the images before any shuffling; one-hot targets when the loss smooths labels."""
+    of the images before any shuffling; one-hot targets, mixed with a teacher's (distill.py)."""
     images, labels = dataset.train_images, dataset.train_labels
     if config.subset is not None:
         images, labels = images[: config.subset], labels[: config.subset]
     x, y = to_float(images), labels.astype(np.int32)
-    if config.label_smoothing:
-        y = np.eye(len(dataset.class_names), dtype=np.float32)[y]
     held_out = int(len(x) * config.validation_split)
-    cut = len(x) - held_out
+    cut, classes = len(x) - held_out, len(dataset.class_names)
+    if config.categorical:  # the held-out targets stay the true classes
+        teacher = teacher_probabilities(config.teacher, x[:cut]) if config.teacher else None
+        fit = soft_targets(y[:cut], classes, teacher, config.distill_weight or 0.0)
+        y = np.concatenate([fit, soft_targets(y[cut:], classes, None, 0.0)])
     return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if held_out else None)
 
 
@@ -295,7 +299,7 @@ def _model(run: _Run, strategy, steps_per_epoch: int):
             optimizer=make_optimizer(config.optimizer, run.base_rate, config.weight_decay),
             loss=(
                 keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-                if config.label_smoothing
+                if config.categorical
                 else "sparse_categorical_crossentropy"
             ),
             metrics=["accuracy"],
@@ -428,8 +432,8 @@ def _recalibrate_batch_norm(run: _Run, model, images, strategy, on_progress) -> 
 
 def _test_accuracy(config: TrainConfig, model, dataset: Dataset) -> float:
     labels = dataset.test_labels.astype(np.int32)
-    if config.label_smoothing:  # the labels the compiled loss takes
-        labels = np.eye(len(dataset.class_names), dtype=np.float32)[labels]
+    if config.categorical:  # the labels the compiled loss takes
+        labels = soft_targets(labels, len(dataset.class_names), None, 0.0)
     _, accuracy = model.evaluate(to_float(dataset.test_images), labels, batch_size=500, verbose=0)
     return float(accuracy)
 
