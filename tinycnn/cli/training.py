@@ -77,14 +77,14 @@ def models_command() -> None:
 @options.opt("--channels", click.Choice(["1", "3"]), "Grayscale (1) or RGB (3) --data pictures.")
 @options.with_options(_settings_options("epochs", "batch_size", "validation_split"))
 @options.seed_option("Random seed (training is deterministic per seed).")
+@options.with_options(_settings_options("subset", *RECIPE_SETTINGS))
 @options.opt(
     "--teacher",
     click.Path(exists=True, file_okay=False),
     "A finished run of the same data set whose probabilities the model also learns from "
-    "(knowledge distillation; see --distill-weight).",
+    "(knowledge distillation; its share: --distill-weight).",
     metavar="RUN_DIR",
 )
-@options.with_options(_settings_options("subset", *RECIPE_SETTINGS))
 @options.with_options(_augment_options())
 @options.out_option("run_dir", "Run directory to write.")
 @options.force_option(
