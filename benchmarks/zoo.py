@@ -107,11 +107,17 @@ CONFIGS["micro2"] = (
     "--augment none --shift 0.07 --flip horizontal --erase 0.1 --epochs 100".split(),
 )
 
-# Knowledge distillation (`train --teacher`): micro2's recipe and budget, taught by the small
-# frontier's best run on validation (train efficientnet_tiny_small first).
+# Knowledge distillation (`train --teacher`): micro2's and mobilenet_tiny_small's recipes and
+# budgets, taught by the small frontier's best run on validation (train
+# efficientnet_tiny_small first).
 CONFIGS["micro_taught"] = (
     "micro",
     [*CONFIGS["micro2"][1], "--teacher", str(RUNS / "efficientnet_tiny_small")],
+)
+
+CONFIGS["small_taught"] = (
+    "small",
+    [*CONFIGS["mobilenet_tiny_small"][1], "--teacher", str(RUNS / "efficientnet_tiny_small")],
 )
 
 RECURRENT_MODELS = {"lstm_rows"}  # no QAT: tfmot has no quantize config for an LSTM
