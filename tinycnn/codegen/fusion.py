@@ -39,7 +39,7 @@ import numpy as np
 from tinycnn.codegen.lowering import scratch_requests
 from tinycnn.codegen.planner import plan_memory
 from tinycnn.model.ir import Model, Operator
-from tinycnn.ref.c_params import FUSED_DEPTHWISE, FUSED_MAX_POOL
+from tinycnn.ref.c_params import FUSED_DEPTHWISE, FUSED_MAX_POOL, window_rows
 
 
 def _readers(model: Model) -> dict[int, int]:
@@ -102,13 +102,11 @@ def streamable(model: Model, conv: Operator, depthwise: Operator | None, readers
     weights = model.tensors[depthwise.inputs[1]]
     if not weights.is_constant or tensors[1].shape[-1] < 2:
         return False
-    span = (weights.shape[1] - 1) * depthwise.options.get("dilation_hfactor", 1) + 1
-    return span < tensors[1].shape[1]
+    return window_rows(model, depthwise) < tensors[1].shape[1]
 
 
-def _fused(model: Model, streamed: set[int]) -> Model:
+def _fused(model: Model, streamed: set[int], readers: dict[int, int]) -> Model:
     """The model with its pool pairs fused and the streamed pairs starting at ``streamed``."""
-    readers = _readers(model)
     operators: list[Operator] = []
     position = 0
     ops = model.operators
@@ -143,15 +141,15 @@ def fuse_operators(model: Model) -> Model:
         if streamable(model, ops[position], ops[position + 1], readers)
     ]
     streamed = set(candidates)
-    smallest = _arena(_fused(model, streamed)) if streamed else 0
+    smallest = _arena(_fused(model, streamed, readers)) if streamed else 0
     undone = True
     while undone:  # a pair undone can make another one useless: again until none is
         undone = False
         for position in sorted(streamed):
-            size = _arena(_fused(model, streamed - {position}))
+            size = _arena(_fused(model, streamed - {position}, readers))
             if size <= smallest:
                 streamed, smallest, undone = streamed - {position}, size, True
-    return _fused(model, streamed)
+    return _fused(model, streamed, readers)
 
 
 def original_operators(op: Operator) -> list[Operator]:

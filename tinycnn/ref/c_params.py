@@ -230,13 +230,18 @@ FUSED_DEPTHWISE_SOURCE = "tc_conv_depthwise_s8.c"
 _ROWS_ALIGNMENT = 16  # the band starts on the alignment the planner gives every buffer
 
 
+def window_rows(model, depthwise) -> int:
+    """The input rows one output row of a depthwise convolution reads: its window's height,
+    dilated."""
+    filter_h = model.tensors[depthwise.inputs[1]].shape[1]
+    return (filter_h - 1) * depthwise.options.get("dilation_hfactor", 1) + 1
+
+
 def streamed_band(model, depthwise) -> int:
     """Bytes of the band of rows a streamed depthwise convolution reads at once: the rows one
     output row's windows span, of the whole width and channels of its input."""
     _, height, width, channels = dims4(model.tensors[depthwise.inputs[0]].shape)
-    filter_h = model.tensors[depthwise.inputs[1]].shape[1]
-    span = (filter_h - 1) * depthwise.options.get("dilation_hfactor", 1) + 1
-    return min(span, height) * width * channels
+    return min(window_rows(model, depthwise), height) * width * channels
 
 
 def conv_depthwise_scratch(ctx: OpContext) -> tuple[int, int]:
