@@ -63,9 +63,13 @@ def test_a_teacher_that_cannot_teach_is_refused_up_front(teacher_run, tmp_path):
     (other / "config.json").write_text(json.dumps(config))
     empty = tmp_path / "empty"
     empty.mkdir()
+    bare = tmp_path / "bare_config"  # a config.json without class names or input shape
+    shutil.copytree(teacher_run, bare)
+    (bare / "config.json").write_text(json.dumps({"train": config["train"]}))
     cases = [
         (other, "trained on other classes"),
         (empty, "holds no trained model"),
+        (bare, "trained on other classes"),
     ]
     for teacher, said in cases:
         with pytest.raises(RunError, match=said):

@@ -34,14 +34,15 @@ def check_teacher(teacher: str | None, dataset, input_shape, run_dir: Path) -> N
     if not config_path.is_file():
         raise RunError(f"--teacher {teacher}: no {CONFIG_FILE}, so not a tinycnn run directory")
     config = read_json(config_path)
-    if list(config.get("class_names", [])) != list(dataset.class_names):
+    classes, shape = config.get("class_names") or [], config.get("input_shape") or []
+    if list(classes) != list(dataset.class_names):
         raise RunError(
-            f"--teacher {teacher} was trained on other classes ({', '.join(config['class_names'])})"
+            f"--teacher {teacher} was trained on other classes ({', '.join(map(str, classes))})"
             f" than this run's ({', '.join(dataset.class_names)})"
         )
-    if list(config.get("input_shape", [])) != list(input_shape):
+    if list(shape) != list(input_shape):
         raise RunError(
-            f"--teacher {teacher} takes {'x'.join(map(str, config['input_shape']))} inputs, "
+            f"--teacher {teacher} takes {'x'.join(map(str, shape)) or 'unknown'} inputs, "
             f"this run {'x'.join(map(str, input_shape))}"
         )
 
