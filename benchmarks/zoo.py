@@ -6,6 +6,7 @@ measure on the emulated Cortex-M4, and write benchmarks/zoo.md, zoo.json and zoo
     .venv/bin/python benchmarks/zoo.py --report               # zoo.md and zoo.png from zoo.json
     .venv/bin/python benchmarks/zoo.py --package micro        # copy into tinycnn/pretrained/
     .venv/bin/python benchmarks/zoo.py --package micro2:micro # ship micro2 as zoo:micro
+    .venv/bin/python benchmarks/zoo.py --remeasure-shipped large  # zoo:large's figures again
 
 Hours of work: every step is resumable. A configuration's run lives in runs/zoo/NAME; an
 interrupted training continues from its checkpoint (`tinycnn train --resume`), finished
@@ -302,9 +303,24 @@ def package(spec: str) -> None:
     model = (run_dir / "model_int8.tflite").read_bytes()
     shipped = with_metadata(model, run_metadata(config))
     (target / "model_int8.tflite").write_bytes(shipped)
-    record = {**record, "tflite_bytes": len(shipped)}  # the file shipped, metadata included
+    # The file shipped (metadata included), the configuration it came from, and its size class.
+    record = {**record, "tflite_bytes": len(shipped), "source": source, "size": name}
     (target / ZOO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     print(f"packaged {source} into {target}")
+
+
+def remeasure_shipped(name: str) -> None:
+    """measure_step again for a shipped model (tinycnn/pretrained/NAME, whose run folder may be
+    gone): its figures in `tinycnn zoo`, after runtime or kernel changes."""
+    from tinycnn.rundir import PRETRAINED_DIR, ZOO_FILE
+
+    folder = PRETRAINED_DIR / name
+    if not (folder / ZOO_FILE).is_file():
+        sys.exit(f"zoo:{name} is not shipped (no {folder / ZOO_FILE})")
+    record = json.loads((folder / ZOO_FILE).read_text())
+    measure_step(folder, record)
+    (folder / ZOO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    print(f"zoo:{name}: measured again")
 
 
 def _pct(value) -> str:
@@ -482,6 +498,13 @@ def main() -> None:
         metavar="NAME",
         help="measure a finished configuration again (flash, RAM, instructions, accuracy)",
     )
+    parser.add_argument(
+        "--remeasure-shipped",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="measure a shipped model (zoo:NAME) again, in tinycnn/pretrained/NAME",
+    )
     args = parser.parse_args()
     packaged = [spec.split(":")[0] for spec in args.package]
     unknown = [c for c in args.configs + packaged + args.remeasure if c not in CONFIGS]
@@ -496,6 +519,8 @@ def main() -> None:
         remeasure(name)
     for name in args.package:
         package(name)
+    for name in args.remeasure_shipped:
+        remeasure_shipped(name)
     if args.report or args.configs or args.remeasure:
         write_report()
 

@@ -24,7 +24,8 @@ from arduino_core import (
 )
 
 from tinycnn.boards import all_boards
-from tinycnn.codegen.export import RUNTIMES, export
+from tinycnn.codegen import RUNTIMES
+from tinycnn.codegen.export import export
 
 pytestmark = [
     pytest.mark.slow,  # about a minute of cross-compiling

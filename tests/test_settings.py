@@ -52,6 +52,13 @@ def test_check_refuses_what_is_outside_and_passes_the_ends_inside():
     choice.check("a")
     with pytest.raises(ValueError, match="kind must be one of a, b, got 'c'"):
         choice.check("c", ValueError)
+    text, flag = Setting("name", "", str), Setting("on", "", bool)
+    text.check("anything")
+    flag.check(False)
+    with pytest.raises(TinycnnError, match="name must be a str, got 3"):
+        text.check(3)
+    with pytest.raises(TinycnnError, match="on must be a bool, got 'yes'"):
+        flag.check("yes")
 
 
 @pytest.mark.parametrize("name", sorted(TRAIN_SETTINGS))
@@ -101,6 +108,89 @@ def test_monitor_options_and_distribution_check_their_numbers():
         Distribution(strategy="ring")
 
 
+def _bench(**given):
+    from tinycnn.board.bench import bench
+
+    bench("model.tflite", **given)
+
+
+def _export(**given):
+    from tinycnn.codegen.export import export
+
+    export("model.tflite", "qemu_m4", "fw", **given)
+
+
+def _preview(**given):
+    from tinycnn.training.augment import augmentation, write_preview
+
+    settings = {"images": 1, "variants": 1, "seed": 0, "scale": 1, **given}
+    write_preview("p.png", augmentation("none"), **settings)
+
+
+def _sweep(**given):
+    from tinycnn.zoo.sweep import make_sweep, run_sweep
+
+    run_sweep(make_sweep("lenet5", "1", "none"), "sweep", **given)
+
+
+def _visualize(**given):
+    from tinycnn.insight.visualize import visualize
+
+    visualize("model.tflite", "pictures", **given)
+
+
+def _predict(**given):
+    from tinycnn.engines.predict import predict_file
+
+    predict_file("model.tflite", ["x.npy"], "y.npy", **given)
+
+
+def _distribution(**given):
+    from tinycnn.training.distribute import distribution_from
+
+    distribution_from(**given)
+
+
+def _monitor(**given):
+    from tinycnn.board.console import monitor_request
+
+    monitor_request(None, **given)
+
+
+@pytest.mark.parametrize(
+    ("call", "given", "message"),
+    [
+        (_bench, {"images": 101}, r"--images must be in \[1, 100\], got 101"),
+        (_bench, {"host_rounds": -1}, "--host-rounds must be at least 0, got -1"),
+        (_export, {"test_images": 0}, r"--test-images must be in \[1, 1000\], got 0"),
+        (_export, {"runtime": "cmsis"}, "--runtime must be one of native, tflm, got 'cmsis'"),
+        (_preview, {"variants": 17}, r"--variants must be in \[1, 16\], got 17"),
+        (_preview, {"scale": 0}, r"--scale must be in \[1, 8\], got 0"),
+        (_sweep, {"workers": 0}, r"--workers must be in \[1, 64\], got 0"),
+        (_visualize, {"other_class": -1}, "--class must be at least 0, got -1"),
+        (_predict, {"engine": "gpu"}, "--engine must be one of reference, litert"),
+        (_distribution, {"workers": "a:1,b:2"}, "--workers goes with --strategy multiworker"),
+        (_monitor, {"validate_count": 3}, "--validate needs --model"),
+        (_monitor, {"csv_path": "r.csv"}, "--csv writes validation results"),
+    ],
+)
+def test_the_library_refuses_what_the_options_refuse(call, given, message, tmp_path, monkeypatch):
+    """Called from Python, without the command line's checks: the same ranges and choices, in
+    one line naming the option, before anything is read or written."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TinycnnError, match=message):
+        call(**given)
+    assert not list(tmp_path.iterdir())
+
+
+def test_options_that_do_not_go_together_exit_as_usage_mistakes():
+    from tinycnn.board.console import monitor_request
+
+    with pytest.raises(TinycnnError) as caught:
+        monitor_request(None, csv_path="r.csv")
+    assert caught.value.exit_code == 2
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -110,6 +200,11 @@ def test_monitor_options_and_distribution_check_their_numbers():
         (["quantize", "run", "--calibration-samples", "0"], "x>=1"),
         (["monitor", "--port", "loop://", "--retries", "11"], "0<=x<=10"),
         (["train", "--worker-timeout", "0", "--out", "r"], "0<x<=86400"),
+        (["export", "m.tflite", "--test-images", "0", "--out", "fw"], "1<=x<=1000"),
+        (["bench", "m.tflite", "--images", "101"], "1<=x<=100"),
+        (["sweep", "--models", "lenet5", "--workers", "65", "--out", "s"], "1<=x<=64"),
+        (["visualize", "m.tflite", "--class", "-1", "--out", "p"], "x>=0"),
+        (["augment", "--preview", "--out", "p.png", "--scale", "9"], "1<=x<=8"),
     ],
 )
 def test_the_options_carry_the_library_ranges(args, fragment, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from tinycnn.errors import TinycnnError
 class Setting:
     name: str  # the parameter's name, e.g. "learning_rate" (the option is --learning-rate)
     help: str
-    kind: type = float  # float, int or str (with choices)
+    kind: type = float  # float, int, str (free or with choices) or bool (a flag)
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # the range excludes ``low``
@@ -26,6 +26,7 @@ class Setting:
     metavar: str | None = None
     default: object = None
     option: str = ""  # the option's name when it is not --NAME (e.g. "--validate")
+    required: bool = False
 
     @property
     def flag(self) -> str:
@@ -53,6 +54,10 @@ class Setting:
             if value not in self.choices:
                 raise error(f"{label} must be one of {', '.join(self.choices)}, got {value!r}")
             return
+        if self.kind in (str, bool):
+            if not isinstance(value, self.kind):
+                raise error(f"{label} must be a {self.kind.__name__}, got {value!r}")
+            return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise error(f"{label} must be a number, got {value!r}")
         if self.kind is int and value != int(value):
@@ -65,6 +70,11 @@ class Setting:
         )
         if below or above:
             raise error(f"{label} must be {self.range_text()}, got {value}")
+
+
+def settings_table(*settings: Setting) -> dict[str, Setting]:
+    """Settings by name, in the order given (the order of their options on a help page)."""
+    return {setting.name: setting for setting in settings}
 
 
 def _number(value: float | None) -> str:

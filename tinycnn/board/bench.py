@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.board import BENCH_SETTINGS
 from tinycnn.board.bench_report import BenchReport, FlashSplit, Layer
 from tinycnn.board.cmsis_nn import find_cmsis_nn, run_cmsis
 from tinycnn.board.emulate import qemu_command, read_lines, write_runner
@@ -393,8 +394,8 @@ def bench(
     from tinycnn.rundir import int8_model_path
 
     emulated = emulated_board(board).name  # a board without an emulated core: one line, first
-    if images < 1:
-        raise TinycnnError(f"--images must be at least 1, got {images}")
+    BENCH_SETTINGS["images"].check(images, label="--images")
+    BENCH_SETTINGS["host_rounds"].check(host_rounds, label="--host-rounds")
     path = int8_model_path(target)
     content = read_tflite(path)
     model = read_model(content, name=path.stem)

@@ -22,11 +22,38 @@ from tinycnn.board.serial.monitor import (
 )
 from tinycnn.board.serial.protocol import BoardError, Hello, Output, Prediction
 from tinycnn.board.serial.validation import validate
+from tinycnn.errors import RequestError
 from tinycnn.processes import exit_code_for
 from tinycnn.progress import terminal_progress
 from tinycnn.quantization.evaluate import confusion_lines
 
 Echo = Callable[[str], None]
+
+
+def monitor_request(model, data_dir=None, sent=(), *, checked=True, **settings) -> MonitorOptions:
+    """The monitor's options from the command line's, checked (unless not ``checked``: a board
+    booted without the monitor) before a port is opened or a firmware built: --validate needs
+    the model and what it sends, --csv goes with --validate and names none of ``sent``."""
+    from tinycnn.board.serial.validation import check_validation_request, is_validation_csv
+    from tinycnn.rundir import check_named_output
+
+    if checked and settings.get("validate_count"):
+        if not model:
+            raise RequestError("--validate needs --model MODEL.tflite|RUN_DIR")
+        if settings.get("csv_path"):  # never the model, the firmware or the inputs sent
+            sent = [model, settings.get("inputs"), settings.get("labels_file"), *sent]
+            check_named_output(settings["csv_path"], "--csv", inputs=sent, ours=is_validation_csv)
+        check_validation_request(model, settings.get("inputs"))
+    elif checked and settings.get("csv_path"):
+        raise RequestError("--csv writes validation results: use it with --validate")
+    return MonitorOptions(model=model, data_dir=data_dir, **settings)
+
+
+def needs_monitor(settings: dict) -> bool:
+    """Whether what `emulate` is asked implies --monitor: --validate, --json or --csv (each is
+    the monitor's; --validate alone once booted the board and ignored the images asked for)."""
+    wanted = settings.get("validate_count"), settings.get("as_json"), settings.get("csv_path")
+    return any(value not in (None, False, 0) for value in wanted)
 
 
 def run_monitor(port: str, options: MonitorOptions, echo: Echo) -> int:

@@ -7,41 +7,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinycnn.errors import TinycnnError
-from tinycnn.settings import Setting
+from tinycnn.settings import Setting, settings_table
 
-MONITOR_SETTINGS: dict[str, Setting] = {
-    setting.name: setting
-    for setting in (
-        Setting("baud", "Serial baud rate (tinycnn firmware uses 115200).", int, 1, default=115200),
-        Setting(
-            "validate_count",
-            "Send this many test images and check the board's answers against the host.",
-            int,
-            1,
-            10_000,
-            option="--validate",
-        ),
-        Setting(
-            "frame_timeout",
-            "Seconds to wait for the answer to one frame before resending it.",
-            low=0.1,
-            default=10.0,
-        ),
-        Setting(
-            "retries",
-            "Resends of an unanswered frame before counting it lost.",
-            int,
-            0,
-            10,
-            default=3,
-        ),
-        Setting(
-            "duration",
-            "Listen mode: stop after this many seconds (default: until Ctrl-C).",
-            low=0.1,
-        ),
-    )
-}
+MONITOR_SETTINGS: dict[str, Setting] = settings_table(
+    Setting("baud", "Serial baud rate (tinycnn firmware uses 115200).", int, 1, default=115200),
+    Setting(
+        "validate_count",
+        "Send this many test images and check the board's answers against the host.",
+        int,
+        1,
+        10_000,
+        option="--validate",
+    ),
+    Setting(
+        "frame_timeout",
+        "Seconds to wait for the answer to one frame before resending it.",
+        low=0.1,
+        default=10.0,
+    ),
+    Setting(
+        "retries",
+        "Resends of an unanswered frame before counting it lost.",
+        int,
+        0,
+        10,
+        default=3,
+    ),
+    Setting(
+        "duration",
+        "Listen mode: stop after this many seconds (default: until Ctrl-C).",
+        low=0.1,
+    ),
+)
 
 
 @dataclass(frozen=True)

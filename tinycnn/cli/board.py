@@ -6,6 +6,7 @@ import json
 
 import click
 
+from tinycnn.board import BENCH_SETTINGS
 from tinycnn.board.monitor_options import MONITOR_SETTINGS
 from tinycnn.boards import BOARD_NAMES, EMULATED_BOARD
 from tinycnn.cli import options
@@ -42,44 +43,19 @@ def _board_option(help: str):
     )
 
 
-def _monitor_options(model, data_dir, firmware=(), **settings):
-    """The monitor's settings, checked before a port is opened or a firmware built."""
-    from tinycnn.board.monitor_options import MonitorOptions
-    from tinycnn.board.serial.validation import check_validation_request, is_validation_csv
-    from tinycnn.rundir import check_named_output
-
-    if settings["validate_count"]:
-        if not model:
-            raise click.UsageError("--validate needs --model MODEL.tflite|RUN_DIR")
-        if settings["csv_path"]:  # never the model, the firmware or the inputs sent
-            inputs = [model, settings["inputs"], settings["labels_file"], *firmware]
-            check_named_output(settings["csv_path"], "--csv", inputs=inputs, ours=is_validation_csv)
-        check_validation_request(model, settings["inputs"])
-    elif settings["csv_path"]:
-        raise click.UsageError("--csv writes validation results: use it with --validate")
-    return MonitorOptions(model=model, data_dir=data_dir, **settings)
-
-
 @click.command("bench")
 @click.argument("target", metavar=options.TARGET, type=click.Path(exists=False))
 @_board_option(
     "The board to measure on (see `tinycnn boards`): its emulated core, in QEMU (instruction counts)."
 )
-@options.images_option(
-    3, "Test images (or inputs) profiled; instruction counts are their mean.", 100
-)
+@options.with_options(options.setting_options(BENCH_SETTINGS, "images"))
 @options.opt(
     "--cmsis-nn cmsis_nn",
     click.Path(file_okay=False),
     "CMSIS-NN checkout to measure beside tinycnn [default: $CMSIS_NN_DIR, or "
     "../shared/third_party/cmsis-nn when present].",
 )
-@options.opt(
-    "--host-rounds",
-    click.IntRange(min=0),
-    "Interleaved rounds timing the C, TFLM and LiteRT on this machine (0: skip).",
-    default=5,
-)
+@options.with_options(options.setting_options(BENCH_SETTINGS, "host_rounds"))
 @options.json_option()
 @options.data_dir_option
 @options.user_errors
@@ -113,9 +89,9 @@ def bench_command(target, board_name, as_json, **given) -> None:
 @options.user_errors
 def monitor_command(port, model, data_dir, **settings) -> None:
     """Watch a board's predictions, or validate it image by image against the host's int8 results."""
-    from tinycnn.board.console import run_monitor
+    from tinycnn.board.console import monitor_request, run_monitor
 
-    options.exit_with(run_monitor(port, _monitor_options(model, data_dir, **settings), click.echo))
+    options.exit_with(run_monitor(port, monitor_request(model, data_dir, **settings), click.echo))
 
 
 @click.command("emulate")
@@ -134,17 +110,11 @@ def monitor_command(port, model, data_dir, **settings) -> None:
 def emulate_command(target, board_name, run_monitor, model, data_dir, **settings) -> None:
     """Boot the firmware of a board's emulated core in QEMU (qemu_m4: mps2-an386) with its UART
     on a pseudo-terminal."""
-    from tinycnn.board.console import MonitorOptions, emulate
+    from tinycnn.board.console import emulate, monitor_request, needs_monitor
     from tinycnn.boards import emulated_board
 
     board = emulated_board(board_name).name
     model = model or (None if str(target).endswith(".elf") else target)
-    # What only the monitor does asks for the monitor: --validate alone once booted the board
-    # and waited for Ctrl-C, silently ignoring the images asked for.
-    with_monitor = run_monitor or bool(settings["validate_count"]) or settings["as_json"]
-    with_monitor = with_monitor or settings["csv_path"] is not None
-    if with_monitor:
-        monitor = _monitor_options(model, data_dir, [target], **settings)
-    else:
-        monitor = MonitorOptions(model=model, data_dir=data_dir, **settings)
+    with_monitor = run_monitor or needs_monitor(settings)
+    monitor = monitor_request(model, data_dir, [target], checked=with_monitor, **settings)
     options.exit_with(emulate(target, board, monitor, with_monitor, click.echo, options.echo_err))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from tinycnn.cli import options
-from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
+from tinycnn.model.engines import ENGINE, HOST_CONVENTION
 
 
 @click.command("predict")
@@ -27,13 +26,7 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
     ".npy file for the raw outputs, in the model's output dtype.",
     required=True,
 )
-@options.opt(
-    "--engine",
-    click.Choice(ENGINE_NAMES),
-    "numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C "
-    "compiled for this machine (c), or for a Cortex-M4 and run in QEMU (m4).",
-    default="reference",
-)
+@options.setting_option(ENGINE)
 @options.rounding_option(
     HOST_CONVENTION,
     "Whose rounding the reference engine and the generated C reproduce: LiteRT's or TFLite Micro's.",
@@ -44,22 +37,18 @@ from tinycnn.model.engines import ENGINE_NAMES, HOST_CONVENTION
     "Replace an existing --output that is not an earlier prediction of this model."
 )
 @options.user_errors
-def predict_command(model_path, input_paths, output_path, engine, convention, **given):
+def predict_command(model_path, input_paths, output_path, **given):
     """Run a batch through one engine and save the raw outputs."""
     from tinycnn.engines.predict import output_lines, predict_file
     from tinycnn.progress import terminal_progress
 
     with terminal_progress() as progress:
         model, inputs, outputs, names = predict_file(
-            Path(model_path),
-            [Path(p) for p in input_paths],
-            Path(output_path),
-            engine=engine,
-            convention=convention,
-            on_progress=progress,
-            **given,
+            model_path, input_paths, output_path, on_progress=progress, **given
         )
-    click.echo(f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {engine}")
+    click.echo(
+        f"wrote {output_path}: {outputs.dtype.name} {list(outputs.shape)} from {given['engine']}"
+    )
     for line in output_lines(model, inputs, outputs, names, list(input_paths)):
         click.echo(line)
 

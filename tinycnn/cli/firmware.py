@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tinycnn.cli import options
+from tinycnn.codegen import EXPORT_SETTINGS
 from tinycnn.model.engines import BOARD_CONVENTION
 
 
@@ -22,19 +23,8 @@ def boards_command() -> None:
 @options.out_option(
     "out_dir", "Folder to write (for Arduino boards, the sketch folder: its name is the sketch's)."
 )
-@options.opt(
-    "--runtime",
-    click.Choice(["native", "tflm"]),
-    "tinycnn's generated C, or TensorFlow Lite Micro (Arduino and Mbed boards).",
-    default="native",
-)
+@options.with_options(options.setting_options(EXPORT_SETTINGS))
 @options.rounding_option(BOARD_CONVENTION, "Whose rounding the generated C reproduces.")
-@options.opt(
-    "--test-images",
-    int,
-    "Fashion-MNIST test images embedded in the firmware and classified at boot.",
-    default=10,
-)
 @options.opt(
     "--test-inputs",
     click.Path(exists=True),

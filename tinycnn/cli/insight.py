@@ -5,29 +5,16 @@ from __future__ import annotations
 import click
 
 from tinycnn.cli import options
+from tinycnn.insight import VISUALIZE_SETTINGS
 
 
 @click.command("visualize")
 @click.argument("target", metavar="RUN_DIR|MODEL.tflite|zoo:NAME", type=click.Path(exists=False))
-@options.opt(
-    "--image",
-    None,
-    "A Fashion-MNIST test-image index, or a picture file (PNG, JPEG...).",
-    default="0",
-)
+@options.setting_option(VISUALIZE_SETTINGS["image"])
 @options.out_option(
     "out_dir", "Folder for the PNGs (created; files of the same names are replaced)."
 )
-@options.opt(
-    "--layer",
-    None,
-    "Layer for the filter patterns and DeepDream [default: the last convolution].",
-)
-@options.opt(
-    "--class other_class",
-    click.IntRange(min=0),
-    "Second class for Grad-CAM [default: the runner-up].",
-)
+@options.with_options(options.setting_options(VISUALIZE_SETTINGS, "layer", "other_class"))
 @options.input_range_option
 @options.data_dir_option
 @options.user_errors
@@ -55,11 +42,8 @@ def visualize_command(target, out_dir, **given):
 @options.images_option(
     1000, "Test images the verification compares on (accuracy always uses all 10,000).", 10_000
 )
-@options.opt(
-    "--image",
-    None,
-    "The test-image index or picture file the visualisations look at.",
-    default="0",
+@options.setting_option(
+    VISUALIZE_SETTINGS["image"], "The test-image index or picture file the visualisations look at."
 )
 @options.opt(
     "--no-emulate",
@@ -75,7 +59,7 @@ def visualize_command(target, out_dir, **given):
 @options.force_option("Replace --out even when it is not a tinycnn report.")
 @options.data_dir_option
 @options.user_errors
-def report_command(target, out_path, images, image, no_emulate, screenshot, force, data_dir):
+def report_command(target, out_path, images, no_emulate, screenshot, **given):
     """Write one self-contained HTML page about a model: summary, training curves, float and
     int8 accuracy, confusion matrix, misclassified images, verification, flash/RAM on every
     board, Cortex-M4 instructions and the visualisations. Opens offline in any browser."""
@@ -85,17 +69,15 @@ def report_command(target, out_path, images, image, no_emulate, screenshot, forc
 
     if screenshot:  # never the model, the run's files or the report itself
         page = out_path or default_output(target)
-        check_named_output(screenshot, "--screenshot", inputs=[target, page], force=force)
+        check_named_output(screenshot, "--screenshot", inputs=[target, page], force=given["force"])
     with terminal_progress() as progress:
         path, report = write_report(
             target,
             out_path,
-            force=force,
             verify_images=images,
-            image=image,
             emulate=not no_emulate,
-            data_dir=data_dir,
             on_progress=progress,
+            **given,
         )
     for line in report.lines(path):
         click.echo(line)

@@ -211,16 +211,28 @@ def out_option(dest: str, help: str, *, folder: bool = True, required: bool = Tr
 
 
 def setting_option(setting, help: str | None = None, **overrides):
-    """The option of a library `Setting`: its range or choices, its help, its default."""
-    if setting.choices:
-        kind = click.Choice(setting.choices)
-    else:
-        bounds = {"min_open": setting.low_open, "max_open": setting.high_open}
-        range_type = click.IntRange if setting.kind is int else FiniteFloatRange
-        low, high = (
-            None if end is None else setting.kind(end) for end in (setting.low, setting.high)
-        )
-        kind = range_type(low, high, **bounds)
+    """The option of a library `Setting`: its range or choices (a flag for a bool), its help,
+    its default."""
     settings = {"metavar": setting.metavar, "default": setting.default, **overrides}
+    if setting.required:
+        settings["required"] = True
+    if setting.kind is bool:
+        settings = {"is_flag": True, **overrides}
     names = f"{setting.option} {setting.name}" if setting.option else setting.flag
-    return opt(names, kind, help or setting.help or None, **settings)
+    return opt(names, _setting_type(setting), help or setting.help or None, **settings)
+
+
+def setting_options(table: dict, *names: str) -> list:
+    """The options of ``names`` in a table of settings (every one, in order, without names)."""
+    return [setting_option(table[name]) for name in names or table]
+
+
+def _setting_type(setting):
+    if setting.choices:
+        return click.Choice(setting.choices)
+    if setting.kind in (str, bool):
+        return None
+    bounds = {"min_open": setting.low_open, "max_open": setting.high_open}
+    range_type = click.IntRange if setting.kind is int else FiniteFloatRange
+    low, high = (None if end is None else setting.kind(end) for end in (setting.low, setting.high))
+    return range_type(low, high, **bounds)

@@ -8,41 +8,21 @@ from pathlib import Path
 import click
 
 from tinycnn.cli import options
-from tinycnn.training.augment import KNOBS, PRESETS
+from tinycnn.training.augment import KNOBS, PRESETS, PREVIEW_SETTINGS
 from tinycnn.training.config import RECIPE_SETTINGS, TRAIN_SETTINGS
-from tinycnn.training.distribute import STRATEGY, WORKER_PROCESS_ENV, WORKER_TIMEOUT
+from tinycnn.training.distribute import DISTRIBUTION_SETTINGS, WORKER_PROCESS_ENV
 
 
 def _augment_options(default: str = "the model's own") -> list:
     """--augment PRESET and one option per augmentation knob (each replaces the preset's)."""
     preset_help = f"Augmentation preset (none, light, standard, strong) [default: {default}]."
     preset = options.opt("--augment", click.Choice(list(PRESETS)), preset_help)
-    return [preset, *(options.setting_option(knob) for knob in KNOBS.values())]
+    return [preset, *options.setting_options(KNOBS)]
 
 
 def _augment_request(given: dict) -> dict:
     """--augment and the knob options -> {"preset": name or None, "knobs": {...}}."""
     return {"preset": given.pop("augment"), "knobs": {name: given.pop(name) for name in KNOBS}}
-
-
-def _settings_options(*names: str) -> list:
-    return [options.setting_option(TRAIN_SETTINGS[name]) for name in names]
-
-
-DISTRIBUTION_OPTIONS = [
-    options.setting_option(STRATEGY),
-    options.opt(
-        "--workers",
-        None,
-        "The multiworker cluster, the same list on every worker (else $TF_CONFIG); the first "
-        "is the chief, the only one that writes --out.",
-        metavar="HOST:PORT,...",
-    ),
-    options.opt(
-        "--worker-index", click.IntRange(min=0), "This process's place in --workers, from 0."
-    ),
-    options.setting_option(WORKER_TIMEOUT),
-]
 
 
 @click.command("models")
@@ -75,9 +55,11 @@ def models_command() -> None:
     metavar="HxW",
 )
 @options.opt("--channels", click.Choice(["1", "3"]), "Grayscale (1) or RGB (3) --data pictures.")
-@options.with_options(_settings_options("epochs", "batch_size", "validation_split"))
+@options.with_options(
+    options.setting_options(TRAIN_SETTINGS, "epochs", "batch_size", "validation_split")
+)
 @options.seed_option("Random seed (training is deterministic per seed).")
-@options.with_options(_settings_options("subset", *RECIPE_SETTINGS))
+@options.with_options(options.setting_options(TRAIN_SETTINGS, "subset", *RECIPE_SETTINGS))
 @options.opt(
     "--teacher",
     click.Path(exists=True, file_okay=False),
@@ -93,7 +75,7 @@ def models_command() -> None:
 @options.opt(
     "--resume", None, "Continue the interrupted run in --out from its checkpoint.", is_flag=True
 )
-@options.with_options(DISTRIBUTION_OPTIONS)
+@options.with_options(options.setting_options(DISTRIBUTION_SETTINGS))
 @options.data_dir_option
 @options.user_errors
 def train_command(strategy, workers, worker_index, worker_timeout, **given) -> None:
@@ -105,13 +87,10 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
     """
     from tinycnn.training.config import check_resume_request, train_config
     from tinycnn.training.console import run_training, supervise_training
-    from tinycnn.training.distribute import Distribution, cluster_from
+    from tinycnn.training.distribute import distribution_from
     from tinycnn.training.models import UnknownModel
 
-    if strategy != "multiworker" and (workers is not None or worker_index is not None):
-        raise click.BadParameter("goes with --strategy multiworker", param_hint="'--workers'")
-    cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
-    distribution = Distribution(strategy, cluster, worker_timeout)
+    distribution = distribution_from(strategy, workers, worker_index, worker_timeout)
     run_dir, model = given.pop("run_dir"), given.pop("model_name")
     given["channels"] = int(given["channels"]) if given["channels"] else None
     settings = {name: given.pop(name) for name in ("data_dir", "force", "resume")}
@@ -141,10 +120,8 @@ def train_command(strategy, workers, worker_index, worker_timeout, **given) -> N
 @options.out_option(
     "out_path", "The PNG to write (each row: an original, then augmented copies).", folder=False
 )
-@options.opt("--images", click.IntRange(1, 64), "Rows (training images).", default=8)
-@options.opt("--variants", click.IntRange(1, 16), "Augmented copies per image.", default=7)
+@options.with_options(options.setting_options(PREVIEW_SETTINGS))
 @options.seed_option()
-@options.opt("--scale", click.IntRange(1, 8), "Pixels per pixel.", default=3)
 @options.with_options(_augment_options("standard"))
 @options.data_dir_option
 @options.force_option("Replace an existing file that is not an earlier preview.")

@@ -9,8 +9,8 @@ import click
 
 from tinycnn.cli import options
 from tinycnn.quantization import CALIBRATION
-from tinycnn.training.augment import PRESETS
 from tinycnn.training.config import TRAIN_SETTINGS
+from tinycnn.zoo import SWEEP_SETTINGS
 
 
 @click.command("zoo")
@@ -34,42 +34,22 @@ from tinycnn.training.config import TRAIN_SETTINGS
 def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
     """The architectures (parameters and MACs) and the pretrained int8 models (zoo:NAME)."""
     from tinycnn.training.models import get_model_spec
-    from tinycnn.zoo.catalogue import (
-        architectures,
-        catalogue_json,
-        catalogue_text,
-        measure_all,
-        pretrained,
-    )
+    from tinycnn.zoo import catalogue
 
     for name in only:
         get_model_spec(name)  # an unknown name is one line naming the known ones
-    rows, models = architectures(width, depth, only or None), pretrained()
-    measured = measure_all(rows, width, depth, data_dir, options.echo_err) if measure else {}
+    rows, models = catalogue.architectures(width, depth, only or None), catalogue.pretrained()
+    measured = {}
+    if measure:
+        measured = catalogue.measure_all(rows, width, depth, data_dir, options.echo_err)
     if as_json:
-        click.echo(json.dumps(catalogue_json(rows, measured, models)))
+        click.echo(json.dumps(catalogue.catalogue_json(rows, measured, models)))
     else:
-        click.echo(catalogue_text(rows, measured, models, width, depth))
+        click.echo(catalogue.catalogue_text(rows, measured, models, width, depth))
 
 
 @click.command("sweep")
-@options.opt(
-    "--models", None, "Architectures (see `tinycnn models`).", required=True, metavar="NAME,..."
-)
-@options.opt(
-    "--widths",
-    None,
-    "Channel multipliers (a model of fixed size is trained once).",
-    default="1",
-    metavar="W,...",
-)
-@options.opt(
-    "--augment augments",
-    None,
-    f"Augmentation presets ({', '.join(PRESETS)}).",
-    default="none",
-    metavar="PRESET,...",
-)
+@options.with_options(options.setting_options(SWEEP_SETTINGS, "models", "widths", "augments"))
 @options.setting_option(TRAIN_SETTINGS["epochs"], "Epochs [default: each model's own].")
 @options.setting_option(TRAIN_SETTINGS["batch_size"], "Batch size [default: each model's own].")
 @options.setting_option(TRAIN_SETTINGS["subset"], "Train on the first N images only.")
@@ -80,12 +60,7 @@ def zoo_command(width, depth, only, measure, as_json, data_dir) -> None:
 @options.out_option(
     "out_dir", "Sweep folder: one run directory per configuration, sweep.md and sweep.json."
 )
-@options.opt(
-    "--workers",
-    click.IntRange(1, 64),
-    "Configurations trained at once on this machine (one core each when above 1).",
-    default=1,
-)
+@options.with_options(options.setting_options(SWEEP_SETTINGS, "workers"))
 @options.opt(
     "--print-commands",
     None,

@@ -19,6 +19,7 @@ import numpy as np
 
 from tinycnn import __version__
 from tinycnn.boards import Board, load_board
+from tinycnn.codegen import EXPORT_SETTINGS
 from tinycnn.codegen.identifiers import c_identifier
 from tinycnn.codegen.lowering import CTYPES
 from tinycnn.codegen.projects import PROJECT_WRITERS, ExportError
@@ -38,7 +39,6 @@ from tinycnn.rundir import int8_model_path, resolve_target
 
 PROTOCOL_VERSION = 2  # the serial protocol the firmware speaks (board/serial/protocol.py)
 MARKER_FILE = ".tinycnn-export"
-RUNTIMES = ("native", "tflm")
 STACK_BYTES_ESTIMATE = 2048  # deepest kernel call chain plus the line buffer, with headroom
 RUNTIME_CODE_ESTIMATE = 8192  # used when arm-none-eabi-gcc is not there to measure it
 TFLM_CODE_ESTIMATE = 65536  # TFLM interpreter and a handful of reference kernels, -Os
@@ -216,8 +216,8 @@ def budget(board: Board, flash_items: dict[str, int], arena_bytes: int) -> tuple
 def _check_request(
     board: Board, runtime: str, out_dir: Path, test_images: int, convention: str
 ) -> None:
-    if runtime not in RUNTIMES:
-        raise ExportError(f"runtime must be one of {RUNTIMES}")
+    EXPORT_SETTINGS["runtime"].check(runtime, ExportError, "--runtime")
+    EXPORT_SETTINGS["test_images"].check(test_images, ExportError, "--test-images")
     if runtime == "tflm" and convention != BOARD_CONVENTION:  # the banner would claim it
         raise ExportError(
             f"--runtime tflm rounds as TFLite Micro does ({BOARD_CONVENTION}); --rounding "
@@ -234,8 +234,6 @@ def _check_request(
         raise ExportError(
             f"{out_dir.name!r} is not a valid Arduino sketch name (letters, digits, _ . -)"
         )
-    if not 1 <= test_images <= 1000:
-        raise ExportError("--test-images must be between 1 and 1000")
 
 
 def _code_bytes(board: Board, generated) -> tuple[str, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycnn.model.engines import HOST_CONVENTION
+from tinycnn.model.engines import ENGINE, HOST_CONVENTION
 from tinycnn.model.interpreters import run_interpreter
 from tinycnn.model.ir import Model
 from tinycnn.model.metadata import CLASSES, RECONSTRUCTION, class_names, output_kind
@@ -51,9 +51,9 @@ def run_engine(
 
 
 def predict_file(
-    model_path: Path,
-    input_paths: list[Path],
-    output_path: Path,
+    model_path: str | Path,
+    input_paths: list[str | Path],
+    output_path: str | Path,
     *,
     engine: str = "reference",
     convention: str = HOST_CONVENTION,
@@ -69,6 +69,8 @@ def predict_file(
     request is checked before anything runs; the output never replaces an input, a model or a
     run folder's file, and another existing file only when it holds outputs of this model (an
     earlier prediction) or with ``force``."""
+    ENGINE.check(engine, InputError, "--engine")
+    input_paths = [Path(path) for path in input_paths]
     model_path = int8_model_path(model_path)  # a .tflite, a RUN_DIR or zoo:NAME
     model = read_model(model_path)
     check_named_output(

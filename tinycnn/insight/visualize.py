@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.errors import TinycnnError
+from tinycnn.insight import VISUALIZE_SETTINGS
 from tinycnn.insight.activations import (
     HANDMADE_FILTERS,
     FeatureMap,
@@ -35,12 +36,7 @@ from tinycnn.progress import report as report_progress
 from tinycnn.quantization.affine import quantize
 from tinycnn.quantization.inputs import model_dataset
 from tinycnn.ref.runner import check_supported, run_model
-from tinycnn.rundir import (
-    INT8_MODEL_FILE,
-    float_model_path,
-    int8_model_path,
-    resolve_target,
-)
+from tinycnn.rundir import INT8_MODEL_FILE, float_model_path, int8_model_path, resolve_target
 from tinycnn.training.data import FLOAT_RANGE, to_float
 from tinycnn.training.models import load_trained_model
 
@@ -347,6 +343,7 @@ def visualize(
     the filter patterns and DeepDream (the last convolution when None); ``other_class`` the
     second Grad-CAM class (the runner-up when None). A picture ``image`` is mapped onto
     ``input_range`` (LOW,HIGH) or the range the model says it was trained on."""
+    VISUALIZE_SETTINGS["other_class"].check(other_class, VisualizeError, "--class")
     target = resolve_target(target)
     keras_model = load_trained_model(target) if float_model_path(target) else None
     model = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tinycnn.settings import Setting
+
 CONVENTIONS = ("tflite", "tflm")
 # What an engine on this machine reproduces unless told otherwise (predict, visualize,
 # the reference engine), and what firmware reproduces (export, the board's engines):
@@ -50,6 +52,14 @@ ENGINES: dict[str, Engine] = {
     )
 }
 ENGINE_NAMES = tuple(ENGINES)
+ENGINE = Setting(
+    "engine",
+    "numpy reference kernels, LiteRT reference kernels, TFLite Micro, the generated C compiled "
+    "for this machine (c), or for a Cortex-M4 and run in QEMU (m4).",
+    str,
+    choices=ENGINE_NAMES,
+    default="reference",
+)
 INTERPRETERS = tuple(name for name, engine in ENGINES.items() if engine.convention)
 # What verify compares the reference engine with: every engine but itself, each against
 # the reference run in the convention that engine reproduces.

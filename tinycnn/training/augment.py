@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinycnn.errors import TinycnnError
-from tinycnn.settings import Setting
+from tinycnn.settings import Setting, settings_table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,25 +72,28 @@ def _knob(name: str, high: float, metavar: str, help: str) -> Setting:
 
 
 # The knobs, each replacing its preset's value when given (`tinycnn train --rotate 10`).
-KNOBS: dict[str, Setting] = {
-    knob.name: knob
-    for knob in (
-        _knob("rotate", 180, "DEG", "Random rotation, degrees both ways (replaces the preset's)."),
-        _knob("shift", 0.5, "FRAC", "Random translation, fraction of the side."),
-        _knob("zoom", 0.9, "FRAC", "Random zoom in and out, fraction."),
-        Setting(
-            "flip",
-            "Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
-            str,
-            choices=FLIPS,
-        ),
-        _knob("brightness", 1, "FRAC", "Random brightness shift, fraction of the range."),
-        _knob("contrast", 1, "FRAC", "Random contrast factor in [1 - FRAC, 1 + FRAC]."),
-        _knob("noise", 1, "STD", "Gaussian noise standard deviation on [0, 1] pixels."),
-        _knob("erase", 1, "P", "Random erasing: probability of blanking one rectangle with noise."),
-    )
-}
+KNOBS: dict[str, Setting] = settings_table(
+    _knob("rotate", 180, "DEG", "Random rotation, degrees both ways (replaces the preset's)."),
+    _knob("shift", 0.5, "FRAC", "Random translation, fraction of the side."),
+    _knob("zoom", 0.9, "FRAC", "Random zoom in and out, fraction."),
+    Setting(
+        "flip",
+        "Random horizontal flips (clothes are left-right symmetric; no vertical flips).",
+        str,
+        choices=FLIPS,
+    ),
+    _knob("brightness", 1, "FRAC", "Random brightness shift, fraction of the range."),
+    _knob("contrast", 1, "FRAC", "Random contrast factor in [1 - FRAC, 1 + FRAC]."),
+    _knob("noise", 1, "STD", "Gaussian noise standard deviation on [0, 1] pixels."),
+    _knob("erase", 1, "P", "Random erasing: probability of blanking one rectangle with noise."),
+)
 
+# What `tinycnn augment --preview` draws, checked by `write_preview`.
+PREVIEW_SETTINGS: dict[str, Setting] = settings_table(
+    Setting("images", "Rows (training images).", int, 1, 64, default=8),
+    Setting("variants", "Augmented copies per image.", int, 1, 16, default=7),
+    Setting("scale", "Pixels per pixel.", int, 1, 8, default=3),
+)
 
 PRESETS: dict[str, Augmentation] = {
     "none": Augmentation(),
@@ -291,6 +294,8 @@ def write_preview(
     from tinycnn.rundir import check_named_output
     from tinycnn.training.data import load_fashion_mnist, to_float
 
+    for name, value in {"images": images, "variants": variants, "scale": scale}.items():
+        PREVIEW_SETTINGS[name].check(value, AugmentError, f"--{name}")
     if Path(out_path).suffix.lower() != ".png":
         raise AugmentError(f"--out {out_path}: the preview is a PNG picture; give a .png name")
     check_named_output(out_path, "--out", force=force, ours=_is_preview)

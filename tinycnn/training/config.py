@@ -18,7 +18,7 @@ from tinycnn.rundir import (
     read_json,
     resume_command,
 )
-from tinycnn.settings import Setting
+from tinycnn.settings import Setting, settings_table
 from tinycnn.training.augment import Augmentation, AugmentError, augmentation
 from tinycnn.training.distribute import Distribution
 from tinycnn.training.models import get_model_spec
@@ -65,66 +65,63 @@ _MODELS_OWN = "[default: the model's own]."
 
 # The numbers and choices a run is given, with their ranges: TrainConfig.validate checks them
 # and `tinycnn train` (and `sweep`) build their options from them.
-TRAIN_SETTINGS: dict[str, Setting] = {
-    setting.name: setting
-    for setting in (
-        Setting("epochs", f"Epochs to train {_MODELS_OWN}", int, low=1),
-        Setting("batch_size", f"Batch size {_MODELS_OWN}", int, low=1),
-        Setting(
-            "validation_split",
-            "Share of the training images held out for validation.",
-            low=0,
-            high=1,
-            high_open=True,
-            default=0.1,
-        ),
-        Setting("subset", "Train on the first N training images only (quick runs).", int, low=10),
-        Setting("learning_rate", f"Peak learning rate {_MODELS_OWN}", low=0, low_open=True),
-        Setting(
-            "width",
-            "Channel multiplier of a zoo architecture [default: 1].",
-            low=0,
-            high=8,
-            low_open=True,
-        ),
-        Setting("depth", "Block repeats of a zoo architecture [default: its own].", int, 1, 8),
-        Setting(
-            "optimizer",
-            f"adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) {_MODELS_OWN}",
-            str,
-            choices=OPTIMIZERS,
-        ),
-        Setting(
-            "weight_decay",
-            f"Decoupled weight decay (adamw, sgd) {_MODELS_OWN}",
-            low=0,
-            high=1,
-            high_open=True,
-        ),
-        Setting(
-            "schedule",
-            f"Learning-rate schedule: constant, cosine (after warm-up) or onecycle {_MODELS_OWN}",
-            str,
-            choices=SCHEDULES,
-        ),
-        Setting("warmup_epochs", f"Epochs of linear warm-up {_MODELS_OWN}", low=0),
-        Setting("label_smoothing", f"Label smoothing {_MODELS_OWN}", low=0, high=1, high_open=True),
-        Setting(
-            "distill_weight",
-            "The teacher's share of each training target, the true class having the rest "
-            "[default: 0.5 with --teacher].",
-            low=0,
-            high=1,
-        ),
-        Setting(
-            "early_stopping",
-            "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
-            int,
-            low=1,
-            metavar="PATIENCE",
-        ),
-    )
-}
+TRAIN_SETTINGS: dict[str, Setting] = settings_table(
+    Setting("epochs", f"Epochs to train {_MODELS_OWN}", int, low=1),
+    Setting("batch_size", f"Batch size {_MODELS_OWN}", int, low=1),
+    Setting(
+        "validation_split",
+        "Share of the training images held out for validation.",
+        low=0,
+        high=1,
+        high_open=True,
+        default=0.1,
+    ),
+    Setting("subset", "Train on the first N training images only (quick runs).", int, low=10),
+    Setting("learning_rate", f"Peak learning rate {_MODELS_OWN}", low=0, low_open=True),
+    Setting(
+        "width",
+        "Channel multiplier of a zoo architecture [default: 1].",
+        low=0,
+        high=8,
+        low_open=True,
+    ),
+    Setting("depth", "Block repeats of a zoo architecture [default: its own].", int, 1, 8),
+    Setting(
+        "optimizer",
+        f"adam, adamw (decoupled weight decay) or sgd (Nesterov momentum 0.9) {_MODELS_OWN}",
+        str,
+        choices=OPTIMIZERS,
+    ),
+    Setting(
+        "weight_decay",
+        f"Decoupled weight decay (adamw, sgd) {_MODELS_OWN}",
+        low=0,
+        high=1,
+        high_open=True,
+    ),
+    Setting(
+        "schedule",
+        f"Learning-rate schedule: constant, cosine (after warm-up) or onecycle {_MODELS_OWN}",
+        str,
+        choices=SCHEDULES,
+    ),
+    Setting("warmup_epochs", f"Epochs of linear warm-up {_MODELS_OWN}", low=0),
+    Setting("label_smoothing", f"Label smoothing {_MODELS_OWN}", low=0, high=1, high_open=True),
+    Setting(
+        "distill_weight",
+        "The teacher's share of each training target, the true class having the rest "
+        "[default: 0.5 with --teacher].",
+        low=0,
+        high=1,
+    ),
+    Setting(
+        "early_stopping",
+        "Stop after PATIENCE epochs without a better validation accuracy; keep the best epoch.",
+        int,
+        low=1,
+        metavar="PATIENCE",
+    ),
+)
 RECIPE_SETTINGS = ("learning_rate", "width", "depth", "optimizer", "weight_decay", "schedule")
 RECIPE_SETTINGS += ("warmup_epochs", "label_smoothing", "distill_weight", "early_stopping")
 

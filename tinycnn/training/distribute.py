@@ -39,7 +39,7 @@ from pathlib import Path
 
 from tinycnn.errors import TinycnnError
 from tinycnn.rundir import BACKUP_DIR
-from tinycnn.settings import Setting
+from tinycnn.settings import Setting, settings_table
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 DEFAULT_WORKER_TIMEOUT_S = 120.0
@@ -60,6 +60,15 @@ WORKER_TIMEOUT = Setting(
     metavar="SECONDS",
     default=DEFAULT_WORKER_TIMEOUT_S,
 )
+WORKERS = Setting(
+    "workers",
+    "The multiworker cluster, the same list on every worker (else $TF_CONFIG); the first is the "
+    "chief, the only one that writes --out.",
+    str,
+    metavar="HOST:PORT,...",
+)
+WORKER_INDEX = Setting("worker_index", "This process's place in --workers, from 0.", int, low=0)
+DISTRIBUTION_SETTINGS = settings_table(STRATEGY, WORKERS, WORKER_INDEX, WORKER_TIMEOUT)
 CLUSTER_LOST_EXIT = 75  # EX_TEMPFAIL: try again; the run continues from its backup
 WORKER_PROCESS_ENV = "TINYCNN_WORKER_PROCESS"  # set in the training process a supervisor starts
 READY_FD_ENV = "TINYCNN_READY_FD"  # where that process reports on its cluster
@@ -215,6 +224,21 @@ def cluster_from(
             f"TF_CONFIG: the task index must be from 0 to {len(jobs[task['type']]) - 1}, got {index!r}"
         )
     return Cluster(jobs, task["type"], index)
+
+
+def distribution_from(
+    strategy: str = "default",
+    workers: str | None = None,
+    worker_index: int | None = None,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S,
+) -> Distribution:
+    """The distribution a command asks for: for ``multiworker``, the cluster of ``--workers``
+    and ``--worker-index`` or else TF_CONFIG (see `cluster_from`); ClusterError when a cluster
+    is given to another strategy."""
+    if strategy != "multiworker" and (workers is not None or worker_index is not None):
+        raise ClusterError("--workers goes with --strategy multiworker")
+    cluster = cluster_from(workers, worker_index) if strategy == "multiworker" else None
+    return Distribution(strategy, cluster, worker_timeout)
 
 
 @dataclass(frozen=True)

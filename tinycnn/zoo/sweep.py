@@ -42,6 +42,7 @@ from tinycnn.rundir import (
     read_json,
     write_json,
 )
+from tinycnn.zoo import SWEEP_SETTINGS
 
 SWEEP_FILE = "sweep.json"
 TABLE_FILE = "sweep.md"
@@ -291,6 +292,7 @@ def run_sweep(
     from tinycnn.outputs import check_output_dir
     from tinycnn.processes import stop
 
+    SWEEP_SETTINGS["workers"].check(workers, SweepError, "--workers")
     out_dir = Path(out_dir)
     check_output_dir(out_dir, "the sweep folder")
     jobs = pending_commands(sweep, out_dir)
