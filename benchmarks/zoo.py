@@ -201,6 +201,11 @@ def quantize_step(run_dir: Path, record: dict) -> None:
     shutil.copy(run_dir / f"model_int8_{chosen}.tflite", run_dir / "model_int8.tflite")
 
 
+MEASURED = ("parameters", "macs", "tflite_bytes", "int8_accuracy", "int8_accuracy_first_1000")
+MEASURED += ("bit_exact", "verified_images", "weight_bytes", "arena_bytes", "m4_instructions")
+MEASURED += ("measured_on",)
+
+
 def measure_step(run_dir: Path, record: dict) -> None:
     """Counts, verification, flash/RAM of the qemu_m4 export and instructions per inference."""
     import tempfile
@@ -225,6 +230,7 @@ def measure_step(run_dir: Path, record: dict) -> None:
     record["weight_bytes"] = int8_weight_bytes(read_model(content))
     record["arena_bytes"] = qemu.planned_arena_bytes
     record["m4_instructions"] = sum(timings) * 1000 // len(timings)
+    record["measured_on"] = time.strftime("%Y-%m-%d")  # the kernels of that day
 
 
 def int8_weight_bytes(model) -> int:
@@ -320,7 +326,18 @@ def remeasure_shipped(name: str) -> None:
     record = json.loads((folder / ZOO_FILE).read_text())
     measure_step(folder, record)
     (folder / ZOO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    _copy_measurements(record, record.get("source", name))
     print(f"zoo:{name}: measured again")
+
+
+def _copy_measurements(record: dict, source: str) -> None:
+    """A shipped model's new figures into its configuration's row of zoo.json (the same model;
+    the .tflite shipped is larger by its metadata only)."""
+    results = load_results()
+    if source in results:
+        measured = set(MEASURED) - {"tflite_bytes"}
+        results[source].update({key: record[key] for key in measured})
+        save_results(results)
 
 
 def _pct(value) -> str:
@@ -340,20 +357,27 @@ def write_report() -> None:
         "Instructions: the qemu_m4 firmware under `-icount shift=0` (mean of "
         f"{TIMED_IMAGES} images; there the CONV_2D weights are stored as int16, the board having",
         "room). RAM: the planned activation arena. Flash: weights, biases, multipliers and shifts",
-        "in the int8 layout (what the size targets count).",
+        "in the int8 layout (what the size targets count). *: RAM and instructions of the kernels",
+        "of the run's day, before 2026-12-05 (its run folder is gone; `--remeasure NAME` after",
+        "training it again).",
         "",
         "| model | architecture | params | MACs | flash B | RAM B | M4 instr. | float | PTQ int8"
         " | QAT int8 | kept | bit-exact | epochs | training | target |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|",
     ]
+    shipped = _shipped_sources()
     for name, r in sorted(results.items(), key=lambda kv: kv[1]["weight_bytes"]):
-        met = meets_target(r["size"], r) if r.get("size") else None
+        size = shipped.get(name) if shipped.get(name) in TARGETS else r.get("size")
+        met = meets_target(size, r) if size else None
         target = "-" if met is None else ("met" if met else "**not met**")
-        if r.get("size"):
-            target = f"{r['size']} ({_pct(TARGETS[r['size']]['accuracy'])}): {target}"
+        if size:
+            target = f"{size} ({_pct(TARGETS[size]['accuracy'])}): {target}"
+        if name in shipped:
+            target = f"ships as zoo:{shipped[name]}" + ("" if target == "-" else f"; {target}")
+        dated = "" if r.get("measured_on") else " *"
         lines.append(
             f"| {name} | {r['architecture']} | {r['parameters']:,} | {r['macs']:,} | "
-            f"{r['weight_bytes']:,} | {r['arena_bytes']:,} | {r['m4_instructions']:,} | "
+            f"{r['weight_bytes']:,} | {r['arena_bytes']:,}{dated} | {r['m4_instructions']:,}{dated} | "
             f"{_pct(r['float_accuracy'])} | {_pct(r['ptq_int8_accuracy'])} | "
             f"{_pct(r['qat_int8_accuracy'])} | {r['quantization']} | "
             f"{'yes' if r['bit_exact'] else 'NO'} | {r['epochs_run']} | "
@@ -366,6 +390,16 @@ def write_report() -> None:
     print(f"wrote {REPORT}")
     _plot(results)
     _write_frontier(results)
+
+
+def _shipped_sources() -> dict[str, str]:
+    """The configuration each shipped model came from -> its zoo name."""
+    from tinycnn.rundir import PRETRAINED_DIR, ZOO_FILE
+
+    sources = {}
+    for path in sorted(PRETRAINED_DIR.glob(f"*/{ZOO_FILE}")):
+        sources[json.loads(path.read_text()).get("source", path.parent.name)] = path.parent.name
+    return sources
 
 
 def _frontier_rows(results: dict) -> list[tuple[str, dict]]:
@@ -521,7 +555,7 @@ def main() -> None:
         package(name)
     for name in args.remeasure_shipped:
         remeasure_shipped(name)
-    if args.report or args.configs or args.remeasure:
+    if args.report or args.configs or args.remeasure or args.remeasure_shipped:
         write_report()
 
 
