@@ -17,7 +17,7 @@ from tinycnn.errors import TinycnnError
 class Setting:
     name: str  # the parameter's name, e.g. "learning_rate" (the option is --learning-rate)
     help: str
-    kind: type = float  # float, int, str (free or with choices) or bool (a flag)
+    kind: type = float  # float, int or str (free text, or one of its choices)
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # the range excludes ``low``
@@ -54,9 +54,9 @@ class Setting:
             if value not in self.choices:
                 raise error(f"{label} must be one of {', '.join(self.choices)}, got {value!r}")
             return
-        if self.kind in (str, bool):
-            if not isinstance(value, self.kind):
-                raise error(f"{label} must be a {self.kind.__name__}, got {value!r}")
+        if self.kind is str:
+            if not isinstance(value, str):
+                raise error(f"{label} must be text, got {value!r}")
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise error(f"{label} must be a number, got {value!r}")

@@ -211,13 +211,10 @@ def out_option(dest: str, help: str, *, folder: bool = True, required: bool = Tr
 
 
 def setting_option(setting, help: str | None = None, **overrides):
-    """The option of a library `Setting`: its range or choices (a flag for a bool), its help,
-    its default."""
+    """The option of a library `Setting`: its range or choices, its help, its default."""
     settings = {"metavar": setting.metavar, "default": setting.default, **overrides}
     if setting.required:
         settings["required"] = True
-    if setting.kind is bool:
-        settings = {"is_flag": True, **overrides}
     names = f"{setting.option} {setting.name}" if setting.option else setting.flag
     return opt(names, _setting_type(setting), help or setting.help or None, **settings)
 
@@ -230,7 +227,7 @@ def setting_options(table: dict, *names: str) -> list:
 def _setting_type(setting):
     if setting.choices:
         return click.Choice(setting.choices)
-    if setting.kind in (str, bool):
+    if setting.kind is str:
         return None
     bounds = {"min_open": setting.low_open, "max_open": setting.high_open}
     range_type = click.IntRange if setting.kind is int else FiniteFloatRange
