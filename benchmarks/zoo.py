@@ -270,7 +270,7 @@ def run_config(name: str) -> None:
         architecture=train["model"],
         width=train.get("width"),
         depth=train.get("depth"),
-        command=shlex.join(["tinycnn", "train", *args, "--out", f"runs/zoo/{name}"]),
+        command=shlex.join(["tinycnn", "train", *map(_shown, args), "--out", f"runs/zoo/{name}"]),
         float_accuracy=metrics["test_accuracy"],
         float_validation_accuracy=max(history.get("val_accuracy", [0.0])),
         epochs_run=len(history["seconds"]),
@@ -285,6 +285,12 @@ def run_config(name: str) -> None:
     results[name] = record
     save_results(results)
     print(json.dumps({name: record}, indent=2))
+
+
+def _shown(arg: str) -> str:
+    """A run folder of this machine as the runs/zoo/NAME of the commands (from the checkout)."""
+    _, found, name = arg.rpartition("/runs/zoo/")
+    return f"runs/zoo/{name}" if found else arg
 
 
 def package(spec: str) -> None:
@@ -306,6 +312,9 @@ def package(spec: str) -> None:
     for file in ("config.json", "metrics.json"):
         shutil.copy(run_dir / file, target / file)
     config = json.loads((run_dir / "config.json").read_text())
+    if config["train"].get("teacher"):  # a path of this machine: shown from the checkout
+        config["train"]["teacher"] = _shown(config["train"]["teacher"])
+        (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     model = (run_dir / "model_int8.tflite").read_bytes()
     shipped = with_metadata(model, run_metadata(config))
     (target / "model_int8.tflite").write_bytes(shipped)
