@@ -72,6 +72,12 @@ class Setting:
             raise error(f"{label} must be {self.range_text()}, got {value}")
 
 
+def check_settings(table: dict[str, Setting], error: type[Exception] = TinycnnError, **values):
+    """Check each named value against its setting in ``table``, naming its option."""
+    for name, value in values.items():
+        table[name].check(value, error, table[name].flag)
+
+
 def settings_table(*settings: Setting) -> dict[str, Setting]:
     """Settings by name, in the order given (the order of their options on a help page)."""
     return {setting.name: setting for setting in settings}

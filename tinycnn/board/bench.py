@@ -40,6 +40,7 @@ from tinycnn.model.ir import Model
 from tinycnn.processes import work_dir
 from tinycnn.ref.runner import run_model
 from tinycnn.ref.stats import op_macs
+from tinycnn.settings import check_settings
 
 __all__ = ["BenchReport", "FlashSplit", "Layer", "bench", "bench_model", "find_cmsis_nn"]
 
@@ -394,8 +395,7 @@ def bench(
     from tinycnn.rundir import int8_model_path
 
     emulated = emulated_board(board).name  # a board without an emulated core: one line, first
-    BENCH_SETTINGS["images"].check(images, label="--images")
-    BENCH_SETTINGS["host_rounds"].check(host_rounds, label="--host-rounds")
+    check_settings(BENCH_SETTINGS, images=images, host_rounds=host_rounds)
     path = int8_model_path(target)
     content = read_tflite(path)
     model = read_model(content, name=path.stem)

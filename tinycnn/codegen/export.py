@@ -36,6 +36,7 @@ from tinycnn.processes import run, work_dir
 from tinycnn.quantization.inputs import demo_inputs
 from tinycnn.ref.registry import BY_BUILTIN
 from tinycnn.rundir import int8_model_path, resolve_target
+from tinycnn.settings import check_settings
 
 PROTOCOL_VERSION = 2  # the serial protocol the firmware speaks (board/serial/protocol.py)
 MARKER_FILE = ".tinycnn-export"
@@ -216,8 +217,7 @@ def budget(board: Board, flash_items: dict[str, int], arena_bytes: int) -> tuple
 def _check_request(
     board: Board, runtime: str, out_dir: Path, test_images: int, convention: str
 ) -> None:
-    EXPORT_SETTINGS["runtime"].check(runtime, ExportError, "--runtime")
-    EXPORT_SETTINGS["test_images"].check(test_images, ExportError, "--test-images")
+    check_settings(EXPORT_SETTINGS, ExportError, runtime=runtime, test_images=test_images)
     if runtime == "tflm" and convention != BOARD_CONVENTION:  # the banner would claim it
         raise ExportError(
             f"--runtime tflm rounds as TFLite Micro does ({BOARD_CONVENTION}); --rounding "

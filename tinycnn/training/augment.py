@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinycnn.errors import TinycnnError
-from tinycnn.settings import Setting, settings_table
+from tinycnn.settings import Setting, check_settings, settings_table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -294,8 +294,7 @@ def write_preview(
     from tinycnn.rundir import check_named_output
     from tinycnn.training.data import load_fashion_mnist, to_float
 
-    for name, value in {"images": images, "variants": variants, "scale": scale}.items():
-        PREVIEW_SETTINGS[name].check(value, AugmentError, f"--{name}")
+    check_settings(PREVIEW_SETTINGS, AugmentError, images=images, variants=variants, scale=scale)
     if Path(out_path).suffix.lower() != ".png":
         raise AugmentError(f"--out {out_path}: the preview is a PNG picture; give a .png name")
     check_named_output(out_path, "--out", force=force, ours=_is_preview)
